@@ -1,0 +1,28 @@
+/* Atomics and barriers on words inside the shared mapping (GCC/Clang builtins). The ring only uses
+ * these macros, so a port to another compiler replaces this one file. */
+#ifndef MMBUS_ATOMICS_H
+#define MMBUS_ATOMICS_H
+
+#define ld_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ld_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define st_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define st_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define st_seq_cst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define xchg_seq_cst(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
+#define fetch_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define fetch_add_seq_cst(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+/* Strong CAS; on failure *expected receives the current value. */
+#define cas_acq_rel(p, expected, desired) \
+  __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define fence_seq_cst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define cpu_relax() __asm__ __volatile__("" ::: "memory")
+#endif
+
+#endif

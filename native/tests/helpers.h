@@ -1,0 +1,219 @@
+/* Shared helpers of the test programs. Each test is a standalone program: exit 0 pass, 1 fail. */
+#ifndef MMBUS_TEST_HELPERS_H
+#define MMBUS_TEST_HELPERS_H
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mmbus.h"
+
+#define CHECK(cond)                                                                       \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed [last error: %s]\n", __FILE__, __LINE__, #cond, \
+              mmbus_errmsg());                                                            \
+      exit(1);                                                                            \
+    }                                                                                     \
+  } while (0)
+
+#define CHECK_RC(expr, want)                                                              \
+  do {                                                                                    \
+    long long rc_ = (long long)(expr);                                                    \
+    if (rc_ != (long long)(want)) {                                                       \
+      fprintf(stderr, "%s:%d: %s returned %lld (%s), expected %lld (%s): %s\n", __FILE__, __LINE__, \
+              #expr, rc_, mmbus_errname((int)rc_), (long long)(want), mmbus_errname((int)(want)), \
+              mmbus_errmsg());                                                            \
+      exit(1);                                                                            \
+    }                                                                                     \
+  } while (0)
+
+#define CHECK_OK(expr) CHECK_RC(expr, 0)
+
+/* A 128-byte record like the original demo's SPerson. */
+typedef struct test_person {
+  int64_t index;
+  int32_t age;
+  int32_t publisher;
+  char name[48];
+  uint8_t pad[64];
+} test_person_t;
+_Static_assert(sizeof(test_person_t) == 128, "test record size");
+
+#define TEST_FINGERPRINT UINT64_C(0x1234567890abcdef)
+
+static inline int64_t env_int(const char *name, int64_t dflt) {
+  const char *v = getenv(name);
+  return v && *v ? strtoll(v, NULL, 10) : dflt;
+}
+
+/* Records per multi-process test: 2,000,000 unless MMBUS_TEST_RECORDS says fewer (sanitizer builds). */
+static inline int64_t test_records(void) { return env_int("MMBUS_TEST_RECORDS", 2000000); }
+
+/* The original demo's checksum: +0 -1 +2 -3 ... over the index. */
+static inline int64_t expected_checksum(int64_t n) {
+  int64_t sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += (i & 1) ? -i : i;
+  return sum;
+}
+
+static inline void fill_person(test_person_t *p, int64_t index, int32_t publisher) {
+  memset(p, 0, sizeof *p);
+  p->index = index;
+  p->age = (int32_t)(index % 100);
+  p->publisher = publisher;
+  snprintf(p->name, sizeof p->name, "person-%" PRId64, index);
+}
+
+static inline int person_intact(const test_person_t *p) {
+  char want[48];
+  snprintf(want, sizeof want, "person-%" PRId64, p->index);
+  return p->age == (int32_t)(p->index % 100) && strcmp(p->name, want) == 0;
+}
+
+static char test_dir[256];
+static pid_t test_dir_owner;
+static void rm_test_dir(void) {
+  if (getpid() != test_dir_owner) return; /* forked children leave it to their parent */
+  DIR *d = opendir(test_dir);
+  if (d) {
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        snprintf(p, sizeof p, "%s/%s", test_dir, e->d_name);
+        unlink(p);
+      }
+    closedir(d);
+  }
+  rmdir(test_dir);
+}
+
+/* A fresh private directory, removed at exit by the process that made it. */
+static inline const char *make_test_dir(void) {
+  snprintf(test_dir, sizeof test_dir, "/tmp/mmbus-test-XXXXXX");
+  if (!mkdtemp(test_dir)) {
+    perror("mkdtemp");
+    exit(1);
+  }
+  test_dir_owner = getpid();
+  atexit(rm_test_dir);
+  return test_dir;
+}
+
+static inline mmbus_channel_t *open_person_channel(const char *dir, const char *name, mmbus_policy_t policy,
+                                                  uint64_t capacity) {
+  mmbus_options_t o;
+  mmbus_options_init(&o);
+  o.flags = MMBUS_CREATE;
+  o.record_size = sizeof(test_person_t);
+  o.capacity = capacity;
+  o.schema_name = "test.Person";
+  o.fingerprint = TEST_FINGERPRINT;
+  o.policy = policy;
+  mmbus_channel_t *ch = NULL;
+  CHECK_OK(mmbus_open(dir, name, &o, &ch));
+  return ch;
+}
+
+/* Forks a child that dies with its parent (no process left behind if the test is killed). */
+static inline pid_t fork_child(void) {
+  fflush(NULL);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    exit(1);
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+  }
+  return pid;
+}
+
+/* Waits for a child; returns its exit code, or 128+signal. */
+static inline int wait_child(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) == -1)
+    if (errno != EINTR) return -1;
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  return 128 + WTERMSIG(st);
+}
+
+/* Bounds the whole test: a hang becomes a failure, and children die with us. */
+static inline void test_deadline(unsigned seconds) { alarm(seconds); }
+
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Consumes records until `count` real records arrived (or until `stop_at` index for a single
+ * publisher). Checks per-publisher order and content; returns the checksum over index. */
+typedef struct consume_result {
+  int64_t received;
+  int64_t checksum;
+  int64_t bad;
+  uint64_t lost;
+} consume_result_t;
+
+static inline consume_result_t consume(mmbus_sub_t *sub, int64_t count, int publishers) {
+  consume_result_t r = {0, 0, 0, 0};
+  int64_t next[16];
+  for (int i = 0; i < 16; i++) next[i] = 0;
+  mmbus_batch_t b;
+  while (r.received + (int64_t)mmbus_sub_lost(sub) < count) {
+    int n = mmbus_poll(sub, 4096, &b);
+    if (n < 0) {
+      fprintf(stderr, "poll: %s\n", mmbus_errmsg());
+      r.bad++;
+      break;
+    }
+    if (n == 0) {
+      int w = mmbus_wait(sub, 30000);
+      if (w != 0) {
+        fprintf(stderr, "wait: %s (received %" PRId64 ")\n", mmbus_errmsg(), r.received);
+        r.bad++;
+        break;
+      }
+      continue;
+    }
+    /* Copy, then ack: in overwrite mode the ack says how many of the batch may have been
+     * overwritten while we copied (seqlock style); those are counted as lost, not received. */
+    static test_person_t copy[4096];
+    for (int i = 0; i < n; i++) memcpy(&copy[i], mmbus_batch_record(&b, (uint32_t)i), sizeof copy[i]);
+    int over = mmbus_ack(sub);
+    if (over < 0) {
+      r.bad++;
+      break;
+    }
+    for (int i = over; i < n; i++) {
+      const test_person_t *p = &copy[i];
+      int pub = p->publisher;
+      if (pub < 0 || pub >= publishers || !person_intact(p)) {
+        r.bad++;
+        continue;
+      }
+      if (p->index < next[pub]) r.bad++; /* order per publisher */
+      next[pub] = p->index + 1;
+      r.checksum += (p->index & 1) ? -p->index : p->index;
+      r.received++;
+    }
+  }
+  r.lost = mmbus_sub_lost(sub);
+  return r;
+}
+
+#endif

@@ -1,0 +1,140 @@
+/* Publish, poll, ack, batches, claim/commit, start positions, late join, stats on one process. */
+#include "helpers.h"
+
+static void test_publish_poll_ack(const char *dir) {
+  mmbus_channel_t *ch = open_person_channel(dir, "basic", MMBUS_POLICY_BLOCK, 1024);
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  mmbus_batch_t b;
+  CHECK_RC(mmbus_poll(sub, 16, &b), 0);
+  CHECK_RC(mmbus_ack(sub), MMBUS_E_STATE);
+  test_person_t p;
+  for (int i = 0; i < 10; i++) {
+    fill_person(&p, i, 0);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  }
+  CHECK_RC(mmbus_publish(ch, &p, sizeof p - 1), MMBUS_E_TOOBIG);
+  CHECK_RC(mmbus_poll(sub, 4, &b), 4);
+  CHECK(b.seq == 0);
+  for (uint32_t i = 0; i < 4; i++) CHECK(((const test_person_t *)mmbus_batch_record(&b, i))->index == i);
+  /* poll without ack returns the same batch again */
+  CHECK_RC(mmbus_poll(sub, 4, &b), 4);
+  CHECK(b.seq == 0);
+  CHECK_RC(mmbus_ack(sub), 0);
+  CHECK(mmbus_sub_cursor(sub) == 4);
+  CHECK_RC(mmbus_poll(sub, 0, &b), 6);
+  CHECK(((const test_person_t *)mmbus_batch_record(&b, 5))->index == 9);
+  CHECK_RC(mmbus_ack(sub), 0);
+  CHECK_RC(mmbus_poll(sub, 0, &b), 0);
+  CHECK_RC(mmbus_wait(sub, 10), MMBUS_E_TIMEOUT);
+
+  /* batch publish */
+  test_person_t many[100];
+  for (int i = 0; i < 100; i++) fill_person(&many[i], 10 + i, 0);
+  CHECK_OK(mmbus_publish_batch(ch, many, 100));
+  CHECK_OK(mmbus_wait(sub, 1000));
+  CHECK_RC(mmbus_poll(sub, 1000, &b), 100);
+  for (uint32_t i = 0; i < 100; i++) CHECK(person_intact(mmbus_batch_record(&b, i)));
+  CHECK_RC(mmbus_ack(sub), 0);
+  CHECK_RC(mmbus_publish_batch(ch, many, 0), 0);
+  CHECK_RC(mmbus_publish_batch(ch, many, 2048), MMBUS_E_TOOBIG);
+
+  /* claim / commit in place, across the ring's wrap point */
+  mmbus_claim_t c;
+  CHECK_RC(mmbus_claim(ch, 0, -1, &c), MMBUS_E_TOOBIG);
+  CHECK_RC(mmbus_claim(ch, 2000, -1, &c), MMBUS_E_TOOBIG);
+  CHECK_OK(mmbus_claim(ch, 3, -1, &c));
+  CHECK(c.seq == 110 && c.n == 3);
+  for (uint32_t i = 0; i < 3; i++) fill_person(mmbus_claim_record(&c, i), 110 + i, 0);
+  CHECK_RC(mmbus_poll(sub, 0, &b), 0); /* claimed, not committed: invisible */
+  CHECK_OK(mmbus_commit(ch, &c));
+  CHECK_RC(mmbus_commit(ch, &c), MMBUS_E_STATE);
+  CHECK_RC(mmbus_poll(sub, 0, &b), 3);
+  CHECK_RC(mmbus_ack(sub), 0);
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_RC(mmbus_close(ch), 0);
+}
+
+static void test_start_positions(const char *dir) {
+  mmbus_channel_t *ch = open_person_channel(dir, "start", MMBUS_POLICY_OVERWRITE, 16);
+  test_person_t p;
+  for (int i = 0; i < 40; i++) {
+    fill_person(&p, i, 0);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  }
+  mmbus_sub_t *newest, *oldest;
+  mmbus_sub_options_t so = {NULL, MMBUS_START_NEWEST};
+  CHECK_OK(mmbus_subscribe(ch, &so, &newest));
+  so.start = MMBUS_START_OLDEST;
+  CHECK_OK(mmbus_subscribe(ch, &so, &oldest));
+  mmbus_batch_t b;
+  CHECK_RC(mmbus_poll(newest, 0, &b), 0);
+  CHECK_RC(mmbus_poll(oldest, 0, &b), 16); /* late join: the 16 still in the ring */
+  CHECK(((const test_person_t *)mmbus_batch_record(&b, 0))->index == 24);
+  CHECK(((const test_person_t *)mmbus_batch_record(&b, 15))->index == 39);
+  CHECK_RC(mmbus_ack(oldest), 0);
+  fill_person(&p, 40, 0);
+  CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  CHECK_RC(mmbus_poll(newest, 0, &b), 1);
+  CHECK(((const test_person_t *)mmbus_batch_record(&b, 0))->index == 40);
+  CHECK_RC(mmbus_close(ch), MMBUS_E_STATE); /* subscribers still open */
+  CHECK_OK(mmbus_sub_close(newest));
+  CHECK_OK(mmbus_sub_close(oldest));
+  CHECK_OK(mmbus_close(ch));
+}
+
+static void test_stats(const char *dir) {
+  mmbus_channel_t *ch = open_person_channel(dir, "stats", MMBUS_POLICY_BLOCK, 64);
+  mmbus_sub_t *a, *d;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &a));
+  mmbus_sub_options_t so = {"durable-one", MMBUS_START_NEWEST};
+  CHECK_OK(mmbus_subscribe(ch, &so, &d));
+  test_person_t p;
+  for (int i = 0; i < 5; i++) {
+    fill_person(&p, i, 0);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  }
+  mmbus_batch_t b;
+  CHECK_RC(mmbus_poll(d, 2, &b), 2);
+  CHECK_RC(mmbus_ack(d), 0);
+  mmbus_stats_t st;
+  mmbus_sub_stats_t ss[8];
+  CHECK_RC(mmbus_stats(ch, &st, ss, 8), 2);
+  CHECK(st.head == 5 && st.capacity == 64 && st.publishers_alive == 1);
+  CHECK(st.subscribers_active == 2 && st.subscribers_offline == 0 && st.max_lag == 5);
+  CHECK(ss[0].state == MMBUS_SUB_ACTIVE && !ss[0].durable && ss[0].lag == 5 && ss[0].pid == getpid());
+  CHECK(ss[1].durable && strcmp(ss[1].name, "durable-one") == 0 && ss[1].cursor == 2 && ss[1].lag == 3);
+  CHECK(ss[1].heartbeat_age_ms >= 0 && ss[1].heartbeat_age_ms < 5000);
+  CHECK_OK(mmbus_sub_close(d));
+  CHECK_RC(mmbus_stats(ch, &st, ss, 8), 2);
+  CHECK(st.subscribers_offline == 1 && ss[1].state == MMBUS_SUB_OFFLINE && ss[1].cursor == 2);
+  /* the durable subscriber resumes after what it consumed */
+  CHECK_OK(mmbus_subscribe(ch, &so, &d));
+  CHECK_RC(mmbus_poll(d, 0, &b), 3);
+  CHECK(((const test_person_t *)mmbus_batch_record(&b, 0))->index == 2);
+  /* a second attach of the same durable name in a live process is refused */
+  mmbus_sub_t *again;
+  CHECK_RC(mmbus_subscribe(ch, &so, &again), MMBUS_E_BUSY);
+  CHECK(strstr(mmbus_errmsg(), "durable-one") != NULL);
+  CHECK_OK(mmbus_sub_close(d));
+  CHECK_OK(mmbus_sub_close(a));
+  CHECK_RC(mmbus_stats(ch, &st, ss, 8), 1); /* the anonymous slot is free again */
+  mmbus_info_t info;
+  CHECK_OK(mmbus_info(ch, &info));
+  CHECK(info.record_size == 128 && info.capacity == 64 && info.policy == MMBUS_POLICY_BLOCK);
+  CHECK(info.fingerprint == TEST_FINGERPRINT && strcmp(info.schema_name, "test.Person") == 0);
+  CHECK(info.max_subscribers == 64 && info.heartbeat_timeout_ms == 5000 && info.block_timeout_ms == 5000);
+  CHECK(mmbus_base(ch) != NULL && mmbus_mapped_size(ch) == info.file_size);
+  CHECK_OK(mmbus_flush(ch));
+  CHECK_OK(mmbus_close(ch));
+}
+
+int main(void) {
+  test_deadline(60);
+  const char *dir = make_test_dir();
+  test_publish_poll_ack(dir);
+  test_start_positions(dir);
+  test_stats(dir);
+  puts("t_basic: ok");
+  return 0;
+}
