@@ -1,0 +1,195 @@
+// C header emitter: one header per schema, C11 and C++ compatible, no implicit padding.
+import { hex64 } from './fingerprint.ts';
+import { type ElemType, type EnumDef, type FieldDef, type SchemaDef, type StructDef, type ScalarKind } from './model.ts';
+import { cMacroPrefix, cTypeName, upperSnake } from './names.ts';
+
+const C_SCALAR: Record<ScalarKind, string> = {
+  bool: 'uint8_t',
+  int8: 'int8_t',
+  uint8: 'uint8_t',
+  int16: 'int16_t',
+  uint16: 'uint16_t',
+  int32: 'int32_t',
+  uint32: 'uint32_t',
+  int64: 'int64_t',
+  uint64: 'uint64_t',
+  float32: 'float',
+  float64: 'double',
+};
+
+export function cHeaderName(schema: SchemaDef): string {
+  return `${schema.baseName}.h`;
+}
+
+function comment(lines: string[], indent = ''): string[] {
+  if (lines.length === 0) return [];
+  const safe = lines.map((l) => l.replace(/\*\//g, '*\\/'));
+  if (safe.length === 1) return [`${indent}/** ${safe[0]} */`];
+  return [`${indent}/**`, ...safe.map((l) => (l ? `${indent} * ${l}` : `${indent} *`)), `${indent} */`];
+}
+
+function elemCType(t: ElemType): string {
+  if (t.kind === 'scalar') return C_SCALAR[t.scalar];
+  return cTypeName(t.def.namespace, t.def.name);
+}
+
+function fieldDecl(f: FieldDef): string {
+  const t = f.type;
+  if (t.kind === 'text') return `char ${f.name}[${t.length}];`;
+  if (t.kind === 'array') return `${elemCType(t.elem)} ${f.name}[${t.length}];`;
+  return `${elemCType(t)} ${f.name};`;
+}
+
+function intLiteral(kind: ScalarKind, v: bigint): string {
+  const signed = kind.startsWith('int');
+  const bits = kind === 'int64' || kind === 'uint64' ? 64 : 32;
+  if (bits === 64) {
+    if (signed && v === -(1n << 63n)) return '(-INT64_C(9223372036854775807) - 1)';
+    return signed ? `INT64_C(${v})` : `UINT64_C(${v})`;
+  }
+  if (signed && v === -(1n << 31n)) return '(-2147483647 - 1)';
+  return signed ? `${v}` : `${v}u`;
+}
+
+function emitEnum(e: EnumDef): string[] {
+  const ctype = cTypeName(e.namespace, e.name);
+  const prefix = cMacroPrefix(e.namespace, e.name);
+  const out: string[] = [...comment(e.doc), `typedef ${C_SCALAR[e.underlying]} ${ctype};`];
+  for (const v of e.values) {
+    out.push(...comment(v.doc));
+    out.push(`#define ${prefix}_${upperSnake(v.name)} ((${ctype})${intLiteral(e.underlying, v.value)})`);
+  }
+  out.push('');
+  return out;
+}
+
+function emitStruct(s: StructDef): string[] {
+  const ctype = cTypeName(s.namespace, s.name);
+  const prefix = cMacroPrefix(s.namespace, s.name);
+  const out: string[] = [];
+  out.push(`#define ${prefix}_NAME "${s.fqn}"`);
+  out.push(`#define ${prefix}_SIZE ${s.size}`);
+  out.push(`#define ${prefix}_ALIGN ${s.align}`);
+  out.push(`#define ${prefix}_FINGERPRINT UINT64_C(${hex64(s.fingerprint)})`);
+  for (const f of s.fields) {
+    if (f.type.kind === 'text') out.push(`#define ${prefix}_${upperSnake(f.name)}_CAPACITY ${f.type.length}`);
+    if (f.type.kind === 'array') out.push(`#define ${prefix}_${upperSnake(f.name)}_LENGTH ${f.type.length}`);
+  }
+  out.push('');
+  out.push(...comment([...s.doc, ...(s.doc.length ? [''] : []), `Layout: ${s.canonical}`]));
+  out.push(`typedef struct ${ctype} {`);
+  // Fields and padding members in offset order; the first member carries the struct's alignment so
+  // the struct is aligned alike on every ABI (force_align, 64-bit members on 32-bit x86).
+  const members: { offset: number; lines: string[] }[] = [];
+  s.fields.forEach((f) => members.push({ offset: f.offset, lines: [...comment(f.doc, '  '), `  ${fieldDecl(f)}`] }));
+  s.padding.forEach((p, i) =>
+    members.push({ offset: p.offset, lines: [`  uint8_t mmbus_pad${i}[${p.size}]; /* padding, keep zero */`] }),
+  );
+  members.sort((a, b) => a.offset - b.offset);
+  let first = true;
+  for (const m of members) {
+    for (const line of m.lines) {
+      if (first && !line.trimStart().startsWith('/*')) {
+        out.push(line.replace(/^ {2}/, `  MMBUS_ALIGNAS(${s.align}) `));
+        first = false;
+      } else {
+        out.push(line);
+      }
+    }
+  }
+  out.push(`} ${ctype};`);
+  out.push('');
+  out.push(`MMBUS_STATIC_ASSERT(sizeof(${ctype}) == ${s.size}, "${ctype}: size differs from the schema layout");`);
+  out.push(`MMBUS_STATIC_ASSERT(MMBUS_ALIGNOF(${ctype}) == ${s.align}, "${ctype}: alignment differs from the schema layout");`);
+  for (const f of s.fields) {
+    out.push(`MMBUS_STATIC_ASSERT(offsetof(${ctype}, ${f.name}) == ${f.offset}, "${ctype}.${f.name}: offset differs from the schema layout");`);
+  }
+  out.push('');
+  for (const f of s.fields) {
+    if (f.type.kind !== 'text') continue;
+    out.push(
+      `/** Sets ${f.name} from \`len\` bytes of UTF-8 at \`s\` and zero-fills the rest. Returns 0; or, when they do not fit`,
+      ` * (${f.type.length} bytes): -E2BIG leaving the record unchanged if \`truncate\` is 0, else 1 after storing the longest`,
+      ' * prefix that does not split a UTF-8 sequence. */',
+      `static inline int ${ctype}_set_${f.name}_n(${ctype} *m, const char *s, size_t len, int truncate) {`,
+      `  return mmbus_text_set_(m->${f.name}, sizeof m->${f.name}, s, len, truncate);`,
+      '}',
+      `/** Sets ${f.name} from a NUL-terminated UTF-8 string: see ${ctype}_set_${f.name}_n. */`,
+      `static inline int ${ctype}_set_${f.name}(${ctype} *m, const char *s, int truncate) {`,
+      `  return mmbus_text_set_(m->${f.name}, sizeof m->${f.name}, s, strlen(s), truncate);`,
+      '}',
+      `/** Returns ${f.name}'s bytes (not NUL-terminated when the field is full) and stores their length in *len. */`,
+      `static inline const char *${ctype}_get_${f.name}(const ${ctype} *m, size_t *len) {`,
+      `  *len = mmbus_text_len_(m->${f.name}, sizeof m->${f.name});`,
+      `  return m->${f.name};`,
+      '}',
+      '',
+    );
+  }
+  return out;
+}
+
+const COMMON = `#ifndef MMBUS_CODEGEN_COMMON_V1
+#define MMBUS_CODEGEN_COMMON_V1
+#ifdef __cplusplus
+#define MMBUS_ALIGNAS(n) alignas(n)
+#define MMBUS_ALIGNOF(t) alignof(t)
+#define MMBUS_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define MMBUS_ALIGNAS(n) _Alignas(n)
+#define MMBUS_ALIGNOF(t) _Alignof(t)
+#define MMBUS_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* Length of a text field: bytes before the first NUL, or the whole field. */
+static inline size_t mmbus_text_len_(const char *field, size_t cap) {
+  const char *z = (const char *)memchr(field, 0, cap);
+  return z ? (size_t)(z - field) : cap;
+}
+
+/* Stores len bytes of UTF-8 into a text field of cap bytes, zero-filling the rest. Too long: -E2BIG
+ * (nothing written) unless truncate, then the longest prefix not splitting a sequence, and 1. */
+static inline int mmbus_text_set_(char *field, size_t cap, const char *s, size_t len, int truncate) {
+  int truncated = 0;
+  if (len > cap) {
+    if (!truncate) return -E2BIG;
+    len = cap;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0u) == 0x80u) len--;
+    truncated = 1;
+  }
+  memmove(field, s, len);
+  memset(field + len, 0, cap - len);
+  return truncated;
+}
+#endif /* MMBUS_CODEGEN_COMMON_V1 */`;
+
+export function emitCHeader(schema: SchemaDef): string {
+  const guard = `MMBUS_GENERATED_${upperSnake(schema.baseName).replace(/[^A-Z0-9_]/g, '_')}_H`;
+  const out: string[] = [
+    `/* Generated by mmbus-codegen from ${schema.baseName}.fbs. Do not edit: change the schema and regenerate. */`,
+    `#ifndef ${guard}`,
+    `#define ${guard}`,
+    '',
+    '#include <errno.h>',
+    '#include <stddef.h>',
+    '#include <stdint.h>',
+    '#include <string.h>',
+  ];
+  for (const inc of schema.includes) out.push(`#include "${cHeaderName(inc)}"`);
+  out.push(
+    '',
+    '#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__',
+    '#error "mmbus records are little-endian: this header supports little-endian hosts only"',
+    '#endif',
+    '',
+    '#ifdef __cplusplus',
+    'extern "C" {',
+    '#endif',
+    '',
+    COMMON,
+    '',
+  );
+  for (const d of schema.decls) out.push(...(d.kind === 'enum' ? emitEnum(d) : emitStruct(d)));
+  out.push('#ifdef __cplusplus', '} /* extern "C" */', '#endif', '', `#endif /* ${guard} */`, '');
+  return out.join('\n');
+}

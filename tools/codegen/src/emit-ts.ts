@@ -1,0 +1,497 @@
+// TypeScript emitter (ts-morph): one module per schema, one flyweight class per struct.
+import {
+  IndentationText,
+  NewLineKind,
+  Project,
+  QuoteKind,
+  VariableDeclarationKind,
+  type ClassDeclaration,
+  type SourceFile,
+  type WriterFunction,
+} from 'ts-morph';
+import { hex64 } from './fingerprint.ts';
+import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from './model.ts';
+import { lowerCamel, upperFirst } from './names.ts';
+
+export function tsModuleName(schema: SchemaDef): string {
+  return `${schema.baseName}.ts`;
+}
+
+const DV: Record<ScalarKind, string> = {
+  bool: 'Uint8',
+  int8: 'Int8',
+  uint8: 'Uint8',
+  int16: 'Int16',
+  uint16: 'Uint16',
+  int32: 'Int32',
+  uint32: 'Uint32',
+  int64: 'BigInt64',
+  uint64: 'BigUint64',
+  float32: 'Float32',
+  float64: 'Float64',
+};
+
+/** Module-level helpers; each generated module carries the ones it uses, so it stays self-contained. */
+const HELPERS: Record<string, string> = {
+  bounds: `function checkBounds(name: string, size: number, view: DataView, offset: number): void {
+  if (!(offset >= 0 && offset + size <= view.byteLength)) {
+    throw new RangeError(\`\${name}: a record of \${size} bytes at offset \${offset} does not fit a view of \${view.byteLength} bytes\`);
+  }
+}`,
+  index: `function checkIndex(what: string, i: number, length: number): number {
+  if ((i >>> 0) !== i || i >= length) throw new RangeError(\`\${what}: index \${i} is out of range 0..\${length - 1}\`);
+  return i;
+}`,
+  arrayLength: `function checkArrayLength(what: string, got: number, length: number): void {
+  if (got > length) throw new RangeError(\`\${what}: \${got} elements given, the array holds \${length}\`);
+}`,
+  int64Number: `function getInt64Number(view: DataView, at: number): number {
+  return view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+}
+
+function setInt64Number(what: string, view: DataView, at: number, v: number): void {
+  if (!Number.isSafeInteger(v)) throw new RangeError(\`\${what}: \${v} is not a safe integer; use the bigint accessor\`);
+  view.setUint32(at, v >>> 0, true);
+  view.setInt32(at + 4, Math.floor(v / 4294967296), true);
+}`,
+  uint64Number: `function getUint64Number(view: DataView, at: number): number {
+  return view.getUint32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+}
+
+function setUint64Number(what: string, view: DataView, at: number, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new RangeError(\`\${what}: \${v} is not a non-negative safe integer; use the bigint accessor\`);
+  }
+  view.setUint32(at, v >>> 0, true);
+  view.setUint32(at + 4, Math.floor(v / 4294967296), true);
+}`,
+  text: `const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
+let textScratch = new Uint8Array(256);
+
+/** Reads UTF-8 text up to the first NUL or the end of the field. Short ASCII text needs no buffer. */
+function readText(view: DataView, at: number, capacity: number): string {
+  let length = 0;
+  let ascii = true;
+  while (length < capacity) {
+    const b = view.getUint8(at + length);
+    if (b === 0) break;
+    if (b >= 0x80) ascii = false;
+    length++;
+  }
+  if (ascii && length <= 32) {
+    let s = '';
+    for (let i = 0; i < length; i++) s += String.fromCharCode(view.getUint8(at + i));
+    return s;
+  }
+  return textDecoder.decode(new Uint8Array(view.buffer, view.byteOffset + at, length));
+}
+
+/**
+ * Writes text as UTF-8 and zero-fills the rest of the field. Too long: throws (nothing written), or
+ * with truncate stores the longest prefix that does not split a UTF-8 sequence and returns true.
+ */
+function writeText(what: string, setter: string, view: DataView, at: number, capacity: number, v: string, truncate: boolean): boolean {
+  const n = v.length;
+  if (n <= capacity) {
+    let i = 0;
+    while (i < n && v.charCodeAt(i) < 0x80) i++;
+    if (i === n) {
+      for (let k = 0; k < n; k++) view.setUint8(at + k, v.charCodeAt(k));
+      for (let k = n; k < capacity; k++) view.setUint8(at + k, 0);
+      return false;
+    }
+  }
+  if (textScratch.length < capacity) textScratch = new Uint8Array(capacity);
+  const scratch = textScratch.subarray(0, capacity);
+  const { read, written } = textEncoder.encodeInto(v, scratch);
+  const truncated = read < n;
+  if (truncated && !truncate) {
+    const bytes = textEncoder.encode(v).length;
+    throw new RangeError(
+      \`\${what}: the text is \${bytes} bytes in UTF-8 but the field holds \${capacity}; shorten it or call \${setter}(value, { truncate: true })\`,
+    );
+  }
+  const field = new Uint8Array(view.buffer, view.byteOffset + at, capacity);
+  field.set(scratch.subarray(0, written));
+  field.fill(0, written);
+  return truncated;
+}`,
+};
+
+function jsDoc(lines: string[]): { description: string }[] {
+  if (lines.length === 0) return [];
+  return [{ description: lines.map((l) => l.replace(/\*\//g, '*\\/')).join('\n') }];
+}
+
+interface Ctx {
+  helpers: Set<string>;
+  /** Names imported from other generated modules, per module. */
+  imports: Map<string, Set<string>>;
+  schema: SchemaDef;
+}
+
+function useType(ctx: Ctx, def: StructDef | EnumDef, typeOnly: boolean, name = def.name): string {
+  if (def.schema !== ctx.schema) {
+    const mod = `./${def.schema.baseName}.js`;
+    const set = ctx.imports.get(mod) ?? new Set<string>();
+    set.add(typeOnly ? `type ${name}` : name);
+    ctx.imports.set(mod, set);
+  }
+  return name;
+}
+
+function elemTsType(ctx: Ctx, t: ElemType): string {
+  if (t.kind === 'scalar') {
+    if (t.scalar === 'bool') return 'boolean';
+    return is64(t.scalar) ? 'bigint' : 'number';
+  }
+  return useType(ctx, t.def, t.kind === 'enum');
+}
+
+function elemObjType(ctx: Ctx, t: ElemType): string {
+  if (t.kind === 'struct') return useType(ctx, t.def, true, `${t.def.name}Object`);
+  return elemTsType(ctx, t);
+}
+
+function scalarOf(t: ElemType): ScalarKind | undefined {
+  if (t.kind === 'scalar') return t.scalar;
+  if (t.kind === 'enum') return t.def.underlying;
+  return undefined;
+}
+
+function readExpr(t: ElemType, at: string, ctx: Ctx): string {
+  const k = scalarOf(t) as ScalarKind;
+  const le = k === 'int8' || k === 'uint8' || k === 'bool' ? '' : ', true';
+  const raw = `this.view.get${DV[k]}(${at}${le})`;
+  if (k === 'bool') return `${raw} !== 0`;
+  if (t.kind === 'enum') return `${raw} as ${elemTsType(ctx, t)}`;
+  return raw;
+}
+
+function writeStmt(t: ElemType, at: string, v: string): string {
+  const k = scalarOf(t) as ScalarKind;
+  const le = k === 'int8' || k === 'uint8' || k === 'bool' ? '' : ', true';
+  return `this.view.set${DV[k]}(${at}, ${k === 'bool' ? `${v} ? 1 : 0` : v}${le});`;
+}
+
+function addField(cls: ClassDeclaration, s: StructDef, f: FieldDef, ctx: Ctx): void {
+  const name = lowerCamel(f.name);
+  const pascal = upperFirst(name);
+  const what = `${s.name}.${name}`;
+  const at = f.offset === 0 ? 'this.offset' : `this.offset + ${f.offset}`;
+  const docs = jsDoc(f.doc);
+  const t = f.type;
+  if (t.kind === 'text') {
+    ctx.helpers.add('text');
+    cls.addGetAccessor({ name, returnType: 'string', docs, statements: `return readText(this.view, ${at}, ${t.length});` });
+    cls.addSetAccessor({
+      name,
+      parameters: [{ name: 'v', type: 'string' }],
+      statements: `writeText('${what}', 'set${pascal}', this.view, ${at}, ${t.length}, v, false);`,
+    });
+    cls.addMethod({
+      name: `set${pascal}`,
+      docs: [{ description: `Writes ${name} (${t.length} bytes of UTF-8). Throws if too long unless \`truncate\`; returns true if truncated.` }],
+      parameters: [
+        { name: 'v', type: 'string' },
+        { name: 'opts', type: '{ truncate?: boolean }', initializer: '{}' },
+      ],
+      returnType: 'boolean',
+      statements: `return writeText('${what}', 'set${pascal}', this.view, ${at}, ${t.length}, v, opts.truncate === true);`,
+    });
+    cls.addMethod({
+      name: `${name}Bytes`,
+      docs: [{ description: `The ${t.length} bytes of ${name}, as a view over the record (no copy).` }],
+      returnType: 'Uint8Array',
+      statements: `return new Uint8Array(this.view.buffer, this.view.byteOffset + ${at}, ${t.length});`,
+    });
+    return;
+  }
+  if (t.kind === 'struct') {
+    const cls2 = useType(ctx, t.def, false);
+    const obj = useType(ctx, t.def, true, `${t.def.name}Object`);
+    cls.addGetAccessor({
+      name,
+      returnType: cls2,
+      docs: docs.length ? docs : [{ description: `The nested ${t.def.name}, as a flyweight reused on every read.` }],
+      statements: `return this.#${name}.wrap(this.view, ${at});`,
+    });
+    cls.addSetAccessor({ name, parameters: [{ name: 'v', type: `Partial<${obj}>` }], statements: `this.#${name}.wrap(this.view, ${at}).assign(v);` });
+    return;
+  }
+  if (t.kind === 'array') {
+    ctx.helpers.add('index');
+    const len = t.length;
+    const elemAt = `${at} + checkIndex('${what}', i, ${len}) * ${t.elem.kind === 'struct' ? t.elem.def.size : (elemSizeOf(t.elem))}`;
+    cls.addGetAccessor({ name: `${name}Length`, returnType: 'number', docs: [{ description: `Number of elements of ${name}.` }], statements: `return ${len};` });
+    if (t.elem.kind === 'struct') {
+      const cls2 = useType(ctx, t.elem.def, false);
+      const obj = useType(ctx, t.elem.def, true, `${t.elem.def.name}Object`);
+      cls.addMethod({
+        name,
+        docs: docs.length ? docs : [{ description: `Element i of ${name}, as a flyweight reused on every call.` }],
+        parameters: [{ name: 'i', type: 'number' }],
+        returnType: cls2,
+        statements: `return this.#${name}.wrap(this.view, ${elemAt});`,
+      });
+      cls.addMethod({
+        name: `set${pascal}`,
+        parameters: [
+          { name: 'i', type: 'number' },
+          { name: 'v', type: `Partial<${obj}>` },
+        ],
+        returnType: 'void',
+        statements: `this.#${name}.wrap(this.view, ${elemAt}).assign(v);`,
+      });
+      return;
+    }
+    const type = elemTsType(ctx, t.elem);
+    cls.addMethod({ name, docs, parameters: [{ name: 'i', type: 'number' }], returnType: type, statements: `return ${readExpr(t.elem, elemAt, ctx)};` });
+    cls.addMethod({
+      name: `set${pascal}`,
+      parameters: [
+        { name: 'i', type: 'number' },
+        { name: 'v', type },
+      ],
+      returnType: 'void',
+      statements: writeStmt(t.elem, elemAt, 'v'),
+    });
+    const k = scalarOf(t.elem) as ScalarKind;
+    if (is64(k)) {
+      const h = k === 'int64' ? 'Int64Number' : 'Uint64Number';
+      ctx.helpers.add(k === 'int64' ? 'int64Number' : 'uint64Number');
+      cls.addMethod({
+        name: `${name}Number`,
+        docs: [{ description: `Element i of ${name} as a number (exact up to 2^53), without a BigInt.` }],
+        parameters: [{ name: 'i', type: 'number' }],
+        returnType: 'number',
+        statements: `return get${h}(this.view, ${elemAt});`,
+      });
+      cls.addMethod({
+        name: `set${pascal}Number`,
+        parameters: [
+          { name: 'i', type: 'number' },
+          { name: 'v', type: 'number' },
+        ],
+        returnType: 'void',
+        statements: `set${h}('${what}', this.view, ${elemAt}, v);`,
+      });
+    }
+    return;
+  }
+  const type = elemTsType(ctx, t);
+  cls.addGetAccessor({ name, returnType: type, docs, statements: `return ${readExpr(t, at, ctx)};` });
+  cls.addSetAccessor({ name, parameters: [{ name: 'v', type }], statements: writeStmt(t, at, 'v') });
+  const k = scalarOf(t) as ScalarKind;
+  if (is64(k)) {
+    const h = k === 'int64' ? 'Int64Number' : 'Uint64Number';
+    ctx.helpers.add(k === 'int64' ? 'int64Number' : 'uint64Number');
+    cls.addGetAccessor({
+      name: `${name}Number`,
+      returnType: 'number',
+      docs: [{ description: `${name} as a number, read from its two 32-bit halves: exact up to 2^53, no BigInt.` }],
+      statements: `return get${h}(this.view, ${at});`,
+    });
+    cls.addSetAccessor({
+      name: `${name}Number`,
+      parameters: [{ name: 'v', type: 'number' }],
+      statements: `set${h}('${what}', this.view, ${at}, v);`,
+    });
+  }
+}
+
+function elemSizeOf(t: ElemType): number {
+  const k = scalarOf(t) as ScalarKind;
+  return { bool: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, float32: 4, float64: 8 }[k];
+}
+
+function objFieldType(ctx: Ctx, f: FieldDef): string {
+  const t = f.type;
+  if (t.kind === 'text') return 'string';
+  if (t.kind === 'array') return `${elemObjType(ctx, t.elem)}[]`;
+  return elemObjType(ctx, t);
+}
+
+function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
+  ctx.helpers.add('bounds');
+  sf.addInterface({
+    name: `${s.name}Object`,
+    isExported: true,
+    docs: [{ description: `A plain-object copy of ${s.name} (see ${s.name}.toObject / ${s.name}.fromObject).` }],
+    properties: s.fields.map((f) => ({ name: lowerCamel(f.name), type: objFieldType(ctx, f), docs: jsDoc(f.doc) })),
+  });
+  const nested = s.fields.filter((f) => f.type.kind === 'struct' || (f.type.kind === 'array' && f.type.elem.kind === 'struct'));
+  const cls = sf.addClass({
+    name: s.name,
+    isExported: true,
+    docs: jsDoc([...s.doc, ...(s.doc.length ? [''] : []), `Flyweight over a ${s.size}-byte ${s.fqn} record: re-point it with wrap().`, `Layout: ${s.canonical}`]),
+  });
+  cls.addProperty({ isStatic: true, isReadonly: true, name: 'NAME', initializer: `'${s.fqn}'` });
+  cls.addProperty({ isStatic: true, isReadonly: true, name: 'SIZE', initializer: `${s.size}` });
+  cls.addProperty({ isStatic: true, isReadonly: true, name: 'ALIGN', initializer: `${s.align}` });
+  cls.addProperty({
+    isStatic: true,
+    isReadonly: true,
+    name: 'FINGERPRINT',
+    initializer: `${hex64(s.fingerprint)}n`,
+    docs: [{ description: 'FNV-1a 64 of the canonical layout text (see the Layout line above).' }],
+  });
+  cls.addProperty({ name: 'view', type: 'DataView', docs: [{ description: 'The view the record is read from.' }] });
+  cls.addProperty({ name: 'offset', type: 'number', docs: [{ description: 'Byte offset of the record in view.' }] });
+  for (const f of nested) {
+    const def = f.type.kind === 'struct' ? f.type.def : f.type.kind === 'array' && f.type.elem.kind === 'struct' ? f.type.elem.def : undefined;
+    if (!def) continue;
+    cls.addProperty({ name: `#${lowerCamel(f.name)}`, isReadonly: true, type: useType(ctx, def, false) });
+  }
+  const ctorBody: WriterFunction = (w) => {
+    w.writeLine(`checkBounds('${s.name}', ${s.size}, view, offset);`);
+    w.writeLine('this.view = view;');
+    w.writeLine('this.offset = offset;');
+    for (const f of nested) {
+      const def = f.type.kind === 'struct' ? f.type.def : f.type.kind === 'array' && f.type.elem.kind === 'struct' ? f.type.elem.def : undefined;
+      if (def) w.writeLine(`this.#${lowerCamel(f.name)} = new ${def.name}(view, offset + ${f.offset});`);
+    }
+  };
+  cls.addConstructor({
+    docs: [{ description: `Points at the record at \`offset\` in \`view\` (by default a new zeroed ${s.size}-byte buffer).` }],
+    parameters: [
+      { name: 'view', type: 'DataView', initializer: `new DataView(new ArrayBuffer(${s.size}))` },
+      { name: 'offset', type: 'number', initializer: '0' },
+    ],
+    statements: ctorBody,
+  });
+  cls.addMethod({
+    name: 'wrap',
+    docs: [{ description: 'Re-points this flyweight at the record at `offset` in `view`; returns this.' }],
+    parameters: [
+      { name: 'view', type: 'DataView' },
+      { name: 'offset', type: 'number' },
+    ],
+    returnType: 'this',
+    statements: [`checkBounds('${s.name}', ${s.size}, view, offset);`, 'this.view = view;', 'this.offset = offset;', 'return this;'],
+  });
+  for (const f of s.fields) addField(cls, s, f, ctx);
+
+  cls.addMethod({
+    name: 'clear',
+    docs: [{ description: 'Zeroes the whole record, padding included; returns this.' }],
+    returnType: 'this',
+    statements: [`new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, ${s.size}).fill(0);`, 'return this;'],
+  });
+  cls.addMethod({
+    name: 'toObject',
+    docs: [{ description: 'Copies every field into a plain object.' }],
+    returnType: `${s.name}Object`,
+    statements: (w) => {
+      w.writeLine('return {');
+      w.indent(() => {
+        for (const f of s.fields) {
+          const n = lowerCamel(f.name);
+          const t = f.type;
+          if (t.kind === 'struct') w.writeLine(`${n}: this.${n}.toObject(),`);
+          else if (t.kind === 'array') {
+            const el = t.elem.kind === 'struct' ? `this.${n}(i).toObject()` : `this.${n}(i)`;
+            w.writeLine(`${n}: Array.from({ length: ${t.length} }, (_, i) => ${el}),`);
+          } else w.writeLine(`${n}: this.${n},`);
+        }
+      });
+      w.writeLine('};');
+    },
+  });
+  cls.addMethod({
+    name: 'assign',
+    docs: [{ description: 'Writes the fields present in `obj` (others are left as they are); returns this. Arrays may be shorter than the field.' }],
+    parameters: [{ name: 'obj', type: `Partial<${s.name}Object>` }],
+    returnType: 'this',
+    statements: (w) => {
+      for (const f of s.fields) {
+        const n = lowerCamel(f.name);
+        const t = f.type;
+        w.write(`if (obj.${n} !== undefined) `).inlineBlock(() => {
+          if (t.kind === 'array') {
+            ctx.helpers.add('arrayLength');
+            w.writeLine(`checkArrayLength('${s.name}.${n}', obj.${n}.length, ${t.length});`);
+            w.writeLine(`obj.${n}.forEach((v, i) => this.set${upperFirst(n)}(i, v));`);
+          } else {
+            w.writeLine(`this.${n} = obj.${n};`);
+          }
+        });
+        w.newLine();
+      }
+      w.writeLine('return this;');
+    },
+  });
+  cls.addMethod({
+    isStatic: true,
+    name: 'fromObject',
+    docs: [{ description: `Writes \`obj\` into a zeroed record (a new buffer, or \`view\` at \`offset\`); missing fields stay zero.` }],
+    parameters: [
+      { name: 'obj', type: `Partial<${s.name}Object>` },
+      { name: 'view', type: 'DataView', initializer: `new DataView(new ArrayBuffer(${s.size}))` },
+      { name: 'offset', type: 'number', initializer: '0' },
+    ],
+    returnType: s.name,
+    statements: `return new ${s.name}(view, offset).clear().assign(obj);`,
+  });
+}
+
+function emitEnum(sf: SourceFile, e: EnumDef): void {
+  const big = is64(e.underlying);
+  sf.addVariableStatement({
+    isExported: true,
+    declarationKind: VariableDeclarationKind.Const,
+    docs: jsDoc(e.doc),
+    declarations: [
+      {
+        name: e.name,
+        initializer: (w) => {
+          w.write('{').newLine();
+          w.indent(() => {
+            for (const v of e.values) {
+              if (v.doc.length) w.writeLine(`/** ${v.doc.join(' ').replace(/\*\//g, '*\\/')} */`);
+              w.writeLine(`${v.name}: ${big ? `${v.value}n` : `${v.value}`},`);
+            }
+          });
+          w.write('} as const');
+        },
+      },
+    ],
+  });
+  sf.addTypeAlias({ isExported: true, name: e.name, type: `(typeof ${e.name})[keyof typeof ${e.name}]`, docs: jsDoc(e.doc) });
+}
+
+export function emitTsModule(schema: SchemaDef): string {
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    manipulationSettings: {
+      indentationText: IndentationText.TwoSpaces,
+      quoteKind: QuoteKind.Single,
+      newLineKind: NewLineKind.LineFeed,
+      useTrailingCommas: true,
+    },
+  });
+  const sf = project.createSourceFile(`/${tsModuleName(schema)}`, '', { overwrite: true });
+  const ctx: Ctx = { helpers: new Set(), imports: new Map(), schema };
+  for (const d of schema.decls) {
+    if (d.kind === 'enum') emitEnum(sf, d);
+    else emitStruct(sf, d, ctx);
+  }
+  // Header, imports and helpers go first, in a fixed order.
+  const prelude: string[] = [`// Generated by mmbus-codegen from ${schema.baseName}.fbs. Do not edit: change the schema and regenerate.`];
+  const mods = [...ctx.imports.keys()].sort();
+  if (mods.length > 0) prelude.push('');
+  for (const mod of mods) {
+    const names = [...(ctx.imports.get(mod) ?? [])].sort((a, b) => a.replace(/^type /, '').localeCompare(b.replace(/^type /, '')));
+    prelude.push(`import { ${names.join(', ')} } from '${mod}';`);
+  }
+  for (const h of Object.keys(HELPERS).filter((k) => ctx.helpers.has(k))) prelude.push('', HELPERS[h] as string);
+  sf.formatText({ indentSize: 2, convertTabsToSpaces: true });
+  return `${prelude.join('\n')}\n\n${sf.getFullText()}`;
+}
+
+export function emitTsIndex(schemas: readonly SchemaDef[]): string {
+  const lines = ['// Generated by mmbus-codegen. Do not edit: change the schemas and regenerate.'];
+  for (const s of [...schemas].sort((a, b) => a.baseName.localeCompare(b.baseName))) lines.push(`export * from './${s.baseName}.js';`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,459 @@
+// Loads schemas (following includes), resolves names, validates and lays out every struct by the
+// FlatBuffers struct rules: fields in declaration order, each at the next multiple of its alignment,
+// the struct aligned to its largest field (or force_align), its size rounded up to its alignment;
+// then, for mmbus, optionally padded to a declared size.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { SchemaError, formatPos, type Diagnostic, type Pos } from './diagnostics.ts';
+import { canonicalLayout, fnv1a64 } from './fingerprint.ts';
+import {
+  SCALAR_SIZE,
+  SCALAR_SPELLINGS,
+  elemAlign,
+  elemSize,
+  is64,
+  isInteger,
+  type ElemType,
+  type EnumDef,
+  type FieldDef,
+  type FieldType,
+  type Model,
+  type SchemaDef,
+  type StructDef,
+} from './model.ts';
+import { keywordLanguage, lowerCamel, upperFirst } from './names.ts';
+import { parseSchema, type AttrAst, type EnumAst, type FileAst, type StructAst, type TypeAst } from './parser.ts';
+
+/** Our own attributes. flatc requires every non-builtin attribute to be declared: so do we. */
+export const ATTR_TEXT = 'mmbus_text';
+export const ATTR_SIZE = 'mmbus_size';
+const MAX_ALIGN = 32; // FLATBUFFERS_MAX_ALIGNMENT in flatc 2.0.8
+
+// flatc builtins that mean nothing for a fixed-size struct (or are table-only).
+const UNSUPPORTED_BUILTINS = new Set([
+  'id',
+  'deprecated',
+  'required',
+  'key',
+  'hash',
+  'bit_flags',
+  'nested_flatbuffer',
+  'flexbuffer',
+  'original_order',
+  'shared',
+  'cpp_type',
+  'cpp_ptr_type',
+  'native_inline',
+  'native_type',
+  'native_default',
+  'private',
+  'streaming',
+  'idempotent',
+  'vector64',
+  'offset64',
+]);
+
+/** Members the generated TypeScript class has besides those made from fields. */
+const TS_RESERVED_MEMBERS = new Set(['view', 'offset', 'wrap', 'toObject', 'assign', 'clear', 'constructor']);
+
+export interface LoadOptions {
+  /** Reads a file; defaults to fs.readFileSync(path, 'utf8'). */
+  readFile?: (path: string) => string;
+}
+
+interface Loaded {
+  def: SchemaDef;
+  ast: FileAst;
+}
+
+export function loadSchemas(paths: readonly string[], opts: LoadOptions = {}): Model {
+  const read = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const byAbs = new Map<string, Loaded>();
+  const order: Loaded[] = [];
+  const diags: Diagnostic[] = [];
+
+  const load = (path: string, from?: Pos, stack: string[] = []): Loaded | undefined => {
+    const abs = resolvePath(path);
+    if (stack.includes(abs)) {
+      if (from) diags.push({ pos: from, message: `include cycle: ${path} includes itself through ${stack.length} file(s); remove one of the includes` });
+      return undefined;
+    }
+    const known = byAbs.get(abs);
+    if (known) return known;
+    let src: string;
+    try {
+      src = read(path);
+    } catch {
+      const pos = from ?? { file: path, line: 1, col: 1 };
+      diags.push({ pos, message: `cannot read schema file ${path}; check the path` });
+      return undefined;
+    }
+    let ast: FileAst;
+    try {
+      ast = parseSchema(path, src);
+    } catch (e) {
+      if (e instanceof SchemaError) {
+        diags.push(...e.diagnostics);
+        return undefined;
+      }
+      throw e;
+    }
+    const def: SchemaDef = { path, absPath: abs, baseName: basename(path).replace(/\.fbs$/, ''), includes: [], decls: [] };
+    const loaded: Loaded = { def, ast };
+    byAbs.set(abs, loaded);
+    for (const inc of ast.includes) {
+      const candidate = join(dirname(path), inc.path);
+      const incPath = existsSync(candidate) || opts.readFile ? candidate : inc.path;
+      const child = load(incPath, inc.pos, [...stack, abs]);
+      if (child) def.includes.push(child.def);
+    }
+    order.push(loaded);
+    return loaded;
+  };
+
+  for (const p of paths) load(p);
+  if (diags.length > 0) throw new SchemaError(diags);
+
+  const baseNames = new Map<string, SchemaDef>();
+  for (const { def } of order) {
+    const other = baseNames.get(def.baseName);
+    if (other) {
+      diags.push({
+        pos: { file: def.path, line: 1, col: 1 },
+        message: `schema ${def.path} and ${other.path} would generate the same output files (${def.baseName}.ts, ${def.baseName}.h); rename one`,
+      });
+    }
+    baseNames.set(def.baseName, def);
+  }
+
+  new Resolver(order, diags).run();
+  if (diags.length > 0) throw new SchemaError(diags);
+  return { schemas: order.map((l) => l.def) };
+}
+
+/** Parses and resolves schema text held in memory (tests, tools); includes are read from `files`. */
+export function loadSchemaText(files: Record<string, string>, roots: readonly string[] = Object.keys(files)): Model {
+  return loadSchemas(roots, {
+    readFile: (p) => {
+      const key = p.replace(/^\.\//, '');
+      const src = files[key];
+      if (src === undefined) throw new Error(`no such file ${p}`);
+      return src;
+    },
+  });
+}
+
+type Decl = StructDef | EnumDef;
+
+class Resolver {
+  private readonly decls = new Map<string, Decl>();
+  /** Attribute names declared in each schema and its includes. */
+  private readonly declaredAttrs = new Map<SchemaDef, Set<string>>();
+  private readonly tsExportNames = new Map<string, Decl>();
+
+  constructor(
+    private readonly files: Loaded[],
+    private readonly diags: Diagnostic[],
+  ) {}
+
+  private err(pos: Pos, message: string): void {
+    this.diags.push({ pos, message });
+  }
+
+  run(): void {
+    for (const { def, ast } of this.files) {
+      const attrs = new Set(ast.attributes.map((a) => a.name));
+      for (const inc of def.includes) for (const a of this.declaredAttrs.get(inc) ?? []) attrs.add(a);
+      this.declaredAttrs.set(def, attrs);
+      for (const d of ast.decls) {
+        const before = this.diags.length;
+        const decl = d.kind === 'struct' ? this.resolveStruct(def, d) : this.resolveEnum(def, d);
+        if (this.diags.length === before) def.decls.push(decl);
+      }
+    }
+  }
+
+  private checkName(name: string, pos: Pos, what: string): void {
+    const lang = keywordLanguage(name);
+    if (lang) this.err(pos, `${what} name '${name}' is a keyword in ${lang}; rename it (e.g. '${name}_')`);
+    if (name.startsWith('_mmbus') || name.startsWith('mmbus_pad')) {
+      this.err(pos, `${what} name '${name}' is reserved for generated code; rename it`);
+    }
+  }
+
+  private register(decl: Decl, nsPos: Pos): void {
+    for (const part of decl.namespace ? decl.namespace.split('.') : []) this.checkName(part, nsPos, 'namespace');
+    this.checkName(decl.name, decl.pos, decl.kind);
+    const prev = this.decls.get(decl.fqn);
+    if (prev) {
+      this.err(decl.pos, `duplicate name '${decl.fqn}': already declared as a ${prev.kind} at ${formatPos(prev.pos)}; rename one of them`);
+      return;
+    }
+    const prevTs = this.tsExportNames.get(decl.name);
+    if (prevTs) {
+      this.err(decl.pos, `duplicate name '${decl.name}': ${prevTs.fqn} (${formatPos(prevTs.pos)}) has the same TypeScript export name; rename one of them`);
+      return;
+    }
+    this.decls.set(decl.fqn, decl);
+    this.tsExportNames.set(decl.name, decl);
+  }
+
+  /** Declarations visible from `schema`: its own (so far) and its includes'. */
+  private lookup(schema: SchemaDef, namespace: string, name: string): Decl | undefined {
+    const visible = new Set<SchemaDef>();
+    const walk = (s: SchemaDef): void => {
+      if (visible.has(s)) return;
+      visible.add(s);
+      s.includes.forEach(walk);
+    };
+    walk(schema);
+    const parts = namespace ? namespace.split('.') : [];
+    for (let n = parts.length; n >= 0; n--) {
+      const fqn = [...parts.slice(0, n), name].join('.');
+      const d = this.decls.get(fqn);
+      if (d && visible.has(d.schema)) return d;
+    }
+    return undefined;
+  }
+
+  private checkAttrs(schema: SchemaDef, attrs: AttrAst[], where: 'struct' | 'field' | 'enum'): Map<string, AttrAst> {
+    const out = new Map<string, AttrAst>();
+    const declared = this.declaredAttrs.get(schema) ?? new Set<string>();
+    for (const a of attrs) {
+      if (UNSUPPORTED_BUILTINS.has(a.name)) {
+        this.err(a.pos, `attribute '${a.name}' is not supported on a fixed-size ${where}; remove it`);
+        continue;
+      }
+      if (a.name !== 'force_align' && !declared.has(a.name)) {
+        this.err(a.pos, `attribute '${a.name}' is not declared; add 'attribute "${a.name}";' to the schema (flatc requires it too)`);
+        continue;
+      }
+      const allowedOn: Record<string, string> = { force_align: 'struct', [ATTR_SIZE]: 'struct', [ATTR_TEXT]: 'field' };
+      const on = allowedOn[a.name];
+      if (on && on !== where) {
+        this.err(a.pos, `attribute '${a.name}' applies to a ${on}, not to a ${where}; move it`);
+        continue;
+      }
+      out.set(a.name, a);
+    }
+    return out;
+  }
+
+  private intAttr(a: AttrAst, what: string): number | undefined {
+    if (a.valueKind !== 'int' || a.value === undefined || a.value.startsWith('-')) {
+      this.err(a.valuePos ?? a.pos, `attribute '${a.name}' needs a positive integer value (${what})`);
+      return undefined;
+    }
+    return Number(BigInt(a.value.replace(/^\+/, '')));
+  }
+
+  private resolveEnum(schema: SchemaDef, ast: EnumAst): EnumDef {
+    const fqn = ast.namespace ? `${ast.namespace}.${ast.name}` : ast.name;
+    const def: EnumDef = {
+      kind: 'enum',
+      name: ast.name,
+      namespace: ast.namespace,
+      fqn,
+      pos: ast.pos,
+      doc: ast.doc,
+      schema,
+      underlying: 'int32',
+      values: [],
+    };
+    this.register(def, ast.pos);
+    this.checkAttrs(schema, ast.attrs, 'enum');
+    const under = SCALAR_SPELLINGS[ast.underlying];
+    if (!under || !isInteger(under)) {
+      this.err(ast.underlyingPos, `the underlying type of enum ${ast.name} must be an integer type (byte, ubyte, short, ushort, int, uint, long, ulong), not '${ast.underlying}'`);
+      return def;
+    }
+    def.underlying = under;
+    if (ast.values.length === 0) this.err(ast.pos, `enum ${ast.name} has no values; add at least one`);
+    const bits = BigInt(SCALAR_SIZE[under] * 8);
+    const signed = under.startsWith('int');
+    const min = signed ? -(1n << (bits - 1n)) : 0n;
+    const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+    let next = 0n;
+    const names = new Map<string, Pos>();
+    const values = new Map<bigint, string>();
+    for (const v of ast.values) {
+      this.checkName(v.name, v.pos, 'enum value');
+      const value = v.value ?? next;
+      const firstPos = names.get(v.name);
+      if (firstPos) this.err(v.pos, `duplicate enum value name '${v.name}' in enum ${ast.name} (first at ${formatPos(firstPos)}); rename one`);
+      names.set(v.name, v.pos);
+      if (value < min || value > max) {
+        this.err(v.valuePos ?? v.pos, `enum value ${v.name} = ${value} does not fit the underlying type ${ast.underlying} (${min}..${max}); change the value or widen the type`);
+      }
+      const dup = values.get(value);
+      if (dup !== undefined) this.err(v.valuePos ?? v.pos, `enum values must be unique: ${dup} and ${v.name} are both ${value}; give ${v.name} another value`);
+      values.set(value, v.name);
+      def.values.push({ name: v.name, value, pos: v.pos, doc: v.doc });
+      next = value + 1n;
+    }
+    return def;
+  }
+
+  private resolveElem(schema: SchemaDef, ns: string, t: TypeAst, forArray: boolean): ElemType | undefined {
+    if (t.kind === 'vector') {
+      this.err(t.pos, "vectors are not fixed-size and cannot be struct fields; give the array a length, e.g. '[ubyte:32]'");
+      return undefined;
+    }
+    if (t.kind === 'array') {
+      if (forArray) {
+        this.err(t.pos, 'arrays of arrays are not supported; use an array of a struct that holds an array');
+      } else {
+        this.err(t.pos, 'internal: unexpected array');
+      }
+      return undefined;
+    }
+    const scalar = SCALAR_SPELLINGS[t.name];
+    if (scalar) return { kind: 'scalar', scalar };
+    if (t.name === 'string') {
+      this.err(t.pos, "'string' is not fixed-size and cannot be a struct field; use a text byte array: 'name: [ubyte:32] (mmbus_text);'");
+      return undefined;
+    }
+    const d = this.lookup(schema, ns, t.name);
+    if (!d) {
+      this.err(t.pos, `unknown type '${t.name}'; declare a struct or enum named ${t.name} before this field, or include the schema that declares it`);
+      return undefined;
+    }
+    return d.kind === 'enum' ? { kind: 'enum', def: d } : { kind: 'struct', def: d };
+  }
+
+  private resolveStruct(schema: SchemaDef, ast: StructAst): StructDef {
+    const fqn = ast.namespace ? `${ast.namespace}.${ast.name}` : ast.name;
+    const def: StructDef = {
+      kind: 'struct',
+      name: ast.name,
+      namespace: ast.namespace,
+      fqn,
+      pos: ast.pos,
+      doc: ast.doc,
+      schema,
+      fields: [],
+      size: 0,
+      align: 1,
+      naturalSize: 0,
+      end: 0,
+      padding: [],
+      canonical: '',
+      fingerprint: 0n,
+    };
+    const attrs = this.checkAttrs(schema, ast.attrs, 'struct');
+    if (ast.fields.length === 0) this.err(ast.pos, `struct ${ast.name} has no fields; size 0 structs are not allowed (flatc refuses them too)`);
+
+    const fieldNames = new Map<string, Pos>();
+    const tsMembers = new Map<string, string>();
+    const claim = (member: string, field: string, pos: Pos): void => {
+      if (TS_RESERVED_MEMBERS.has(member)) {
+        this.err(pos, `field '${field}' would generate the TypeScript member '${member}', which the generated class already has; rename the field`);
+        return;
+      }
+      const other = tsMembers.get(member);
+      if (other !== undefined && other !== field) {
+        this.err(pos, `field '${field}' would generate the TypeScript member '${member}', also generated for field '${other}'; rename one of them`);
+      }
+      tsMembers.set(member, field);
+    };
+
+    let offset = 0;
+    let align = 1;
+    for (const f of ast.fields) {
+      this.checkName(f.name, f.pos, 'field');
+      const first = fieldNames.get(f.name);
+      if (first) this.err(f.pos, `duplicate field '${f.name}' in struct ${ast.name} (first at ${formatPos(first)}); rename one of them`);
+      fieldNames.set(f.name, f.pos);
+      if (f.defaultPos) this.err(f.defaultPos, `struct fields cannot have default values (field '${f.name}'); remove '= ...'`);
+      const fattrs = this.checkAttrs(schema, f.attrs, 'field');
+      let type: FieldType | undefined;
+      if (f.type.kind === 'array') {
+        const elem = this.resolveElem(schema, ast.namespace, f.type.elem, true);
+        if (f.type.length < 1 || f.type.length > 0xffff) {
+          this.err(f.type.lengthPos, `array length ${f.type.length} is out of range; it must be 1..65535`);
+        } else if (elem) {
+          type = { kind: 'array', elem, length: f.type.length };
+        }
+      } else {
+        type = this.resolveElem(schema, ast.namespace, f.type, false);
+      }
+      const text = fattrs.get(ATTR_TEXT);
+      if (text && type) {
+        if (type.kind === 'array' && type.elem.kind === 'scalar' && type.elem.scalar === 'uint8') {
+          type = { kind: 'text', length: type.length };
+        } else {
+          this.err(text.pos, `'${ATTR_TEXT}' marks a byte array holding UTF-8; declare field '${f.name}' as [ubyte:N]`);
+        }
+      }
+      if (!type) continue;
+      let size: number;
+      let falign: number;
+      if (type.kind === 'array') {
+        size = elemSize(type.elem) * type.length;
+        falign = elemAlign(type.elem);
+      } else if (type.kind === 'text') {
+        size = type.length;
+        falign = 1;
+      } else {
+        size = elemSize(type);
+        falign = elemAlign(type);
+      }
+      const start = Math.ceil(offset / falign) * falign;
+      if (start > offset) def.padding.push({ offset, size: start - offset });
+      def.fields.push({ name: f.name, pos: f.pos, doc: f.doc, type, offset: start, size, align: falign } satisfies FieldDef);
+      offset = start + size;
+      align = Math.max(align, falign);
+
+      const camel = lowerCamel(f.name);
+      const pascal = upperFirst(camel);
+      claim(camel, f.name, f.pos);
+      claim(`set${pascal}`, f.name, f.pos);
+      const scalar64 = (t: FieldType): boolean =>
+        (t.kind === 'scalar' && is64(t.scalar)) ||
+        (t.kind === 'enum' && is64(t.def.underlying)) ||
+        (t.kind === 'array' && t.elem.kind !== 'struct' && scalar64(t.elem));
+      if (scalar64(type)) {
+        claim(`${camel}Number`, f.name, f.pos);
+        claim(`set${pascal}Number`, f.name, f.pos);
+      }
+      if (type.kind === 'text') claim(`${camel}Bytes`, f.name, f.pos);
+      if (type.kind === 'array') claim(`${camel}Length`, f.name, f.pos);
+    }
+
+    const fa = attrs.get('force_align');
+    if (fa) {
+      const v = this.intAttr(fa, 'a power of two');
+      if (v !== undefined) {
+        if ((v & (v - 1)) !== 0 || v < align || v > MAX_ALIGN) {
+          this.err(fa.valuePos ?? fa.pos, `force_align: ${v} is invalid for struct ${ast.name}; it must be a power of two from the natural alignment ${align} to ${MAX_ALIGN}`);
+        } else {
+          def.forceAlign = v;
+          align = v;
+        }
+      }
+    }
+    def.end = offset;
+    def.align = align;
+    def.naturalSize = Math.ceil(offset / align) * align;
+    def.size = def.naturalSize;
+    const ds = attrs.get(ATTR_SIZE);
+    if (ds) {
+      const v = this.intAttr(ds, 'the total size in bytes');
+      if (v !== undefined) {
+        if (offset > v) {
+          this.err(ds.valuePos ?? ds.pos, `struct ${ast.name} is ${offset} bytes, larger than its declared size ${v} (${ATTR_SIZE}); remove or shrink fields, or raise the declared size`);
+        } else if (v % align !== 0) {
+          this.err(ds.valuePos ?? ds.pos, `declared size ${v} of struct ${ast.name} is not a multiple of its alignment ${align}; use ${Math.ceil(v / align) * align}`);
+        } else {
+          def.declaredSize = v;
+          def.size = v;
+        }
+      }
+    }
+    if (def.size > offset) def.padding.push({ offset, size: def.size - offset });
+    def.canonical = canonicalLayout(def);
+    def.fingerprint = fnv1a64(def.canonical);
+    this.register(def, ast.pos);
+    return def;
+  }
+}
