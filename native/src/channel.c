@@ -243,10 +243,10 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   rc = path_of(ch->path, sizeof ch->path, dir, name);
   if (rc) goto fail;
 
-  for (int attempt = 0;; attempt++) {
+  for (int attempt = 0, created = 0;; attempt++) {
     rc = os_open_existing(ch->path, &ch->fd);
     if (rc == 0) {
-      if ((opts->flags & MMBUS_CREATE) && (opts->flags & MMBUS_EXCL)) {
+      if ((opts->flags & MMBUS_EXCL) && !created) {
         rc = mmbus_set_err(MMBUS_E_EXIST, "channel '%s' already exists", ch->path);
         goto fail;
       }
@@ -259,6 +259,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     rc = os_create_file_atomic(dir, ch->path, h.file_size, opts->mode ? opts->mode : 0600, init_file, &h);
     if (rc == MMBUS_E_EXIST && !(opts->flags & MMBUS_EXCL)) continue; /* lost a create race: open theirs */
     if (rc) goto fail;
+    created = 1;
   }
 
   uint64_t size;
