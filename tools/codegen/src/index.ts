@@ -5,3 +5,4 @@ export { emitTsIndex, emitTsModule, tsModuleName } from './emit-ts.ts';
 export { generate, staleFiles, writeFiles, type OutputDirs } from './generate.ts';
 export * from './model.ts';
 export { ATTR_SIZE, ATTR_TEXT, loadSchemaText, loadSchemas } from './resolve.ts';
+export { parseSchema, type FileAst, type StructAst, type EnumAst } from './parser.ts';

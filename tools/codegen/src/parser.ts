@@ -33,6 +33,8 @@ export interface StructAst {
   fields: FieldAst[];
   attrs: AttrAst[];
   doc: string[];
+  /** Position of the closing brace. */
+  closePos: Pos;
 }
 
 export interface EnumValueAst {
@@ -249,8 +251,8 @@ class Parser {
       if (defaultPos) field.defaultPos = defaultPos;
       fields.push(field);
     }
-    this.next();
-    return { kind: 'struct', name: name.text, namespace: this.namespace, pos: name.pos, fields, attrs, doc: kw.doc };
+    const close = this.next();
+    return { kind: 'struct', name: name.text, namespace: this.namespace, pos: name.pos, fields, attrs, doc: kw.doc, closePos: close.pos };
   }
 
   private parseType(): TypeAst {

@@ -386,6 +386,10 @@ class Resolver {
         }
       }
       if (!type) continue;
+      const enumElem = type.kind === 'enum' ? type.def : type.kind === 'array' && type.elem.kind === 'enum' ? type.elem.def : undefined;
+      if (enumElem && !enumElem.values.some((v) => v.value === 0n)) {
+        this.err(f.type.pos, `field '${f.name}' has enum type ${enumElem.name}, which has no value 0 (the value of a zeroed record); add one, e.g. 'None = 0' (flatc requires it too)`);
+      }
       let size: number;
       let falign: number;
       if (type.kind === 'array') {
