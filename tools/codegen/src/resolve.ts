@@ -321,6 +321,18 @@ class Resolver {
     return d.kind === 'enum' ? { kind: 'enum', def: d } : { kind: 'struct', def: d };
   }
 
+  private claimMember(members: Map<string, string>, member: string, field: string, pos: Pos): void {
+    if (TS_RESERVED_MEMBERS.has(member)) {
+      this.err(pos, `field '${field}' would generate the TypeScript member '${member}', which the generated class already has; rename the field`);
+      return;
+    }
+    const other = members.get(member);
+    if (other !== undefined && other !== field) {
+      this.err(pos, `field '${field}' would generate the TypeScript member '${member}', also generated for field '${other}'; rename one of them`);
+    }
+    members.set(member, field);
+  }
+
   private resolveStruct(schema: SchemaDef, ast: StructAst): StructDef {
     const fqn = ast.namespace ? `${ast.namespace}.${ast.name}` : ast.name;
     const def: StructDef = {
@@ -345,16 +357,12 @@ class Resolver {
 
     const fieldNames = new Map<string, Pos>();
     const tsMembers = new Map<string, string>();
+    const clashed = new Set<string>();
     const claim = (member: string, field: string, pos: Pos): void => {
-      if (TS_RESERVED_MEMBERS.has(member)) {
-        this.err(pos, `field '${field}' would generate the TypeScript member '${member}', which the generated class already has; rename the field`);
-        return;
-      }
-      const other = tsMembers.get(member);
-      if (other !== undefined && other !== field) {
-        this.err(pos, `field '${field}' would generate the TypeScript member '${member}', also generated for field '${other}'; rename one of them`);
-      }
-      tsMembers.set(member, field);
+      if (clashed.has(field)) return; // one message per field is enough
+      const before = this.diags.length;
+      this.claimMember(tsMembers, member, field, pos);
+      if (this.diags.length > before) clashed.add(field);
     };
 
     let offset = 0;
