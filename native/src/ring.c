@@ -11,7 +11,8 @@
 #define FIRST_SLEEP_NS 1000000u        /* first futex sleep: bounds the cost of a missed wake-up */
 #define MAX_SLEEP_NS 250000000u        /* idle sleepers wake 4 times a second (heartbeat, time-outs) */
 #define HEARTBEAT_EVERY_NS 100000000u
-#define SPIN_ITERATIONS 2000
+#define SPIN_ITERATIONS 400
+#define MAX_BACKOFF_PAUSES 32
 #define YIELD_ITERATIONS 20
 
 static inline uint64_t *stamp_of(const mmbus_channel_t *ch, uint64_t seq) { return &ch->stamps[seq & ch->mask]; }
@@ -352,14 +353,18 @@ int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
   uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000u;
   int spins = sub->flowing ? SPIN_ITERATIONS : 0, yields = sub->flowing ? YIELD_ITERATIONS : 0;
   uint64_t sleep_ns = FIRST_SLEEP_NS, hole_since = 0;
+  int backoff = 1;
   for (;;) {
     int r;
     while ((r = settle_cursor(sub)) == 2) {
     }
     if (r == 1) return 0;
     if (spins > 0) {
+      /* Back off between looks: re-reading the stamp line the publisher is writing would take it
+       * away from the publisher on every record; a short pause lets a batch accumulate instead. */
       spins--;
-      cpu_relax();
+      for (int i = 0; i < backoff; i++) cpu_relax();
+      if (backoff < MAX_BACKOFF_PAUSES) backoff *= 2;
       continue;
     }
     if (yields > 0) {
