@@ -13,6 +13,8 @@
 #define HEARTBEAT_EVERY_NS 100000000u
 #define SPIN_ITERATIONS 400
 #define MAX_BACKOFF_PAUSES 32
+#define CHASE_BATCH 8   /* a batch smaller than this, ended by the publisher, means we are chasing it */
+#define CHASE_PAUSES 8
 #define YIELD_ITERATIONS 20
 
 static inline uint64_t *stamp_of(const mmbus_channel_t *ch, uint64_t seq) { return &ch->stamps[seq & ch->mask]; }
@@ -296,9 +298,15 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   if (max == 0) max = UINT32_MAX;
   if (max > ch->capacity) max = (uint32_t)ch->capacity;
   heartbeat(sub, os_mono_ns());
+  if (sub->chasing) {
+    /* The last batch was a few records right behind the publisher: looking again at once would pull
+     * the stamp line it is writing away from it record by record. A short pause lets a batch form. */
+    for (int i = 0; i < CHASE_PAUSES; i++) cpu_relax();
+  }
   for (int r; (r = settle_cursor(sub)) != 1;) {
     if (r == 0) {
       sub->has_batch = 0;
+      sub->chasing = 0;
       b->n = 0;
       b->seq = sub->cursor;
       return 0;
@@ -307,6 +315,7 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   uint64_t c = sub->cursor;
   uint32_t n = 1;
   while (n < max && ld_acquire(stamp_of(ch, c + n)) == c + n + 1) n++;
+  sub->chasing = n < max && n < CHASE_BATCH;
   sub->batch_seq = c;
   sub->batch_n = n;
   sub->has_batch = 1;
