@@ -53,6 +53,7 @@ enum {
   MMBUS_E_NOSPACE = -18,  /* no disk space to reserve the file */
   MMBUS_E_PERM = -19,     /* permission denied on the file */
   MMBUS_E_STATE = -20,    /* call out of order (commit without claim, ack without poll...) */
+  MMBUS_E_INTR = -21,     /* a wait was interrupted by mmbus_sub_interrupt() */
 };
 
 /* A static English description of an error code. */
@@ -188,6 +189,9 @@ int mmbus_ack(mmbus_sub_t *sub);
 /* Waits until a record is available at the cursor. Spins briefly when data was flowing, then sleeps
  * on a futex. timeout_ms < 0 waits forever. Returns 0, MMBUS_E_TIMEOUT or an error. */
 int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms);
+/* Makes a mmbus_wait() of this subscriber in another thread return MMBUS_E_INTR now (and the next
+ * one, if none is in progress). The only subscriber function that may be called from another thread. */
+int mmbus_sub_interrupt(mmbus_sub_t *sub);
 /* Writes the heartbeat now (poll and wait also do). */
 int mmbus_sub_heartbeat(mmbus_sub_t *sub);
 uint64_t mmbus_sub_lost(const mmbus_sub_t *sub);

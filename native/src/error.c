@@ -29,6 +29,7 @@ static const struct { int code; const char *name; const char *text; } errors[] =
   {MMBUS_E_NOSPACE, "MMBUS_E_NOSPACE", "no disk space for the channel file"},
   {MMBUS_E_PERM, "MMBUS_E_PERM", "permission denied"},
   {MMBUS_E_STATE, "MMBUS_E_STATE", "call out of order"},
+  {MMBUS_E_INTR, "MMBUS_E_INTR", "wait interrupted"},
 };
 
 const char *mmbus_strerror(int code) {

@@ -134,6 +134,7 @@ struct mmbus_sub {
   uint64_t lost;
   uint64_t last_heartbeat_ns;
   int flowing;             /* data arrived recently: spin a little before sleeping */
+  uint32_t interrupted;     /* set by mmbus_sub_interrupt from any thread */
   int chasing;             /* the last batch was small and right behind the publisher */
   int closed;
 };

@@ -381,6 +381,10 @@ int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
       os_yield();
       continue;
     }
+    if (ld_acquire(&sub->interrupted)) {
+      st_relaxed(&sub->interrupted, 0);
+      return mmbus_set_err(MMBUS_E_INTR, "wait interrupted");
+    }
     sub->flowing = 0;
     uint64_t now = os_mono_ns();
     heartbeat(sub, now);
@@ -393,13 +397,23 @@ int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
     if (now >= deadline) return mmbus_set_err(MMBUS_E_TIMEOUT, "no record within %lld ms", (long long)timeout_ms);
     uint32_t w = ld_acquire(&ch->data_wake->futex);
     if (xchg_seq_cst(&ch->data_wake->need_wake, 1) == 0) sleep_ns = FIRST_SLEEP_NS;
-    if (settle_cursor(sub) != 0) continue;
+    if (settle_cursor(sub) != 0 || ld_acquire(&sub->interrupted)) continue; /* both re-checked after w */
     uint64_t t = sleep_ns;
     if (hole_since && t > HOLE_GRACE_NS) t = HOLE_GRACE_NS;
     if (t > deadline - now) t = deadline - now;
     os_futex_wait(&ch->data_wake->futex, w, (int64_t)t);
     sleep_ns = sleep_ns * 2 > MAX_SLEEP_NS ? MAX_SLEEP_NS : sleep_ns * 2;
   }
+}
+
+int mmbus_sub_interrupt(mmbus_sub_t *sub) {
+  if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
+  st_release(&sub->interrupted, 1u);
+  /* Wake every sleeper of the channel; the others find no data and sleep again. */
+  wake_line_t *w = sub->ch->data_wake;
+  fetch_add_seq_cst(&w->futex, 1);
+  os_futex_wake_all(&w->futex);
+  return 0;
 }
 
 uint64_t mmbus_sub_lost(const mmbus_sub_t *sub) { return sub ? sub->lost : 0; }

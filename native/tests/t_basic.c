@@ -129,12 +129,37 @@ static void test_stats(const char *dir) {
   CHECK_OK(mmbus_close(ch));
 }
 
+#include <pthread.h>
+
+static void *interrupt_later(void *arg) {
+  usleep(50000);
+  mmbus_sub_interrupt(arg);
+  return NULL;
+}
+
+static void test_interrupt(const char *dir) {
+  mmbus_channel_t *ch = open_person_channel(dir, "intr", MMBUS_POLICY_BLOCK, 64);
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, interrupt_later, sub) == 0);
+  CHECK_RC(mmbus_wait(sub, 10000), MMBUS_E_INTR); /* returns long before the 10 s time-out */
+  pthread_join(t, NULL);
+  test_person_t p;
+  fill_person(&p, 1, 0);
+  CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  CHECK_OK(mmbus_wait(sub, 1000)); /* the interrupt was consumed */
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(ch));
+}
+
 int main(void) {
   test_deadline(60);
   const char *dir = make_test_dir();
   test_publish_poll_ack(dir);
   test_start_positions(dir);
   test_stats(dir);
+  test_interrupt(dir);
   puts("t_basic: ok");
   return 0;
 }
