@@ -4,11 +4,41 @@ import {
   NewLineKind,
   Project,
   QuoteKind,
+  StructureKind,
   VariableDeclarationKind,
-  type ClassDeclaration,
+  type ClassMemberStructures,
+  type ConstructorDeclarationStructure,
+  type GetAccessorDeclarationStructure,
+  type MethodDeclarationStructure,
+  type OptionalKind,
+  type PropertyDeclarationStructure,
+  type SetAccessorDeclarationStructure,
   type SourceFile,
   type WriterFunction,
 } from 'ts-morph';
+
+/**
+ * Collects class members as structures, added in one manipulation at the end: ts-morph re-parses the
+ * file on every manipulation, so adding members one by one is quadratic.
+ */
+class Members {
+  readonly items: ClassMemberStructures[] = [];
+  addProperty(s: OptionalKind<PropertyDeclarationStructure>): void {
+    this.items.push({ kind: StructureKind.Property, ...s });
+  }
+  addConstructor(s: OptionalKind<ConstructorDeclarationStructure>): void {
+    this.items.push({ kind: StructureKind.Constructor, ...s });
+  }
+  addGetAccessor(s: OptionalKind<GetAccessorDeclarationStructure>): void {
+    this.items.push({ kind: StructureKind.GetAccessor, ...s });
+  }
+  addSetAccessor(s: OptionalKind<SetAccessorDeclarationStructure>): void {
+    this.items.push({ kind: StructureKind.SetAccessor, ...s });
+  }
+  addMethod(s: OptionalKind<MethodDeclarationStructure>): void {
+    this.items.push({ kind: StructureKind.Method, ...s });
+  }
+}
 import { hex64 } from './fingerprint.ts';
 import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from './model.ts';
 import { lowerCamel, upperFirst } from './names.ts';
@@ -175,7 +205,7 @@ function writeStmt(t: ElemType, at: string, v: string): string {
   return `this.view.set${DV[k]}(${at}, ${k === 'bool' ? `${v} ? 1 : 0` : v}${le});`;
 }
 
-function addField(cls: ClassDeclaration, s: StructDef, f: FieldDef, ctx: Ctx): void {
+function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
   const name = lowerCamel(f.name);
   const pascal = upperFirst(name);
   const what = `${s.name}.${name}`;
@@ -322,7 +352,8 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     properties: s.fields.map((f) => ({ name: lowerCamel(f.name), type: objFieldType(ctx, f), docs: jsDoc(f.doc) })),
   });
   const nested = s.fields.filter((f) => f.type.kind === 'struct' || (f.type.kind === 'array' && f.type.elem.kind === 'struct'));
-  const cls = sf.addClass({
+  const cls = new Members();
+  const decl = sf.addClass({
     name: s.name,
     isExported: true,
     docs: jsDoc([...s.doc, ...(s.doc.length ? [''] : []), `Flyweight over a ${s.size}-byte ${s.fqn} record: re-point it with wrap().`, `Layout: ${s.canonical}`]),
@@ -434,6 +465,7 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     returnType: s.name,
     statements: `return new ${s.name}(view, offset).clear().assign(obj);`,
   });
+  decl.addMembers(cls.items);
 }
 
 function emitEnum(sf: SourceFile, e: EnumDef): void {
