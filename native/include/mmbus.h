@@ -151,6 +151,8 @@ static inline void *mmbus_claim_record(const mmbus_claim_t *c, uint32_t i) {
 }
 /* Commits every record of the claim at once and wakes sleeping subscribers. */
 int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *claim);
+/* Gives a claim up: its slots are marked abandoned and subscribers step over them. */
+int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *claim);
 
 /* ---- subscribing ----------------------------------------------------------------------------- */
 typedef enum mmbus_start {

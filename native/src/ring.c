@@ -210,6 +210,18 @@ int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   return 0;
 }
 
+int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *c) {
+  if (!ch || !c) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  if (!ch->pub || ld_relaxed(&ch->pub->pending) != c->seq)
+    return mmbus_set_err(MMBUS_E_STATE, "abort of sequence %llu which this handle has not claimed",
+                         (unsigned long long)c->seq);
+  for (uint32_t i = 0; i < c->n; i++) st_release(stamp_of(ch, c->seq + i), (c->seq + i + 1) | MMBUS_ABANDONED);
+  st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
+  fence_seq_cst();
+  wake(ch->data_wake);
+  return 0;
+}
+
 int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size) {
   if (!ch || !rec) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   if (size != ch->record_size)
