@@ -110,11 +110,13 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
   return 0;
 }
 
-/* Options given on open must agree with the file. */
+static const char *policy_name(uint32_t p) {
+  static const char *names[] = {"unset", "block", "reject", "overwrite"};
+  return p < 4 ? names[p] : "unknown";
+}
+
+/* Options given on open must agree with the file. The schema is checked first: it names both sides. */
 static int check_options(const file_header_t *h, const mmbus_options_t *o, const char *path) {
-  if (o->record_size && o->record_size != h->record_size)
-    return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' holds records of %u bytes, not %u", path, h->record_size,
-                         o->record_size);
   if (o->schema_name && *o->schema_name && strcmp(o->schema_name, h->schema_name) != 0)
     return mmbus_set_err(MMBUS_E_SCHEMA, "'%s' holds schema '%s' (fingerprint %016llx), not '%s' (fingerprint %016llx)",
                          path, h->schema_name, (unsigned long long)h->fingerprint, o->schema_name,
@@ -124,11 +126,15 @@ static int check_options(const file_header_t *h, const mmbus_options_t *o, const
                          path, h->schema_name, (unsigned long long)h->fingerprint,
                          o->schema_name ? "'" : "", o->schema_name ? o->schema_name : "the caller's",
                          o->schema_name ? "' with" : "", (unsigned long long)o->fingerprint);
+  if (o->record_size && o->record_size != h->record_size)
+    return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' holds records of %u bytes, not %u", path, h->record_size,
+                         o->record_size);
   if (o->capacity && o->capacity != h->capacity)
     return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' has capacity %llu, not %llu", path,
                          (unsigned long long)h->capacity, (unsigned long long)o->capacity);
   if (o->policy != MMBUS_POLICY_UNSET && (uint32_t)o->policy != h->policy)
-    return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' has policy %u, not %u", path, h->policy, (unsigned)o->policy);
+    return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' has policy %s, not %s", path, policy_name(h->policy),
+                         policy_name((uint32_t)o->policy));
   if (o->max_subscribers && o->max_subscribers != h->max_subscribers)
     return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' has %u subscriber slots, not %u", path, h->max_subscribers,
                          o->max_subscribers);
