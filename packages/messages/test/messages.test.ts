@@ -80,6 +80,19 @@ function checksum(view: DataView): bigint {
   return sum;
 }
 
+describe('C headers', () => {
+  for (const [compiler, std, ext] of [['gcc', '-std=c11', 'c'], ['g++', '-std=c++17', 'cpp']] as const) {
+    it(`compile with ${compiler} ${std} -Wall -Wextra -Werror -pedantic, together and twice`, () => {
+      const src = join(tmp, `headers.${ext}`);
+      writeFileSync(src, '#include "person.h"\n#include "point.h"\n#include "person.h"\nint main(void) { return MMBUS_PERSON_SIZE == 128 ? 0 : 1; }\n');
+      const r = run(compiler, [std, '-Wall', '-Wextra', '-Werror', '-pedantic', '-I', join(pkgDir, 'c'), src, '-o', join(tmp, `headers-${ext}`)]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(run(join(tmp, `headers-${ext}`), []).status).toBe(0);
+    });
+  }
+});
+
 describe('C and TypeScript agree on the project messages', () => {
   const exe = join(tmp, 'messages');
   beforeAll(() => {

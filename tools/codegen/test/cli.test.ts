@@ -76,6 +76,13 @@ describe('mmbus-codegen CLI', () => {
     expect(r.stdout).toContain('--check');
   });
 
+  it('the checked-in corpus outputs (test/generated) are up to date: npm run corpus -w @mmbus/codegen', () => {
+    const gen = join(codegenDir, 'test', 'generated');
+    const r = runCli([join(corpusDir, 'tricky.fbs'), '--ts', join(gen, 'ts'), '--c', join(gen, 'c'), '--check']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it('writes through temporary files and leaves none behind', () => {
     const out = join(tmp.dir, 'gen3');
     expect(runCli([join(corpusDir, 'geometry.fbs'), '--c', out]).status).toBe(0);
