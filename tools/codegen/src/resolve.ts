@@ -53,6 +53,14 @@ const UNSUPPORTED_BUILTINS = new Set([
   'offset64',
 ]);
 
+/** Globals and module-level helpers the generated TypeScript refers to: a type must not shadow them. */
+const TS_TAKEN_NAMES = new Set([
+  'Array', 'ArrayBuffer', 'BigInt', 'DataView', 'Error', 'Math', 'Number', 'Object', 'Partial', 'RangeError',
+  'String', 'TextDecoder', 'TextEncoder', 'Uint8Array', 'checkArrayLength', 'checkBounds', 'checkIndex',
+  'getInt64Number', 'getUint64Number', 'readText', 'setInt64Number', 'setUint64Number', 'textDecoder',
+  'textEncoder', 'textScratch', 'writeText',
+]);
+
 /** Members the generated TypeScript class has besides those made from fields. */
 const TS_RESERVED_MEMBERS = new Set(['view', 'offset', 'wrap', 'toObject', 'assign', 'clear', 'constructor']);
 
@@ -184,6 +192,21 @@ class Resolver {
   private register(decl: Decl, nsPos: Pos): void {
     for (const part of decl.namespace ? decl.namespace.split('.') : []) this.checkName(part, nsPos, 'namespace');
     this.checkName(decl.name, decl.pos, decl.kind);
+    if (TS_TAKEN_NAMES.has(decl.name)) {
+      this.err(decl.pos, `${decl.kind} name '${decl.name}' would shadow a name the generated TypeScript uses; rename it`);
+      return;
+    }
+    const objectOf = /^(.+)Object$/.exec(decl.name)?.[1];
+    const base = objectOf !== undefined ? this.tsExportNames.get(objectOf) : undefined;
+    if (base?.kind === 'struct') {
+      this.err(decl.pos, `${decl.kind} name '${decl.name}' clashes with the TypeScript interface generated for struct ${base.name} (declared at ${formatPos(base.pos)}); rename it`);
+      return;
+    }
+    const taken = decl.kind === 'struct' ? this.tsExportNames.get(`${decl.name}Object`) : undefined;
+    if (taken) {
+      this.err(decl.pos, `struct ${decl.name} would generate the TypeScript interface ${taken.name}, already the name of the ${taken.kind} declared at ${formatPos(taken.pos)}; rename one of them`);
+      return;
+    }
     const prev = this.decls.get(decl.fqn);
     if (prev) {
       this.err(decl.pos, `duplicate name '${decl.fqn}': already declared as a ${prev.kind} at ${formatPos(prev.pos)}; rename one of them`);

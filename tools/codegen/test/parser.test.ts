@@ -195,6 +195,18 @@ describe('parser: errors name file:line:column and what to do', () => {
     ]);
   });
 
+  it('type names that would shadow what the generated TypeScript uses, or clash with an XObject interface', () => {
+    expect(errors('struct DataView { a: int; }')).toEqual([
+      "main.fbs:1:8: error: struct name 'DataView' would shadow a name the generated TypeScript uses; rename it",
+    ]);
+    expect(errors('struct P { a: int; }\nstruct PObject { b: int; }')).toEqual([
+      "main.fbs:2:8: error: struct name 'PObject' clashes with the TypeScript interface generated for struct P (declared at main.fbs:1:8); rename it",
+    ]);
+    expect(errors('enum PObject : ubyte { A }\nstruct P { b: int; }')).toEqual([
+      "main.fbs:2:8: error: struct P would generate the TypeScript interface PObject, already the name of the enum declared at main.fbs:1:6; rename one of them",
+    ]);
+  });
+
   it('generated member clashes are refused', () => {
     expect(errors('struct S { a: long; a_number: int; }')).toEqual([
       "main.fbs:1:21: error: field 'a_number' would generate the TypeScript member 'aNumber', also generated for field 'a'; rename one of them",
