@@ -1,6 +1,7 @@
 /* Channel files: create, validate, open, close; the subscriber and publisher tables; stats. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,12 @@ int mmbus_check_name(const char *name) { return valid_name_chars(name, MMBUS_NAM
 
 uint64_t header_checksum(const file_header_t *h) {
   const uint8_t *p = (const uint8_t *)h;
+  const size_t field = offsetof(file_header_t, header_checksum);
   uint64_t x = UINT64_C(0xcbf29ce484222325);
-  for (size_t i = 0; i < MMBUS_CHECKSUM_BYTES; i++) x = (x ^ p[i]) * UINT64_C(0x100000001b3);
+  for (size_t i = 0; i < sizeof *h; i++) {
+    uint8_t byte = (i >= field && i < field + 8) ? 0 : p[i];
+    x = (x ^ byte) * UINT64_C(0x100000001b3);
+  }
   return x;
 }
 
@@ -82,6 +87,8 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
                          h->version, MMBUS_FORMAT_VERSION);
   if (header_checksum(h) != h->header_checksum)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has a corrupt header (checksum mismatch)", path);
+  if (h->flags != 0)
+    return mmbus_set_err(MMBUS_E_VERSION, "'%s' uses header flags 0x%x this library does not know", path, h->flags);
   if (h->record_size == 0 || h->record_size > MMBUS_RECORD_SIZE_MAX)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has an invalid record size %u", path, h->record_size);
   int lg = log2_exact(h->capacity);
@@ -240,7 +247,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   int rc = mmbus_check_name(name);
   if (rc) return rc;
   if (opts->flags & ~(MMBUS_CREATE | MMBUS_EXCL)) return mmbus_set_err(MMBUS_E_INVAL, "unknown flags 0x%x", opts->flags);
-  rc = os_check_dir(dir, (opts->flags & MMBUS_CREATE) != 0);
+  rc = os_check_dir(dir, 0); /* writability matters only if we create: checked then */
   if (rc) return rc;
 
   mmbus_channel_t *ch = calloc(1, sizeof *ch);
@@ -261,6 +268,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     if (rc != MMBUS_E_NOENT || !(opts->flags & MMBUS_CREATE) || attempt > 3) goto fail;
     file_header_t h;
     rc = build_header(&h, opts);
+    if (rc == 0) rc = os_check_dir(dir, 1);
     if (rc) goto fail;
     rc = os_create_file_atomic(dir, ch->path, h.file_size, opts->mode ? opts->mode : 0600, init_file, &h);
     if (rc == MMBUS_E_EXIST && !(opts->flags & MMBUS_EXCL)) continue; /* lost a create race: open theirs */
@@ -291,6 +299,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   ch->base = base;
   ch->size = (size_t)size;
   ch->head = (uint64_t *)(ch->base + OFF_HEAD_LINE);
+  ch->attach_epoch = ch->head + 1;
   ch->data_wake = (wake_line_t *)(ch->base + OFF_DATA_WAKE);
   ch->space_wake = (wake_line_t *)(ch->base + OFF_SPACE_WAKE);
   ch->subs = (sub_slot_t *)(ch->base + ch->hdr.subs_offset);
@@ -469,6 +478,9 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
     st_relaxed(&s->durable, (uint32_t)durable);
   }
   attach_slot(ch, s, resume, start_cursor(ch, opts->start));
+  /* Publishers re-read the subscriber table on their next claim: one that joined behind head
+   * (oldest, or a durable one resuming) must hold them back from now on. */
+  fetch_add_seq_cst(ch->attach_epoch, 1);
   chan_unlock(ch);
   sub->ch = ch;
   sub->slot = s;

@@ -13,7 +13,6 @@
 #define MMBUS_LINE 128u               /* hot words are 128 bytes apart: no false sharing, even with
                                          adjacent-line prefetch */
 #define MMBUS_SLOT_SIZE 128u          /* subscriber and publisher table entries */
-#define MMBUS_CHECKSUM_BYTES 192u     /* header bytes covered by header_checksum */
 #define MMBUS_ABANDONED (UINT64_C(1) << 63) /* stamp flag: slot claimed by a dead publisher, no data */
 #define MMBUS_NO_CLAIM UINT64_MAX     /* publisher slot: no claim in flight */
 
@@ -47,14 +46,15 @@ typedef struct file_header {
   uint64_t stamps_offset;       /* 168 */
   uint64_t data_offset;         /* 176 */
   uint64_t file_size;           /* 184 */
-  uint64_t header_checksum;     /* 192: FNV-1a 64 of bytes 0..191 */
+  uint64_t header_checksum;     /* 192: FNV-1a 64 of bytes 0..255, this field taken as 0 */
   uint8_t reserved[56];         /* 200 */
 } file_header_t;
 _Static_assert(sizeof(file_header_t) == 256, "header layout");
 
 /* Mutable control lines after the static header. */
 #define OFF_BOOT_LINE 256u  /* uint8_t boot_id[16]: the boot the pids/heartbeats below belong to */
-#define OFF_HEAD_LINE 384u  /* uint64_t head: next sequence number to claim */
+#define OFF_HEAD_LINE 384u  /* uint64_t head: next sequence number to claim;
+                               uint64_t attach_epoch (at +8): bumped when a subscriber attaches */
 #define OFF_DATA_WAKE 512u  /* uint32_t futex; uint32_t need_wake: subscribers sleeping for data */
 #define OFF_SPACE_WAKE 640u /* uint32_t futex; uint32_t need_wake: publishers sleeping for space */
 
@@ -99,6 +99,8 @@ struct mmbus_channel {
   size_t size;
   file_header_t hdr;       /* validated private copy of the static header */
   uint64_t *head;
+  uint64_t *attach_epoch;  /* beside head: read on every claim at no extra cache miss */
+  uint64_t seen_epoch;
   wake_line_t *data_wake;
   wake_line_t *space_wake;
   sub_slot_t *subs;

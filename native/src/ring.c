@@ -164,6 +164,10 @@ int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim
   uint64_t h = ld_relaxed(ch->head);
   for (;;) {
     uint64_t end = h + n;
+    if (ch->policy != MMBUS_POLICY_OVERWRITE && ld_relaxed(ch->attach_epoch) != ch->seen_epoch) {
+      ch->seen_epoch = ld_acquire(ch->attach_epoch);
+      ch->limit = 0; /* a subscriber attached: rescan */
+    }
     if (ch->policy != MMBUS_POLICY_OVERWRITE && end > ch->limit) {
       refresh_limit(ch, end);
       if (end > ch->limit) {
@@ -182,6 +186,9 @@ int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim
     st_relaxed(&ch->pub->pending, h);
     if (cas_acq_rel(ch->head, &h, end)) break;
   }
+  /* Record writes must not become visible before the claim (readers of an overwrite channel check
+   * head after reading to detect a lap); free on x86. */
+  fence_release();
   for (uint32_t i = 0; i < n; i++) wait_previous_lap(ch, h + i);
   c->seq = h;
   c->n = n;
