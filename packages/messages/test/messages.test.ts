@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MESSAGE_TYPES, Person, PointUpdate, Quality, type MessageType, type PersonObject, type PointUpdateObject } from '../src/index.ts';
 
 const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,15 +94,21 @@ describe('C headers', () => {
 });
 
 describe('C and TypeScript agree on the project messages', () => {
-  const exe = join(tmp, 'messages');
-  beforeAll(() => {
-    const r = run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', join(pkgDir, 'c'), join(pkgDir, 'test', 'messages.c'), '-o', exe, '-lm']);
-    if (r.status !== 0) throw new Error(r.stderr);
-  });
+  let built: string | undefined;
+  /** Compiles messages.c once; called by every test so that a missing gcc fails each of them (no skip). */
+  const exe = (): string => {
+    if (built === undefined) {
+      const out = join(tmp, 'messages');
+      const r = run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', join(pkgDir, 'c'), join(pkgDir, 'test', 'messages.c'), '-o', out, '-lm']);
+      if (r.status !== 0) throw new Error(r.stderr);
+      built = out;
+    }
+    return built;
+  };
 
   it('C writes, TypeScript reads the same values and the same checksum', () => {
     const file = join(tmp, 'from-c.bin');
-    const w = run(exe, ['write', file]);
+    const w = run(exe(), ['write', file]);
     expect(w.status).toBe(0);
     const buf = readFileSync(file);
     expect(buf.length).toBe(FILE_SIZE);
@@ -122,12 +128,12 @@ describe('C and TypeScript agree on the project messages', () => {
     const file = join(tmp, 'from-ts.bin');
     const buf = writeFromTs();
     writeFileSync(file, buf);
-    const r = run(exe, ['check', file]);
+    const r = run(exe(), ['check', file]);
     expect(r.stdout.trim()).toBe(`checksum ${checksum(new DataView(buf.buffer, buf.byteOffset, buf.byteLength))}`);
     expect(r.status).toBe(0);
     // and the bytes are identical to C's, padding included
     const cFile = join(tmp, 'from-c-2.bin');
-    expect(run(exe, ['write', cFile]).status).toBe(0);
+    expect(run(exe(), ['write', cFile]).status).toBe(0);
     expect(buf.equals(readFileSync(cFile))).toBe(true);
   });
 
@@ -136,7 +142,7 @@ describe('C and TypeScript agree on the project messages', () => {
     new Person(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), 2 * Person.SIZE).age = 37;
     const file = join(tmp, 'bad.bin');
     writeFileSync(file, buf);
-    const r = run(exe, ['check', file]);
+    const r = run(exe(), ['check', file]);
     expect(r.stdout).toContain('people[2].age differs');
     expect(r.status).toBe(1);
   });

@@ -2,7 +2,7 @@
 // reads; TypeScript writes, C reads and checks bit for bit; both files are byte-identical.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Big, Color, Edge, UBig, type EdgeObject } from './generated/ts/tricky.ts';
 import { Axis } from './generated/ts/geometry.ts';
 import { codegenDir, makeTmp, run, runOk } from './helpers.ts';
@@ -39,10 +39,16 @@ const WANT: EdgeObject[] = [
 (WANT[1] as EdgeObject).pts[1] = v3(0, 0, Math.fround(1e30));
 
 const tmp = makeTmp('roundtrip');
-const exe = join(tmp.dir, 'edge');
-beforeAll(() => {
-  runOk('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', join(codegenDir, 'test', 'generated', 'c'), join(codegenDir, 'test', 'edge.c'), '-o', exe, '-lm']);
-});
+let built: string | undefined;
+/** Compiles edge.c once; called by every test so that a missing gcc fails each of them (no skip). */
+function edgeExe(): string {
+  if (built === undefined) {
+    const exe = join(tmp.dir, 'edge');
+    runOk('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', join(codegenDir, 'test', 'generated', 'c'), join(codegenDir, 'test', 'edge.c'), '-o', exe, '-lm']);
+    built = exe;
+  }
+  return built;
+}
 afterAll(() => tmp.cleanup());
 
 function viewOf(buf: Buffer): DataView {
@@ -69,7 +75,7 @@ function writeFromTs(): Buffer {
 describe('round trips between C and TypeScript over every field type', () => {
   it('C writes edge values, TypeScript reads the same values', () => {
     const file = join(tmp.dir, 'from-c.bin');
-    runOk(exe, ['write', file]);
+    runOk(edgeExe(), ['write', file]);
     const buf = readFileSync(file);
     expect(buf.length).toBe(3 * Edge.SIZE);
     const e = new Edge(viewOf(buf));
@@ -101,14 +107,14 @@ describe('round trips between C and TypeScript over every field type', () => {
   it('TypeScript writes the same values, C reads and checks them bit for bit', () => {
     const file = join(tmp.dir, 'from-ts.bin');
     writeFileSync(file, writeFromTs());
-    const r = run(exe, ['check', file]);
+    const r = run(edgeExe(), ['check', file]);
     expect(r.stdout.trim()).toBe('checked 3 records');
     expect(r.status).toBe(0);
   });
 
   it('C and TypeScript produce byte-identical records (padding included)', () => {
     const file = join(tmp.dir, 'from-c-2.bin');
-    runOk(exe, ['write', file]);
+    runOk(edgeExe(), ['write', file]);
     expect(writeFromTs().equals(readFileSync(file))).toBe(true);
   });
 
@@ -118,7 +124,7 @@ describe('round trips between C and TypeScript over every field type', () => {
     e.setColors(1, Color.Red);
     const file = join(tmp.dir, 'bad.bin');
     writeFileSync(file, buf);
-    const r = run(exe, ['check', file]);
+    const r = run(edgeExe(), ['check', file]);
     expect(r.stdout).toContain('record 1: field colors differs');
     expect(r.status).toBe(1);
   });
