@@ -188,6 +188,9 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *batch);
  * of its records that a publisher may have overwritten while they were read (overwrite policy only;
  * they are added to lost and must be discarded), else 0. */
 int mmbus_ack(mmbus_sub_t *sub);
+/* Consumes only the first n records of the last polled batch (n <= its size); the rest are polled
+ * again. Returns like mmbus_ack. */
+int mmbus_ack_n(mmbus_sub_t *sub, uint32_t n);
 /* Waits until a record is available at the cursor. Spins briefly when data was flowing, then sleeps
  * on a futex. timeout_ms < 0 waits forever. Returns 0, MMBUS_E_TIMEOUT or an error. */
 int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms);

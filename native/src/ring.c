@@ -347,13 +347,17 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
-int mmbus_ack(mmbus_sub_t *sub) {
+int mmbus_ack(mmbus_sub_t *sub) { return mmbus_ack_n(sub, sub ? sub->batch_n : 0); }
+
+int mmbus_ack_n(mmbus_sub_t *sub, uint32_t count) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
   int rc = sub_usable(sub);
   if (rc) return rc;
   if (!sub->has_batch) return mmbus_set_err(MMBUS_E_STATE, "ack without a polled batch");
+  if (count > sub->batch_n)
+    return mmbus_set_err(MMBUS_E_INVAL, "ack of %u records of a batch of %u", count, sub->batch_n);
   mmbus_channel_t *ch = sub->ch;
-  uint64_t end = sub->batch_seq + sub->batch_n;
+  uint64_t end = sub->batch_seq + count;
   int overrun = 0;
   if (ch->policy == MMBUS_POLICY_OVERWRITE) {
     /* Seqlock-style check: were any of the batch's slots claimed for a later lap while we read? */

@@ -20,6 +20,11 @@ static void test_publish_poll_ack(const char *dir) {
   /* poll without ack returns the same batch again */
   CHECK_RC(mmbus_poll(sub, 4, &b), 4);
   CHECK(b.seq == 0);
+  CHECK_RC(mmbus_ack_n(sub, 5), MMBUS_E_INVAL);
+  CHECK_RC(mmbus_ack_n(sub, 1), 0); /* consume one: the other three come again */
+  CHECK(mmbus_sub_cursor(sub) == 1);
+  CHECK_RC(mmbus_poll(sub, 3, &b), 3);
+  CHECK(b.seq == 1);
   CHECK_RC(mmbus_ack(sub), 0);
   CHECK(mmbus_sub_cursor(sub) == 4);
   CHECK_RC(mmbus_poll(sub, 0, &b), 6);

@@ -1,0 +1,448 @@
+// The Node binding of libmmbus: thin on purpose. It maps channels (an external ArrayBuffer over the
+// mapping, so JavaScript reads and writes records in place), forwards calls as numbers in / numbers
+// out (negative = MMBUS_E_* code; the detail is in errmsg()), and runs one waiter thread per
+// subscriber that sleeps on the channel's futex and wakes JavaScript through a thread-safe function.
+#include <napi.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+extern "C" {
+#include "mmbus.h"
+int mmbus_set_err(int code, const char *fmt, ...);  // libmmbus's per-thread detail setter
+}
+
+namespace {
+
+struct Channel {
+  mmbus_channel_t *ch = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> buffer;  // detached at close: no read after unmap
+  mmbus_claim_t claim{};
+  bool claimed = false;
+  int open_subs = 0;
+  bool orphaned = false;  // collected by the GC while subscribers were open: the last one frees it
+};
+
+// One waiter thread per subscriber. JavaScript and the thread never use the mmbus_sub_t at the same
+// time: JavaScript arms a wait and does not touch the subscriber until the callback has run.
+struct Sub {
+  mmbus_sub_t *sub = nullptr;
+  Channel *owner = nullptr;
+  Napi::ThreadSafeFunction tsfn;
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false;
+  bool stop = false;
+  int64_t timeout_ms = -1;
+  Napi::FunctionReference callback;  // the callback of the wait in progress
+  bool closed = false;
+  int refs = 2;  // the JavaScript handle and the thread-safe function; both released on the JS thread
+};
+
+void Unref(Sub *s) {
+  if (--s->refs == 0) delete s;
+}
+
+Channel *ChannelOf(const Napi::Value &v) {
+  if (!v.IsExternal()) return nullptr;
+  return v.As<Napi::External<Channel>>().Data();
+}
+
+Sub *SubOf(const Napi::Value &v) {
+  if (!v.IsExternal()) return nullptr;
+  return v.As<Napi::External<Sub>>().Data();
+}
+
+Napi::Number Code(Napi::Env env, int rc) { return Napi::Number::New(env, rc); }
+
+int Fail(int code, const char *msg) {
+  // Sets the per-thread detail through the library, so errmsg() reports it like any other failure.
+  return mmbus_set_err(code, "%s", msg);
+}
+
+std::string OptString(const Napi::Object &o, const char *key, bool *present) {
+  Napi::Value v = o.Get(key);
+  *present = v.IsString();
+  return *present ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+double OptNumber(const Napi::Object &o, const char *key, double dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+}
+
+void CloseChannel(Channel *c);
+
+void CloseSub(Sub *s) {
+  if (s->closed) return;
+  s->closed = true;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->stop = true;
+  }
+  mmbus_sub_interrupt(s->sub);
+  s->cv.notify_all();
+  if (s->thread.joinable()) s->thread.join();
+  s->tsfn.Release();
+  mmbus_sub_close(s->sub);
+  s->sub = nullptr;
+  s->callback.Reset();
+  Channel *c = s->owner;
+  s->owner = nullptr;
+  if (c && --c->open_subs == 0 && c->orphaned) {
+    CloseChannel(c);
+    delete c;
+  }
+}
+
+void CloseChannel(Channel *c) {
+  if (!c->ch) return;
+  if (!c->buffer.IsEmpty()) {
+    Napi::ArrayBuffer ab = c->buffer.Value();
+    if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
+    c->buffer.Reset();
+  }
+  mmbus_close(c->ch);
+  c->ch = nullptr;
+}
+
+// open(dir, name, options) -> { handle, buffer, info } | negative code
+Napi::Value Open(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject())
+    return Code(env, Fail(MMBUS_E_INVAL, "open(dir, name, options)"));
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  if (name.find('\0') != std::string::npos) return Code(env, Fail(MMBUS_E_NAME, "channel name contains a NUL byte"));
+  Napi::Object o = info[2].As<Napi::Object>();
+  mmbus_options_t opts;
+  mmbus_options_init(&opts);
+  if (o.Get("create").ToBoolean()) opts.flags |= MMBUS_CREATE;
+  if (o.Get("exclusive").ToBoolean()) opts.flags |= MMBUS_EXCL;
+  opts.record_size = static_cast<uint32_t>(OptNumber(o, "recordSize", 0));
+  opts.capacity = static_cast<uint64_t>(OptNumber(o, "capacity", 0));
+  bool has_schema;
+  std::string schema = OptString(o, "schemaName", &has_schema);
+  if (has_schema) opts.schema_name = schema.c_str();
+  Napi::Value fp = o.Get("fingerprint");
+  if (fp.IsBigInt()) {
+    bool lossless;
+    opts.fingerprint = fp.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  opts.policy = static_cast<mmbus_policy_t>(OptNumber(o, "policy", 0));
+  opts.block_timeout_ms = static_cast<int64_t>(OptNumber(o, "blockTimeoutMs", -1));
+  opts.heartbeat_timeout_ms = static_cast<int64_t>(OptNumber(o, "heartbeatTimeoutMs", -1));
+  opts.mode = static_cast<uint32_t>(OptNumber(o, "mode", 0));
+  opts.max_subscribers = static_cast<uint32_t>(OptNumber(o, "maxSubscribers", 0));
+  opts.max_publishers = static_cast<uint32_t>(OptNumber(o, "maxPublishers", 0));
+
+  mmbus_channel_t *ch = nullptr;
+  int rc = mmbus_open(dir.c_str(), name.c_str(), &opts, &ch);
+  if (rc) return Code(env, rc);
+  auto *c = new Channel();
+  c->ch = ch;
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, mmbus_base(ch), mmbus_mapped_size(ch));
+  c->buffer = Napi::Persistent(ab);
+  mmbus_info_t in;
+  mmbus_info(ch, &in);
+  Napi::Object infoObj = Napi::Object::New(env);
+  infoObj.Set("formatVersion", in.format_version);
+  infoObj.Set("recordSize", in.record_size);
+  infoObj.Set("recordStride", in.record_stride);
+  infoObj.Set("capacity", static_cast<double>(in.capacity));
+  infoObj.Set("policy", static_cast<double>(in.policy));
+  infoObj.Set("fingerprint", Napi::BigInt::New(env, in.fingerprint));
+  infoObj.Set("schemaName", in.schema_name);
+  infoObj.Set("createdNs", Napi::BigInt::New(env, in.created_ns));
+  infoObj.Set("blockTimeoutMs", static_cast<double>(in.block_timeout_ms));
+  infoObj.Set("heartbeatTimeoutMs", static_cast<double>(in.heartbeat_timeout_ms));
+  infoObj.Set("maxSubscribers", in.max_subscribers);
+  infoObj.Set("maxPublishers", in.max_publishers);
+  infoObj.Set("fileSize", static_cast<double>(in.file_size));
+  infoObj.Set("dataOffset", static_cast<double>(in.data_offset));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("handle", Napi::External<Channel>::New(env, c, [](Napi::Env, Channel *c) {
+               // Collected without close(): free it now, or when its last subscriber is closed.
+               if (c->open_subs > 0) {
+                 c->orphaned = true;
+                 return;
+               }
+               CloseChannel(c);
+               delete c;
+             }));
+  result.Set("buffer", ab);
+  result.Set("info", infoObj);
+  return result;
+}
+
+Napi::Value Close(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (c->open_subs > 0) return Code(info.Env(), Fail(MMBUS_E_STATE, "close the channel's subscribers first"));
+  if (c->claimed) mmbus_claim_abort(c->ch, &c->claim);
+  c->claimed = false;
+  CloseChannel(c);
+  return Code(info.Env(), 0);
+}
+
+// publish(handle, typedArray, count): copies count records from the bytes of typedArray.
+Napi::Value Publish(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (!info[1].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "publish needs a typed array"));
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  uint32_t n = info[2].As<Napi::Number>().Uint32Value();
+  const uint8_t *src = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  mmbus_info_t in;
+  mmbus_info(c->ch, &in);
+  if (static_cast<size_t>(n) * in.record_size > ta.ByteLength())
+    return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "fewer bytes than records"));
+  int rc = n == 1 ? mmbus_publish(c->ch, src, in.record_size) : mmbus_publish_batch(c->ch, src, n);
+  return Code(info.Env(), rc);
+}
+
+// claim(handle, n, timeoutMs) -> first sequence number (>= 0) | negative code
+Napi::Value Claim(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (c->claimed) return Code(info.Env(), Fail(MMBUS_E_STATE, "a claim of this channel is not committed yet"));
+  uint32_t n = info[1].As<Napi::Number>().Uint32Value();
+  int64_t timeout = info[2].As<Napi::Number>().Int64Value();
+  int rc = mmbus_claim(c->ch, n, timeout, &c->claim);
+  if (rc) return Code(info.Env(), rc);
+  c->claimed = true;
+  return Napi::Number::New(info.Env(), static_cast<double>(c->claim.seq));
+}
+
+Napi::Value Commit(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (!c->claimed) return Code(info.Env(), Fail(MMBUS_E_STATE, "commit without a claim"));
+  bool abort = info.Length() > 1 && info[1].ToBoolean();
+  c->claimed = false;
+  return Code(info.Env(), abort ? mmbus_claim_abort(c->ch, &c->claim) : mmbus_commit(c->ch, &c->claim));
+}
+
+Napi::Value Flush(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  return Code(info.Env(), mmbus_flush(c->ch));
+}
+
+Napi::Value Stats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
+  mmbus_info_t in;
+  mmbus_info(c->ch, &in);
+  std::vector<mmbus_sub_stats_t> subs(in.max_subscribers);
+  mmbus_stats_t st;
+  int n = mmbus_stats(c->ch, &st, subs.data(), in.max_subscribers);
+  if (n < 0) return Code(env, n);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("head", static_cast<double>(st.head));
+  o.Set("capacity", static_cast<double>(st.capacity));
+  o.Set("publishersAlive", st.publishers_alive);
+  o.Set("subscribersActive", st.subscribers_active);
+  o.Set("subscribersOffline", st.subscribers_offline);
+  o.Set("subscribersDead", st.subscribers_dead);
+  o.Set("maxLag", static_cast<double>(st.max_lag));
+  static const char *states[] = {"free", "active", "offline", "dead"};
+  Napi::Array arr = Napi::Array::New(env, n);
+  for (int i = 0; i < n; i++) {
+    const mmbus_sub_stats_t &s = subs[i];
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("slot", s.slot);
+    e.Set("state", states[s.state]);
+    e.Set("durable", s.durable != 0);
+    e.Set("name", s.name);
+    e.Set("pid", s.pid);
+    e.Set("cursor", static_cast<double>(s.cursor));
+    e.Set("lag", static_cast<double>(s.lag));
+    e.Set("lost", static_cast<double>(s.lost));
+    e.Set("heartbeatAgeMs", static_cast<double>(s.heartbeat_age_ms));
+    arr.Set(i, e);
+  }
+  o.Set("subscribers", arr);
+  return o;
+}
+
+Napi::Value Gc(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  return Code(info.Env(), mmbus_gc(c->ch));
+}
+
+void WaiterLoop(Sub *s) {
+  for (;;) {
+    int64_t timeout;
+    {
+      std::unique_lock<std::mutex> lock(s->mu);
+      s->cv.wait(lock, [s] { return s->armed || s->stop; });
+      if (s->stop) return;
+      timeout = s->timeout_ms;
+    }
+    int rc = mmbus_wait(s->sub, timeout);
+    std::string detail = rc ? mmbus_errmsg() : "";
+    {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->armed = false;
+      if (s->stop) return;
+    }
+    auto *payload = new std::pair<int, std::string>(rc, detail);
+    napi_status st = s->tsfn.BlockingCall(payload, [s](Napi::Env env, Napi::Function, std::pair<int, std::string> *p) {
+      // On the JavaScript thread: hand the result to the callback of the wait (unless closed since).
+      int code = p->first;
+      std::string msg = std::move(p->second);
+      delete p;
+      if (s->closed || s->callback.IsEmpty()) return;
+      Napi::Function fn = s->callback.Value();
+      s->callback.Reset();
+      s->tsfn.Unref(env);
+      fn.Call({Napi::Number::New(env, code), Napi::String::New(env, msg)});
+    });
+    if (st != napi_ok) {
+      delete payload;
+      return;
+    }
+  }
+}
+
+// subscribe(handle, name | null, start) -> sub handle | negative code
+Napi::Value Subscribe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
+  std::string name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  if (name.find('\0') != std::string::npos) return Code(env, Fail(MMBUS_E_NAME, "subscriber name contains a NUL byte"));
+  mmbus_sub_options_t so = {name.empty() ? nullptr : name.c_str(),
+                            static_cast<mmbus_start_t>(info[2].As<Napi::Number>().Int32Value())};
+  mmbus_sub_t *sub = nullptr;
+  int rc = mmbus_subscribe(c->ch, &so, &sub);
+  if (rc) return Code(env, rc);
+  auto *s = new Sub();
+  s->sub = sub;
+  s->owner = c;
+  c->open_subs++;
+  s->tsfn = Napi::ThreadSafeFunction::New(
+      env, Napi::Function::New(env, [](const Napi::CallbackInfo &) {}), "mmbus-waiter", 0, 1,
+      [](Napi::Env, Sub *s) { Unref(s); }, s);  // after the last queued call has run
+  s->tsfn.Unref(env);  // an idle subscriber does not keep the process alive; an armed wait does
+  s->thread = std::thread(WaiterLoop, s);
+  return Napi::External<Sub>::New(env, s, [](Napi::Env, Sub *s) {
+    CloseSub(s);
+    Unref(s);
+  });
+}
+
+Napi::Value SubClose(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  CloseSub(s);
+  return Code(info.Env(), 0);
+}
+
+// poll(sub, max, out: Float64Array[2]) -> count | negative code; out = [first sequence, lost]
+Napi::Value Poll(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  uint32_t max = info[1].As<Napi::Number>().Uint32Value();
+  mmbus_batch_t b;
+  int n = mmbus_poll(s->sub, max, &b);
+  Napi::Float64Array out = info[2].As<Napi::Float64Array>();
+  out[0] = static_cast<double>(b.seq);
+  out[1] = static_cast<double>(mmbus_sub_lost(s->sub));
+  return Napi::Number::New(info.Env(), n);
+}
+
+Napi::Value Ack(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (info.Length() > 1 && info[1].IsNumber()) return Code(info.Env(), mmbus_ack_n(s->sub, info[1].As<Napi::Number>().Uint32Value()));
+  return Code(info.Env(), mmbus_ack(s->sub));
+}
+
+Napi::Value Heartbeat(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  std::lock_guard<std::mutex> lock(s->mu);
+  if (s->armed) return Code(info.Env(), 0);  // the waiter thread heartbeats while it waits
+  return Code(info.Env(), mmbus_sub_heartbeat(s->sub));
+}
+
+Napi::Value SubLost(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  return Napi::Number::New(info.Env(), static_cast<double>(mmbus_sub_lost(s->sub)));
+}
+
+// wait(sub, timeoutMs, callback(rc, detail)): the waiter thread sleeps until a record is there.
+Napi::Value Wait(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(env, Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (!info[2].IsFunction()) return Code(env, Fail(MMBUS_E_INVAL, "wait needs a callback"));
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (s->armed) return Code(env, Fail(MMBUS_E_STATE, "a wait is already in progress"));
+    s->armed = true;
+    s->timeout_ms = info[1].As<Napi::Number>().Int64Value();
+  }
+  // The callback is called through a fresh thread-safe function call; keep it referenced.
+  s->callback = Napi::Persistent(info[2].As<Napi::Function>());
+  s->tsfn.Ref(env);
+  s->cv.notify_all();
+  return Code(env, 0);
+}
+
+Napi::Value Interrupt(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  return Code(info.Env(), mmbus_sub_interrupt(s->sub));
+}
+
+Napi::Value Unlink(const Napi::CallbackInfo &info) {
+  if (!info[0].IsString() || !info[1].IsString()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "unlink(dir, name)"));
+  std::string dir = info[0].As<Napi::String>().Utf8Value(), name = info[1].As<Napi::String>().Utf8Value();
+  return Code(info.Env(), mmbus_unlink(dir.c_str(), name.c_str()));
+}
+
+Napi::Value ErrMsg(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), mmbus_errmsg()); }
+Napi::Value ErrName(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), mmbus_errname(info[0].As<Napi::Number>().Int32Value()));
+}
+Napi::Value StrError(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), mmbus_strerror(info[0].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("publish", Napi::Function::New(env, Publish));
+  exports.Set("claim", Napi::Function::New(env, Claim));
+  exports.Set("commit", Napi::Function::New(env, Commit));
+  exports.Set("flush", Napi::Function::New(env, Flush));
+  exports.Set("stats", Napi::Function::New(env, Stats));
+  exports.Set("gc", Napi::Function::New(env, Gc));
+  exports.Set("subscribe", Napi::Function::New(env, Subscribe));
+  exports.Set("subClose", Napi::Function::New(env, SubClose));
+  exports.Set("poll", Napi::Function::New(env, Poll));
+  exports.Set("ack", Napi::Function::New(env, Ack));
+  exports.Set("heartbeat", Napi::Function::New(env, Heartbeat));
+  exports.Set("lost", Napi::Function::New(env, SubLost));
+  exports.Set("wait", Napi::Function::New(env, Wait));
+  exports.Set("interrupt", Napi::Function::New(env, Interrupt));
+  exports.Set("unlink", Napi::Function::New(env, Unlink));
+  exports.Set("errmsg", Napi::Function::New(env, ErrMsg));
+  exports.Set("errname", Napi::Function::New(env, ErrName));
+  exports.Set("strerror", Napi::Function::New(env, StrError));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mmbus, Init)

@@ -1,0 +1,90 @@
+// Loads the addon (built by `npm install` through node-gyp) and types its functions.
+import { createRequire } from 'node:module';
+
+export interface NativeInfo {
+  formatVersion: number;
+  recordSize: number;
+  recordStride: number;
+  capacity: number;
+  policy: number;
+  fingerprint: bigint;
+  schemaName: string;
+  createdNs: bigint;
+  blockTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  maxSubscribers: number;
+  maxPublishers: number;
+  fileSize: number;
+  dataOffset: number;
+}
+
+export interface NativeOpenOptions {
+  create?: boolean;
+  exclusive?: boolean;
+  recordSize?: number;
+  capacity?: number;
+  schemaName?: string;
+  fingerprint?: bigint;
+  policy?: number;
+  blockTimeoutMs?: number;
+  heartbeatTimeoutMs?: number;
+  mode?: number;
+  maxSubscribers?: number;
+  maxPublishers?: number;
+}
+
+export interface NativeSubscriberStats {
+  slot: number;
+  state: 'active' | 'offline' | 'dead';
+  durable: boolean;
+  name: string;
+  pid: number;
+  cursor: number;
+  lag: number;
+  lost: number;
+  heartbeatAgeMs: number;
+}
+
+export interface NativeStats {
+  head: number;
+  capacity: number;
+  publishersAlive: number;
+  subscribersActive: number;
+  subscribersOffline: number;
+  subscribersDead: number;
+  maxLag: number;
+  subscribers: NativeSubscriberStats[];
+}
+
+declare const channelBrand: unique symbol;
+declare const subBrand: unique symbol;
+export type ChannelHandle = { readonly [channelBrand]: true };
+export type SubHandle = { readonly [subBrand]: true };
+
+/** Every function returns a negative MMBUS_E_* code on failure; errmsg() has the detail. */
+export interface NativeBinding {
+  open(dir: string, name: string, options: NativeOpenOptions): number | { handle: ChannelHandle; buffer: ArrayBuffer; info: NativeInfo };
+  close(h: ChannelHandle): number;
+  publish(h: ChannelHandle, bytes: Uint8Array, count: number): number;
+  claim(h: ChannelHandle, n: number, timeoutMs: number): number;
+  commit(h: ChannelHandle, abort?: boolean): number;
+  flush(h: ChannelHandle): number;
+  stats(h: ChannelHandle): number | NativeStats;
+  gc(h: ChannelHandle): number;
+  subscribe(h: ChannelHandle, name: string | null, start: number): number | SubHandle;
+  subClose(s: SubHandle): number;
+  poll(s: SubHandle, max: number, out: Float64Array): number;
+  /** Acknowledges the last polled batch, or only its first `count` records. */
+  ack(s: SubHandle, count?: number): number;
+  heartbeat(s: SubHandle): number;
+  lost(s: SubHandle): number;
+  wait(s: SubHandle, timeoutMs: number, callback: (rc: number, detail: string) => void): number;
+  interrupt(s: SubHandle): number;
+  unlink(dir: string, name: string): number;
+  errmsg(): string;
+  errname(code: number): string;
+  strerror(code: number): string;
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeBinding = require('../build/Release/mmbus.node') as NativeBinding;

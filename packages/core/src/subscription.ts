@@ -1,0 +1,218 @@
+import type { Channel, RecordView } from './channel.js';
+import { check, closedError, MmbusError, nativeError } from './errors.js';
+import { native, type SubHandle } from './native.js';
+
+export interface SubscribeOptions {
+  /** Durable subscriber name: its cursor lives in the channel file and survives restarts and crashes. */
+  name?: string;
+  /** Where a new subscriber starts: 'newest' (default) or 'oldest' record still in the ring. */
+  start?: 'newest' | 'oldest';
+  /** Most records handed out in one batch (default 8192). */
+  maxBatch?: number;
+  /** Aborting ends the iteration (and onMessage) and closes the subscription. */
+  signal?: AbortSignal;
+}
+
+const HEARTBEAT_MS = 1000;
+const WAIT_INTR = -21;
+
+/**
+ * Records [seq, seq + length) read in place from the mapping. Valid until the iteration moves on:
+ * `get(i)` and the iterator re-point one flyweight, so keep values, not records.
+ */
+export class Batch<T extends RecordView> implements Iterable<T> {
+  seq = 0;
+  length = 0;
+  private readonly record: T;
+
+  constructor(
+    private readonly channel: Channel<T>,
+    record: T,
+  ) {
+    this.record = record;
+  }
+
+  /** The i-th record of the batch (the same flyweight object, re-pointed). */
+  get(i: number): T {
+    if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
+    this.record.wrap(this.channel.view, this.channel.offsetOf(this.seq + i));
+    return this.record;
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+}
+
+export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T>> {
+  readonly channel: Channel<T>;
+  readonly name: string | undefined;
+  private handle: SubHandle | null;
+  private readonly maxBatch: number;
+  private readonly batch: Batch<T>;
+  private readonly out = new Float64Array(2);
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly onClose: () => void;
+  private readonly signal: AbortSignal | undefined;
+  private readonly abortListener: (() => void) | undefined;
+  private holding = false; // a batch was handed out and is not acked yet
+  private waiting = false;
+  private settleWait: ((dataReady: boolean) => void) | null = null;
+  private lostCount = 0;
+
+  /** @internal use channel.subscribe() */
+  constructor(channel: Channel<T>, options: SubscribeOptions, onClose: () => void) {
+    this.channel = channel;
+    this.name = options.name || undefined;
+    this.onClose = onClose;
+    const maxBatch = options.maxBatch ?? 8192;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new MmbusError('MMBUS_E_INVAL', -1, `maxBatch ${maxBatch} must be a positive integer`);
+    this.maxBatch = maxBatch;
+    const start = options.start ?? 'newest';
+    if (start !== 'newest' && start !== 'oldest') throw new MmbusError('MMBUS_E_INVAL', -1, `start must be 'newest' or 'oldest', not '${String(start)}'`);
+    if (options.name !== undefined && typeof options.name !== 'string') throw new MmbusError('MMBUS_E_NAME', -2, 'subscriber name must be a string');
+    if (options.signal?.aborted) throw new MmbusError('MMBUS_E_INTR', WAIT_INTR, 'the signal was aborted before subscribing');
+    const h = native.subscribe(channel.liveHandle(), this.name ?? null, start === 'oldest' ? 1 : 0);
+    if (typeof h === 'number') throw nativeError(h, `subscribing to '${channel.name}'`);
+    this.handle = h;
+    this.batch = new Batch(channel, new channel.type());
+    // Keeps the heartbeat fresh while the subscriber is idle but not waiting; never keeps the process alive.
+    this.heartbeat = setInterval(() => {
+      if (this.handle && !this.waiting) native.heartbeat(this.handle);
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.signal = options.signal;
+    if (this.signal) {
+      this.abortListener = () => this.close();
+      this.signal.addEventListener('abort', this.abortListener, { once: true });
+    }
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  /** Records this subscriber lost: lapped by an `overwrite` publisher, or offline too long. */
+  get lost(): number {
+    return this.handle ? native.lost(this.handle) : this.lostCount;
+  }
+
+  private live(): SubHandle {
+    if (this.handle === null) throw closedError(`subscription to '${this.channel.name}'`);
+    return this.handle;
+  }
+
+  /** Marks the batch handed out last as consumed (one native call per batch). */
+  private ackHeld(h: SubHandle): void {
+    if (!this.holding) return;
+    this.holding = false;
+    check(native.ack(h), `acknowledging on '${this.channel.name}'`);
+  }
+
+  /**
+   * The next batch if records are waiting, else null; never waits. Acknowledges the previous batch.
+   */
+  poll(): Batch<T> | null {
+    const h = this.live();
+    this.ackHeld(h);
+    const n = native.poll(h, this.maxBatch, this.out);
+    if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
+    if (n === 0) return null;
+    this.batch.seq = this.out[0] as number;
+    this.batch.length = n;
+    this.holding = true;
+    return this.batch;
+  }
+
+  /** Resolves true when a record is waiting, false when the subscription was closed or aborted. */
+  private waitForData(h: SubHandle): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.waiting = true;
+      this.settleWait = resolve; // close() ends the wait itself: the native callback is dropped then
+      const rc = native.wait(h, -1, (code: number, detail: string) => {
+        this.waiting = false;
+        this.settleWait = null;
+        if (code === 0) resolve(true);
+        else if (code === WAIT_INTR || this.handle === null) resolve(false);
+        else reject(new MmbusError(native.errname(code) as MmbusError['code'], code, detail));
+      });
+      if (rc < 0) {
+        this.waiting = false;
+        this.settleWait = null;
+        reject(nativeError(rc, `waiting on '${this.channel.name}'`));
+      }
+    });
+  }
+
+  /** The next batch, waiting (off the event loop) until one is there; null once closed. */
+  async next(): Promise<Batch<T> | null> {
+    for (;;) {
+      if (this.handle === null) return null;
+      const b = this.poll();
+      if (b) return b;
+      if (!(await this.waitForData(this.handle))) return null;
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch<T>> {
+    return {
+      next: async (): Promise<IteratorResult<Batch<T>>> => {
+        const b = await this.next();
+        return b ? { value: b, done: false } : { value: undefined, done: true };
+      },
+      // Leaving the loop (break, return, or an exception in its body) counts the batch as consumed.
+      return: async (): Promise<IteratorResult<Batch<T>>> => {
+        if (this.handle) this.ackHeld(this.handle);
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /**
+   * Calls fn for every record, like the original Subscribe(channel, callback). Returning false from
+   * fn stops and closes the subscription. Resolves when stopped (by fn, close() or the signal);
+   * rejects with fn's exception, leaving its batch unacknowledged (a durable subscriber gets it again).
+   */
+  async onMessage(fn: (record: T) => boolean | void): Promise<void> {
+    for (;;) {
+      const b = await this.next();
+      if (!b) return;
+      for (let i = 0; i < b.length; i++) {
+        let more: boolean | void;
+        try {
+          more = fn(b.get(i));
+        } catch (err) {
+          this.holding = false; // not consumed: the batch is delivered again (durable subscribers)
+          throw err;
+        }
+        if (more === false) {
+          // Records up to and including this one are consumed; the rest of the batch is not.
+          this.holding = false;
+          check(native.ack(this.live(), i + 1), `acknowledging on '${this.channel.name}'`);
+          this.close();
+          return;
+        }
+      }
+    }
+  }
+
+  /** Detaches: an anonymous slot is freed; a durable one keeps its cursor for the next run. */
+  close(): void {
+    const h = this.handle;
+    if (h === null) return;
+    if (this.holding && !this.waiting) {
+      this.holding = false;
+      native.ack(h);
+    }
+    this.lostCount = native.lost(h);
+    this.handle = null;
+    const settle = this.settleWait;
+    this.settleWait = null;
+    this.waiting = false;
+    clearInterval(this.heartbeat);
+    if (this.signal && this.abortListener) this.signal.removeEventListener('abort', this.abortListener);
+    check(native.subClose(h), `closing a subscription of '${this.channel.name}'`);
+    this.onClose();
+    settle?.(false);
+  }
+}

@@ -1,0 +1,155 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { MmbusError, openChannel } from '../src/index.js';
+import { Person, PointUpdate, Quality } from '@mmbus/messages';
+import { tempDir } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(() => cleanup());
+
+function errorOf(fn: () => unknown): MmbusError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MmbusError);
+    return e as MmbusError;
+  }
+  throw new Error('expected an MmbusError');
+}
+
+describe('publish', () => {
+  it('publishes from plain objects, in place, in batches and from record views', () => {
+    const ch = openChannel('p', Person, { dir, capacity: 64 });
+    const sub = ch.subscribe();
+    expect(ch.publish({ index: 1n, name: 'Ada', age: 36 })).toBe(true);
+    expect(
+      ch.publish((r) => {
+        r.indexNumber = 2;
+        r.name = 'Grace';
+        r.age = 85;
+      }),
+    ).toBe(true);
+    expect(ch.publishBatch(3, (r, i) => ((r.indexNumber = 10 + i), (r.name = `batch-${i}`)))).toBe(3);
+    const standalone = new Person();
+    standalone.assign({ index: 99n, name: 'copied', age: 1 });
+    expect(ch.publish(standalone)).toBe(true);
+    const b = sub.poll()!;
+    expect(b.length).toBe(6);
+    const got = [...b].map((r) => r.toObject());
+    expect(got).toHaveLength(6);
+    expect([...Array(6).keys()].map((i) => b.get(i).toObject())).toEqual([
+      { index: 1n, name: 'Ada', age: 36 },
+      { index: 2n, name: 'Grace', age: 85 },
+      { index: 10n, name: 'batch-0', age: 0 },
+      { index: 11n, name: 'batch-1', age: 0 },
+      { index: 12n, name: 'batch-2', age: 0 },
+      { index: 99n, name: 'copied', age: 1 },
+    ]);
+    expect(sub.poll()).toBeNull();
+    sub.close();
+    ch.close();
+  });
+
+  it('does not leak fields of the previous object into the next one', () => {
+    const ch = openChannel('p', Person, { dir, capacity: 64 });
+    const sub = ch.subscribe();
+    ch.publish({ index: 1n, name: 'first', age: 10 });
+    ch.publish({ index: 2n });
+    const b = sub.poll()!;
+    expect(b.get(1).toObject()).toEqual({ index: 2n, name: '', age: 0 });
+    sub.close();
+    ch.close();
+  });
+
+  it('publishes records of another type only through their own channel', () => {
+    const ch = openChannel('p', Person, { dir });
+    const point = new PointUpdate();
+    const err = errorOf(() => ch.publish(point as unknown as Person));
+    expect(err.code).toBe('MMBUS_E_SCHEMA');
+    expect(err.message).toContain('mmbus.PointUpdate');
+    ch.close();
+  });
+
+  it('forwards a record read from one channel to another of the same type', () => {
+    const a = openChannel('a', PointUpdate, { dir });
+    const b = openChannel('b', PointUpdate, { dir });
+    const subA = a.subscribe();
+    const subB = b.subscribe();
+    a.publish({ pointId: 7, deviceId: 3, value: 2.5, quality: Quality.Good, tag: 'dev3/p7' });
+    const rec = subA.poll()!.get(0);
+    b.publish(rec);
+    expect(subB.poll()!.get(0).toObject()).toEqual(rec.toObject());
+    subA.close();
+    subB.close();
+    a.close();
+    b.close();
+  });
+
+  it('rejects: returns false when full, and nothing is written', () => {
+    const ch = openChannel('r', Person, { dir, capacity: 8, policy: 'reject' });
+    const sub = ch.subscribe();
+    for (let i = 0; i < 8; i++) expect(ch.publish({ index: BigInt(i) })).toBe(true);
+    expect(ch.publish({ index: 100n })).toBe(false);
+    expect(ch.publish((r) => (r.indexNumber = 101))).toBe(false);
+    expect(ch.publishBatch(4, (r, i) => (r.indexNumber = 200 + i))).toBe(0);
+    const b = sub.poll()!;
+    expect([...Array(b.length).keys()].map((i) => b.get(i).indexNumber)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(sub.poll()).toBeNull(); // acknowledges the 8
+    expect(ch.publishBatch(12, (r, i) => (r.indexNumber = 300 + i), 4)).toBe(8); // room for 8, in claims of 4
+    sub.close();
+    ch.close();
+  });
+
+  it('blocks: throws a typed time-out when the subscriber does not move', async () => {
+    const ch = openChannel('blk', Person, { dir, capacity: 8, policy: 'block', timeoutMs: 30 });
+    const sub = ch.subscribe();
+    for (let i = 0; i < 8; i++) ch.publish({ index: BigInt(i) });
+    expect(errorOf(() => ch.publish({ index: 8n })).code).toBe('MMBUS_E_TIMEOUT');
+    await expect(ch.publishAsync({ index: 8n })).rejects.toMatchObject({ code: 'MMBUS_E_TIMEOUT' });
+    // publishAsync waits without blocking the event loop and goes on once the subscriber moves
+    const pending = ch.publishAsync({ index: 9n });
+    setTimeout(() => sub.poll(), 5);
+    setTimeout(() => sub.poll(), 10); // the second poll acknowledges the first batch
+    await expect(pending).resolves.toBe(true);
+    sub.close();
+    ch.close();
+  });
+
+  it('gives the slot up when the in-place writer throws', () => {
+    const ch = openChannel('t', Person, { dir });
+    const sub = ch.subscribe();
+    expect(() =>
+      ch.publish(() => {
+        throw new Error('writer failed');
+      }),
+    ).toThrow('writer failed');
+    ch.publish({ index: 5n });
+    const b = sub.poll()!;
+    expect(b.length).toBe(1);
+    expect(b.get(0).indexNumber).toBe(5);
+    sub.close();
+    ch.close();
+  });
+
+  it('refuses use after close with MMBUS_E_CLOSED', () => {
+    const ch = openChannel('c', Person, { dir });
+    const sub = ch.subscribe();
+    ch.close(); // closes its subscriptions too
+    expect(sub.closed).toBe(true);
+    expect(errorOf(() => ch.publish({ index: 1n })).code).toBe('MMBUS_E_CLOSED');
+    expect(errorOf(() => ch.subscribe()).code).toBe('MMBUS_E_CLOSED');
+    expect(errorOf(() => ch.stats()).code).toBe('MMBUS_E_CLOSED');
+    expect(errorOf(() => sub.poll()).code).toBe('MMBUS_E_CLOSED');
+    expect(() => ch.view.getUint8(0)).toThrow(TypeError); // the mapping is gone: no stale reads
+    ch.close(); // closing twice is harmless
+  });
+
+  it('flushes to disk', () => {
+    const ch = openChannel('f', Person, { dir });
+    ch.publish({ index: 1n });
+    expect(() => ch.flush()).not.toThrow();
+    ch.close();
+  });
+});

@@ -1,0 +1,167 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { MmbusError, openChannel } from '../src/index.js';
+import { Person } from '@mmbus/messages';
+import { tempDir } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(() => cleanup());
+
+const person = (i: number) => ({ index: BigInt(i), name: `person-${i}`, age: i % 100 });
+
+describe('subscribe', () => {
+  it('iterates batches with for await, waiting for records published later', async () => {
+    const ch = openChannel('s', Person, { dir, capacity: 1024 });
+    const sub = ch.subscribe();
+    let published = 0;
+    const timer = setInterval(() => {
+      ch.publishBatch(10, (r, i) => r.assign(person(published + i)));
+      published += 10;
+      if (published === 100) clearInterval(timer);
+    }, 2);
+    const seen: number[] = [];
+    for await (const batch of sub) {
+      for (const r of batch) {
+        expect(r.name).toBe(`person-${r.indexNumber}`);
+        seen.push(r.indexNumber);
+      }
+      if (seen.length === 100) break;
+    }
+    expect(seen).toEqual([...Array(100).keys()]);
+    expect(ch.stats().subscribers[0]!.cursor).toBe(100); // leaving the loop acknowledged the last batch
+    sub.close();
+    ch.close();
+  });
+
+  it('starts at the newest record, or at the oldest still in the ring (late join)', () => {
+    const ch = openChannel('s', Person, { dir, capacity: 16, policy: 'overwrite' });
+    for (let i = 0; i < 40; i++) ch.publish(person(i));
+    const newest = ch.subscribe();
+    const oldest = ch.subscribe({ start: 'oldest' });
+    expect(newest.poll()).toBeNull();
+    const b = oldest.poll()!;
+    expect(b.length).toBe(16);
+    expect(b.get(0).indexNumber).toBe(24);
+    expect(b.get(15).indexNumber).toBe(39);
+    newest.close();
+    oldest.close();
+    ch.close();
+  });
+
+  it('resumes a durable subscriber after the last record it consumed', async () => {
+    const ch = openChannel('d', Person, { dir, capacity: 1024 });
+    let sub = ch.subscribe({ name: 'web', maxBatch: 4 });
+    for (let i = 0; i < 10; i++) ch.publish(person(i));
+    const first = sub.poll()!;
+    expect(first.length).toBe(4);
+    sub.poll(); // acknowledges 0..3, holds 4..7
+    sub.close(); // leaving holds... close acknowledges the batch handed out
+    expect(ch.stats().subscribers[0]).toMatchObject({ state: 'offline', durable: true, name: 'web', cursor: 8 });
+    for (let i = 10; i < 12; i++) ch.publish(person(i));
+    sub = ch.subscribe({ name: 'web' });
+    const rest: number[] = [];
+    for await (const b of sub) {
+      for (const r of b) rest.push(r.indexNumber);
+      if (rest.length === 4) break;
+    }
+    expect(rest).toEqual([8, 9, 10, 11]);
+    // the same durable name cannot be attached twice at once
+    expect(() => ch.subscribe({ name: 'web' })).toThrow(MmbusError);
+    try {
+      ch.subscribe({ name: 'web' });
+    } catch (e) {
+      expect((e as MmbusError).code).toBe('MMBUS_E_BUSY');
+    }
+    sub.close();
+    ch.close();
+  });
+
+  it('calls onMessage for every record; returning false stops it', async () => {
+    const ch = openChannel('m', Person, { dir });
+    const sub = ch.subscribe();
+    for (let i = 0; i < 50; i++) ch.publish(person(i));
+    const got: number[] = [];
+    await sub.onMessage((r) => {
+      got.push(r.indexNumber);
+      return r.indexNumber < 29;
+    });
+    expect(got).toEqual([...Array(30).keys()]);
+    expect(sub.closed).toBe(true);
+    ch.close();
+  });
+
+  it('onMessage rejects with the callback error and leaves the batch for a durable retry', async () => {
+    const ch = openChannel('m', Person, { dir });
+    let sub = ch.subscribe({ name: 'retry' });
+    for (let i = 0; i < 3; i++) ch.publish(person(i));
+    await expect(
+      sub.onMessage((r) => {
+        if (r.indexNumber === 1) throw new Error('handler failed');
+      }),
+    ).rejects.toThrow('handler failed');
+    sub.close();
+    sub = ch.subscribe({ name: 'retry' });
+    expect(sub.poll()!.get(0).indexNumber).toBe(0); // redelivered from the start of that batch
+    sub.close();
+    ch.close();
+  });
+
+  it('ends the iteration when aborted or closed while waiting', async () => {
+    const ch = openChannel('a', Person, { dir });
+    const controller = new AbortController();
+    const sub = ch.subscribe({ signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    let batches = 0;
+    for await (const _ of sub) batches++;
+    expect(batches).toBe(0);
+    expect(sub.closed).toBe(true);
+    const other = ch.subscribe();
+    setTimeout(() => other.close(), 20);
+    expect(await other.next()).toBeNull();
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(() => ch.subscribe({ signal: aborted.signal })).toThrow(MmbusError);
+    ch.close();
+  });
+
+  it('counts what an overwrite channel made a slow subscriber lose', () => {
+    const ch = openChannel('o', Person, { dir, capacity: 64, policy: 'overwrite' });
+    const sub = ch.subscribe();
+    for (let i = 0; i < 1000; i++) ch.publish(person(i));
+    let received = 0;
+    for (let b = sub.poll(); b; b = sub.poll()) received += b.length;
+    expect(received).toBe(64);
+    expect(sub.lost + received).toBe(1000);
+    expect(ch.stats().subscribers[0]!.lost).toBe(936);
+    sub.close();
+    ch.close();
+  });
+
+  it('reports stats of the channel and of every subscriber', () => {
+    const ch = openChannel('st', Person, { dir, capacity: 128 });
+    const a = ch.subscribe();
+    const d = ch.subscribe({ name: 'durable' });
+    for (let i = 0; i < 5; i++) ch.publish(person(i));
+    d.poll();
+    d.poll();
+    const s = ch.stats();
+    expect(s).toMatchObject({ head: 5, capacity: 128, publishersAlive: 1, subscribersActive: 2, maxLag: 5 });
+    expect(s.subscribers).toHaveLength(2);
+    expect(s.subscribers[0]).toMatchObject({ state: 'active', durable: false, pid: process.pid, lag: 5, lost: 0 });
+    expect(s.subscribers[1]).toMatchObject({ state: 'active', durable: true, name: 'durable', cursor: 5, lag: 0 });
+    a.close();
+    d.close();
+    expect(ch.stats().subscribersOffline).toBe(1);
+    ch.close();
+  });
+
+  it('validates subscribe options', () => {
+    const ch = openChannel('v', Person, { dir });
+    expect(() => ch.subscribe({ name: 'bad/name' })).toThrow(expect.objectContaining({ code: 'MMBUS_E_NAME' }));
+    expect(() => ch.subscribe({ start: 'middle' as 'oldest' })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
+    expect(() => ch.subscribe({ maxBatch: 0 })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
+    ch.close();
+  });
+});
