@@ -188,6 +188,11 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *batch);
  * of its records that a publisher may have overwritten while they were read (overwrite policy only;
  * they are added to lost and must be discarded), else 0. */
 int mmbus_ack(mmbus_sub_t *sub);
+/* Overwrite policy: how many of the last polled batch's records (counted from its start) a publisher
+ * may have overwritten so far. Call it after reading them: those records are suspect, the others were
+ * read intact, and the next ack counts exactly the suspect ones as lost (without this call, ack makes
+ * the check itself). Always 0 for the other policies. */
+uint32_t mmbus_sub_overrun(mmbus_sub_t *sub);
 /* Consumes only the first n records of the last polled batch (n <= its size); the rest are polled
  * again. Returns like mmbus_ack. */
 int mmbus_ack_n(mmbus_sub_t *sub, uint32_t n);

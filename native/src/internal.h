@@ -133,6 +133,7 @@ struct mmbus_sub {
   uint64_t batch_seq;      /* last polled batch */
   uint32_t batch_n;
   int has_batch;
+  int64_t checked_overrun; /* result of mmbus_sub_overrun for this batch, or -1 */
   uint64_t lost;
   uint64_t last_heartbeat_ns;
   int flowing;             /* data arrived recently: spin a little before sleeping */

@@ -338,6 +338,7 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   sub->batch_seq = c;
   sub->batch_n = n;
   sub->has_batch = 1;
+  sub->checked_overrun = -1;
   sub->flowing = 1;
   b->seq = c;
   b->n = n;
@@ -345,6 +346,26 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   b->data = ch->data;
   b->mask = ch->mask;
   return (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+/* Seqlock-style check: were any of the first `count` records of the batch claimed for a later lap
+ * while they were read? */
+static uint32_t batch_overrun(const mmbus_sub_t *sub, uint32_t count) {
+  const mmbus_channel_t *ch = sub->ch;
+  if (ch->policy != MMBUS_POLICY_OVERWRITE || !sub->has_batch) return 0;
+  fence_acquire();
+  uint64_t h = ld_acquire(ch->head);
+  uint64_t first_intact = h > ch->capacity ? h - ch->capacity : 0;
+  if (first_intact <= sub->batch_seq) return 0;
+  uint64_t end = sub->batch_seq + count;
+  return (uint32_t)((first_intact < end ? first_intact : end) - sub->batch_seq);
+}
+
+uint32_t mmbus_sub_overrun(mmbus_sub_t *sub) {
+  if (!sub || !sub->has_batch) return 0;
+  uint32_t bad = batch_overrun(sub, sub->batch_n);
+  sub->checked_overrun = bad;
+  return bad;
 }
 
 int mmbus_ack(mmbus_sub_t *sub) { return mmbus_ack_n(sub, sub ? sub->batch_n : 0); }
@@ -356,24 +377,15 @@ int mmbus_ack_n(mmbus_sub_t *sub, uint32_t count) {
   if (!sub->has_batch) return mmbus_set_err(MMBUS_E_STATE, "ack without a polled batch");
   if (count > sub->batch_n)
     return mmbus_set_err(MMBUS_E_INVAL, "ack of %u records of a batch of %u", count, sub->batch_n);
-  mmbus_channel_t *ch = sub->ch;
   uint64_t end = sub->batch_seq + count;
-  int overrun = 0;
-  if (ch->policy == MMBUS_POLICY_OVERWRITE) {
-    /* Seqlock-style check: were any of the batch's slots claimed for a later lap while we read? */
-    fence_acquire();
-    uint64_t h = ld_acquire(ch->head);
-    uint64_t first_intact = h > ch->capacity ? h - ch->capacity : 0;
-    if (first_intact > sub->batch_seq) {
-      uint64_t bad = (first_intact < end ? first_intact : end) - sub->batch_seq;
-      overrun = (int)bad;
-      sub->lost += bad;
-    }
-  }
+  /* what the reader validated after reading counts; else check now */
+  uint32_t bad = sub->checked_overrun >= 0 ? (uint32_t)sub->checked_overrun : batch_overrun(sub, count);
+  if (bad > count) bad = count;
+  sub->lost += bad;
   sub->cursor = end;
   sub->has_batch = 0;
   publish_cursor(sub);
-  return overrun;
+  return (int)bad;
 }
 
 int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {

@@ -92,6 +92,24 @@ static void test_start_positions(const char *dir) {
   CHECK_OK(mmbus_publish(ch, &p, sizeof p));
   CHECK_RC(mmbus_poll(newest, 0, &b), 1);
   CHECK(((const test_person_t *)mmbus_batch_record(&b, 0))->index == 40);
+  /* overwrite: records of a held batch overwritten while it is read are reported, then counted lost */
+  mmbus_sub_t *lapped;
+  so.start = MMBUS_START_NEWEST;
+  CHECK_OK(mmbus_subscribe(ch, &so, &lapped));
+  for (int i = 0; i < 8; i++) {
+    fill_person(&p, 100 + i, 0);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  }
+  CHECK_RC(mmbus_poll(lapped, 0, &b), 8);
+  CHECK(mmbus_sub_overrun(lapped) == 0);
+  for (int i = 0; i < 12; i++) { /* 12 more on a ring of 16: the batch's first 4 slots are reused */
+    fill_person(&p, 200 + i, 0);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  }
+  CHECK(mmbus_sub_overrun(lapped) == 4);
+  CHECK_RC(mmbus_ack(lapped), 4);
+  CHECK(mmbus_sub_lost(lapped) == 4);
+  CHECK_OK(mmbus_sub_close(lapped));
   CHECK_RC(mmbus_close(ch), MMBUS_E_STATE); /* subscribers still open */
   CHECK_OK(mmbus_sub_close(newest));
   CHECK_OK(mmbus_sub_close(oldest));

@@ -366,6 +366,12 @@ Napi::Value Ack(const Napi::CallbackInfo &info) {
   return Code(info.Env(), mmbus_ack(s->sub));
 }
 
+Napi::Value Overrun(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  return Napi::Number::New(info.Env(), mmbus_sub_overrun(s->sub));
+}
+
 Napi::Value Heartbeat(const Napi::CallbackInfo &info) {
   Sub *s = SubOf(info[0]);
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
@@ -433,6 +439,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poll", Napi::Function::New(env, Poll));
   exports.Set("ack", Napi::Function::New(env, Ack));
   exports.Set("heartbeat", Napi::Function::New(env, Heartbeat));
+  exports.Set("overrun", Napi::Function::New(env, Overrun));
   exports.Set("lost", Napi::Function::New(env, SubLost));
   exports.Set("wait", Napi::Function::New(env, Wait));
   exports.Set("interrupt", Napi::Function::New(env, Interrupt));

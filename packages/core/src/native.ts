@@ -77,6 +77,8 @@ export interface NativeBinding {
   /** Acknowledges the last polled batch, or only its first `count` records. */
   ack(s: SubHandle, count?: number): number;
   heartbeat(s: SubHandle): number;
+  /** Overwrite channels: records of the last polled batch (from its start) that may have been overwritten. */
+  overrun(s: SubHandle): number;
   lost(s: SubHandle): number;
   wait(s: SubHandle, timeoutMs: number, callback: (rc: number, detail: string) => void): number;
   interrupt(s: SubHandle): number;

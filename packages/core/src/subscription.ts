@@ -28,8 +28,19 @@ export class Batch<T extends RecordView> implements Iterable<T> {
   constructor(
     private readonly channel: Channel<T>,
     record: T,
+    private readonly overrunOf: () => number,
   ) {
     this.record = record;
+  }
+
+  /**
+   * Overwrite channels only: how many records from the start of this batch a publisher may have
+   * overwritten while you read them. Call it after reading: records before this index are suspect
+   * (discard what you read from them; they are counted in `lost`), the others were read intact.
+   * Always 0 for `block` and `reject` channels.
+   */
+  overwritten(): number {
+    return this.overrunOf();
   }
 
   /** The i-th record of the batch (the same flyweight object, re-pointed). */
@@ -75,7 +86,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     const h = native.subscribe(channel.liveHandle(), this.name ?? null, start === 'oldest' ? 1 : 0);
     if (typeof h === 'number') throw nativeError(h, `subscribing to '${channel.name}'`);
     this.handle = h;
-    this.batch = new Batch(channel, new channel.type());
+    this.batch = new Batch(channel, new channel.type(), () => (this.holding && this.handle ? native.overrun(this.handle) : 0));
     // Keeps the heartbeat fresh while the subscriber is idle but not waiting; never keeps the process alive.
     this.heartbeat = setInterval(() => {
       if (this.handle && !this.waiting) native.heartbeat(this.handle);
