@@ -241,6 +241,12 @@ typedef struct mmbus_stats {
 
 /* Channel stats, and up to max_subs subscriber entries (non-free slots); returns the entry count. */
 int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_stats_t *subs, uint32_t max_subs);
+/* Records claimed so far (the sequence number the next publish gets). */
+uint64_t mmbus_head(const mmbus_channel_t *ch);
+/* Copies record `seq` into out (size = the record size) without joining as a subscriber: tools read
+ * the channel this way and never hold a publisher back. Returns 0, or MMBUS_E_NOENT when the record is
+ * not committed yet, was given up by its publisher, or has been (or is being) overwritten. */
+int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size);
 /* Reclaims slots of dead processes now: anonymous slots are freed, durable ones go offline,
  * publisher slots are freed. Returns how many were reclaimed. */
 int mmbus_gc(mmbus_channel_t *ch);

@@ -454,3 +454,20 @@ int mmbus_sub_interrupt(mmbus_sub_t *sub) {
 uint64_t mmbus_sub_lost(const mmbus_sub_t *sub) { return sub ? sub->lost : 0; }
 uint64_t mmbus_sub_cursor(const mmbus_sub_t *sub) { return sub ? sub->cursor : 0; }
 int mmbus_sub_slot(const mmbus_sub_t *sub) { return sub ? sub->index : -1; }
+
+uint64_t mmbus_head(const mmbus_channel_t *ch) { return ch ? ld_acquire(ch->head) : 0; }
+
+int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size) {
+  if (!ch || !out) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  if (size != ch->record_size)
+    return mmbus_set_err(MMBUS_E_TOOBIG, "buffer of %zu bytes for %u-byte records", size, ch->record_size);
+  uint64_t *sp = stamp_of(ch, seq);
+  if (ld_acquire(sp) != seq + 1)
+    return mmbus_set_err(MMBUS_E_NOENT, "record %llu is not in the ring", (unsigned long long)seq);
+  memcpy(out, ch->data + (size_t)(seq & ch->mask) * ch->stride, ch->record_size);
+  /* seqlock check: still the same lap, and no publisher has claimed the slot for a later one */
+  fence_acquire();
+  if (ld_relaxed(sp) != seq + 1 || ld_acquire(ch->head) > seq + ch->capacity)
+    return mmbus_set_err(MMBUS_E_NOENT, "record %llu was overwritten while it was read", (unsigned long long)seq);
+  return 0;
+}

@@ -110,6 +110,14 @@ static void test_start_positions(const char *dir) {
   CHECK_RC(mmbus_ack(lapped), 4);
   CHECK(mmbus_sub_lost(lapped) == 4);
   CHECK_OK(mmbus_sub_close(lapped));
+  /* reading without joining */
+  CHECK(mmbus_head(ch) == 61);
+  test_person_t got;
+  CHECK_OK(mmbus_read(ch, 60, &got, sizeof got));
+  CHECK(got.index == 211);
+  CHECK_RC(mmbus_read(ch, 61, &got, sizeof got), MMBUS_E_NOENT);  /* not yet */
+  CHECK_RC(mmbus_read(ch, 40, &got, sizeof got), MMBUS_E_NOENT);  /* overwritten */
+  CHECK_RC(mmbus_read(ch, 60, &got, 10), MMBUS_E_TOOBIG);
   CHECK_RC(mmbus_close(ch), MMBUS_E_STATE); /* subscribers still open */
   CHECK_OK(mmbus_sub_close(newest));
   CHECK_OK(mmbus_sub_close(oldest));

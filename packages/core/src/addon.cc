@@ -271,6 +271,23 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
   return o;
 }
 
+Napi::Value Head(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  return Napi::Number::New(info.Env(), static_cast<double>(mmbus_head(c->ch)));
+}
+
+// read(handle, seq, out: Uint8Array) -> 0 | negative code: copies a record without subscribing
+Napi::Value Read(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (!info[2].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "read needs a Uint8Array"));
+  Napi::TypedArray out = info[2].As<Napi::TypedArray>();
+  uint8_t *dst = static_cast<uint8_t *>(out.ArrayBuffer().Data()) + out.ByteOffset();
+  uint64_t seq = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  return Code(info.Env(), mmbus_read(c->ch, seq, dst, out.ByteLength()));
+}
+
 Napi::Value Gc(const Napi::CallbackInfo &info) {
   Channel *c = ChannelOf(info[0]);
   if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
@@ -434,6 +451,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flush", Napi::Function::New(env, Flush));
   exports.Set("stats", Napi::Function::New(env, Stats));
   exports.Set("gc", Napi::Function::New(env, Gc));
+  exports.Set("head", Napi::Function::New(env, Head));
+  exports.Set("read", Napi::Function::New(env, Read));
   exports.Set("subscribe", Napi::Function::New(env, Subscribe));
   exports.Set("subClose", Napi::Function::New(env, SubClose));
   exports.Set("poll", Napi::Function::New(env, Poll));

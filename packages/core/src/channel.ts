@@ -26,7 +26,7 @@ export type RecordInput<T> = T extends { assign(input: infer I): unknown } ? I :
 
 export type Policy = 'block' | 'reject' | 'overwrite';
 const POLICY_CODES: Record<Policy, number> = { block: 1, reject: 2, overwrite: 3 };
-const POLICY_NAMES = ['unset', 'block', 'reject', 'overwrite'] as const;
+export const POLICY_NAMES = ['unset', 'block', 'reject', 'overwrite'] as const;
 
 export interface ChannelOptions {
   /** Directory of the channel files; default $MMBUS_DIR, else <tmpdir>/mmbus (which is created if missing). */

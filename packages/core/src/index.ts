@@ -5,3 +5,5 @@ export { Batch, Subscription } from './subscription.js';
 export type { SubscribeOptions } from './subscription.js';
 export { MmbusError } from './errors.js';
 export type { MmbusErrorCode } from './errors.js';
+export { ChannelInspector, inspectChannel } from './inspect.js';
+export type { InspectedInfo } from './inspect.js';

@@ -71,6 +71,8 @@ export interface NativeBinding {
   flush(h: ChannelHandle): number;
   stats(h: ChannelHandle): number | NativeStats;
   gc(h: ChannelHandle): number;
+  head(h: ChannelHandle): number;
+  read(h: ChannelHandle, seq: number, out: Uint8Array): number;
   subscribe(h: ChannelHandle, name: string | null, start: number): number | SubHandle;
   subClose(s: SubHandle): number;
   poll(s: SubHandle, max: number, out: Float64Array): number;
