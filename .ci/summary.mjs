@@ -15,8 +15,12 @@ for (const m of log.matchAll(/(\d+)% tests passed, (\d+) tests? failed out of (\
 for (const f of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
   const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
   passed += r.numPassedTests ?? 0;
-  // A suite that fails to load has no failed tests of its own: count it as one failure.
-  failed += Math.max(r.numFailedTests ?? 0, r.numFailedTestSuites ?? 0);
+  failed += r.numFailedTests ?? 0;
+  // A test file that fails to load has no failed tests of its own: count it as one failure.
+  for (const file of r.testResults ?? []) {
+    const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed').length;
+    if (file.status === 'failed' && failedTests === 0) failed++;
+  }
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

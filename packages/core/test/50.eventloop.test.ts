@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { openChannel } from '../src/index.js';
 import { Person } from '@mmbus/messages';
-import { tempDir } from './helpers.js';
+import { childEnv, tempDir } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -53,6 +53,7 @@ describe('waiting', () => {
         cwd: join(import.meta.dirname, '..'),
         encoding: 'utf8',
         timeout: 20000,
+        env: childEnv(),
       });
       expect(r.stderr).toBe('');
       expect(r.stdout.trim()).toBe('done');

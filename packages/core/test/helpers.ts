@@ -27,9 +27,17 @@ export interface Child {
 }
 
 /** Runs test/fixtures/<name>.ts in a child Node process (through tsx). */
+/** The environment for child processes: without the test runner's FORCE_COLOR (Node warns about it). */
+export function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.FORCE_COLOR;
+  return env;
+}
+
 export function runFixture(name: string, args: string[]): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', `${name}.ts`), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: childEnv(),
   });
   children.add(proc);
   let stdout = '';
