@@ -93,9 +93,12 @@ export class Channel<T extends RecordView> {
   readonly view: DataView;
   /** @internal */
   handle: ChannelHandle | null;
-  private readonly dataOffset: number;
-  private readonly stride: number;
-  private readonly capacity: number;
+  /** @internal */
+  readonly dataOffset: number;
+  /** @internal */
+  readonly stride: number;
+  /** @internal */
+  readonly capacity: number;
   private readonly staging: T;
   private readonly stagingBytes: Uint8Array;
   private readonly writer: T;

@@ -23,6 +23,7 @@ const WAIT_INTR = -21;
 export class Batch<T extends RecordView> implements Iterable<T> {
   seq = 0;
   length = 0;
+  private firstSlot = 0;
   private readonly record: T;
 
   constructor(
@@ -43,10 +44,20 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     return this.overrunOf();
   }
 
+  /** @internal */
+  reset(seq: number, length: number): void {
+    this.seq = seq;
+    this.length = length;
+    this.firstSlot = seq % this.channel.capacity;
+  }
+
   /** The i-th record of the batch (the same flyweight object, re-pointed). */
   get(i: number): T {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
-    this.record.wrap(this.channel.view, this.channel.offsetOf(this.seq + i));
+    const ch = this.channel;
+    let slot = this.firstSlot + i;
+    if (slot >= ch.capacity) slot -= ch.capacity;
+    this.record.wrap(ch.view, ch.dataOffset + slot * ch.stride);
     return this.record;
   }
 
@@ -129,8 +140,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     const n = native.poll(h, this.maxBatch, this.out);
     if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
     if (n === 0) return null;
-    this.batch.seq = this.out[0] as number;
-    this.batch.length = n;
+    this.batch.reset(this.out[0] as number, n);
     this.holding = true;
     return this.batch;
   }
