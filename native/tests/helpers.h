@@ -81,34 +81,44 @@ static inline int person_intact(const test_person_t *p) {
   return p->age == (int32_t)(p->index % 100) && strcmp(p->name, want) == 0;
 }
 
-static char test_dir[256];
+static char test_dirs[8][256];
+static int test_dir_count;
 static pid_t test_dir_owner;
-static void rm_test_dir(void) {
-  if (getpid() != test_dir_owner) return; /* forked children leave it to their parent */
-  DIR *d = opendir(test_dir);
-  if (d) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(p, sizeof p, "%s/%s", test_dir, e->d_name);
-        unlink(p);
-      }
-    closedir(d);
+static void rm_test_dirs(void) {
+  if (getpid() != test_dir_owner) return; /* forked children leave them to their parent */
+  for (int k = 0; k < test_dir_count; k++) {
+    DIR *d = opendir(test_dirs[k]);
+    if (d) {
+      struct dirent *e;
+      char p[4096];
+      while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+          snprintf(p, sizeof p, "%s/%s", test_dirs[k], e->d_name);
+          unlink(p);
+        }
+      closedir(d);
+    }
+    rmdir(test_dirs[k]);
   }
-  rmdir(test_dir);
 }
 
 /* A fresh private directory, removed at exit by the process that made it. */
 static inline const char *make_test_dir(void) {
-  snprintf(test_dir, sizeof test_dir, "/tmp/mmbus-test-XXXXXX");
-  if (!mkdtemp(test_dir)) {
+  if (test_dir_count == 8) {
+    fprintf(stderr, "too many test directories\n");
+    exit(1);
+  }
+  char *dir = test_dirs[test_dir_count];
+  snprintf(dir, sizeof test_dirs[0], "/tmp/mmbus-test-XXXXXX");
+  if (!mkdtemp(dir)) {
     perror("mkdtemp");
     exit(1);
   }
-  test_dir_owner = getpid();
-  atexit(rm_test_dir);
-  return test_dir;
+  if (test_dir_count++ == 0) {
+    test_dir_owner = getpid();
+    atexit(rm_test_dirs);
+  }
+  return dir;
 }
 
 static inline mmbus_channel_t *open_person_channel(const char *dir, const char *name, mmbus_policy_t policy,
