@@ -20,6 +20,7 @@ namespace {
 struct Channel {
   mmbus_channel_t *ch = nullptr;
   Napi::Reference<Napi::ArrayBuffer> buffer;  // detached at close: no read after unmap
+  uint32_t record_size = 0;
   mmbus_claim_t claim{};
   bool claimed = false;
   int open_subs = 0;
@@ -149,6 +150,7 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   c->buffer = Napi::Persistent(ab);
   mmbus_info_t in;
   mmbus_info(ch, &in);
+  c->record_size = in.record_size;
   Napi::Object infoObj = Napi::Object::New(env);
   infoObj.Set("formatVersion", in.format_version);
   infoObj.Set("recordSize", in.record_size);
@@ -197,11 +199,9 @@ Napi::Value Publish(const Napi::CallbackInfo &info) {
   Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
   uint32_t n = info[2].As<Napi::Number>().Uint32Value();
   const uint8_t *src = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  mmbus_info_t in;
-  mmbus_info(c->ch, &in);
-  if (static_cast<size_t>(n) * in.record_size > ta.ByteLength())
+  if (static_cast<size_t>(n) * c->record_size > ta.ByteLength())
     return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "fewer bytes than records"));
-  int rc = n == 1 ? mmbus_publish(c->ch, src, in.record_size) : mmbus_publish_batch(c->ch, src, n);
+  int rc = n == 1 ? mmbus_publish(c->ch, src, c->record_size) : mmbus_publish_batch(c->ch, src, n);
   return Code(info.Env(), rc);
 }
 
