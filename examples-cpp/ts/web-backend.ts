@@ -52,17 +52,19 @@ let burstMs = -1;
 let burstReceived = 0;
 let target = -1;
 
-// progress: one live line on stderr (a terminal), at most every 100 ms
+// progress: one live line on stderr (a terminal: redrawn every 100 ms; otherwise a line a second)
 const tty = process.stderr.isTTY === true;
 let lastDraw = 0;
+let lastDrawn = 0;
 function progress(force = false): void {
   if (!a.progress) return;
   const now = performance.now();
-  if (!force && now - lastDraw < 100) return;
+  if (!force && now - lastDraw < (tty ? 100 : 1000)) return;
+  const rate = lastDraw && now > lastDraw ? Math.round((received - lastDrawn) / ((now - lastDraw) / 1000)) : 0;
   lastDraw = now;
-  const rate = t0 && now > t0 ? Math.round(received / ((now - t0) / 1000)) : 0;
-  const line = `web back end: ${received.toLocaleString('en-US')} updates, ${distinct.toLocaleString('en-US')}/${points.toLocaleString('en-US')} points` +
-    (burstMs >= 0 ? `, burst in ${burstMs.toFixed(1)} ms` : '') + `, ${rate.toLocaleString('en-US')} msg/s`;
+  lastDrawn = received;
+  const phase = burstMs >= 0 ? `burst of ${points.toLocaleString('en-US')} in ${burstMs.toFixed(1)} ms, then changes` : 'start-up burst';
+  const line = `web back end: ${received.toLocaleString('en-US')} updates, ${distinct.toLocaleString('en-US')}/${points.toLocaleString('en-US')} points (${phase}), ${rate.toLocaleString('en-US')} msg/s`;
   process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
 }
 

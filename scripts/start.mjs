@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// npm start: the reference scenario of mmbus, end to end.
+//
+// collector-host (C++) loads libcollector.so with dlopen; the library publishes the start-up burst
+// (every point from 0 to its first value) and then steady changes on the `points` channel. A TS "web
+// back end" (examples-cpp/ts/web-backend.ts) subscribes durably, keeps the latest value of every point
+// and shows a live progress line. At the end the script compares every point's final value with what
+// the collector reports it published, prints the burst's time and rate, and exits 0 only if nothing
+// was lost. Builds what is missing first; works in a temporary directory that it removes.
+//
+//   npm start -- [--points 210000] [--devices 70] [--rate 50000] [--duration 3] [--capacity 65536]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const buildDir = join(root, 'examples-cpp', 'build');
+
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code) => (s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+const bold = paint('1');
+const green = paint('32');
+const red = paint('31');
+const dim = paint('2');
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+function usage(msg) {
+  console.error(`npm start: ${msg}\nusage: npm start -- [--points 210000] [--devices 70] [--rate 50000] [--duration 3] [--capacity 65536]`);
+  process.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      points: { type: 'string', default: '210000' },
+      devices: { type: 'string' },
+      rate: { type: 'string', default: '50000' },
+      duration: { type: 'string', default: '3' },
+      capacity: { type: 'string', default: '65536' },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (err) {
+  usage(err.message);
+}
+if (args.help) usage('help');
+const num = (name, min) => {
+  const v = Number(args[name]);
+  if (!Number.isFinite(v) || v < min) usage(`--${name} must be a number >= ${min}`);
+  return v;
+};
+const points = num('points', 1);
+const rate = num('rate', 0);
+const duration = num('duration', 0);
+const capacity = num('capacity', 2);
+if (!Number.isInteger(points)) usage('--points must be an integer');
+if ((capacity & (capacity - 1)) !== 0) usage('--capacity must be a power of two');
+// points = devices x points per device: 70 devices when that divides evenly, else as given
+let devices = args.devices ? num('devices', 1) : points % 70 === 0 ? 70 : 1;
+if (points % devices !== 0) usage(`--points ${points} is not a multiple of --devices ${devices}`);
+const perDevice = points / devices;
+
+function run(cmd, argv, cwd = root) {
+  console.log(dim(`$ ${cmd} ${argv.join(' ')}`));
+  const r = spawnSync(cmd, argv, { cwd, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(red(`npm start: '${cmd} ${argv.join(' ')}' failed`));
+    process.exit(1);
+  }
+}
+
+// 1. build what is missing
+if (!existsSync(join(root, 'packages', 'core', 'build', 'Release', 'mmbus.node'))) {
+  run('npm', ['run', 'install', '-w', '@mmbus/core']);
+}
+if (!existsSync(join(buildDir, 'collector-host')) || !existsSync(join(buildDir, 'libcollector.so'))) {
+  run('cmake', ['-S', 'examples-cpp', '-B', 'examples-cpp/build', '-DCMAKE_BUILD_TYPE=Release']);
+  run('cmake', ['--build', 'examples-cpp/build', '-j', '2']);
+}
+
+// 2. the scenario, in a temporary directory
+const dir = mkdtempSync(join(tmpdir(), 'mmbus-start-'));
+const children = new Set();
+function cleanup() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+function start(cmd, argv, stderr = 'inherit') {
+  const proc = spawn(cmd, argv, { cwd: root, stdio: ['pipe', 'pipe', stderr] });
+  children.add(proc);
+  const lines = [];
+  const waiters = [];
+  createInterface({ input: proc.stdout }).on('line', (l) => {
+    lines.push(l);
+    for (const w of waiters.splice(0)) if (!w(l)) waiters.push(w);
+  });
+  const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal, lines })));
+  const line = (text) =>
+    new Promise((res, rej) => {
+      const found = lines.find((l) => l.includes(text));
+      if (found) return res(found);
+      waiters.push((l) => (l.includes(text) ? (res(l), true) : false));
+      exited.then((e) => rej(new Error(`${cmd} exited (${e.code ?? e.signal}) before '${text}'`)));
+    });
+  return { proc, exited, line };
+}
+
+function lastJson(lines) {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i].startsWith('{')) return JSON.parse(lines[i]);
+  }
+  return null;
+}
+
+let ok = false;
+try {
+  console.log(bold(`mmbus: ${fmt(points)} points (${devices} devices x ${fmt(perDevice)}), burst then ${fmt(rate)} changes/s for ${duration} s, ring of ${fmt(capacity)} records (block)`));
+  const shape = ['--devices', String(devices), '--points-per-device', String(perDevice)];
+  const tsValues = join(dir, 'backend-values.bin');
+  const libValues = join(dir, 'collector-values.bin');
+  const backend = start(process.execPath, [
+    '--import', 'tsx', join(root, 'examples-cpp', 'ts', 'web-backend.ts'),
+    '--dir', dir, ...shape, '--capacity', String(capacity), '--policy', 'block', '--dump', tsValues, '--progress',
+  ]);
+  await backend.line('ready');
+  const host = start(join(buildDir, 'collector-host'), [
+    '--dir', dir, ...shape, '--capacity', String(capacity), '--policy', 'block',
+    '--rate', String(rate), '--duration', String(duration), '--dump-values', libValues, '--quiet',
+  ]);
+  const h = await host.exited;
+  const hs = lastJson(h.lines);
+  if (h.code !== 0 || !hs || !hs.ok) throw new Error(`collector-host failed (${h.code ?? h.signal}): ${hs?.error ?? 'no summary'}`);
+  backend.proc.stdin.write(`stop ${hs.published}\n`);
+  const guard = setTimeout(() => backend.proc.kill('SIGKILL'), 30_000);
+  const b = await backend.exited;
+  clearTimeout(guard);
+  const bs = lastJson(b.lines);
+  if (b.code !== 0 || !bs) throw new Error(`the web back end failed (${b.code ?? b.signal})`);
+
+  // every point's final value, as the back end holds it, against what the library published
+  const mine = new Float64Array(readFileSync(tsValues).buffer.slice(0));
+  const theirs = new Float64Array(readFileSync(libValues).buffer.slice(0));
+  let mismatched = 0;
+  for (let i = 0; i < points; i++) if (!Object.is(mine[i], theirs[i])) mismatched++;
+
+  ok = mine.length === points && theirs.length === points && mismatched === 0 && bs.received === hs.published && bs.lost === 0 && bs.bad === 0 && bs.distinctPoints === points;
+  console.log('');
+  console.log(bold('start-up burst'));
+  console.log(`  collector published ${fmt(hs.burst)} updates in ${hs.burstMs.toFixed(1)} ms (${fmt(hs.burstMsgsPerSec)} msg/s)`);
+  console.log(`  web back end had every point after ${bs.burstMs.toFixed(1)} ms (${fmt(bs.burstMsgsPerSec)} msg/s)`);
+  console.log(bold('steady changes'));
+  console.log(`  ${fmt(hs.changes)} changes in ${duration} s (${fmt(duration > 0 ? hs.changes / duration : 0)}/s)`);
+  console.log(bold('summary'));
+  console.log(`  published ${fmt(hs.published)}, received ${fmt(bs.received)}, lost ${fmt(bs.lost)}, malformed ${fmt(bs.bad)}`);
+  console.log(`  points with a value: ${fmt(bs.distinctPoints)}/${fmt(points)}; final values equal to the collector's: ${fmt(points - mismatched)}/${fmt(points)}`);
+  console.log(`  sum of final values: back end ${bs.valueSum}, collector ${hs.valueSum}`);
+  console.log(ok ? green(bold('OK: nothing lost, every point ends with the value the collector published')) : red(bold('FAILED: the back end does not hold what the collector published')));
+} catch (err) {
+  console.error(red(`npm start: ${err.message}`));
+} finally {
+  cleanup();
+}
+process.exit(ok ? 0 : 1);
