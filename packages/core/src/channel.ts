@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { check, closedError, MmbusError, nativeError } from './errors.js';
-import { native, type ChannelHandle, type NativeInfo, type NativeStats } from './native.js';
+import { ChannelBase, POLICY_CODES, type Policy } from './base.js';
+import { check, MmbusError, nativeError } from './errors.js';
+import { native } from './native.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
 /** What core needs of a generated message class (see @mmbus/messages); core knows no schema. */
@@ -24,9 +25,6 @@ export interface RecordView {
 /** The plain-object form a record class accepts in `assign()`. */
 export type RecordInput<T> = T extends { assign(input: infer I): unknown } ? I : never;
 
-export type Policy = 'block' | 'reject' | 'overwrite';
-const POLICY_CODES: Record<Policy, number> = { block: 1, reject: 2, overwrite: 3 };
-export const POLICY_NAMES = ['unset', 'block', 'reject', 'overwrite'] as const;
 
 export interface ChannelOptions {
   /** Directory of the channel files; default $MMBUS_DIR, else <tmpdir>/mmbus (which is created if missing). */
@@ -49,23 +47,6 @@ export interface ChannelOptions {
   heartbeatTimeoutMs?: number;
 }
 
-export interface ChannelInfo {
-  name: string;
-  dir: string;
-  schemaName: string;
-  fingerprint: bigint;
-  recordSize: number;
-  capacity: number;
-  policy: Policy;
-  blockTimeoutMs: number;
-  heartbeatTimeoutMs: number;
-  maxSubscribers: number;
-  fileSize: number;
-  createdAt: Date;
-}
-
-export type ChannelStats = NativeStats;
-
 /** The default directory: $MMBUS_DIR, or <tmpdir>/mmbus. */
 export function defaultDir(): string {
   return process.env.MMBUS_DIR ?? join(tmpdir(), 'mmbus');
@@ -85,14 +66,10 @@ export function unlinkChannel(name: string, dir: string = defaultDir()): void {
   check(native.unlink(dir, name), `removing channel '${name}'`);
 }
 
-export class Channel<T extends RecordView> {
-  readonly name: string;
+export class Channel<T extends RecordView> extends ChannelBase {
   readonly type: MessageType<T>;
-  readonly info: ChannelInfo;
   /** @internal the whole mapping */
   readonly view: DataView;
-  /** @internal */
-  handle: ChannelHandle | null;
   /** @internal */
   readonly dataOffset: number;
   /** @internal */
@@ -129,46 +106,20 @@ export class Channel<T extends RecordView> {
       maxPublishers: options.maxPublishers ?? 0,
     });
     if (typeof opened === 'number') throw nativeError(opened, `opening channel '${name}' in ${dir}`);
-    const i: NativeInfo = opened.info;
-    this.name = name;
+    super(name, dir, opened.handle, opened.info);
     this.type = type;
-    this.handle = opened.handle;
     this.view = new DataView(opened.buffer);
-    this.dataOffset = i.dataOffset;
-    this.stride = i.recordStride;
-    this.capacity = i.capacity;
-    this.info = {
-      name,
-      dir,
-      schemaName: i.schemaName,
-      fingerprint: i.fingerprint,
-      recordSize: i.recordSize,
-      capacity: i.capacity,
-      policy: POLICY_NAMES[i.policy] as Policy,
-      blockTimeoutMs: i.blockTimeoutMs,
-      heartbeatTimeoutMs: i.heartbeatTimeoutMs,
-      maxSubscribers: i.maxSubscribers,
-      fileSize: i.fileSize,
-      createdAt: new Date(Number(i.createdNs / 1000000n)),
-    };
+    this.dataOffset = opened.info.dataOffset;
+    this.stride = opened.info.recordStride;
+    this.capacity = opened.info.capacity;
     this.staging = new type();
     this.stagingBytes = new Uint8Array(this.staging.view.buffer, this.staging.view.byteOffset + this.staging.offset, type.SIZE);
     this.writer = new type(this.view, this.dataOffset);
   }
 
-  get closed(): boolean {
-    return this.handle === null;
-  }
-
   /** @internal byte offset of the record with sequence number seq in the mapping */
   offsetOf(seq: number): number {
     return this.dataOffset + (seq % this.capacity) * this.stride;
-  }
-
-  /** @internal */
-  liveHandle(): ChannelHandle {
-    if (this.handle === null) throw closedError(`channel '${this.name}'`);
-    return this.handle;
   }
 
   /**
@@ -297,28 +248,10 @@ export class Channel<T extends RecordView> {
     return sub;
   }
 
-  /** Channel counters and every subscriber's cursor, lag, lost, state and heartbeat age. */
-  stats(): ChannelStats {
-    const s = native.stats(this.liveHandle());
-    if (typeof s === 'number') throw nativeError(s, `stats of '${this.name}'`);
-    return s;
-  }
-
-  /** Reclaims the slots of dead processes now; returns how many. */
-  gc(): number {
-    return check(native.gc(this.liveHandle()), `gc of '${this.name}'`);
-  }
-
-  /** Makes the channel durable on disk (msync): survives power loss, not only process crashes. */
-  flush(): void {
-    check(native.flush(this.liveHandle()), `flushing '${this.name}'`);
-  }
-
   /** Closes the channel and every subscription of it. Record views of it must not be used after. */
-  close(): void {
+  override close(): void {
     if (this.handle === null) return;
     for (const sub of [...this.subscriptions]) sub.close();
-    check(native.close(this.handle), `closing '${this.name}'`);
-    this.handle = null;
+    super.close();
   }
 }

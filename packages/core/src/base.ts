@@ -1,0 +1,95 @@
+import { check, closedError, nativeError } from './errors.js';
+import { native, type ChannelHandle, type NativeInfo, type NativeStats } from './native.js';
+
+export type Policy = 'block' | 'reject' | 'overwrite';
+export const POLICY_CODES: Record<Policy, number> = { block: 1, reject: 2, overwrite: 3 };
+const POLICY_NAMES = ['unset', 'block', 'reject', 'overwrite'] as const;
+
+export interface ChannelInfo {
+  name: string;
+  dir: string;
+  formatVersion: number;
+  schemaName: string;
+  fingerprint: bigint;
+  recordSize: number;
+  capacity: number;
+  policy: Policy;
+  blockTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  maxSubscribers: number;
+  maxPublishers: number;
+  fileSize: number;
+  createdAt: Date;
+}
+
+export type ChannelStats = NativeStats;
+
+/** What every open channel handle offers, typed or not: its header, counters and housekeeping. */
+export abstract class ChannelBase {
+  readonly info: ChannelInfo;
+  /** @internal */
+  handle: ChannelHandle | null;
+
+  protected constructor(name: string, dir: string, handle: ChannelHandle, i: NativeInfo) {
+    this.handle = handle;
+    this.info = {
+      name,
+      dir,
+      formatVersion: i.formatVersion,
+      schemaName: i.schemaName,
+      fingerprint: i.fingerprint,
+      recordSize: i.recordSize,
+      capacity: i.capacity,
+      policy: POLICY_NAMES[i.policy] as Policy,
+      blockTimeoutMs: i.blockTimeoutMs,
+      heartbeatTimeoutMs: i.heartbeatTimeoutMs,
+      maxSubscribers: i.maxSubscribers,
+      maxPublishers: i.maxPublishers,
+      fileSize: i.fileSize,
+      createdAt: new Date(Number(i.createdNs / 1000000n)),
+    };
+  }
+
+  get name(): string {
+    return this.info.name;
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  /** @internal */
+  liveHandle(): ChannelHandle {
+    if (this.handle === null) throw closedError(`channel '${this.info.name}'`);
+    return this.handle;
+  }
+
+  /** Records claimed so far: the next record gets this sequence number. */
+  head(): number {
+    return native.head(this.liveHandle());
+  }
+
+  /** Channel counters and every subscriber's cursor, lag, lost, state and heartbeat age. */
+  stats(): ChannelStats {
+    const s = native.stats(this.liveHandle());
+    if (typeof s === 'number') throw nativeError(s, `stats of '${this.info.name}'`);
+    return s;
+  }
+
+  /** Reclaims the slots of dead processes now; returns how many. */
+  gc(): number {
+    return check(native.gc(this.liveHandle()), `gc of '${this.info.name}'`);
+  }
+
+  /** Makes the channel durable on disk (msync): survives power loss, not only process crashes. */
+  flush(): void {
+    check(native.flush(this.liveHandle()), `flushing '${this.info.name}'`);
+  }
+
+  /** Unmaps the channel. */
+  close(): void {
+    if (this.handle === null) return;
+    check(native.close(this.handle), `closing '${this.info.name}'`);
+    this.handle = null;
+  }
+}
