@@ -1,0 +1,79 @@
+import { inspectChannel } from '@mmbus/core';
+import pc from 'picocolors';
+
+import { channelDir, explainOpenError, hex64, listChannelFiles, toJson, type DirOption } from '../common.ts';
+import { knownType } from '../codec.ts';
+
+export interface Finding {
+  channel: string;
+  level: 'error' | 'warning';
+  message: string;
+}
+
+export function diagnose(dir: string): { channels: string[]; findings: Finding[] } {
+  const channels = listChannelFiles(dir);
+  const findings: Finding[] = [];
+  for (const name of channels) {
+    const add = (level: Finding['level'], message: string): void => void findings.push({ channel: name, level, message });
+    let ins;
+    try {
+      ins = inspectChannel(name, dir); // validates the whole header
+    } catch (err) {
+      add('error', `cannot be opened: ${explainOpenError(err)}`);
+      continue;
+    }
+    try {
+      const i = ins.info;
+      const known = knownType(i.schemaName, i.fingerprint);
+      if (!known.byName) {
+        add('warning', `schema ${i.schemaName} (fingerprint ${hex64(i.fingerprint)}) is not one of this repo's message types; decode it with --schema <file.fbs>`);
+      } else if (!known.exact) {
+        add('warning', `schema ${i.schemaName} has fingerprint ${hex64(i.fingerprint)}, but this repo's ${i.schemaName} has ${hex64(known.fingerprint!)}: the channel was made with another version of the schema`);
+      }
+      const s = ins.stats();
+      for (const sub of s.subscribers) {
+        const who = sub.durable ? `subscriber '${sub.name}'` : `anonymous subscriber in slot ${sub.slot}`;
+        if (sub.cursor > s.head) {
+          add('error', `${who} (pid ${sub.pid}) has cursor ${sub.cursor}, beyond the last published record (head ${s.head}): the cursor is corrupt`);
+        } else if (s.head - sub.cursor > i.capacity) {
+          if (i.policy === 'overwrite') {
+            add('warning', `${who} (pid ${sub.pid}) is ${s.head - sub.cursor} records behind, more than the ring holds (${i.capacity}): it has been lapped and will lose records`);
+          } else {
+            add('error', `${who} (pid ${sub.pid}) is ${s.head - sub.cursor} records behind, more than a ${i.policy} ring of ${i.capacity} can be: the cursor is corrupt`);
+          }
+        }
+        if (sub.state === 'dead') {
+          add('warning', `${who} belongs to process ${sub.pid}, which is gone; reclaim its slot with 'mmbus gc ${name}'`);
+        }
+      }
+    } catch (err) {
+      add('error', explainOpenError(err));
+    } finally {
+      ins.close();
+    }
+  }
+  return { channels, findings };
+}
+
+export function doctorCommand(dirArg: string | undefined, opts: DirOption & { json?: boolean; strict?: boolean }): number {
+  const dir = channelDir(opts, dirArg);
+  const { channels, findings } = diagnose(dir);
+  const errors = findings.filter((f) => f.level === 'error').length;
+  const warnings = findings.length - errors;
+  const failed = errors > 0 || (!!opts.strict && warnings > 0);
+  if (opts.json) {
+    process.stdout.write(`${toJson({ dir, channels: channels.length, errors, warnings, findings })}\n`);
+    return failed ? 1 : 0;
+  }
+  let out = `checking ${channels.length} channel file${channels.length === 1 ? '' : 's'} in ${dir}\n`;
+  for (const name of channels) {
+    const mine = findings.filter((f) => f.channel === name);
+    if (mine.length === 0) out += `${pc.green('ok')}       ${name}\n`;
+    for (const f of mine) {
+      out += `${f.level === 'error' ? pc.red('error  ') : pc.yellow('warning')}  ${name}: ${f.message}\n`;
+    }
+  }
+  out += `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`;
+  process.stdout.write(out);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,15 @@
+import { inspectChannel, MmbusError, type ChannelInspector } from '@mmbus/core';
+
+import { CliError, describeError, explainOpenError } from '../common.ts';
+
+/** Opens a channel for reading, turning open failures into one clear line. */
+export function openInspector(ref: { name: string; dir: string }): ChannelInspector {
+  try {
+    return inspectChannel(ref.name, ref.dir);
+  } catch (err) {
+    if (err instanceof MmbusError && err.code === 'MMBUS_E_NOENT') {
+      throw new CliError(`no channel '${ref.name}' in ${ref.dir} [${err.code}]`);
+    }
+    throw new CliError(`channel '${ref.name}' in ${ref.dir}: ${explainOpenError(err)}`);
+  }
+}

@@ -1,0 +1,10 @@
+// Entry point of the `mmbus` command.
+import { run } from './program.ts';
+
+// `mmbus tail ... | head` closes the pipe early: that is not an error
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+process.exitCode = await run(process.argv.slice(2));

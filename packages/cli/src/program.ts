@@ -1,0 +1,137 @@
+// The `mmbus` command line: commander wiring, exit codes and one-line errors.
+import { Command, CommanderError, Option } from 'commander';
+
+import { CliError, describeError, EXIT_FAIL, EXIT_USAGE, parseIntOption } from './common.ts';
+import { doctorCommand } from './commands/doctor.ts';
+import { lsCommand } from './commands/ls.ts';
+import { gcCommand, rmCommand } from './commands/manage.ts';
+import { publishCommand } from './commands/publish.ts';
+import { statCommand } from './commands/stat.ts';
+import { tailCommand } from './commands/tail.ts';
+import { watchCommand } from './commands/watch.ts';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  ok
+  1  problem found or operation failed (missing channel, corrupt or foreign file, schema mismatch, doctor findings, rm refused)
+  2  bad usage (unknown command or option, bad option value)
+
+The channel directory: --dir, else $MMBUS_DIR, else <tmpdir>/mmbus.
+A <channel> is a channel name in that directory, or a path to its .db file.`;
+
+function dirOption(): Option {
+  return new Option('-d, --dir <dir>', 'channel directory (default: $MMBUS_DIR, else <tmpdir>/mmbus)');
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('mmbus')
+    .description('inspect and operate mmbus channels (memory-mapped pub/sub files)')
+    .version('0.1.0')
+    .option('--no-color', 'no colours (also NO_COLOR=1)')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (str, write) => write(`mmbus: ${str}`) })
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const done = (code: number): void => setExit(code);
+
+  program
+    .command('ls')
+    .description('list the channels of a directory: schema, size, records published, publishers, subscribers, worst lag')
+    .argument('[dir]', 'channel directory (overrides --dir)')
+    .addOption(dirOption())
+    .option('--json', 'one JSON document')
+    .action((dir: string | undefined, opts) => done(lsCommand(dir, opts)));
+
+  program
+    .command('stat')
+    .description("a channel's header and every subscriber: name, pid, state, cursor, lag, lost, heartbeat age")
+    .argument('<channel>', 'channel name or path to its .db file')
+    .addOption(dirOption())
+    .option('--json', 'one JSON document')
+    .action((channel: string, opts) => done(statCommand(channel, opts)));
+
+  program
+    .command('tail')
+    .description('print the newest records, decoded; -f follows new ones (reads without subscribing)')
+    .argument('<channel>', 'channel name or path to its .db file')
+    .addOption(dirOption())
+    .option('-n, --lines <n>', 'how many of the newest records', parseIntOption('--lines', 0), 10)
+    .option('-f, --follow', 'keep printing records as they are published (Ctrl-C to stop)')
+    .option('--json', 'JSON lines ({"seq":N,"record":{...}}; 64-bit integers as strings) instead of a table')
+    .option('--schema <file.fbs>', 'decode with this schema instead of the generated types of @mmbus/messages')
+    .addOption(new Option('--interval <ms>', 'poll period with -f').argParser(parseIntOption('--interval', 1)).default(100))
+    .action(async (channel: string, opts) => done(await tailCommand(channel, opts)));
+
+  program
+    .command('watch')
+    .description('live view, refreshed every second: rate per channel with a sparkline, lag per subscriber')
+    .argument('[dir]', 'channel directory (overrides --dir)')
+    .addOption(dirOption())
+    .option('--interval <ms>', 'refresh period', parseIntOption('--interval', 10), 1000)
+    .option('--once', 'print one frame and exit')
+    .option('--iterations <n>', 'print n frames and exit', parseIntOption('--iterations', 1))
+    .action(async (dir: string | undefined, opts) => done(await watchCommand(dir, opts)));
+
+  program
+    .command('publish')
+    .description('publish records by hand: --json \'{...}\' (an object or an array) or JSON lines on stdin')
+    .argument('<channel>', 'channel name or path to its .db file')
+    .addOption(dirOption())
+    .option('--json <json>', 'the record(s) as JSON')
+    .option('--schema <file.fbs>', 'encode with this schema instead of the generated types of @mmbus/messages')
+    .option('--type <name>', 'create the channel if missing, for this schema type (e.g. mmbus.Person)')
+    .option('--capacity <n>', 'ring capacity when the channel is created (a power of two)', parseIntOption('--capacity', 1))
+    .addHelpText('after', '\n64-bit integer fields take a number or a string of digits. Example:\n  mmbus publish people --json \'{"index": "42", "name": "Ada", "age": 36}\'')
+    .action(async (channel: string, opts) => done(await publishCommand(channel, opts)));
+
+  program
+    .command('gc')
+    .description("reclaim dead subscribers' and publishers' slots now; prints how many")
+    .argument('<channel>', 'channel name or path to its .db file')
+    .addOption(dirOption())
+    .action((channel: string, opts) => done(gcCommand(channel, opts)));
+
+  program
+    .command('rm')
+    .description('remove a channel file; refused while live publishers or subscribers use it')
+    .argument('<channel>', 'channel name or path to its .db file')
+    .addOption(dirOption())
+    .option('-f, --force', 'remove even when in use, or when the file is not a valid channel')
+    .action((channel: string, opts) => done(rmCommand(channel, opts)));
+
+  program
+    .command('doctor')
+    .description('check every channel file of a directory: header, schema, cursors, dead subscribers')
+    .argument('[dir]', 'channel directory (overrides --dir)')
+    .addOption(dirOption())
+    .option('--json', 'one JSON document')
+    .option('--strict', 'warnings (unknown schema, dead subscribers) fail too')
+    .addHelpText('after', '\nExit 0 when no errors were found (warnings are listed), 1 when any was (or any warning, with --strict).')
+    .action((dir: string | undefined, opts) => done(doctorCommand(dir, opts)));
+
+  for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP);
+  return program;
+}
+
+/** Runs the command line (argv without node and script); resolves with the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      // commander.executeSubCommandAsync etc. never happen here; every other code is a usage error
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`mmbus: error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`mmbus: error: ${describeError(err)}\n`);
+    return EXIT_FAIL;
+  }
+}
