@@ -76,6 +76,21 @@ describe('collector-host (libcollector.so through dlopen) -> TS web back end', (
     expect(readFileSync(join(dir, 'ts-values.bin')).equals(readFileSync(join(dir, 'lib-values.bin')))).toBe(true);
   });
 
+  it('stopped by SIGINT in the middle of the changes: the summary and the back end still agree', async () => {
+    const shape = ['--devices', '10', '--points-per-device', '1000'];
+    const backend = runTs('web-backend', ['--dir', dir, ...shape, '--dump', join(dir, 'ts-values.bin')]);
+    await backend.line('ready');
+    const host = runCpp('collector-host', ['--dir', dir, ...shape, '--rate', '20000', '--duration', '600', '--dump-values', join(dir, 'lib-values.bin')]);
+    await new Promise((r) => setTimeout(r, 500));
+    host.proc.kill('SIGINT');
+    const h = await resultOf<HostResult & { interrupted: boolean }>(host);
+    expect(h).toMatchObject({ ok: true, interrupted: true, points: 10_000, burst: 10_000, burstDone: true });
+    backend.send(`stop ${h.published}`);
+    const b = await resultOf<BackendResult>(backend);
+    expect(b).toMatchObject({ received: h.published, distinctPoints: 10_000, lost: 0, bad: 0 });
+    expect(readFileSync(join(dir, 'ts-values.bin')).equals(readFileSync(join(dir, 'lib-values.bin')))).toBe(true);
+  });
+
   it('the library exports only its C ABI, and the host finds it next to itself', async () => {
     const nm = spawnSync('nm', ['-D', '--defined-only', join(buildDir, 'libcollector.so')], { encoding: 'utf8' });
     expect(nm.status, nm.stderr).toBe(0);
