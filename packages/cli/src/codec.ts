@@ -290,7 +290,7 @@ export async function loadSchemaStructs(file: string): Promise<StructDef[]> {
     if (err instanceof SchemaError) {
       const [first] = err.diagnostics;
       const more = err.diagnostics.length > 1 ? ` (and ${err.diagnostics.length - 1} more errors)` : '';
-      throw new CliError(`schema ${file}: ${first ? `${first.pos.file}:${first.pos.line}:${first.pos.col}: ${first.message}` : err.message}${more}`);
+      throw new CliError(`schema ${first ? `${first.pos.file}:${first.pos.line}:${first.pos.col}: ${first.message}` : `${file}: ${err.message}`}${more}`);
     }
     throw err;
   }
