@@ -158,3 +158,12 @@ export function stopSignal(): { signal: AbortSignal; dispose: () => void } {
     },
   };
 }
+
+/** A table's text without the padding at the ends of lines. */
+export function render(t: Table.Table): string {
+  return t
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
+}

@@ -1,7 +1,7 @@
 import { inspectChannel } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelDir, explainOpenError, formatBytes, hex64, listChannelFiles, table, toJson, type DirOption } from '../common.ts';
+import { channelDir, explainOpenError, formatBytes, hex64, listChannelFiles, table, toJson, render, type DirOption } from '../common.ts';
 
 export interface ChannelSummary {
   name: string;
@@ -94,6 +94,6 @@ export function lsCommand(dirArg: string | undefined, opts: DirOption & { json?:
       formatBytes(r.fileSize!),
     ]);
   }
-  process.stdout.write(`${dir}\n${t.toString()}\n${notes.map((n) => `${n}\n`).join('')}`);
+  process.stdout.write(`${dir}\n${render(t)}\n${notes.map((n) => `${n}\n`).join('')}`);
   return 0;
 }

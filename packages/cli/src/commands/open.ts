@@ -1,6 +1,6 @@
 import { inspectChannel, MmbusError, type ChannelInspector } from '@mmbus/core';
 
-import { CliError, describeError, explainOpenError } from '../common.ts';
+import { CliError, explainOpenError } from '../common.ts';
 
 /** Opens a channel for reading, turning open failures into one clear line. */
 export function openInspector(ref: { name: string; dir: string }): ChannelInspector {

@@ -1,6 +1,6 @@
 import pc from 'picocolors';
 
-import { channelRef, formatAge, formatBytes, hex64, stateColor, table, toJson, type DirOption } from '../common.ts';
+import { channelRef, formatAge, formatBytes, hex64, stateColor, table, toJson, render, type DirOption } from '../common.ts';
 import { openInspector } from './open.ts';
 
 export function statCommand(channel: string, opts: DirOption & { json?: boolean }): number {
@@ -56,7 +56,7 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
           sub.heartbeatAgeMs >= 0 ? `${formatAge(sub.heartbeatAgeMs)} ago` : '-',
         ]);
       }
-      out += `\n${t.toString()}\n`;
+      out += `\n${render(t)}\n`;
     }
     process.stdout.write(out);
     return 0;

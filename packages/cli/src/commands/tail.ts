@@ -1,7 +1,7 @@
 import type { ChannelInspector } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelRef, sleep, stopSignal, table, toJson, type DirOption } from '../common.ts';
+import { channelRef, sleep, stopSignal, table, toJson, render, type DirOption } from '../common.ts';
 import { codecForChannel, type RecordCodec } from '../codec.ts';
 import { openInspector } from './open.ts';
 
@@ -45,7 +45,7 @@ class Printer {
     if (rows.length === 0 && !header) return;
     const t = table(head, this.widths);
     t.push(...rows);
-    let text = t.toString();
+    let text = render(t);
     if (!header) text = text.split('\n').slice(1).join('\n');
     if (text) process.stdout.write(`${text}\n`);
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inspectChannel, type ChannelInspector, type ChannelStats } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelDir, explainOpenError, formatAge, listChannelFiles, sleep, stateColor, stopSignal, table, type DirOption } from '../common.ts';
+import { channelDir, explainOpenError, formatAge, listChannelFiles, sleep, stateColor, stopSignal, table, render, type DirOption } from '../common.ts';
 import { subscriberSummary } from './ls.ts';
 
 export interface WatchOptions extends DirOption {
@@ -126,9 +126,9 @@ export async function watchCommand(dirArg: string | undefined, opts: WatchOption
         }
       }
       let out = `${pc.bold('mmbus watch')} ${dir}  ${new Date(now).toISOString()}  every ${opts.interval} ms\n\n`;
-      out += names.length ? `${channels.toString()}\n` : 'no channels\n';
+      out += names.length ? `${render(channels)}\n` : 'no channels\n';
       for (const n of notes) out += `${n}\n`;
-      if (subCount) out += `\n${subs.toString()}\n`;
+      if (subCount) out += `\n${render(subs)}\n`;
       // a terminal is redrawn in place; a pipe or file gets plain frames, one after the other
       process.stdout.write(tty ? `\x1b[H\x1b[2J${out}` : `${frame > 0 ? '\n' : ''}${out}`);
     }
