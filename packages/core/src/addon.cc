@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -146,8 +147,18 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   if (rc) return Code(env, rc);
   auto *c = new Channel();
   c->ch = ch;
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, mmbus_base(ch), mmbus_mapped_size(ch));
-  c->buffer = Napi::Persistent(ab);
+  // Zero-copy: JavaScript reads and writes the mapping through an external ArrayBuffer. Runtimes that
+  // refuse external buffers (Electron's V8 sandbox) get none, and the TS layer copies records instead.
+  // MMBUS_COPY_BUFFERS=1 forces that path (to test it, or to compare).
+  napi_value abValue = nullptr;
+  const char *force = getenv("MMBUS_COPY_BUFFERS");
+  bool copying = force && *force && strcmp(force, "0") != 0;
+  if (!copying && napi_create_external_arraybuffer(env, mmbus_base(ch), mmbus_mapped_size(ch), nullptr, nullptr,
+                                                   &abValue) != napi_ok) {
+    copying = true;
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
+  if (!copying) c->buffer = Napi::Persistent(Napi::ArrayBuffer(env, abValue));
   mmbus_info_t in;
   mmbus_info(ch, &in);
   c->record_size = in.record_size;
@@ -176,7 +187,8 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
                CloseChannel(c);
                delete c;
              }));
-  result.Set("buffer", ab);
+  if (copying) result.Set("buffer", env.Null());
+  else result.Set("buffer", Napi::Value(env, abValue));
   result.Set("info", infoObj);
   return result;
 }
@@ -225,6 +237,24 @@ Napi::Value Commit(const Napi::CallbackInfo &info) {
   bool abort = info.Length() > 1 && info[1].ToBoolean();
   c->claimed = false;
   return Code(info.Env(), abort ? mmbus_claim_abort(c->ch, &c->claim) : mmbus_commit(c->ch, &c->claim));
+}
+
+// commitFrom(handle, src: Uint8Array): copies the claimed records from src (copying mode), then commits.
+Napi::Value CommitFrom(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (!c->claimed) return Code(info.Env(), Fail(MMBUS_E_STATE, "commit without a claim"));
+  if (!info[1].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "commitFrom needs a Uint8Array"));
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  const uint8_t *src = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  mmbus_info_t in;
+  mmbus_info(c->ch, &in);
+  if (static_cast<size_t>(c->claim.n) * in.record_stride > ta.ByteLength())
+    return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "fewer bytes than claimed records"));
+  for (uint32_t i = 0; i < c->claim.n; i++)
+    memcpy(mmbus_claim_record(&c->claim, i), src + static_cast<size_t>(i) * in.record_stride, in.record_size);
+  c->claimed = false;
+  return Code(info.Env(), mmbus_commit(c->ch, &c->claim));
 }
 
 Napi::Value Flush(const Napi::CallbackInfo &info) {
@@ -376,6 +406,29 @@ Napi::Value Poll(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), n);
 }
 
+// pollCopy(sub, max, out: Float64Array[3], dst: Uint8Array) -> count: like poll, but the records are
+// copied to dst (record i at i * stride); out = [first sequence, lost, overwritten while copying].
+Napi::Value PollCopy(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  uint32_t max = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Float64Array out = info[2].As<Napi::Float64Array>();
+  Napi::TypedArray dst = info[3].As<Napi::TypedArray>();
+  uint8_t *to = static_cast<uint8_t *>(dst.ArrayBuffer().Data()) + dst.ByteOffset();
+  mmbus_batch_t b;
+  int n = mmbus_poll(s->sub, max, &b);
+  if (n > 0) {
+    if (static_cast<size_t>(n) * b.stride > dst.ByteLength()) return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "copy buffer too small"));
+    for (int i = 0; i < n; i++) memcpy(to + static_cast<size_t>(i) * b.stride, mmbus_batch_record(&b, i), b.stride);
+    out[2] = static_cast<double>(mmbus_sub_overrun(s->sub));
+  } else {
+    out[2] = 0;
+  }
+  out[0] = static_cast<double>(b.seq);
+  out[1] = static_cast<double>(mmbus_sub_lost(s->sub));
+  return Napi::Number::New(info.Env(), n);
+}
+
 Napi::Value Ack(const Napi::CallbackInfo &info) {
   Sub *s = SubOf(info[0]);
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
@@ -448,6 +501,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("publish", Napi::Function::New(env, Publish));
   exports.Set("claim", Napi::Function::New(env, Claim));
   exports.Set("commit", Napi::Function::New(env, Commit));
+  exports.Set("commitFrom", Napi::Function::New(env, CommitFrom));
+  exports.Set("pollCopy", Napi::Function::New(env, PollCopy));
   exports.Set("flush", Napi::Function::New(env, Flush));
   exports.Set("stats", Napi::Function::New(env, Stats));
   exports.Set("gc", Napi::Function::New(env, Gc));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { ChannelBase, POLICY_CODES, type Policy } from './base.js';
 import { check, MmbusError, nativeError } from './errors.js';
-import { native } from './native.js';
+import { native, type ChannelHandle } from './native.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
 /** What core needs of a generated message class (see @mmbus/messages); core knows no schema. */
@@ -68,8 +68,15 @@ export function unlinkChannel(name: string, dir: string = defaultDir()): void {
 
 export class Channel<T extends RecordView> extends ChannelBase {
   readonly type: MessageType<T>;
-  /** @internal the whole mapping */
+  /** @internal the whole mapping (empty when copying) */
   readonly view: DataView;
+  /**
+   * True where the runtime refuses external ArrayBuffers (Electron) or MMBUS_COPY_BUFFERS=1: records
+   * are then copied between the mapping and JS memory (one native call per batch still), not read in place.
+   */
+  readonly copying: boolean;
+  /** copying mode: where records are written before commitFrom() copies them into their slots */
+  private copyArea: { bytes: Uint8Array; view: DataView } | null = null;
   /** @internal */
   readonly dataOffset: number;
   /** @internal */
@@ -108,13 +115,14 @@ export class Channel<T extends RecordView> extends ChannelBase {
     if (typeof opened === 'number') throw nativeError(opened, `opening channel '${name}' in ${dir}`);
     super(name, dir, opened.handle, opened.info);
     this.type = type;
-    this.view = new DataView(opened.buffer);
+    this.copying = opened.buffer === null;
+    this.view = new DataView(opened.buffer ?? new ArrayBuffer(0));
     this.dataOffset = opened.info.dataOffset;
     this.stride = opened.info.recordStride;
     this.capacity = opened.info.capacity;
     this.staging = new type();
     this.stagingBytes = new Uint8Array(this.staging.view.buffer, this.staging.view.byteOffset + this.staging.offset, type.SIZE);
-    this.writer = new type(this.view, this.dataOffset);
+    this.writer = new type();
   }
 
   /** @internal byte offset of the record with sequence number seq in the mapping */
@@ -142,21 +150,39 @@ export class Channel<T extends RecordView> extends ChannelBase {
     }
     const seq = native.claim(h, 1, timeoutMs);
     if (seq < 0) return this.publishFailed(seq);
-    const offset = this.offsetOf(seq);
-    this.writer.wrap(this.view, offset);
     try {
+      const w = this.writerAt(seq, 0, 1);
       if (typeof input === 'function') {
-        (input as (record: T) => void)(this.writer);
+        (input as (record: T) => void)(w);
       } else {
-        const bytes = this.bytesOf(input);
-        new Uint8Array(this.view.buffer, offset, this.type.SIZE).set(bytes);
+        new Uint8Array(w.view.buffer, w.view.byteOffset + w.offset, this.type.SIZE).set(this.bytesOf(input));
       }
     } catch (err) {
       native.commit(h, true); // give the slot up: subscribers step over it
       throw err;
     }
-    check(native.commit(h), `publishing on '${this.name}'`);
+    check(this.commitClaim(h, 1), `publishing on '${this.name}'`);
     return true;
+  }
+
+  /** Points the writer at record i of a claim of n starting at seq: its slot, or the copy area. */
+  private writerAt(seq: number, i: number, n: number): T {
+    if (!this.copying) {
+      this.writer.wrap(this.view, this.offsetOf(seq + i));
+      return this.writer;
+    }
+    const need = n * this.stride;
+    if (!this.copyArea || this.copyArea.bytes.length < need) {
+      const bytes = new Uint8Array(Math.max(need, 4096 * this.stride));
+      this.copyArea = { bytes, view: new DataView(bytes.buffer) };
+    }
+    if (i === 0) this.copyArea.bytes.fill(0, 0, need);
+    this.writer.wrap(this.copyArea.view, i * this.stride);
+    return this.writer;
+  }
+
+  private commitClaim(h: ChannelHandle, n: number): number {
+    return this.copyArea && this.copying ? native.commitFrom(h, this.copyArea.bytes.subarray(0, n * this.stride)) : native.commit(h);
   }
 
   private bytesOf(input: RecordInput<T> | T): Uint8Array {
@@ -201,17 +227,13 @@ export class Channel<T extends RecordView> extends ChannelBase {
         this.publishFailed(seq);
         return done;
       }
-      const w = this.writer;
       try {
-        for (let i = 0; i < k; i++) {
-          w.wrap(this.view, this.offsetOf(seq + i));
-          fill(w, done + i);
-        }
+        for (let i = 0; i < k; i++) fill(this.writerAt(seq, i, k), done + i);
       } catch (err) {
         native.commit(h, true);
         throw err;
       }
-      check(native.commit(h), `publishing on '${this.name}'`);
+      check(this.commitClaim(h, k), `publishing on '${this.name}'`);
       done += k;
     }
     return done;

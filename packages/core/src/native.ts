@@ -63,11 +63,16 @@ export type SubHandle = { readonly [subBrand]: true };
 
 /** Every function returns a negative MMBUS_E_* code on failure; errmsg() has the detail. */
 export interface NativeBinding {
-  open(dir: string, name: string, options: NativeOpenOptions): number | { handle: ChannelHandle; buffer: ArrayBuffer; info: NativeInfo };
+  /** buffer is null where external buffers are refused (Electron) or MMBUS_COPY_BUFFERS=1: copy records then. */
+  open(dir: string, name: string, options: NativeOpenOptions): number | { handle: ChannelHandle; buffer: ArrayBuffer | null; info: NativeInfo };
   close(h: ChannelHandle): number;
   publish(h: ChannelHandle, bytes: Uint8Array, count: number): number;
   claim(h: ChannelHandle, n: number, timeoutMs: number): number;
   commit(h: ChannelHandle, abort?: boolean): number;
+  /** Copying mode: copies the claimed records from src (record i at i * stride), then commits. */
+  commitFrom(h: ChannelHandle, src: Uint8Array): number;
+  /** Copying mode poll: records copied to dst; out = [first sequence, lost, overwritten while copying]. */
+  pollCopy(s: SubHandle, max: number, out: Float64Array, dst: Uint8Array): number;
   flush(h: ChannelHandle): number;
   stats(h: ChannelHandle): number | NativeStats;
   gc(h: ChannelHandle): number;

@@ -24,6 +24,10 @@ export class Batch<T extends RecordView> implements Iterable<T> {
   seq = 0;
   length = 0;
   private firstSlot = 0;
+  private view: DataView;
+  private base = 0;
+  private slots = 0;
+  private overwrittenWhileCopied = 0;
   private readonly record: T;
 
   constructor(
@@ -32,6 +36,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     private readonly overrunOf: () => number,
   ) {
     this.record = record;
+    this.view = channel.view;
   }
 
   /**
@@ -41,23 +46,37 @@ export class Batch<T extends RecordView> implements Iterable<T> {
    * Always 0 for `block` and `reject` channels.
    */
   overwritten(): number {
-    return this.overrunOf();
+    return this.channel.copying ? this.overwrittenWhileCopied : this.overrunOf();
   }
 
   /** @internal */
   reset(seq: number, length: number): void {
+    const ch = this.channel;
     this.seq = seq;
     this.length = length;
-    this.firstSlot = seq % this.channel.capacity;
+    this.view = ch.view;
+    this.base = ch.dataOffset;
+    this.slots = ch.capacity;
+    this.firstSlot = seq % ch.capacity;
+  }
+
+  /** @internal copying mode: the records were copied to `view`, record i at i * stride */
+  resetCopied(seq: number, length: number, view: DataView, overwritten: number): void {
+    this.seq = seq;
+    this.length = length;
+    this.view = view;
+    this.base = 0;
+    this.slots = Infinity;
+    this.firstSlot = 0;
+    this.overwrittenWhileCopied = overwritten;
   }
 
   /** The i-th record of the batch (the same flyweight object, re-pointed). */
   get(i: number): T {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
-    const ch = this.channel;
     let slot = this.firstSlot + i;
-    if (slot >= ch.capacity) slot -= ch.capacity;
-    this.record.wrap(ch.view, ch.dataOffset + slot * ch.stride);
+    if (slot >= this.slots) slot -= this.slots;
+    this.record.wrap(this.view, this.base + slot * this.channel.stride);
     return this.record;
   }
 
@@ -72,7 +91,9 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   private handle: SubHandle | null;
   private readonly maxBatch: number;
   private readonly batch: Batch<T>;
-  private readonly out = new Float64Array(2);
+  private readonly out = new Float64Array(3);
+  private readonly copyBytes: Uint8Array | null;
+  private readonly copyView: DataView | null;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly onClose: () => void;
   private readonly signal: AbortSignal | undefined;
@@ -97,6 +118,8 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     const h = native.subscribe(channel.liveHandle(), this.name ?? null, start === 'oldest' ? 1 : 0);
     if (typeof h === 'number') throw nativeError(h, `subscribing to '${channel.name}'`);
     this.handle = h;
+    this.copyBytes = channel.copying ? new Uint8Array(this.maxBatch * channel.stride) : null;
+    this.copyView = this.copyBytes ? new DataView(this.copyBytes.buffer) : null;
     this.batch = new Batch(channel, new channel.type(), () => (this.holding && this.handle ? native.overrun(this.handle) : 0));
     // Keeps the heartbeat fresh while the subscriber is idle but not waiting; never keeps the process alive.
     this.heartbeat = setInterval(() => {
@@ -137,10 +160,11 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   poll(): Batch<T> | null {
     const h = this.live();
     this.ackHeld(h);
-    const n = native.poll(h, this.maxBatch, this.out);
+    const n = this.copyBytes ? native.pollCopy(h, this.maxBatch, this.out, this.copyBytes) : native.poll(h, this.maxBatch, this.out);
     if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
     if (n === 0) return null;
-    this.batch.reset(this.out[0] as number, n);
+    if (this.copyView) this.batch.resetCopied(this.out[0] as number, n, this.copyView, this.out[2] as number);
+    else this.batch.reset(this.out[0] as number, n);
     this.holding = true;
     return this.batch;
   }

@@ -34,10 +34,10 @@ export function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export function runFixture(name: string, args: string[]): Child {
+export function runFixture(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', `${name}.ts`), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv(),
+    env: { ...childEnv(), ...env },
   });
   children.add(proc);
   let stdout = '';
