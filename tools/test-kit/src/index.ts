@@ -1,0 +1,99 @@
+// Shared helpers of the multi-process tests: every child is tracked and killed by killChildren()
+// (call it in afterEach), every temp dir removed by its cleanup().
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A fresh private directory and the function that removes it. */
+export function tempDir(prefix = 'mmbus-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The environment for child processes: without the test runner's FORCE_COLOR (Node warns about it). */
+export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.FORCE_COLOR;
+  return env;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Kills every child still running: no process is left behind. */
+export function killChildren(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+}
+
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Child {
+  proc: ChildProcess;
+  /** Resolves with the first stdout line containing `text`; rejects if the child exits first. */
+  line(text: string): Promise<string>;
+  /** Resolves with the exit code (or signal) and everything printed. */
+  exited: Promise<Exit>;
+  /** Writes a line to the child's stdin. */
+  send(line: string): void;
+}
+
+/** Starts a tracked child process. */
+export function spawnChild(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv(env) });
+  children.add(proc);
+  let stdout = '';
+  let stderr = '';
+  const waiters: { text: string; resolve: (l: string) => void }[] = [];
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    for (const w of [...waiters]) {
+      const l = stdout.split('\n').find((x) => x.includes(w.text));
+      if (l !== undefined) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  proc.stdin!.on('error', () => {}); // a child that exited early: EPIPE is not the test's failure
+  const exited = new Promise<Exit>((resolve) =>
+    proc.on('exit', (code, signal) => {
+      children.delete(proc);
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
+  return {
+    proc,
+    exited,
+    send: (line) => void proc.stdin!.write(`${line}\n`),
+    line: (text) =>
+      new Promise((resolve, reject) => {
+        const l = stdout.split('\n').find((x) => x.includes(text));
+        if (l !== undefined) return resolve(l);
+        waiters.push({ text, resolve });
+        void exited.then((e) => reject(new Error(`${command} exited (${e.code ?? e.signal}) before printing '${text}': ${e.stderr}`)));
+      }),
+  };
+}
+
+/** Runs a TypeScript file in a child Node process (through tsx). */
+export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  return spawnChild(process.execPath, ['--import', 'tsx', file, ...args], env);
+}
+
+/** The original demo's checksum for n records: +0 -1 +2 -3 ... */
+export function expectedChecksum(n: number): number {
+  return n % 2 === 0 ? -(n / 2) : (n - 1) / 2;
+}
+
+/** The last line of a child's output, parsed as JSON. */
+export function lastJson<T>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
