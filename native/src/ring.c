@@ -436,8 +436,10 @@ int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
     uint64_t t = sleep_ns;
     if (hole_since && t > HOLE_GRACE_NS) t = HOLE_GRACE_NS;
     if (t > deadline - now) t = deadline - now;
-    os_futex_wait(&ch->data_wake->futex, w, (int64_t)t);
-    sleep_ns = sleep_ns * 2 > MAX_SLEEP_NS ? MAX_SLEEP_NS : sleep_ns * 2;
+    /* Sleeps grow only while nothing happens. After a wake-up the next sleep is short again: a
+     * publish racing our re-arm (another sleeper may have set need_wake first) costs at most 1 ms. */
+    if (os_futex_wait(&ch->data_wake->futex, w, (int64_t)t) == 0) sleep_ns = FIRST_SLEEP_NS;
+    else sleep_ns = sleep_ns * 2 > MAX_SLEEP_NS ? MAX_SLEEP_NS : sleep_ns * 2;
   }
 }
 
