@@ -239,7 +239,7 @@ describe('mmbus watch', () => {
 
   it('shows the rate from head deltas between frames, with a sparkline', async () => {
     people(0);
-    const w = startCli(['watch', '-d', dir, '--iterations', '3', '--interval', '300']);
+    const w = startCli(['watch', '-d', dir, '--iterations', '3', '--interval', '500']);
     await w.waitFor('mmbus watch');
     const ch = openChannel('people', Person, { dir });
     for (let i = 0; i < 50; i++) ch.publish({ index: BigInt(i), name: 'x' });
