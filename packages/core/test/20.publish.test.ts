@@ -109,11 +109,14 @@ describe('publish', () => {
     expect(errorOf(() => ch.publish({ index: 8n })).code).toBe('MMBUS_E_TIMEOUT');
     await expect(ch.publishAsync({ index: 8n })).rejects.toMatchObject({ code: 'MMBUS_E_TIMEOUT' });
     // publishAsync waits without blocking the event loop and goes on once the subscriber moves
-    const pending = ch.publishAsync({ index: 9n });
+    // (through a handle with a generous time-out: timers run late on a loaded machine)
+    const patient = openChannel('blk', Person, { dir, timeoutMs: 10_000 });
+    const pending = patient.publishAsync({ index: 9n });
     setTimeout(() => sub.poll(), 5);
     setTimeout(() => sub.poll(), 10); // the second poll acknowledges the first batch
     await expect(pending).resolves.toBe(true);
     sub.close();
+    patient.close();
     ch.close();
   });
 
