@@ -30,7 +30,7 @@ describe('checked-in generated code', () => {
     const args = (script as string).replace(/^tsx /, '').split(' ');
     const r = run(process.execPath, [join(repoDir, 'node_modules', 'tsx', 'dist', 'cli.mjs'), ...args, '--check']);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('mmbus-codegen: 5 file(s) up to date\n');
+    expect(r.stdout).toBe('mmbus-codegen: 7 file(s) up to date\n');
     expect(r.status).toBe(0);
   });
 

@@ -1,9 +1,10 @@
 // Generation in memory, then an all-or-nothing write (each file via temp + rename), or a staleness check.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cHeaderName, emitCHeader } from './emit-c.ts';
-import { emitTsIndex, emitTsModule, tsModuleName } from './emit-ts.ts';
+import { cHeaderName, emitCCommon, emitCHeader } from './emit-c.ts';
+import { emitTsIndex, emitTsModule, emitTsRuntime, tsModuleName } from './emit-ts.ts';
 import type { Model } from './model.ts';
+import { C_COMMON_HEADER, TS_RUNTIME_MODULE } from './names.ts';
 
 export interface OutputDirs {
   ts?: string;
@@ -16,9 +17,11 @@ export function generate(model: Model, dirs: OutputDirs): Map<string, string> {
   if (dirs.ts !== undefined) {
     for (const s of model.schemas) out.set(join(dirs.ts, tsModuleName(s)), emitTsModule(s));
     out.set(join(dirs.ts, 'index.ts'), emitTsIndex(model.schemas));
+    out.set(join(dirs.ts, TS_RUNTIME_MODULE), emitTsRuntime());
   }
   if (dirs.c !== undefined) {
     for (const s of model.schemas) out.set(join(dirs.c, cHeaderName(s)), emitCHeader(s));
+    out.set(join(dirs.c, C_COMMON_HEADER), emitCCommon());
   }
   return new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

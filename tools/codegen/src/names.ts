@@ -62,3 +62,9 @@ export function cMacroPrefix(namespace: string, name: string): string {
   const parts = namespace ? namespace.split('.') : [];
   return [...parts, name].map(upperSnake).join('_');
 }
+
+/** The shared runtime module written once into every TypeScript output directory. */
+export const TS_RUNTIME_MODULE = '_runtime.ts';
+
+/** The common header written once into every C output directory and included by each schema header. */
+export const C_COMMON_HEADER = 'mmbus_codegen.h';

@@ -21,7 +21,7 @@ import {
   type SchemaDef,
   type StructDef,
 } from './model.ts';
-import { keywordLanguage, lowerCamel, upperFirst } from './names.ts';
+import { C_COMMON_HEADER, TS_RUNTIME_MODULE, keywordLanguage, lowerCamel, upperFirst } from './names.ts';
 import { parseSchema, type AttrAst, type EnumAst, type FileAst, type StructAst, type TypeAst } from './parser.ts';
 
 /** Our own attributes. flatc requires every non-builtin attribute to be declared: so do we. */
@@ -53,12 +53,18 @@ const UNSUPPORTED_BUILTINS = new Set([
   'offset64',
 ]);
 
-/** Globals and module-level helpers the generated TypeScript refers to: a type must not shadow them. */
+/** Globals and runtime helpers the generated TypeScript refers to: a type must not shadow them. */
 const TS_TAKEN_NAMES = new Set([
   'Array', 'ArrayBuffer', 'BigInt', 'DataView', 'Error', 'Math', 'Number', 'Object', 'Partial', 'RangeError',
   'String', 'TextDecoder', 'TextEncoder', 'Uint8Array', 'checkArrayLength', 'checkBounds', 'checkIndex',
-  'getInt64Number', 'getUint64Number', 'readText', 'setInt64Number', 'setUint64Number', 'textDecoder',
-  'textEncoder', 'textScratch', 'writeText',
+  'getInt64Number', 'getUint64Number', 'readText', 'setInt64Number', 'setUint64Number', 'writeText',
+]);
+
+/** Output files mmbus-codegen writes besides one per schema, by the schema base name that would clash. */
+const RESERVED_OUTPUTS = new Map([
+  ['index', 'index.ts'],
+  [TS_RUNTIME_MODULE.replace(/\.ts$/, ''), TS_RUNTIME_MODULE],
+  [C_COMMON_HEADER.replace(/\.h$/, ''), C_COMMON_HEADER],
 ]);
 
 /** Members the generated TypeScript class has besides those made from fields. */
@@ -124,6 +130,13 @@ export function loadSchemas(paths: readonly string[], opts: LoadOptions = {}): M
 
   const baseNames = new Map<string, SchemaDef>();
   for (const { def } of order) {
+    const reserved = RESERVED_OUTPUTS.get(def.baseName);
+    if (reserved) {
+      diags.push({
+        pos: { file: def.path, line: 1, col: 1 },
+        message: `schema ${def.path} would generate ${reserved}, which mmbus-codegen writes itself; rename the schema`,
+      });
+    }
     const other = baseNames.get(def.baseName);
     if (other) {
       diags.push({

@@ -13,18 +13,29 @@ function listFiles(dir: string): string[] {
 }
 
 describe('mmbus-codegen CLI', () => {
-  it('writes TS modules, an index and C headers; a second run writes nothing', () => {
+  it('writes TS modules, an index, the TS runtime, C headers and the common C header; a second run writes nothing', () => {
     const out = join(tmp.dir, 'gen1');
     const r = runCli([join(corpusDir, 'tricky.fbs'), '--ts', join(out, 'ts'), '--c', join(out, 'c')]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe('mmbus-codegen: 5 file(s), 5 written\n');
-    expect(listFiles(out)).toEqual(['c', 'c/geometry.h', 'c/tricky.h', 'ts', 'ts/geometry.ts', 'ts/index.ts', 'ts/tricky.ts']);
+    expect(r.stdout).toBe('mmbus-codegen: 7 file(s), 7 written\n');
+    expect(listFiles(out)).toEqual([
+      'c',
+      'c/geometry.h',
+      'c/mmbus_codegen.h',
+      'c/tricky.h',
+      'ts',
+      'ts/_runtime.ts',
+      'ts/geometry.ts',
+      'ts/index.ts',
+      'ts/tricky.ts',
+    ]);
     // identical to the checked-in corpus outputs: generation is deterministic
-    expect(readFileSync(join(out, 'ts', 'tricky.ts'), 'utf8')).toBe(readFileSync(join(codegenDir, 'test/generated/ts/tricky.ts'), 'utf8'));
-    expect(readFileSync(join(out, 'c', 'tricky.h'), 'utf8')).toBe(readFileSync(join(codegenDir, 'test/generated/c/tricky.h'), 'utf8'));
+    for (const f of ['ts/tricky.ts', 'ts/_runtime.ts', 'c/tricky.h', 'c/mmbus_codegen.h']) {
+      expect(readFileSync(join(out, f), 'utf8')).toBe(readFileSync(join(codegenDir, 'test/generated', f), 'utf8'));
+    }
     const again = runCli([join(corpusDir, 'tricky.fbs'), '--ts', join(out, 'ts'), '--c', join(out, 'c')]);
-    expect(again.stdout).toBe('mmbus-codegen: 5 file(s), 0 written\n');
+    expect(again.stdout).toBe('mmbus-codegen: 7 file(s), 0 written\n');
   });
 
   it('--check passes when up to date, fails with exit 1 listing stale and missing files', () => {
@@ -33,7 +44,7 @@ describe('mmbus-codegen CLI', () => {
     expect(runCli(args).status).toBe(0);
     const ok = runCli([...args, '--check']);
     expect(ok.status).toBe(0);
-    expect(ok.stdout).toBe('mmbus-codegen: 5 file(s) up to date\n');
+    expect(ok.stdout).toBe('mmbus-codegen: 7 file(s) up to date\n');
 
     writeFileSync(join(out, 'c', 'geometry.h'), readFileSync(join(out, 'c', 'geometry.h'), 'utf8') + '\n');
     rmSync(join(out, 'ts', 'index.ts'));
@@ -43,7 +54,22 @@ describe('mmbus-codegen CLI', () => {
       `mmbus-codegen: 2 generated file(s) are stale; regenerate them:\n  ${join(out, 'c', 'geometry.h')}\n  ${join(out, 'ts', 'index.ts')}\n`,
     );
     // --check writes nothing
-    expect(listFiles(join(out, 'ts'))).toEqual(['geometry.ts', 'tricky.ts']);
+    expect(listFiles(join(out, 'ts'))).toEqual(['_runtime.ts', 'geometry.ts', 'tricky.ts']);
+  });
+
+  it('--check covers the shared runtime files: a stale or missing _runtime.ts or mmbus_codegen.h exits 1', () => {
+    const out = join(tmp.dir, 'gen-runtime');
+    const args = [join(corpusDir, 'tricky.fbs'), '--ts', join(out, 'ts'), '--c', join(out, 'c')];
+    expect(runCli(args).status).toBe(0);
+    writeFileSync(join(out, 'ts', '_runtime.ts'), readFileSync(join(out, 'ts', '_runtime.ts'), 'utf8').replace('checkIndex', 'checkIdx'));
+    rmSync(join(out, 'c', 'mmbus_codegen.h'));
+    const stale = runCli([...args, '--check']);
+    expect(stale.status).toBe(1);
+    expect(stale.stderr).toBe(
+      `mmbus-codegen: 2 generated file(s) are stale; regenerate them:\n  ${join(out, 'c', 'mmbus_codegen.h')}\n  ${join(out, 'ts', '_runtime.ts')}\n`,
+    );
+    expect(runCli(args).stdout).toBe('mmbus-codegen: 7 file(s), 2 written\n');
+    expect(runCli([...args, '--check']).status).toBe(0);
   });
 
   it('a schema error exits 1 with file:line:column and writes nothing, not even for the valid schemas', () => {
@@ -86,6 +112,6 @@ describe('mmbus-codegen CLI', () => {
   it('writes through temporary files and leaves none behind', () => {
     const out = join(tmp.dir, 'gen3');
     expect(runCli([join(corpusDir, 'geometry.fbs'), '--c', out]).status).toBe(0);
-    expect(listFiles(out)).toEqual(['geometry.h']);
+    expect(listFiles(out)).toEqual(['geometry.h', 'mmbus_codegen.h']);
   });
 });

@@ -2,7 +2,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { emitCHeader, emitTsModule, loadSchemas } from '../src/index.ts';
+import { emitCCommon, emitCHeader, emitTsModule, emitTsRuntime, loadSchemas } from '../src/index.ts';
 import { Aligned16, Axis, Vec3 } from './generated/ts/geometry.ts';
 import { Color, Deep, Edge, Text } from './generated/ts/tricky.ts';
 import { codegenDir, corpusDir, makeTmp, repoDir, runOk } from './helpers.ts';
@@ -20,9 +20,32 @@ describe('generated TypeScript', () => {
       expect(emitTsModule(a.schemas[i]!)).toBe(emitTsModule(b.schemas[i]!));
       expect(emitCHeader(a.schemas[i]!)).toBe(emitCHeader(b.schemas[i]!));
     }
+    expect(emitTsRuntime()).toBe(emitTsRuntime());
+    expect(emitCCommon()).toBe(emitCCommon());
   });
 
-  it('passes tsc --strict and uses no escape hatch', () => {
+  it('imports only the runtime helpers it uses, from the one runtime module', () => {
+    const geometry = readFileSync(join(genTs, 'geometry.ts'), 'utf8');
+    expect(geometry).toContain("import { checkBounds } from './_runtime.js';");
+    for (const f of ['geometry.ts', 'tricky.ts']) {
+      const text = readFileSync(join(genTs, f), 'utf8');
+      expect(text).not.toMatch(/^(export )?function |^(const|let) /m); // no helper defined outside the runtime
+    }
+    const runtime = readFileSync(join(genTs, '_runtime.ts'), 'utf8');
+    expect(runtime.match(/^export function \w+/gm)).toEqual([
+      'export function checkBounds',
+      'export function checkIndex',
+      'export function checkArrayLength',
+      'export function getInt64Number',
+      'export function setInt64Number',
+      'export function getUint64Number',
+      'export function setUint64Number',
+      'export function readText',
+      'export function writeText',
+    ]);
+  });
+
+  it('passes tsc --strict (with noUnusedLocals/Parameters) and uses no escape hatch', () => {
     const files = readdirSync(genTs).filter((f) => f.endsWith('.ts'));
     for (const f of files) {
       const text = readFileSync(join(genTs, f), 'utf8');
@@ -32,7 +55,7 @@ describe('generated TypeScript', () => {
       join(tmp.dir, 'tsconfig.json'),
       JSON.stringify({
         extends: join(repoDir, 'tsconfig.base.json'),
-        compilerOptions: { noEmit: true, strict: true, typeRoots: [join(repoDir, 'node_modules', '@types')] },
+        compilerOptions: { noEmit: true, strict: true, noUnusedLocals: true, noUnusedParameters: true, typeRoots: [join(repoDir, 'node_modules', '@types')] },
         files: files.map((f) => join(genTs, f)),
       }),
     );
@@ -172,6 +195,17 @@ describe('generated TypeScript', () => {
 
 describe('generated C headers', () => {
   const headers = readdirSync(genC).filter((f) => f.endsWith('.h'));
+
+  it('each schema header includes the common header instead of repeating it', () => {
+    expect(headers).toContain('mmbus_codegen.h');
+    for (const h of headers.filter((f) => f !== 'mmbus_codegen.h')) {
+      const text = readFileSync(join(genC, h), 'utf8');
+      expect(text).toContain('#include "mmbus_codegen.h"\n');
+      expect(text).not.toContain('MMBUS_CODEGEN_COMMON_V1');
+      expect(text).not.toContain('static inline int mmbus_text_set_');
+    }
+  });
+
   for (const h of headers) {
     it(`${h} compiles as C11 and C++17 with -Wall -Wextra -Werror -pedantic`, () => {
       const c = join(tmp.dir, `${h}.c`);
@@ -188,7 +222,7 @@ describe('generated C headers', () => {
     const text = readFileSync(join(genC, 'geometry.h'), 'utf8').replace('offsetof(corpus_geo_Vec3, y) == 4', 'offsetof(corpus_geo_Vec3, y) == 5');
     writeFileSync(join(tmp.dir, 'geometry.h'), text);
     writeFileSync(join(tmp.dir, 'bad.c'), '#include "geometry.h"\nint main(void) { return 0; }\n');
-    expect(() => runOk('gcc', ['-std=c11', '-I', tmp.dir, join(tmp.dir, 'bad.c'), '-o', join(tmp.dir, 'bad')])).toThrow(
+    expect(() => runOk('gcc', ['-std=c11', '-I', tmp.dir, '-I', genC, join(tmp.dir, 'bad.c'), '-o', join(tmp.dir, 'bad')])).toThrow(
       'corpus_geo_Vec3.y: offset differs from the schema layout',
     );
   });

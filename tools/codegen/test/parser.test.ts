@@ -207,6 +207,26 @@ describe('parser: errors name file:line:column and what to do', () => {
     ]);
   });
 
+  it('schema names whose outputs mmbus-codegen writes itself are refused', () => {
+    const one = (name: string): string[] => {
+      try {
+        loadSchemaText({ [name]: 'struct S { a: int; }' }, [name]);
+      } catch (e) {
+        if (e instanceof SchemaError) return e.diagnostics.map(formatDiagnostic);
+        throw e;
+      }
+      return [];
+    };
+    expect(one('index.fbs')).toEqual(['index.fbs:1:1: error: schema index.fbs would generate index.ts, which mmbus-codegen writes itself; rename the schema']);
+    expect(one('_runtime.fbs')).toEqual([
+      '_runtime.fbs:1:1: error: schema _runtime.fbs would generate _runtime.ts, which mmbus-codegen writes itself; rename the schema',
+    ]);
+    expect(one('mmbus_codegen.fbs')).toEqual([
+      'mmbus_codegen.fbs:1:1: error: schema mmbus_codegen.fbs would generate mmbus_codegen.h, which mmbus-codegen writes itself; rename the schema',
+    ]);
+    expect(one('runtime.fbs')).toEqual([]);
+  });
+
   it('generated member clashes are refused', () => {
     expect(errors('struct S { a: long; a_number: int; }')).toEqual([
       "main.fbs:1:21: error: field 'a_number' would generate the TypeScript member 'aNumber', also generated for field 'a'; rename one of them",

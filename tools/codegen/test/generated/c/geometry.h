@@ -2,52 +2,11 @@
 #ifndef MMBUS_GENERATED_GEOMETRY_H
 #define MMBUS_GENERATED_GEOMETRY_H
 
-#include <errno.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "mmbus records are little-endian: this header supports little-endian hosts only"
-#endif
+#include "mmbus_codegen.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#ifndef MMBUS_CODEGEN_COMMON_V1
-#define MMBUS_CODEGEN_COMMON_V1
-#ifdef __cplusplus
-#define MMBUS_ALIGNAS(n) alignas(n)
-#define MMBUS_ALIGNOF(t) alignof(t)
-#define MMBUS_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
-#else
-#define MMBUS_ALIGNAS(n) _Alignas(n)
-#define MMBUS_ALIGNOF(t) _Alignof(t)
-#define MMBUS_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
-#endif
-
-/* Length of a text field: bytes before the first NUL, or the whole field. */
-static inline size_t mmbus_text_len_(const char *field, size_t cap) {
-  const char *z = (const char *)memchr(field, 0, cap);
-  return z ? (size_t)(z - field) : cap;
-}
-
-/* Stores len bytes of UTF-8 into a text field of cap bytes, zero-filling the rest. Too long: -E2BIG
- * (nothing written) unless truncate, then the longest prefix not splitting a sequence, and 1. */
-static inline int mmbus_text_set_(char *field, size_t cap, const char *s, size_t len, int truncate) {
-  int truncated = 0;
-  if (len > cap) {
-    if (!truncate) return -E2BIG;
-    len = cap;
-    while (len > 0 && ((unsigned char)s[len] & 0xC0u) == 0x80u) len--;
-    truncated = 1;
-  }
-  memmove(field, s, len);
-  memset(field + len, 0, cap - len);
-  return truncated;
-}
-#endif /* MMBUS_CODEGEN_COMMON_V1 */
 
 /** An axis, on a signed byte starting below zero. */
 typedef int8_t corpus_geo_Axis;
