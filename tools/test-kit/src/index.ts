@@ -11,10 +11,15 @@ export function tempDir(prefix = 'mmbus-test-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The environment for child processes: without the test runner's FORCE_COLOR (Node warns about it). */
+/**
+ * The environment for child processes: without the test runner's FORCE_COLOR (Node warns about it
+ * when NO_COLOR is set too) unless `extra` sets it;
+ * `extra` adds variables, and removes those it sets to undefined.
+ */
 export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  delete env.FORCE_COLOR;
+  if (!('FORCE_COLOR' in extra)) delete env.FORCE_COLOR;
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
   return env;
 }
 
@@ -35,8 +40,12 @@ export interface Exit {
 
 export interface Child {
   proc: ChildProcess;
+  /** Everything the child printed on stdout so far. */
+  stdout(): string;
   /** Resolves with the first stdout line containing `text`; rejects if the child exits first. */
   line(text: string): Promise<string>;
+  /** Resolves with all of stdout once it contains `text` (or matches it); rejects if the child exits first. */
+  waitFor(text: string | RegExp): Promise<string>;
   /** Resolves with the exit code (or signal) and everything printed. */
   exited: Promise<Exit>;
   /** Writes a line to the child's stdin. */
@@ -49,14 +58,13 @@ export function spawnChild(command: string, args: string[], env: NodeJS.ProcessE
   children.add(proc);
   let stdout = '';
   let stderr = '';
-  const waiters: { text: string; resolve: (l: string) => void }[] = [];
+  const waiters: { test: (out: string) => boolean; resolve: (out: string) => void }[] = [];
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
     stdout += d;
     for (const w of [...waiters]) {
-      const l = stdout.split('\n').find((x) => x.includes(w.text));
-      if (l !== undefined) {
+      if (w.test(stdout)) {
         waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(l);
+        w.resolve(stdout);
       }
     }
   });
@@ -65,20 +73,26 @@ export function spawnChild(command: string, args: string[], env: NodeJS.ProcessE
   const exited = new Promise<Exit>((resolve) =>
     proc.on('exit', (code, signal) => {
       children.delete(proc);
-      resolve({ code, signal, stdout, stderr });
+      setImmediate(() => resolve({ code, signal, stdout, stderr })); // let the pipes drain
     }),
   );
+  const waitFor = (text: string | RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const test = (out: string): boolean => (typeof text === 'string' ? out.includes(text) : text.test(out));
+      if (test(stdout)) return resolve(stdout);
+      waiters.push({ test, resolve });
+      void exited.then((e) => reject(new Error(`${command} exited (${e.code ?? e.signal}) before printing ${String(text)}: ${e.stderr}`)));
+    });
   return {
     proc,
     exited,
+    stdout: () => stdout,
     send: (line) => void proc.stdin!.write(`${line}\n`),
-    line: (text) =>
-      new Promise((resolve, reject) => {
-        const l = stdout.split('\n').find((x) => x.includes(text));
-        if (l !== undefined) return resolve(l);
-        waiters.push({ text, resolve });
-        void exited.then((e) => reject(new Error(`${command} exited (${e.code ?? e.signal}) before printing '${text}': ${e.stderr}`)));
-      }),
+    waitFor,
+    line: async (text) => {
+      const out = await waitFor(text);
+      return out.split('\n').find((x) => x.includes(text))!;
+    },
   };
 }
 
