@@ -3,7 +3,7 @@
 // codegen parser's layout (every field read at its offset by its type).
 import type { MessageType, RecordView } from '@mmbus/core';
 import { MESSAGE_TYPES } from '@mmbus/messages';
-import type { ElemType, FieldDef, ScalarKind, StructDef } from '@mmbus/codegen';
+import type { ElemType, FieldDef, ScalarKind, StructDef } from '@mmbus/codegen/schema';
 
 import { CliError, hex64 } from './common.ts';
 
@@ -282,7 +282,7 @@ export function dynamicCodec(def: StructDef, source: string): RecordCodec {
 /** Every struct of a schema file (and its includes). */
 export async function loadSchemaStructs(file: string): Promise<StructDef[]> {
   // loaded only when needed: the codegen package brings ts-morph (half a second to load)
-  const { loadSchemas, SchemaError } = await import('@mmbus/codegen');
+  const { loadSchemas, SchemaError } = await import('@mmbus/codegen/schema');
   try {
     const model = loadSchemas([file]);
     return model.schemas.flatMap((s) => s.decls.filter((d): d is StructDef => d.kind === 'struct'));
