@@ -1,0 +1,90 @@
+// mmbus peer in TS (throughput: Person records; latency: PointUpdate records, both 128 bytes).
+// argv: JSON ChildConfig with role 'pub' | 'sub'.
+import { openChannel } from '@mmbus/core';
+import { Person, PointUpdate } from '@mmbus/messages';
+
+import { config, cpuUs, exitWithParent, idle, nowNs, paced, ready, Receiver, report } from './common.ts';
+
+const cfg = config();
+const role = process.argv[3];
+exitWithParent();
+
+if (role === 'pub') {
+  if (cfg.mode === 'latency') {
+    const ch = openChannel(cfg.name, PointUpdate, { dir: cfg.endpoint });
+    ready();
+    while (ch.stats().subscribersActive < cfg.subscribers) await new Promise((r) => setTimeout(r, 1));
+    const c0 = cpuUs();
+    const t0 = nowNs();
+    await paced(cfg, (i) => {
+      ch.publish((r) => {
+        r.pointId = i;
+        r.timestampNs = process.hrtime.bigint();
+      });
+    });
+    report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
+    ch.close();
+  } else {
+    const ch = openChannel(cfg.name, Person, { dir: cfg.endpoint });
+    ready();
+    while (ch.stats().subscribersActive < cfg.subscribers) await new Promise((r) => setTimeout(r, 1));
+    if (cfg.mode === 'idle') {
+      setInterval(() => {}, 1 << 30);
+    } else {
+      const c0 = cpuUs();
+      const t0 = nowNs();
+      if (cfg.variant === 'single') {
+        for (let i = 0; i < cfg.records; i++) {
+          ch.publish((r) => {
+            r.indexNumber = i;
+          });
+        }
+      } else {
+        ch.publishBatch(cfg.records, (r, i) => {
+          r.indexNumber = i;
+        });
+      }
+      report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
+      ch.close();
+    }
+  }
+} else if (cfg.mode === 'latency') {
+  const ch = openChannel(cfg.name, PointUpdate, { dir: cfg.endpoint });
+  const sub = ch.subscribe();
+  const rec = new Receiver(cfg);
+  rec.finishOnTerm();
+  ready();
+  for await (const batch of sub) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch.get(i);
+      rec.add(r.pointId, Number(t - r.timestampNs));
+    }
+    if (rec.done) break;
+  }
+  rec.mark();
+  sub.close();
+  ch.close();
+  report(rec.result());
+} else {
+  const ch = openChannel(cfg.name, Person, { dir: cfg.endpoint });
+  const sub = ch.subscribe();
+  ready();
+  if (cfg.mode === 'idle') {
+    void (async () => {
+      for await (const batch of sub) void batch;
+    })();
+    await idle(() => {});
+  } else {
+    const rec = new Receiver(cfg);
+    rec.finishOnTerm();
+    for await (const batch of sub) {
+      for (let i = 0; i < batch.length; i++) rec.add(batch.get(i).indexNumber);
+      if (rec.done) break;
+    }
+    rec.mark();
+    sub.close();
+    ch.close();
+    report(rec.result());
+  }
+}

@@ -1,0 +1,72 @@
+// ZeroMQ PUB/SUB peer over ipc:// (zeromq.js 6). The publisher is an XPUB with ZMQ_XPUB_NODROP, so a
+// full queue makes send wait instead of dropping, and it starts once it has seen every subscription.
+// High-water marks are raised on both sides. argv: JSON ChildConfig (endpoint = ipc path), role.
+import * as zmq from 'zeromq';
+
+import { config, cpuUs, exitWithParent, idle, indexAt, MESSAGE_SIZE, nowNs, paced, ready, Receiver, report, stampAt, writeIndex, writeStamp } from './common.ts';
+
+const cfg = config();
+const role = process.argv[3];
+exitWithParent();
+const HWM = 100_000;
+const address = `ipc://${cfg.endpoint}`;
+
+if (role === 'pub') {
+  const sock = new zmq.XPublisher({ noDrop: true, sendHighWaterMark: HWM, linger: 30_000 });
+  sock.verbosity = 'allSubs';
+  await sock.bind(address);
+  ready();
+  for (let n = 0; n < cfg.subscribers; ) {
+    const [m] = await sock.receive();
+    if (m![0] === 1) n++;
+  }
+  if (cfg.mode === 'idle') {
+    setInterval(() => {}, 1 << 30);
+  } else {
+    const c0 = cpuUs();
+    const t0 = nowNs();
+    if (cfg.mode === 'latency') {
+      await paced(cfg, async (i) => {
+        const m = Buffer.alloc(MESSAGE_SIZE);
+        writeIndex(m, 0, i);
+        writeStamp(m, 0);
+        await sock.send(m);
+      });
+    } else {
+      const PER_CHUNK = 1024;
+      for (let i = 0; i < cfg.records; ) {
+        const k = Math.min(PER_CHUNK, cfg.records - i);
+        const chunk = Buffer.alloc(k * MESSAGE_SIZE);
+        for (let j = 0; j < k; j++, i++) {
+          writeIndex(chunk, j * MESSAGE_SIZE, i);
+          await sock.send(chunk.subarray(j * MESSAGE_SIZE, (j + 1) * MESSAGE_SIZE));
+        }
+      }
+    }
+    report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
+    // Stays open (queued messages still go out) until the harness ends it.
+  }
+} else {
+  const sock = new zmq.Subscriber({ receiveHighWaterMark: HWM, linger: 0 });
+  sock.connect(address);
+  sock.subscribe();
+  ready();
+  if (cfg.mode === 'idle') {
+    void (async () => {
+      for await (const m of sock) void m;
+    })();
+    await idle(() => sock.close());
+  } else {
+    const rec = new Receiver(cfg);
+    rec.finishOnTerm(() => sock.close());
+    const latency = cfg.mode === 'latency';
+    for await (const [m] of sock) {
+      rec.add(indexAt(m!, 0), latency ? Number(process.hrtime.bigint() - stampAt(m!, 0)) : 0);
+      if (rec.done) break;
+    }
+    rec.mark();
+    report(rec.result());
+    sock.close();
+    process.exit(0);
+  }
+}
