@@ -482,7 +482,7 @@ async function main(): Promise<void> {
       loadEnd,
     },
     config: { records: RECORDS, runs: RUNS, quick: QUICK, only: ONLY, latencySamples: LAT_SAMPLES, latencyRate: LAT_RATE, recordSize: 128 },
-    reference: { label: 'original design, 1→1, Windows release build', msgPerSec: ORIGINAL, note: 'published figure: 2,000,000 × 128 B in about 1.3 s; not measured here' },
+    reference: { label: 'original design, 1→1 (Windows release build)', msgPerSec: ORIGINAL, note: 'published figure: 2,000,000 × 128 B in about 1.3 s; not measured here' },
     throughput: tCases,
     ratios,
     latency: lCases,

@@ -109,7 +109,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function svgChart(r: Results): string {
   const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c'];
   const groups = systems(r).map((s) => ({ label: s.label, bars: FANOUTS.map((n) => s.cases.get(n)?.summary?.median ?? NaN), ref: false }));
-  groups.push({ label: `${r.reference.label} (not measured here)`, bars: [r.reference.msgPerSec, NaN, NaN], ref: true });
+  groups.push({ label: r.reference.label, bars: [r.reference.msgPerSec, NaN, NaN], ref: true });
   const values = groups.flatMap((g) => g.bars).filter((v) => Number.isFinite(v) && v > 0);
   const lo = Math.floor(Math.log10(Math.min(...values, 1e5)));
   const hi = Math.ceil(Math.log10(Math.max(...values, 1e6)));
@@ -133,11 +133,15 @@ export function svgChart(r: Results): string {
   for (let p = lo; p <= hi; p++) {
     const gx = x(10 ** p).toFixed(1);
     o.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${height - 34}" stroke="#ddd"/>`);
-    o.push(`<text x="${gx}" y="${height - 18}" text-anchor="middle" fill="#555">${esc(fmtRate(10 ** p))}</text>`);
+    const tick = p >= 6 ? `${10 ** (p - 6)} M` : p >= 3 ? `${10 ** (p - 3)} k` : `${10 ** p}`;
+    o.push(`<text x="${gx}" y="${height - 18}" text-anchor="middle" fill="#555">${tick}</text>`);
   }
   groups.forEach((g, gi) => {
     const y0 = top + gi * groupH;
-    o.push(`<text x="${left - 8}" y="${y0 + (barH * 3) / 2 + 4}" text-anchor="end"${g.ref ? ' font-style="italic" fill="#555"' : ''}>${esc(g.label)}</text>`);
+    if (g.ref) {
+      o.push(`<text x="${left - 8}" y="${y0 + 8}" text-anchor="end" font-style="italic" fill="#555">${esc(g.label)}</text>`);
+      o.push(`<text x="${left - 8}" y="${y0 + 22}" text-anchor="end" font-style="italic" fill="#555">published figure, not measured here</text>`);
+    } else o.push(`<text x="${left - 8}" y="${y0 + (barH * 3) / 2 + 4}" text-anchor="end">${esc(g.label)}</text>`);
     g.bars.forEach((v, i) => {
       if (!Number.isFinite(v) || v <= 0) return;
       const y = y0 + i * barH;

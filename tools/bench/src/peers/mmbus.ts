@@ -24,6 +24,7 @@ if (role === 'pub') {
     });
     report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
     ch.close();
+    process.exit(0);
   } else {
     const ch = openChannel(cfg.name, Person, { dir: cfg.endpoint });
     ready();
@@ -46,6 +47,7 @@ if (role === 'pub') {
       }
       report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
       ch.close();
+      process.exit(0);
     }
   }
 } else if (cfg.mode === 'latency') {
@@ -66,6 +68,7 @@ if (role === 'pub') {
   sub.close();
   ch.close();
   report(rec.result());
+  process.exit(0);
 } else {
   const ch = openChannel(cfg.name, Person, { dir: cfg.endpoint });
   const sub = ch.subscribe();
@@ -86,5 +89,6 @@ if (role === 'pub') {
     sub.close();
     ch.close();
     report(rec.result());
+    process.exit(0);
   }
 }

@@ -48,6 +48,7 @@ if (role === 'pub') {
     }
     report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
     redis.disconnect();
+    process.exit(0);
   }
 } else {
   const rec = new Receiver(cfg);

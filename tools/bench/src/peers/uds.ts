@@ -50,6 +50,8 @@ if (role === 'pub') {
     report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
     for (const c of clients) c.end();
     server.close();
+    // Exits once the sockets have flushed (the stdin watch is the only other handle).
+    process.stdin.destroy();
   }
 } else {
   const sock = createConnection(cfg.endpoint);
