@@ -59,6 +59,20 @@ function sections(r: Results, markdown: boolean): string {
   }
   rows.push([`${r.reference.label} (not measured here)`, `${fmtRate(r.reference.msgPerSec)}`, '', '', '']);
   out.push(table(rows, markdown));
+  h(`CPU time per message, 1→1 (median of the runs' figures): where the time goes`);
+  const cr = [['system', 'publisher', 'subscriber', 'broker', 'all processes']];
+  const med = (xs: number[]) => {
+    const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    return v.length ? (v.length % 2 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2) : NaN;
+  };
+  for (const s of systems(r)) {
+    const one = s.cases.get(1);
+    if (!one) continue;
+    const ok = one.runs.filter((x) => x.ok && x.cpuNsPerMsg);
+    const k = (f: 'pub' | 'sub' | 'broker' | 'total') => fmtNs(med(ok.map((x) => x.cpuNsPerMsg![f])));
+    cr.push([s.label, k('pub'), k('sub'), s.system === 'redis' ? k('broker') : '–', k('total')]);
+  }
+  out.push(table(cr, markdown));
   if (r.ratios.length) {
     h(`mmbus / peer, ratio per run pair (${runs})`);
     const rr = [['', 'subscribers', 'ratio', 'goal', 'met']];
