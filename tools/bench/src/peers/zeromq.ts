@@ -1,6 +1,9 @@
-// ZeroMQ PUB/SUB peer over ipc:// (zeromq.js 6). The publisher is an XPUB with ZMQ_XPUB_NODROP, so a
-// full queue makes send wait instead of dropping, and it starts once it has seen every subscription.
-// High-water marks are raised on both sides. argv: JSON ChildConfig (endpoint = ipc path), role.
+// ZeroMQ PUB/SUB peer over ipc:// (zeromq.js 6). The publisher is an XPUB, so it can start once it has
+// seen every subscription. High-water marks are 0 (no limit) on both sides, so nothing is dropped (a
+// drop would still show as a wrong count). ZMQ_XPUB_NODROP with a finite high-water mark would bound
+// the queue instead, but with zeromq.js 6.8 the publisher then stalls for good once the mark is
+// reached (seen here at ~300,000 of 2,000,000 messages). argv: JSON ChildConfig (endpoint = ipc
+// path), role 'pub' | 'sub'.
 import * as zmq from 'zeromq';
 
 import { config, cpuUs, exitWithParent, idle, indexAt, MESSAGE_SIZE, nowNs, paced, ready, Receiver, report, stampAt, writeIndex, writeStamp } from './common.ts';
@@ -8,11 +11,11 @@ import { config, cpuUs, exitWithParent, idle, indexAt, MESSAGE_SIZE, nowNs, pace
 const cfg = config();
 const role = process.argv[3];
 exitWithParent();
-const HWM = 100_000;
+const HWM = 0; // no limit
 const address = `ipc://${cfg.endpoint}`;
 
 if (role === 'pub') {
-  const sock = new zmq.XPublisher({ noDrop: true, sendHighWaterMark: HWM, linger: 30_000 });
+  const sock = new zmq.XPublisher({ sendHighWaterMark: HWM, linger: 30_000 });
   sock.verbosity = 'allSubs';
   await sock.bind(address);
   ready();
