@@ -57,7 +57,7 @@ function sections(r: Results, markdown: boolean): string {
     const one = s.cases.get(1);
     rows.push([s.label, ...FANOUTS.map((n) => caseCell(s.cases.get(n))), one ? range(one.cpuTotalNsPerMsg, fmtNs) : '']);
   }
-  rows.push([`${r.reference.label} (not measured here)`, `${fmtRate(r.reference.msgPerSec)}`, '', '', '']);
+  rows.push([`${r.reference.label}, not measured here`, `${fmtRate(r.reference.msgPerSec)}`, '', '', '']);
   out.push(table(rows, markdown));
   h(`CPU time per message, 1→1 (median of the runs' figures): where the time goes`);
   const cr = [['system', 'publisher', 'subscriber', 'broker', 'all processes']];
@@ -142,7 +142,8 @@ export function svgChart(r: Results): string {
   o.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">Throughput, ${r.config.records.toLocaleString('en-US')} × ${r.config.recordSize} B messages, msg/s per subscriber (log scale)</text>`);
   o.push(`<text x="${left}" y="38" fill="#555">median of ${r.config.runs} run(s), ${esc(String(r.machine.cpus))} × ${esc(String(r.machine.model))}, ${r.date.slice(0, 10)}</text>`);
   FANOUTS.forEach((n, i) => {
-    o.push(`<rect x="${width - right + 10}" y="${top + i * 18}" width="12" height="12" fill="${COLORS[i]}"/><text x="${width - right + 28}" y="${top + i * 18 + 10}">1→${n}</text>`);
+    const lx = width - 200 + i * 62;
+    o.push(`<rect x="${lx}" y="28" width="12" height="12" fill="${COLORS[i]}"/><text x="${lx + 17}" y="38">1→${n}</text>`);
   });
   for (let p = lo; p <= hi; p++) {
     const gx = x(10 ** p).toFixed(1);

@@ -94,7 +94,7 @@ describe('writers', () => {
     const md = markdownReport(sample());
     expect(md).toContain('| mmbus C→TS | 20.0 M (18.0 M–22.0 M) |');
     expect(md).toContain('[1 of 3 runs failed]');
-    expect(md).toContain('original design (not measured here) | 1.5 M');
+    expect(md).toContain("original design, not measured here | 1.5 M");
     expect(md).toContain('| mmbus C→TS / Redis | 1→1 | 95.0× (90.0×–100×) | ≥ 100× | no |');
     expect(terminalReport(sample())).toContain('mmbus C→TS');
   });
