@@ -254,6 +254,10 @@ export function dynamicCodec(def: StructDef, source: string): RecordCodec {
       this.offset = offset;
       return this;
     }
+    moveTo(offset: number): this {
+      this.offset = offset;
+      return this;
+    }
     assign(obj: Record<string, unknown>): this {
       writeStruct(this.view, this.offset, def, obj, '');
       return this;

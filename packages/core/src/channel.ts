@@ -18,6 +18,8 @@ export interface MessageType<T> {
 /** A generated flyweight: re-pointable at any offset of a view. */
 export interface RecordView {
   wrap(view: DataView, offset: number): unknown;
+  /** Re-points at another offset of the same view (cheaper than wrap). */
+  moveTo(offset: number): unknown;
   readonly view: DataView;
   readonly offset: number;
 }

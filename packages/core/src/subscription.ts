@@ -36,7 +36,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     private readonly overrunOf: () => number,
   ) {
     this.record = record;
-    this.view = channel.view;
+    this.view = new DataView(new ArrayBuffer(0)); // set by reset()
   }
 
   /**
@@ -54,6 +54,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     const ch = this.channel;
     this.seq = seq;
     this.length = length;
+    if (this.view !== ch.view) this.record.wrap(ch.view, ch.dataOffset);
     this.view = ch.view;
     this.base = ch.dataOffset;
     this.slots = ch.capacity;
@@ -64,6 +65,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
   resetCopied(seq: number, length: number, view: DataView, overwritten: number): void {
     this.seq = seq;
     this.length = length;
+    if (this.view !== view) this.record.wrap(view, 0);
     this.view = view;
     this.base = 0;
     this.slots = Infinity;
@@ -76,7 +78,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
     let slot = this.firstSlot + i;
     if (slot >= this.slots) slot -= this.slots;
-    this.record.wrap(this.view, this.base + slot * this.channel.stride);
+    this.record.moveTo(this.base + slot * this.channel.stride);
     return this.record;
   }
 

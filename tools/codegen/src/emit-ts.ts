@@ -373,6 +373,7 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
   });
   cls.addProperty({ name: 'view', type: 'DataView', docs: [{ description: 'The view the record is read from.' }] });
   cls.addProperty({ name: 'offset', type: 'number', docs: [{ description: 'Byte offset of the record in view.' }] });
+  cls.addProperty({ name: '#last', type: 'number', docs: [{ description: 'The last offset of view where a whole record fits (set by wrap()).' }] });
   for (const f of nested) {
     const def = f.type.kind === 'struct' ? f.type.def : f.type.kind === 'array' && f.type.elem.kind === 'struct' ? f.type.elem.def : undefined;
     if (!def) continue;
@@ -382,6 +383,7 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     w.writeLine(`checkBounds('${s.name}', ${s.size}, view, offset);`);
     w.writeLine('this.view = view;');
     w.writeLine('this.offset = offset;');
+    w.writeLine(`this.#last = view.byteLength - ${s.size};`);
     for (const f of nested) {
       const def = f.type.kind === 'struct' ? f.type.def : f.type.kind === 'array' && f.type.elem.kind === 'struct' ? f.type.elem.def : undefined;
       if (def) w.writeLine(`this.#${lowerCamel(f.name)} = new ${def.name}(view, offset + ${f.offset});`);
@@ -403,7 +405,14 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
       { name: 'offset', type: 'number' },
     ],
     returnType: 'this',
-    statements: [`checkBounds('${s.name}', ${s.size}, view, offset);`, 'this.view = view;', 'this.offset = offset;', 'return this;'],
+    statements: [`checkBounds('${s.name}', ${s.size}, view, offset);`, 'this.view = view;', 'this.offset = offset;', `this.#last = view.byteLength - ${s.size};`, 'return this;'],
+  });
+  cls.addMethod({
+    name: 'moveTo',
+    docs: [{ description: 'Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this.' }],
+    parameters: [{ name: 'offset', type: 'number' }],
+    returnType: 'this',
+    statements: [`if (!(offset >= 0 && offset <= this.#last)) checkBounds('${s.name}', ${s.size}, this.view, offset);`, 'this.offset = offset;', 'return this;'],
   });
   for (const f of s.fields) addField(cls, s, f, ctx);
 

@@ -28,18 +28,29 @@ export class Person {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 128-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(128)), offset: number = 0) {
     checkBounds('Person', 128, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 128;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
   wrap(view: DataView, offset: number): this {
     checkBounds('Person', 128, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 128;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Person', 128, this.view, offset);
     this.offset = offset;
     return this;
   }

@@ -35,18 +35,29 @@ export class Vec3 {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 12-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(12)), offset: number = 0) {
     checkBounds('Vec3', 12, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 12;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
   wrap(view: DataView, offset: number): this {
     checkBounds('Vec3', 12, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 12;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Vec3', 12, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -132,18 +143,29 @@ export class Aligned16 {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 16-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(16)), offset: number = 0) {
     checkBounds('Aligned16', 16, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 16;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
   wrap(view: DataView, offset: number): this {
     checkBounds('Aligned16', 16, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 16;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Aligned16', 16, this.view, offset);
     this.offset = offset;
     return this;
   }

@@ -55,18 +55,29 @@ export class Mixed {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 48-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(48)), offset: number = 0) {
     checkBounds('Mixed', 48, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 48;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
   wrap(view: DataView, offset: number): this {
     checkBounds('Mixed', 48, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 48;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Mixed', 48, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -222,6 +233,8 @@ export class Nested {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
   readonly #pos: Vec3;
   readonly #al: Aligned16;
 
@@ -230,6 +243,7 @@ export class Nested {
     checkBounds('Nested', 64, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 64;
     this.#pos = new Vec3(view, offset + 4);
     this.#al = new Aligned16(view, offset + 32);
   }
@@ -238,6 +252,14 @@ export class Nested {
   wrap(view: DataView, offset: number): this {
     checkBounds('Nested', 64, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 64;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Nested', 64, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -353,6 +375,8 @@ export class Arrays {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
   readonly #pts: Vec3;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 120-byte buffer). */
@@ -360,6 +384,7 @@ export class Arrays {
     checkBounds('Arrays', 120, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 120;
     this.#pts = new Vec3(view, offset + 12);
   }
 
@@ -367,6 +392,14 @@ export class Arrays {
   wrap(view: DataView, offset: number): this {
     checkBounds('Arrays', 120, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 120;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Arrays', 120, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -571,18 +604,29 @@ export class Forced {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 8-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(8)), offset: number = 0) {
     checkBounds('Forced', 8, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 8;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
   wrap(view: DataView, offset: number): this {
     checkBounds('Forced', 8, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 8;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Forced', 8, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -656,18 +700,29 @@ export class Text {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 64-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(64)), offset: number = 0) {
     checkBounds('Text', 64, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 64;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
   wrap(view: DataView, offset: number): this {
     checkBounds('Text', 64, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 64;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Text', 64, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -794,6 +849,8 @@ export class Deep {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
   readonly #n: Nested;
   readonly #arr: Arrays;
   readonly #f: Forced;
@@ -805,6 +862,7 @@ export class Deep {
     checkBounds('Deep', 512, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 512;
     this.#n = new Nested(view, offset + 0);
     this.#arr = new Arrays(view, offset + 64);
     this.#f = new Forced(view, offset + 304);
@@ -816,6 +874,14 @@ export class Deep {
   wrap(view: DataView, offset: number): this {
     checkBounds('Deep', 512, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 512;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Deep', 512, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -960,18 +1026,29 @@ export class Spellings {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 96-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(96)), offset: number = 0) {
     checkBounds('Spellings', 96, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 96;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
   wrap(view: DataView, offset: number): this {
     checkBounds('Spellings', 96, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 96;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Spellings', 96, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -1319,6 +1396,8 @@ export class Edge {
   view: DataView;
   /** Byte offset of the record in view. */
   offset: number;
+  /** The last offset of view where a whole record fits (set by wrap()). */
+  #last: number;
   readonly #pos: Vec3;
   readonly #al: Aligned16;
   readonly #pts: Vec3;
@@ -1328,6 +1407,7 @@ export class Edge {
     checkBounds('Edge', 256, view, offset);
     this.view = view;
     this.offset = offset;
+    this.#last = view.byteLength - 256;
     this.#pos = new Vec3(view, offset + 76);
     this.#al = new Aligned16(view, offset + 96);
     this.#pts = new Vec3(view, offset + 112);
@@ -1337,6 +1417,14 @@ export class Edge {
   wrap(view: DataView, offset: number): this {
     checkBounds('Edge', 256, view, offset);
     this.view = view;
+    this.offset = offset;
+    this.#last = view.byteLength - 256;
+    return this;
+  }
+
+  /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
+  moveTo(offset: number): this {
+    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Edge', 256, this.view, offset);
     this.offset = offset;
     return this;
   }
