@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openChannel } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { expectedChecksum, killChildren, resultOf, runCpp, runTs, tempDir } from './helpers.js';
+import { expectedChecksum, resultOf, runCpp, runTs, useScratchDir } from './helpers.js';
 
 const RECORDS = Number(process.env.MMBUS_TEST_RECORDS ?? 2_000_000);
 
@@ -25,10 +25,7 @@ interface PubResult {
 }
 
 let dir: string;
-let cleanup: () => void;
-beforeAll(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => killChildren());
-afterAll(() => cleanup());
+useScratchDir((d) => (dir = d), { perFile: true });
 
 const clean = (n: number, perPublisher: [number, number] = [n, 0]): SubResult => ({
   received: n,

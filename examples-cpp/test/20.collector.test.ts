@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openChannel } from '@mmbus/core';
 import { PointUpdate } from '@mmbus/messages';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { buildDir, killChildren, resultOf, runCpp, runTs, tempDir } from './helpers.js';
+import { buildDir, resultOf, runCpp, runTs, useScratchDir } from './helpers.js';
 
 interface HostResult {
   ok: boolean;
@@ -30,12 +30,7 @@ interface BackendResult {
 }
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => {
-  killChildren();
-  cleanup();
-});
+useScratchDir((d) => (dir = d));
 
 async function scenario(devices: number, perDevice: number, hostArgs: string[]): Promise<{ host: HostResult; backend: BackendResult }> {
   const shape = ['--devices', String(devices), '--points-per-device', String(perDevice)];

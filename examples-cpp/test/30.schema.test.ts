@@ -2,17 +2,12 @@
 // error, naming both schemas.
 import { openChannel, MmbusError } from '@mmbus/core';
 import { PointUpdate, Person } from '@mmbus/messages';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { killChildren, lastJson, runCpp, tempDir } from './helpers.js';
+import { lastJson, runCpp, useScratchDir } from './helpers.js';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => {
-  killChildren();
-  cleanup();
-});
+useScratchDir((d) => (dir = d));
 
 describe('schema mismatch across languages', () => {
   it('TS created a PointUpdate channel: the C++ Person programs get MMBUS_E_SCHEMA', async () => {

@@ -2,19 +2,14 @@
 // subscriber process killed with SIGKILL.
 import { copyFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { openChannel } from '@mmbus/core';
 import { Person, PointUpdate } from '@mmbus/messages';
-import { cli, killChildren, runFixture, tempDir } from './helpers.ts';
+import { cli, runFixture, useScratchDir } from './helpers.ts';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => {
-  killChildren();
-  cleanup();
-});
+useScratchDir((d) => (dir = d));
 
 function makeChannels(): void {
   const people = openChannel('people', Person, { dir, capacity: 16 });

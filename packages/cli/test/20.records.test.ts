@@ -1,20 +1,15 @@
 // tail, tail -f, publish and watch on real channels: generated types, --schema for any schema, mismatches.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { openChannel } from '@mmbus/core';
 import { Person, PointUpdate } from '@mmbus/messages';
 import { sparkline } from '../src/index.ts';
-import { cli, killChildren, SCHEMAS, startCli, tempDir } from './helpers.ts';
+import { cli, SCHEMAS, startCli, useScratchDir } from './helpers.ts';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => {
-  killChildren();
-  cleanup();
-});
+useScratchDir((d) => (dir = d));
 
 function people(n: number, capacity = 16): void {
   const ch = openChannel('people', Person, { dir, capacity });

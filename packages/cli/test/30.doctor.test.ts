@@ -1,19 +1,14 @@
 // doctor on damaged cursors and foreign schemas (the file is edited as docs/format.md lays it out).
 import { openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { openChannel } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
-import { cli, killChildren, tempDir } from './helpers.ts';
+import { cli, useScratchDir } from './helpers.ts';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => {
-  killChildren();
-  cleanup();
-});
+useScratchDir((d) => (dir = d));
 
 /** docs/format.md §4: subscriber slot i at 4096 + i * 128, its cursor (u64) at +8. */
 function setCursor(channel: string, slot: number, cursor: bigint): void {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 import { runTs, spawnChild, type Child } from '@mmbus/test-kit';
 
-export { killChildren } from '@mmbus/test-kit';
+export { killChildren, useScratchDir } from '@mmbus/test-kit';
 export type Running = Child;
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,15 +1,13 @@
 import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { MmbusError, openChannel, unlinkChannel } from '../src/index.js';
 import { Person, PointUpdate } from '@mmbus/messages';
-import { tempDir } from './helpers.js';
+import { useScratchDir } from './helpers.js';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => cleanup());
+useScratchDir((d) => (dir = d));
 
 function codeOf(fn: () => unknown): string {
   try {

@@ -1,13 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { MmbusError, openChannel } from '../src/index.js';
 import { Person, PointUpdate, Quality } from '@mmbus/messages';
-import { tempDir } from './helpers.js';
+import { useScratchDir } from './helpers.js';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => cleanup());
+useScratchDir((d) => (dir = d));
 
 function errorOf(fn: () => unknown): MmbusError {
   try {

@@ -2,9 +2,9 @@
 // 128-byte Person each; every subscriber checks count, the original checksum and every decoded name.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { expectedChecksum, killChildren, lastJson, runFixture, tempDir } from './helpers.js';
+import { expectedChecksum, lastJson, runFixture, useScratchDir } from './helpers.js';
 
 const RECORDS = Number(process.env.MMBUS_TEST_RECORDS ?? 2_000_000);
 interface Result {
@@ -16,10 +16,7 @@ interface Result {
 }
 
 let dir: string;
-let cleanup: () => void;
-beforeAll(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => killChildren());
-afterAll(() => cleanup());
+useScratchDir((d) => (dir = d), { perFile: true });
 
 async function fanOut(channel: string, subscribers: number, mode: string): Promise<Result[]> {
   const subs = Array.from({ length: subscribers }, () => runFixture('person-subscriber', [dir, channel, String(RECORDS)]));

@@ -2,16 +2,14 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { openChannel } from '../src/index.js';
 import { Person } from '@mmbus/messages';
-import { childEnv, tempDir } from './helpers.js';
+import { childEnv, useScratchDir } from './helpers.js';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => cleanup());
+useScratchDir((d) => (dir = d));
 
 describe('waiting', () => {
   it('keeps the event loop responsive and uses next to no CPU while idle', async () => {

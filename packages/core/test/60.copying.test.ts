@@ -1,16 +1,11 @@
 // Runtimes that refuse external ArrayBuffers (Electron's V8 sandbox) get a copying path; it is forced
 // here with MMBUS_COPY_BUFFERS=1 in a child process, and must behave exactly like the zero-copy path.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { killChildren, lastJson, runFixture, tempDir } from './helpers.js';
+import { lastJson, runFixture, useScratchDir } from './helpers.js';
 
 let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => {
-  killChildren();
-  cleanup();
-});
+useScratchDir((d) => (dir = d));
 
 describe('copying mode (no external ArrayBuffers)', () => {
   it('publishes, subscribes, resumes and counts losses like the zero-copy path', async () => {

@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+
 /** A fresh private directory and the function that removes it. */
 export function tempDir(prefix = 'mmbus-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -110,4 +112,28 @@ export function expectedChecksum(n: number): number {
 export function lastJson<T>(stdout: string): T {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/**
+ * Registers the usual hooks of a multi-process test file: a fresh temp dir for each test (`perFile`:
+ * one for the whole file), handed to `onDir`; after each test every child is killed; the dir is removed.
+ */
+export function useScratchDir(onDir: (dir: string) => void, opts: { perFile?: boolean; prefix?: string } = {}): void {
+  let current: { dir: string; cleanup: () => void } | undefined;
+  const make = (): void => {
+    current = tempDir(opts.prefix);
+    onDir(current.dir);
+  };
+  const remove = (): void => current?.cleanup();
+  if (opts.perFile) {
+    beforeAll(make);
+    afterAll(remove);
+    afterEach(killChildren);
+  } else {
+    beforeEach(make);
+    afterEach(() => {
+      killChildren();
+      remove();
+    });
+  }
 }
