@@ -13,8 +13,8 @@
 #define HEARTBEAT_EVERY_NS 100000000u
 #define SPIN_ITERATIONS 400
 #define MAX_BACKOFF_PAUSES 32
-#define CHASE_BATCH 8   /* a batch smaller than this, ended by the publisher, means we are chasing it */
-#define CHASE_PAUSES 8
+#define CHASE_BATCH 32   /* a batch smaller than this, ended by the publisher, means we are chasing it */
+#define CHASE_PAUSES 64
 #define YIELD_ITERATIONS 20
 
 static inline uint64_t *stamp_of(const mmbus_channel_t *ch, uint64_t seq) { return &ch->stamps[seq & ch->mask]; }
