@@ -400,7 +400,7 @@ size_t mmbus_mapped_size(const mmbus_channel_t *ch) { return ch ? ch->size : 0; 
 
 /* ---- subscriber table ------------------------------------------------------------------------ */
 
-static void attach_slot(mmbus_channel_t *ch, sub_slot_t *s, int keep_cursor, uint64_t cursor) {
+static void attach_slot(sub_slot_t *s, int keep_cursor, uint64_t cursor) {
   st_relaxed(&s->pid, os_self_pid());
   st_relaxed(&s->start_time, os_self_start_time());
   st_relaxed(&s->heartbeat_ns, os_mono_ns());
@@ -410,7 +410,6 @@ static void attach_slot(mmbus_channel_t *ch, sub_slot_t *s, int keep_cursor, uin
     st_relaxed(&s->cursor, cursor);
     st_relaxed(&s->lost, 0);
   }
-  (void)ch;
   st_release(&s->state, (uint32_t)SUB_ACTIVE);
 }
 
@@ -477,7 +476,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
     if (durable) strcpy(s->name, opts->name);
     st_relaxed(&s->durable, (uint32_t)durable);
   }
-  attach_slot(ch, s, resume, start_cursor(ch, opts->start));
+  attach_slot(s, resume, start_cursor(ch, opts->start));
   /* Publishers re-read the subscriber table on their next claim: one that joined behind head
    * (oldest, or a durable one resuming) must hold them back from now on. */
   fetch_add_seq_cst(ch->attach_epoch, 1);

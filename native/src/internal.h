@@ -119,7 +119,6 @@ struct mmbus_channel {
   uint64_t *verified_ns;   /* per subscriber slot: when its pid was last found alive */
   uint32_t *verified_gen;
   int open_subs;
-  int closed;
   char path[4096 + MMBUS_NAME_MAX + 8];
 };
 
@@ -139,7 +138,6 @@ struct mmbus_sub {
   int flowing;             /* data arrived recently: spin a little before sleeping */
   uint32_t interrupted;     /* set by mmbus_sub_interrupt from any thread */
   int chasing;             /* the last batch was small and right behind the publisher */
-  int closed;
 };
 
 /* error.c */

@@ -259,11 +259,6 @@ int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n) {
 
 /* ---- subscribers ----------------------------------------------------------------------------- */
 
-static inline int sub_usable(mmbus_sub_t *sub) {
-  if (sub->closed) return mmbus_set_err(MMBUS_E_CLOSED, "subscriber is closed");
-  return 0;
-}
-
 static void heartbeat(mmbus_sub_t *sub, uint64_t now) {
   if (now - sub->last_heartbeat_ns < HEARTBEAT_EVERY_NS) return;
   sub->last_heartbeat_ns = now;
@@ -311,8 +306,6 @@ static int settle_cursor(mmbus_sub_t *sub) {
 
 int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   if (!sub || !b) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
-  int rc = sub_usable(sub);
-  if (rc) return rc;
   mmbus_channel_t *ch = sub->ch;
   if (max == 0) max = UINT32_MAX;
   if (max > ch->capacity) max = (uint32_t)ch->capacity;
@@ -372,8 +365,6 @@ int mmbus_ack(mmbus_sub_t *sub) { return mmbus_ack_n(sub, sub ? sub->batch_n : 0
 
 int mmbus_ack_n(mmbus_sub_t *sub, uint32_t count) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
-  int rc = sub_usable(sub);
-  if (rc) return rc;
   if (!sub->has_batch) return mmbus_set_err(MMBUS_E_STATE, "ack without a polled batch");
   if (count > sub->batch_n)
     return mmbus_set_err(MMBUS_E_INVAL, "ack of %u records of a batch of %u", count, sub->batch_n);
@@ -390,8 +381,6 @@ int mmbus_ack_n(mmbus_sub_t *sub, uint32_t count) {
 
 int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
-  int rc = sub_usable(sub);
-  if (rc) return rc;
   mmbus_channel_t *ch = sub->ch;
   uint64_t start = os_mono_ns();
   uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000u;

@@ -179,13 +179,15 @@ typedef struct consume_result {
   uint64_t lost;
 } consume_result_t;
 
-static inline consume_result_t consume(mmbus_sub_t *sub, int64_t count, int publishers) {
+/* Batches of up to max_batch (<= 4096), with pause_us of sleep after each when given (a slow reader). */
+static inline consume_result_t consume(mmbus_sub_t *sub, int64_t count, int publishers, uint32_t max_batch,
+                                       unsigned pause_us) {
   consume_result_t r = {0, 0, 0, 0};
   int64_t next[16];
   for (int i = 0; i < 16; i++) next[i] = 0;
   mmbus_batch_t b;
   while (r.received + (int64_t)mmbus_sub_lost(sub) < count) {
-    int n = mmbus_poll(sub, 4096, &b);
+    int n = mmbus_poll(sub, max_batch, &b);
     if (n < 0) {
       fprintf(stderr, "poll: %s\n", mmbus_errmsg());
       r.bad++;
@@ -221,6 +223,7 @@ static inline consume_result_t consume(mmbus_sub_t *sub, int64_t count, int publ
       r.checksum += (p->index & 1) ? -p->index : p->index;
       r.received++;
     }
+    if (pause_us) usleep(pause_us);
   }
   r.lost = mmbus_sub_lost(sub);
   return r;

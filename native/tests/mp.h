@@ -79,34 +79,9 @@ static inline void mp_subscriber(const char *dir, const mp_config_t *cfg, int la
   mmbus_sub_options_t so = {NULL, late ? MMBUS_START_OLDEST : MMBUS_START_NEWEST};
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   write_all(ready_fd, "r", 1);
-  consume_result_t r;
-  if (cfg->slow_subscriber_us) {
-    /* a slow reader: small batches with a pause after each */
-    memset(&r, 0, sizeof r);
-    int64_t next[16] = {0};
-    mmbus_batch_t b;
-    while (r.received + (int64_t)mmbus_sub_lost(sub) < cfg->records) {
-      int n = mmbus_poll(sub, 256, &b);
-      if (n == 0) {
-        if (mmbus_wait(sub, 30000)) { r.bad++; break; }
-        continue;
-      }
-      test_person_t copy[256];
-      for (int i = 0; i < n; i++) memcpy(&copy[i], mmbus_batch_record(&b, (uint32_t)i), sizeof copy[i]);
-      int over = mmbus_ack(sub);
-      for (int i = over; i < n; i++) {
-        const test_person_t *p = &copy[i];
-        if (!person_intact(p) || p->publisher != 0 || p->index < next[0]) r.bad++;
-        next[0] = p->index + 1;
-        r.received++;
-        r.checksum += (p->index & 1) ? -p->index : p->index;
-      }
-      usleep((useconds_t)cfg->slow_subscriber_us);
-    }
-    r.lost = mmbus_sub_lost(sub);
-  } else {
-    r = consume(sub, cfg->records, cfg->publishers);
-  }
+  /* a slow reader takes small batches with a pause after each */
+  consume_result_t r = cfg->slow_subscriber_us ? consume(sub, cfg->records, cfg->publishers, 256, (unsigned)cfg->slow_subscriber_us)
+                                               : consume(sub, cfg->records, cfg->publishers, 4096, 0);
   write_all(result_fd, &r, sizeof r);
   mmbus_sub_close(sub);
   mmbus_close(ch);
