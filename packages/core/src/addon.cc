@@ -22,6 +22,7 @@ struct Channel {
   mmbus_channel_t *ch = nullptr;
   Napi::Reference<Napi::ArrayBuffer> buffer;  // detached at close: no read after unmap
   uint32_t record_size = 0;
+  uint32_t record_stride = 0;
   mmbus_claim_t claim{};
   bool claimed = false;
   int open_subs = 0;
@@ -162,6 +163,7 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   mmbus_info_t in;
   mmbus_info(ch, &in);
   c->record_size = in.record_size;
+  c->record_stride = in.record_stride;
   Napi::Object infoObj = Napi::Object::New(env);
   infoObj.Set("formatVersion", in.format_version);
   infoObj.Set("recordSize", in.record_size);
@@ -247,12 +249,10 @@ Napi::Value CommitFrom(const Napi::CallbackInfo &info) {
   if (!info[1].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "commitFrom needs a Uint8Array"));
   Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
   const uint8_t *src = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  mmbus_info_t in;
-  mmbus_info(c->ch, &in);
-  if (static_cast<size_t>(c->claim.n) * in.record_stride > ta.ByteLength())
+  if (static_cast<size_t>(c->claim.n) * c->record_stride > ta.ByteLength())
     return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "fewer bytes than claimed records"));
   for (uint32_t i = 0; i < c->claim.n; i++)
-    memcpy(mmbus_claim_record(&c->claim, i), src + static_cast<size_t>(i) * in.record_stride, in.record_size);
+    memcpy(mmbus_claim_record(&c->claim, i), src + static_cast<size_t>(i) * c->record_stride, c->record_size);
   c->claimed = false;
   return Code(info.Env(), mmbus_commit(c->ch, &c->claim));
 }

@@ -101,7 +101,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   private readonly signal: AbortSignal | undefined;
   private readonly abortListener: (() => void) | undefined;
   private holding = false; // a batch was handed out and is not acked yet
-  private waiting = false;
+  /** Set while the waiter thread waits for this subscriber (JS must not touch it meanwhile). */
   private settleWait: ((dataReady: boolean) => void) | null = null;
   private lostCount = 0;
 
@@ -125,7 +125,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     this.batch = new Batch(channel, new channel.type(), () => (this.holding && this.handle ? native.overrun(this.handle) : 0));
     // Keeps the heartbeat fresh while the subscriber is idle but not waiting; never keeps the process alive.
     this.heartbeat = setInterval(() => {
-      if (this.handle && !this.waiting) native.heartbeat(this.handle);
+      if (this.handle && !this.settleWait) native.heartbeat(this.handle);
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
     this.signal = options.signal;
@@ -174,17 +174,14 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   /** Resolves true when a record is waiting, false when the subscription was closed or aborted. */
   private waitForData(h: SubHandle): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.waiting = true;
       this.settleWait = resolve; // close() ends the wait itself: the native callback is dropped then
       const rc = native.wait(h, -1, (code: number, detail: string) => {
-        this.waiting = false;
         this.settleWait = null;
         if (code === 0) resolve(true);
         else if (code === WAIT_INTR || this.handle === null) resolve(false);
         else reject(new MmbusError(native.errname(code) as MmbusError['code'], code, detail));
       });
       if (rc < 0) {
-        this.waiting = false;
         this.settleWait = null;
         reject(nativeError(rc, `waiting on '${this.channel.name}'`));
       }
@@ -247,7 +244,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   close(): void {
     const h = this.handle;
     if (h === null) return;
-    if (this.holding && !this.waiting) {
+    if (this.holding && !this.settleWait) {
       this.holding = false;
       native.ack(h);
     }
@@ -255,7 +252,6 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     this.handle = null;
     const settle = this.settleWait;
     this.settleWait = null;
-    this.waiting = false;
     clearInterval(this.heartbeat);
     if (this.signal && this.abortListener) this.signal.removeEventListener('abort', this.abortListener);
     check(native.subClose(h), `closing a subscription of '${this.channel.name}'`);
