@@ -137,3 +137,23 @@ export function useScratchDir(onDir: (dir: string) => void, opts: { perFile?: bo
     });
   }
 }
+
+/**
+ * Reads a durable subscriber's batch log (one "first last" index pair per batch, written before the
+ * batch was acknowledged) and says which of [0, count) were never delivered and how many deliveries
+ * were repeats (batches in flight when the subscriber was killed).
+ */
+export function batchLogCoverage(logText: string, count: number): { missing: number; redelivered: number } {
+  const seen = new Uint8Array(count);
+  let redelivered = 0;
+  for (const line of logText.trim().split('\n')) {
+    const [first, last] = line.split(' ').map(Number) as [number, number];
+    for (let i = first; i <= last; i++) {
+      if (seen[i]) redelivered++;
+      seen[i] = 1;
+    }
+  }
+  let missing = 0;
+  for (let i = 0; i < count; i++) if (!seen[i]) missing++;
+  return { missing, redelivered };
+}
