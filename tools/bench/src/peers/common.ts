@@ -131,3 +131,37 @@ export async function paced(cfg: ChildConfig, send: (i: number) => void | Promis
     if (i < cfg.records) await sleep(1);
   }
 }
+
+/** A message of a latency run: index i and its send time. */
+export function stampedMessage(i: number): Buffer {
+  const m = Buffer.alloc(MESSAGE_SIZE);
+  writeIndex(m, 0, i);
+  writeStamp(m, 0);
+  return m;
+}
+
+/**
+ * A publisher's measured part, the same for every system: idle mode only stays up (the harness ends
+ * it); latency mode paces `sendOne(i)` at the configured rate, then `settle()`; throughput mode runs
+ * `sendAll()`. Then reports the wall time and the CPU it took.
+ */
+export async function publisherRun(
+  cfg: ChildConfig,
+  sendOne: (i: number) => void | Promise<void>,
+  sendAll: () => void | Promise<void>,
+  settle: () => unknown = () => {},
+): Promise<void> {
+  if (cfg.mode === 'idle') {
+    setInterval(() => {}, 1 << 30);
+    return new Promise(() => {});
+  }
+  const c0 = cpuUs();
+  const t0 = nowNs();
+  if (cfg.mode === 'latency') {
+    await paced(cfg, sendOne);
+    await settle();
+  } else {
+    await sendAll();
+  }
+  report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
+}

@@ -1,55 +1,46 @@
 // mmbus peer in TS (throughput: Person records; latency: PointUpdate records, both 128 bytes).
 // argv: JSON ChildConfig with role 'pub' | 'sub'.
-import { openChannel } from '@mmbus/core';
+import { openChannel, type Channel } from '@mmbus/core';
 import { Person, PointUpdate } from '@mmbus/messages';
 
-import { config, cpuUs, exitWithParent, idle, nowNs, paced, ready, Receiver, report } from './common.ts';
+import { config, exitWithParent, idle, publisherRun, ready, Receiver, report } from './common.ts';
 
 const cfg = config();
 const role = process.argv[3];
 exitWithParent();
 
 if (role === 'pub') {
-  if (cfg.mode === 'latency') {
-    const ch = openChannel(cfg.name, PointUpdate, { dir: cfg.endpoint });
-    ready();
-    while (ch.stats().subscribersActive < cfg.subscribers) await new Promise((r) => setTimeout(r, 1));
-    const c0 = cpuUs();
-    const t0 = nowNs();
-    await paced(cfg, (i) => {
-      ch.publish((r) => {
+  // latency runs carry PointUpdate records (timestamp field), the others Person records
+  const latency = cfg.mode === 'latency';
+  const ch = latency ? openChannel(cfg.name, PointUpdate, { dir: cfg.endpoint }) : openChannel(cfg.name, Person, { dir: cfg.endpoint });
+  ready();
+  while (ch.stats().subscribersActive < cfg.subscribers) await new Promise((r) => setTimeout(r, 1));
+  const points = ch as Channel<PointUpdate>;
+  const people = ch as Channel<Person>;
+  await publisherRun(
+    cfg,
+    (i) => {
+      points.publish((r) => {
         r.pointId = i;
         r.timestampNs = process.hrtime.bigint();
       });
-    });
-    report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
-    ch.close();
-    process.exit(0);
-  } else {
-    const ch = openChannel(cfg.name, Person, { dir: cfg.endpoint });
-    ready();
-    while (ch.stats().subscribersActive < cfg.subscribers) await new Promise((r) => setTimeout(r, 1));
-    if (cfg.mode === 'idle') {
-      setInterval(() => {}, 1 << 30);
-    } else {
-      const c0 = cpuUs();
-      const t0 = nowNs();
+    },
+    () => {
       if (cfg.variant === 'single') {
         for (let i = 0; i < cfg.records; i++) {
-          ch.publish((r) => {
+          people.publish((r) => {
             r.indexNumber = i;
           });
         }
       } else {
-        ch.publishBatch(cfg.records, (r, i) => {
+        people.publishBatch(cfg.records, (r, i) => {
           r.indexNumber = i;
         });
       }
-      report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
-      ch.close();
-      process.exit(0);
-    }
-  }
+    },
+  );
+  ch.close();
+  process.exit(0);
 } else if (cfg.mode === 'latency') {
   const ch = openChannel(cfg.name, PointUpdate, { dir: cfg.endpoint });
   const sub = ch.subscribe();

@@ -3,7 +3,7 @@
 // argv: JSON ChildConfig (endpoint = port), role 'pub' | 'sub'.
 import { Redis } from 'ioredis';
 
-import { config, cpuUs, exitWithParent, idle, indexAt, MESSAGE_SIZE, nowNs, paced, ready, Receiver, report, sleep, stampAt, writeIndex, writeStamp } from './common.ts';
+import { config, exitWithParent, idle, indexAt, MESSAGE_SIZE, publisherRun, ready, Receiver, report, sleep, stampAt, stampedMessage, writeIndex } from './common.ts';
 
 const cfg = config();
 const role = process.argv[3];
@@ -17,20 +17,10 @@ if (role === 'pub') {
     if (Number(n) >= cfg.subscribers) break;
     await sleep(2);
   }
-  if (cfg.mode === 'idle') {
-    setInterval(() => {}, 1 << 30);
-  } else {
-    const c0 = cpuUs();
-    const t0 = nowNs();
-    if (cfg.mode === 'latency') {
-      await paced(cfg, (i) => {
-        const m = Buffer.alloc(MESSAGE_SIZE);
-        writeIndex(m, 0, i);
-        writeStamp(m, 0);
-        void redis.publish(cfg.name, m);
-      });
-      await redis.ping();
-    } else {
+  await publisherRun(
+    cfg,
+    (i) => void redis.publish(cfg.name, stampedMessage(i)),
+    async () => {
       const PER_PIPELINE = 1000;
       const inFlight: Promise<unknown>[] = [];
       for (let i = 0; i < cfg.records; ) {
@@ -45,11 +35,11 @@ if (role === 'pub') {
         if (inFlight.length >= 4) await inFlight.shift();
       }
       await Promise.all(inFlight);
-    }
-    report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
-    redis.disconnect();
-    process.exit(0);
-  }
+    },
+    () => redis.ping(),
+  );
+  redis.disconnect();
+  process.exit(0);
 } else {
   const rec = new Receiver(cfg);
   if (cfg.mode === 'idle') {

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { createConnection, createServer, type Socket } from 'node:net';
 
-import { config, cpuUs, exitWithParent, idle, indexAt, MESSAGE_SIZE, nowNs, paced, ready, Receiver, report, stampAt, writeIndex, writeStamp } from './common.ts';
+import { config, exitWithParent, idle, indexAt, MESSAGE_SIZE, publisherRun, ready, Receiver, report, stampAt, stampedMessage, writeIndex } from './common.ts';
 
 const cfg = config();
 const role = process.argv[3];
@@ -24,19 +24,13 @@ if (role === 'pub') {
   await once(server, 'listening');
   ready();
   await connected;
-  if (cfg.mode === 'idle') {
-    setInterval(() => {}, 1 << 30);
-  } else {
-    const c0 = cpuUs();
-    const t0 = nowNs();
-    if (cfg.mode === 'latency') {
-      await paced(cfg, (i) => {
-        const m = Buffer.alloc(MESSAGE_SIZE);
-        writeIndex(m, 0, i);
-        writeStamp(m, 0);
-        for (const c of clients) c.write(m);
-      });
-    } else {
+  await publisherRun(
+    cfg,
+    (i) => {
+      const m = stampedMessage(i);
+      for (const c of clients) c.write(m);
+    },
+    async () => {
       const PER_CHUNK = 512;
       for (let i = 0; i < cfg.records; ) {
         const k = Math.min(PER_CHUNK, cfg.records - i);
@@ -46,13 +40,12 @@ if (role === 'pub') {
         for (const c of clients) if (!c.write(chunk)) waits.push(once(c, 'drain'));
         if (waits.length) await Promise.all(waits);
       }
-    }
-    report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
-    for (const c of clients) c.end();
-    server.close();
-    // Exits once the sockets have flushed (the stdin watch is the only other handle).
-    process.stdin.destroy();
-  }
+    },
+  );
+  for (const c of clients) c.end();
+  server.close();
+  // Exits once the sockets have flushed (the stdin watch is the only other handle).
+  process.stdin.destroy();
 } else {
   const sock = createConnection(cfg.endpoint);
   await once(sock, 'connect');

@@ -6,7 +6,7 @@
 // path), role 'pub' | 'sub'.
 import * as zmq from 'zeromq';
 
-import { config, cpuUs, exitWithParent, idle, indexAt, MESSAGE_SIZE, nowNs, paced, ready, Receiver, report, stampAt, writeIndex, writeStamp } from './common.ts';
+import { config, exitWithParent, idle, indexAt, MESSAGE_SIZE, publisherRun, ready, Receiver, report, stampAt, stampedMessage, writeIndex } from './common.ts';
 
 const cfg = config();
 const role = process.argv[3];
@@ -23,19 +23,10 @@ if (role === 'pub') {
     const [m] = await sock.receive();
     if (m![0] === 1) n++;
   }
-  if (cfg.mode === 'idle') {
-    setInterval(() => {}, 1 << 30);
-  } else {
-    const c0 = cpuUs();
-    const t0 = nowNs();
-    if (cfg.mode === 'latency') {
-      await paced(cfg, async (i) => {
-        const m = Buffer.alloc(MESSAGE_SIZE);
-        writeIndex(m, 0, i);
-        writeStamp(m, 0);
-        await sock.send(m);
-      });
-    } else {
+  await publisherRun(
+    cfg,
+    (i) => sock.send(stampedMessage(i)),
+    async () => {
       const PER_CHUNK = 1024;
       for (let i = 0; i < cfg.records; ) {
         const k = Math.min(PER_CHUNK, cfg.records - i);
@@ -45,10 +36,9 @@ if (role === 'pub') {
           await sock.send(chunk.subarray(j * MESSAGE_SIZE, (j + 1) * MESSAGE_SIZE));
         }
       }
-    }
-    report({ tStart: t0, tEnd: nowNs(), cpuUs: cpuUs() - c0 });
-    // Stays open (queued messages still go out) until the harness ends it.
-  }
+    },
+  );
+  // Stays open (queued messages still go out) until the harness ends it.
 } else {
   const sock = new zmq.Subscriber({ receiveHighWaterMark: HWM, linger: 0 });
   sock.connect(address);
