@@ -56,7 +56,10 @@ int main(int argc, char **argv) {
   mmbus_channel_t *ch = nullptr;
   if (int rc = mmbus_open(dir.c_str(), channel.c_str(), &mo, &ch); rc < 0)
     cli::die_mmbus(kProg, "opening channel '" + channel + "' in " + dir, rc);
-  mmbus_sub_options_t so = {durable.empty() ? nullptr : durable.c_str(), start};
+  mmbus_sub_options_t so;
+  mmbus_sub_options_init(&so);
+  so.name = durable.empty() ? nullptr : durable.c_str();
+  so.start = start;
   mmbus_sub_t *sub = nullptr;
   if (int rc = mmbus_subscribe(ch, &so, &sub); rc < 0) cli::die_mmbus(kProg, "subscribing to '" + channel + "'", rc);
   std::printf("ready\n");

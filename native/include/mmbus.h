@@ -3,10 +3,12 @@
  *
  * A channel is one file, <dir>/<name>.db, holding a ring of fixed-size records. Publishers and
  * subscribers in any processes map it and move cursors in it. The byte layout and the protocol are
- * specified in docs/format.md.
+ * specified in docs/format.md; the guarantees in docs/api.md.
  *
  * Conventions: functions return 0 (or a count) on success and a negative MMBUS_E_* code on failure;
  * mmbus_errmsg() gives a per-thread detail message for the last failure of the calling thread.
+ * Every options and facts struct has an init function (or is filled by the library) and reserved
+ * room, so that later versions can add fields without breaking callers built against this header.
  */
 #ifndef MMBUS_H
 #define MMBUS_H
@@ -18,50 +20,75 @@
 extern "C" {
 #endif
 
+#if defined(_WIN32) && defined(MMBUS_SHARED_BUILD)
+#define MMBUS_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define MMBUS_API __attribute__((visibility("default")))
+#else
+#define MMBUS_API
+#endif
+
 #define MMBUS_VERSION_MAJOR 0
-#define MMBUS_VERSION_MINOR 1
-#define MMBUS_FORMAT_VERSION 1u
+#define MMBUS_VERSION_MINOR 2
+#define MMBUS_VERSION_PATCH 0
+#define MMBUS_FORMAT_VERSION 2u
 
 #define MMBUS_NAME_MAX 128        /* channel name, bytes, excluding NUL */
 #define MMBUS_SUB_NAME_MAX 63     /* durable subscriber name, bytes, excluding NUL */
 #define MMBUS_SCHEMA_NAME_MAX 63  /* schema name stored in the header, excluding NUL */
+#define MMBUS_PATH_MAX 4096       /* directory + "/" + name + ".db", bytes, excluding NUL */
 #define MMBUS_RECORD_SIZE_MAX 65536u
 #define MMBUS_CAPACITY_MAX (UINT64_C(1) << 32)
 #define MMBUS_MAX_SUBSCRIBERS_LIMIT 4096u
 #define MMBUS_MAX_PUBLISHERS_LIMIT 4096u
+#define MMBUS_TIMEOUT_MAX_MS (INT64_C(1) << 40) /* ~35 years: every time-out is 0..this */
 
-/* ---- errors ---------------------------------------------------------------------------------- */
+/* ---- errors ----------------------------------------------------------------------------------
+ * The one list of error codes: X(name, value, description). Bindings generate their tables from it
+ * (mmbus_errname/mmbus_strerror, the Node addon's code list). */
+#define MMBUS_ERRORS(X)                                                                             \
+  X(MMBUS_OK, 0, "success")                                                                         \
+  X(MMBUS_E_INVAL, -1, "invalid argument")                                                          \
+  X(MMBUS_E_NAME, -2, "invalid name")                                                               \
+  X(MMBUS_E_NOENT, -3, "channel or record does not exist")                                          \
+  X(MMBUS_E_EXIST, -4, "channel already exists")                                                    \
+  X(MMBUS_E_DIR, -5, "directory missing, unsafe or not writable")                                   \
+  X(MMBUS_E_IO, -6, "operating system error")                                                       \
+  X(MMBUS_E_BADFILE, -7, "not a valid channel file")                                                \
+  X(MMBUS_E_VERSION, -8, "unsupported channel file version, byte order or feature")                 \
+  X(MMBUS_E_MISMATCH, -9, "options contradict the existing channel")                                \
+  X(MMBUS_E_SCHEMA, -10, "schema differs from the channel's")                                       \
+  X(MMBUS_E_FULL, -11, "channel full")                                                              \
+  X(MMBUS_E_TIMEOUT, -12, "timed out")                                                              \
+  X(MMBUS_E_BUSY, -13, "held by another live process")                                              \
+  X(MMBUS_E_NOSLOT, -14, "no free subscriber or publisher slot")                                    \
+  X(MMBUS_E_CLOSED, -15, "handle is closed")                                                        \
+  X(MMBUS_E_NOMEM, -16, "out of memory")                                                            \
+  X(MMBUS_E_TOOBIG, -17, "batch, record or value size out of range")                                \
+  X(MMBUS_E_NOSPACE, -18, "no disk space for the channel file")                                     \
+  X(MMBUS_E_PERM, -19, "permission denied")                                                         \
+  X(MMBUS_E_STATE, -20, "call out of order")                                                        \
+  X(MMBUS_E_INTR, -21, "wait interrupted")                                                          \
+  X(MMBUS_E_REVOKED, -22, "claim given up after the unblock time-out")                              \
+  X(MMBUS_E_STALE, -23, "channel file was removed or replaced")                                     \
+  X(MMBUS_E_CORRUPT, -24, "channel file was damaged while in use")
+
 enum {
-  MMBUS_OK = 0,
-  MMBUS_E_INVAL = -1,     /* a bad argument */
-  MMBUS_E_NAME = -2,      /* a bad channel or subscriber name */
-  MMBUS_E_NOENT = -3,     /* the channel does not exist (and MMBUS_CREATE was not given) */
-  MMBUS_E_EXIST = -4,     /* the channel exists and MMBUS_EXCL was given */
-  MMBUS_E_DIR = -5,       /* the directory does not exist, is not a directory or is not writable */
-  MMBUS_E_IO = -6,        /* an OS call failed (detail names it and errno) */
-  MMBUS_E_BADFILE = -7,   /* not a channel file: foreign magic, truncated, corrupt header, symlink */
-  MMBUS_E_VERSION = -8,   /* a channel file of another format version or byte order */
-  MMBUS_E_MISMATCH = -9,  /* options contradict the existing file (record size, capacity, policy...) */
-  MMBUS_E_SCHEMA = -10,   /* schema name or fingerprint differ from the file's */
-  MMBUS_E_FULL = -11,     /* the ring is full (reject policy) */
-  MMBUS_E_TIMEOUT = -12,  /* a wait timed out (block policy publish, or subscriber wait) */
-  MMBUS_E_BUSY = -13,     /* a durable subscriber of that name is attached in a live process */
-  MMBUS_E_NOSLOT = -14,   /* the subscriber or publisher table is full */
-  MMBUS_E_CLOSED = -15,   /* the handle was closed */
-  MMBUS_E_NOMEM = -16,    /* out of memory or address space */
-  MMBUS_E_TOOBIG = -17,   /* a batch larger than the ring, or a record of the wrong size */
-  MMBUS_E_NOSPACE = -18,  /* no disk space to reserve the file */
-  MMBUS_E_PERM = -19,     /* permission denied on the file */
-  MMBUS_E_STATE = -20,    /* call out of order (commit without claim, ack without poll...) */
-  MMBUS_E_INTR = -21,     /* a wait was interrupted by mmbus_sub_interrupt() */
+#define MMBUS_ENUM_ENTRY_(name, value, text) name = value,
+  MMBUS_ERRORS(MMBUS_ENUM_ENTRY_)
+#undef MMBUS_ENUM_ENTRY_
 };
 
 /* A static English description of an error code. */
-const char *mmbus_strerror(int code);
+MMBUS_API const char *mmbus_strerror(int code);
 /* The stable symbolic name of an error code, e.g. "MMBUS_E_FULL". */
-const char *mmbus_errname(int code);
+MMBUS_API const char *mmbus_errname(int code);
 /* Detail message for the calling thread's last failure (never NULL). */
-const char *mmbus_errmsg(void);
+MMBUS_API const char *mmbus_errmsg(void);
+/* The OS errno behind the calling thread's last failure, or 0 when it had none. */
+MMBUS_API int mmbus_errno(void);
+/* "0.2.0": the version of the library actually loaded. */
+MMBUS_API const char *mmbus_version(void);
 
 /* ---- channels -------------------------------------------------------------------------------- */
 typedef struct mmbus_channel mmbus_channel_t;
@@ -71,15 +98,16 @@ typedef enum mmbus_policy {
   MMBUS_POLICY_UNSET = 0, /* on open: take the file's; on create: block */
   MMBUS_POLICY_BLOCK = 1, /* publishers wait for the slowest live subscriber, up to a time-out */
   MMBUS_POLICY_REJECT = 2,/* publish fails at once with MMBUS_E_FULL */
-  MMBUS_POLICY_OVERWRITE = 3 /* publishers never wait; lapped subscribers count what they lost */
+  MMBUS_POLICY_OVERWRITE = 3 /* publishers never wait for subscribers; lapped ones count what they lost */
 } mmbus_policy_t;
 
 /* Open flags */
 #define MMBUS_CREATE 0x1u   /* create the channel if it does not exist */
 #define MMBUS_EXCL 0x2u     /* with MMBUS_CREATE: fail with MMBUS_E_EXIST if it exists */
+#define MMBUS_READONLY 0x4u /* open for inspection: read-only file and mapping, never writes anything */
 
 typedef struct mmbus_options {
-  uint32_t flags;              /* MMBUS_CREATE, MMBUS_EXCL */
+  uint32_t flags;              /* MMBUS_CREATE, MMBUS_EXCL, MMBUS_READONLY */
   uint32_t record_size;        /* bytes per record; 0 on open = accept the file's */
   uint64_t capacity;           /* records, a power of two; 0 = file's, or 65536 on create */
   const char *schema_name;     /* NULL = any on open, "" on create */
@@ -87,30 +115,48 @@ typedef struct mmbus_options {
   mmbus_policy_t policy;       /* MMBUS_POLICY_UNSET = the file's, or block on create */
   int64_t block_timeout_ms;    /* block policy wait; <0 = the file's default (5000 on create) */
   int64_t heartbeat_timeout_ms;/* subscriber silence that counts as dead; <0 = file's (5000), 0 = never */
-  uint32_t mode;               /* file mode on create; 0 = 0600 */
+  uint32_t mode;               /* file permission bits on create, 0 = 0600; 0660 shares with the group */
   uint32_t max_subscribers;    /* 0 = file's, or 64 on create */
   uint32_t max_publishers;     /* 0 = file's, or 64 on create */
+  uint32_t reserved0;
+  int64_t unblock_timeout_ms;  /* a claim not committed this long while its publisher shows no sign of
+                                  progress is given up (MMBUS_E_REVOKED to it); <0 = file's (1000), 0 = never */
+  int64_t lock_timeout_ms;     /* longest wait for the channel's table lock; <0 = 5000 */
+  uint64_t reserved[6];        /* zero (mmbus_options_init) */
 } mmbus_options_t;
 
 /* Fills defaults (all "take from file / default"). Always call before setting fields. */
-void mmbus_options_init(mmbus_options_t *opts);
+MMBUS_API void mmbus_options_init(mmbus_options_t *opts);
 
-/* Opens (and with MMBUS_CREATE creates) <dir>/<name>.db. Validates every header field first. */
-int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, mmbus_channel_t **out);
+/* The default channel directory, written to buf: $MMBUS_DIR if set; else $XDG_RUNTIME_DIR/mmbus;
+ * else <$TMPDIR or /tmp>/mmbus-<uid>. The last two are created 0700 if missing and refused
+ * (MMBUS_E_DIR) when they are symlinks, not owned by the caller, or open to group or others. */
+MMBUS_API int mmbus_default_dir(char *buf, size_t cap);
+
+/* Opens (and with MMBUS_CREATE creates) <dir>/<name>.db; dir NULL = mmbus_default_dir(). Validates
+ * every header field first. An existing file owned by another user, or writable by others, is only
+ * accepted when opts->mode shares it the same way (MMBUS_E_PERM otherwise). */
+MMBUS_API int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, mmbus_channel_t **out);
 /* Closes the channel: detaches its publisher slot, unmaps. Subscribers of it must be closed first. */
-int mmbus_close(mmbus_channel_t *ch);
-/* Removes <dir>/<name>.db (processes that have it mapped keep working on the unlinked file). */
-int mmbus_unlink(const char *dir, const char *name);
+MMBUS_API int mmbus_close(mmbus_channel_t *ch);
+/* Removes <dir>/<name>.db (dir NULL = default); processes that have it mapped keep working on the
+ * unlinked file and learn it from mmbus_check() (MMBUS_E_STALE). */
+MMBUS_API int mmbus_unlink(const char *dir, const char *name);
 /* Makes the mapping durable on disk (msync). */
-int mmbus_flush(mmbus_channel_t *ch);
+MMBUS_API int mmbus_flush(mmbus_channel_t *ch);
 /* Checks a channel name: 1..MMBUS_NAME_MAX bytes of [A-Za-z0-9._-], no "..", not starting with '.'. */
-int mmbus_check_name(const char *name);
+MMBUS_API int mmbus_check_name(const char *name);
+/* 0 while the channel's file is still the one at its path and intact; MMBUS_E_STALE when it was
+ * removed or replaced, MMBUS_E_CORRUPT when it was truncated under the mapping. Waits, heartbeats and
+ * publishers' slow paths make this check on their own about once a second. */
+MMBUS_API int mmbus_check(mmbus_channel_t *ch);
 
 /* Read-only facts of an open channel. */
 typedef struct mmbus_info {
   uint32_t format_version;
   uint32_t record_size;
   uint32_t record_stride;     /* distance between records in the data area (record_size rounded to 8) */
+  uint32_t readonly;          /* opened with MMBUS_READONLY */
   uint64_t capacity;
   mmbus_policy_t policy;
   uint64_t fingerprint;
@@ -118,25 +164,30 @@ typedef struct mmbus_info {
   uint64_t created_ns;        /* CLOCK_REALTIME */
   int64_t block_timeout_ms;
   int64_t heartbeat_timeout_ms;
+  int64_t unblock_timeout_ms;
   uint32_t max_subscribers;
   uint32_t max_publishers;
   uint64_t file_size;
   uint64_t data_offset;       /* byte offset of record 0 in the file */
   uint64_t stamps_offset;     /* byte offset of the commit stamps */
+  uint64_t reserved[8];
 } mmbus_info_t;
-int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *info);
+MMBUS_API int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *info);
 
 /* The whole mapping, for bindings that read records in place (e.g. the Node addon). */
-void *mmbus_base(const mmbus_channel_t *ch);
-size_t mmbus_mapped_size(const mmbus_channel_t *ch);
+MMBUS_API void *mmbus_base(const mmbus_channel_t *ch);
+MMBUS_API size_t mmbus_mapped_size(const mmbus_channel_t *ch);
 
 /* ---- publishing ------------------------------------------------------------------------------ */
 /* Copies one record (size must equal the record size). Block: waits up to the time-out. */
-int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size);
+MMBUS_API int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size);
 /* Copies n records laid out contiguously (n * record_size bytes). All or nothing. */
-int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n);
+MMBUS_API int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n);
 
-/* In-place publishing: claim n slots, write them, commit. Until commit, subscribers see nothing. */
+/* In-place publishing: claim n slots, write them, commit. Until commit, subscribers see nothing;
+ * after it they see all n records at once. A claim left uncommitted longer than the unblock
+ * time-out by a live but stuck process (stopped, or busy between claim and commit) is given up by
+ * the others: its commit then fails with MMBUS_E_REVOKED and nothing of it reaches a subscriber. */
 typedef struct mmbus_claim {
   uint64_t seq;        /* sequence of the first claimed record */
   uint32_t n;          /* records claimed */
@@ -145,14 +196,14 @@ typedef struct mmbus_claim {
   uint64_t mask;       /* capacity - 1 */
 } mmbus_claim_t;
 /* Claims n records (1..capacity). timeout_ms < 0: the channel's block time-out. */
-int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *claim);
+MMBUS_API int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *claim);
 static inline void *mmbus_claim_record(const mmbus_claim_t *c, uint32_t i) {
   return c->data + (size_t)((c->seq + i) & c->mask) * c->stride;
 }
 /* Commits every record of the claim at once and wakes sleeping subscribers. */
-int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *claim);
+MMBUS_API int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *claim);
 /* Gives a claim up: its slots are marked abandoned and subscribers step over them. */
-int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *claim);
+MMBUS_API int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *claim);
 
 /* ---- subscribing ----------------------------------------------------------------------------- */
 typedef enum mmbus_start {
@@ -163,11 +214,14 @@ typedef enum mmbus_start {
 typedef struct mmbus_sub_options {
   const char *name;     /* durable subscriber name; NULL or "" = anonymous */
   mmbus_start_t start;  /* where an anonymous (or a new durable) subscriber starts */
+  uint32_t reserved0;
+  uint64_t reserved[6];
 } mmbus_sub_options_t;
 
-int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_sub_t **out);
+MMBUS_API void mmbus_sub_options_init(mmbus_sub_options_t *opts);
+MMBUS_API int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_sub_t **out);
 /* Detaches: an anonymous slot is freed, a durable one goes offline keeping its cursor. */
-int mmbus_sub_close(mmbus_sub_t *sub);
+MMBUS_API int mmbus_sub_close(mmbus_sub_t *sub);
 
 /* A batch of committed records [seq, seq + n), read in place. */
 typedef struct mmbus_batch {
@@ -182,32 +236,36 @@ static inline const void *mmbus_batch_record(const mmbus_batch_t *b, uint32_t i)
 }
 
 /* Takes up to max committed records after the cursor without moving it. Returns the count (0 when
- * none). Records the subscriber was lapped over (overwrite policy) are added to its lost count. */
-int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *batch);
+ * none; never waits). Records the subscriber can no longer get (lapped) are added to its lost count. */
+MMBUS_API int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *batch);
 /* Consumes the last polled batch: moves the cursor past it (one store per batch). Returns the number
- * of its records that a publisher may have overwritten while they were read (overwrite policy only;
- * they are added to lost and must be discarded), else 0. */
-int mmbus_ack(mmbus_sub_t *sub);
-/* Overwrite policy: how many of the last polled batch's records (counted from its start) a publisher
- * may have overwritten so far. Call it after reading them: those records are suspect, the others were
- * read intact, and the next ack counts exactly the suspect ones as lost (without this call, ack makes
- * the check itself). Always 0 for the other policies. */
-uint32_t mmbus_sub_overrun(mmbus_sub_t *sub);
+ * of its records, counted from its start, that a publisher overwrote while they were read (any
+ * policy: under block and reject only a subscriber that stopped counting — its process stopped, or
+ * silent past the heartbeat time-out — can be overwritten): they are added to lost and must be
+ * discarded. 0 when every record was read intact. */
+MMBUS_API int mmbus_ack(mmbus_sub_t *sub);
+/* How many of the last polled batch's records (counted from its start) a publisher may have
+ * overwritten so far. Call it after reading them: those records are suspect, the others were read
+ * intact, and the next ack counts exactly the suspect ones as lost (without this call, ack makes the
+ * check itself). */
+MMBUS_API uint32_t mmbus_sub_overrun(mmbus_sub_t *sub);
 /* Consumes only the first n records of the last polled batch (n <= its size); the rest are polled
  * again. Returns like mmbus_ack. */
-int mmbus_ack_n(mmbus_sub_t *sub, uint32_t n);
-/* Waits until a record is available at the cursor. Spins briefly when data was flowing, then sleeps
- * on a futex. timeout_ms < 0 waits forever. Returns 0, MMBUS_E_TIMEOUT or an error. */
-int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms);
+MMBUS_API int mmbus_ack_n(mmbus_sub_t *sub, uint32_t n);
+/* Waits until a record (or a gap to step over) is at the cursor; then mmbus_poll has something.
+ * Spins briefly when data was flowing, then sleeps on a futex. timeout_ms < 0 waits forever.
+ * Returns 0, MMBUS_E_TIMEOUT, MMBUS_E_INTR or an error. It never changes the subscriber's cursor or
+ * counts: another thread may read mmbus_sub_lost() meanwhile. */
+MMBUS_API int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms);
 /* Makes a mmbus_wait() of this subscriber in another thread return MMBUS_E_INTR now (and the next
- * one, if none is in progress). The only subscriber function that may be called from another thread. */
-int mmbus_sub_interrupt(mmbus_sub_t *sub);
+ * one, if none is in progress). May be called from any thread. */
+MMBUS_API int mmbus_sub_interrupt(mmbus_sub_t *sub);
 /* Writes the heartbeat now (poll and wait also do). */
-int mmbus_sub_heartbeat(mmbus_sub_t *sub);
-uint64_t mmbus_sub_lost(const mmbus_sub_t *sub);
-uint64_t mmbus_sub_cursor(const mmbus_sub_t *sub);
+MMBUS_API int mmbus_sub_heartbeat(mmbus_sub_t *sub);
+MMBUS_API uint64_t mmbus_sub_lost(const mmbus_sub_t *sub);
+MMBUS_API uint64_t mmbus_sub_cursor(const mmbus_sub_t *sub);
 /* Index of the subscriber's slot in the table (stable while it is attached). */
-int mmbus_sub_slot(const mmbus_sub_t *sub);
+MMBUS_API int mmbus_sub_slot(const mmbus_sub_t *sub);
 
 /* ---- liveness and stats ---------------------------------------------------------------------- */
 typedef enum mmbus_sub_state {
@@ -222,11 +280,13 @@ typedef struct mmbus_sub_stats {
   mmbus_sub_state_t state;
   int durable;
   char name[MMBUS_SUB_NAME_MAX + 1];
-  int32_t pid;
+  int32_t pid;             /* in the owner's PID namespace */
+  uint32_t other_pid_ns;   /* 1: the owner lives in another PID namespace than the caller */
   uint64_t cursor;
   uint64_t lag;            /* head - cursor */
   uint64_t lost;
   int64_t heartbeat_age_ms;/* -1 when unknown */
+  uint64_t reserved[4];
 } mmbus_sub_stats_t;
 
 typedef struct mmbus_stats {
@@ -237,19 +297,24 @@ typedef struct mmbus_stats {
   uint32_t subscribers_offline;
   uint32_t subscribers_dead;
   uint64_t max_lag;        /* over active subscribers */
+  uint32_t claims_revoked; /* claims given up after the unblock time-out whose publisher has not
+                              resumed yet (their ring slots are skipped until it does or dies) */
+  uint32_t reserved0;
+  uint64_t reserved[6];
 } mmbus_stats_t;
 
 /* Channel stats, and up to max_subs subscriber entries (non-free slots); returns the entry count. */
-int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_stats_t *subs, uint32_t max_subs);
+MMBUS_API int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_stats_t *subs, uint32_t max_subs);
 /* Records claimed so far (the sequence number the next publish gets). */
-uint64_t mmbus_head(const mmbus_channel_t *ch);
+MMBUS_API uint64_t mmbus_head(const mmbus_channel_t *ch);
 /* Copies record `seq` into out (size = the record size) without joining as a subscriber: tools read
  * the channel this way and never hold a publisher back. Returns 0, or MMBUS_E_NOENT when the record is
- * not committed yet, was given up by its publisher, or has been (or is being) overwritten. */
-int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size);
+ * not committed yet, was given up by its publisher, has been (or is being) overwritten, or was never
+ * published (seq >= head). */
+MMBUS_API int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size);
 /* Reclaims slots of dead processes now: anonymous slots are freed, durable ones go offline,
  * publisher slots are freed. Returns how many were reclaimed. */
-int mmbus_gc(mmbus_channel_t *ch);
+MMBUS_API int mmbus_gc(mmbus_channel_t *ch);
 
 #ifdef __cplusplus
 }

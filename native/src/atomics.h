@@ -5,6 +5,7 @@
 
 #define ld_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define ld_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ld_seq_cst(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define st_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define st_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define st_seq_cst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -14,6 +15,8 @@
 /* Strong CAS; on failure *expected receives the current value. */
 #define cas_acq_rel(p, expected, desired) \
   __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define cas_seq_cst(p, expected, desired) \
+  __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
 #define fence_seq_cst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)

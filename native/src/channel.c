@@ -1,6 +1,5 @@
 /* Channel files: create, validate, open, close; the subscriber and publisher tables; stats. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,15 +7,18 @@
 
 #include "atomics.h"
 #include "internal.h"
-#include "os.h"
 
-static pthread_mutex_t table_mutex = PTHREAD_MUTEX_INITIALIZER; /* threads of this process */
+#define CHECK_INTERVAL_NS 1000000000u /* how often waits look whether the file is still ours */
 
 void mmbus_options_init(mmbus_options_t *o) {
   memset(o, 0, sizeof *o);
   o->block_timeout_ms = -1;
   o->heartbeat_timeout_ms = -1;
+  o->unblock_timeout_ms = -1;
+  o->lock_timeout_ms = -1;
 }
+
+void mmbus_sub_options_init(mmbus_sub_options_t *o) { memset(o, 0, sizeof *o); }
 
 static int valid_name_chars(const char *name, size_t max, const char *what) {
   if (!name || !*name) return mmbus_set_err(MMBUS_E_NAME, "%s name is empty", what);
@@ -76,12 +78,17 @@ static int log2_exact(uint64_t v) {
   return __builtin_ctzll(v);
 }
 
+static int timeout_in_range(int64_t v) { return v >= 0 && v <= MMBUS_TIMEOUT_MAX_MS; }
+
 /* Checks a header read from disk. Every field is verified before any offset is used. */
 static int validate_header(const file_header_t *h, uint64_t actual_size, const char *path) {
   if (memcmp(h->magic, MMBUS_MAGIC, 8) != 0)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' is not an mmbus channel file (bad magic)", path);
   if (h->endian != MMBUS_ENDIAN_MARK)
     return mmbus_set_err(MMBUS_E_VERSION, "'%s' was written with another byte order", path);
+  if (h->version == 1)
+    return mmbus_set_err(MMBUS_E_VERSION, "'%s' has format version 1 (libmmbus 0.1), whose commit protocol this "
+                                          "library does not speak: remove it (mmbus rm) and it is re-created", path);
   if (h->version != MMBUS_FORMAT_VERSION)
     return mmbus_set_err(MMBUS_E_VERSION, "'%s' has format version %u; this library reads version %u", path,
                          h->version, MMBUS_FORMAT_VERSION);
@@ -89,6 +96,10 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has a corrupt header (checksum mismatch)", path);
   if (h->flags != 0)
     return mmbus_set_err(MMBUS_E_VERSION, "'%s' uses header flags 0x%x this library does not know", path, h->flags);
+  for (size_t i = 0; i < sizeof h->reserved; i++)
+    if (h->reserved[i])
+      return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has non-zero reserved header bytes (at %zu)", path,
+                           offsetof(file_header_t, reserved) + i);
   if (h->record_size == 0 || h->record_size > MMBUS_RECORD_SIZE_MAX)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has an invalid record size %u", path, h->record_size);
   int lg = log2_exact(h->capacity);
@@ -101,6 +112,10 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has an invalid policy %u", path, h->policy);
   if (memchr(h->schema_name, 0, sizeof h->schema_name) == NULL)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has an unterminated schema name", path);
+  if (!timeout_in_range(h->block_timeout_ms) || !timeout_in_range(h->heartbeat_timeout_ms) ||
+      !timeout_in_range(h->unblock_timeout_ms))
+    return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has a time-out outside 0..%lld ms", path,
+                         (long long)MMBUS_TIMEOUT_MAX_MS);
   file_header_t expect = *h;
   compute_layout(&expect);
   if (expect.header_size != h->header_size || expect.record_stride != h->record_stride ||
@@ -151,26 +166,51 @@ static int check_options(const file_header_t *h, const mmbus_options_t *o, const
   return 0;
 }
 
+/* Options every open checks, whether it creates or not. */
+static int check_option_ranges(const mmbus_options_t *o) {
+  if (o->flags & ~(MMBUS_CREATE | MMBUS_EXCL | MMBUS_READONLY))
+    return mmbus_set_err(MMBUS_E_INVAL, "unknown flags 0x%x", o->flags);
+  if ((o->flags & MMBUS_READONLY) && (o->flags & (MMBUS_CREATE | MMBUS_EXCL)))
+    return mmbus_set_err(MMBUS_E_INVAL, "MMBUS_READONLY cannot be combined with MMBUS_CREATE or MMBUS_EXCL");
+  if ((int)o->policy < MMBUS_POLICY_UNSET || o->policy > MMBUS_POLICY_OVERWRITE)
+    return mmbus_set_err(MMBUS_E_INVAL, "unknown policy %d", (int)o->policy);
+  const struct { int64_t v; const char *name; } t[] = {
+      {o->block_timeout_ms, "block_timeout_ms"},
+      {o->heartbeat_timeout_ms, "heartbeat_timeout_ms"},
+      {o->unblock_timeout_ms, "unblock_timeout_ms"},
+      {o->lock_timeout_ms, "lock_timeout_ms"},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (t[i].v < -1 || t[i].v > MMBUS_TIMEOUT_MAX_MS)
+      return mmbus_set_err(MMBUS_E_INVAL, "%s %lld is out of range (-1 = default, 0..%lld)", t[i].name,
+                           (long long)t[i].v, (long long)MMBUS_TIMEOUT_MAX_MS);
+  if (o->mode & ~0777u) return mmbus_set_err(MMBUS_E_INVAL, "mode %#o has bits beyond 0777", o->mode);
+  if (o->max_subscribers > MMBUS_MAX_SUBSCRIBERS_LIMIT || o->max_publishers > MMBUS_MAX_PUBLISHERS_LIMIT)
+    return mmbus_set_err(MMBUS_E_INVAL, "at most %u subscribers and %u publishers", MMBUS_MAX_SUBSCRIBERS_LIMIT,
+                         MMBUS_MAX_PUBLISHERS_LIMIT);
+  if (o->capacity) {
+    int lg = log2_exact(o->capacity);
+    if (lg < 1 || o->capacity > MMBUS_CAPACITY_MAX)
+      return mmbus_set_err(MMBUS_E_INVAL, "capacity %llu is not a power of two in 2..2^32", (unsigned long long)o->capacity);
+  }
+  if (o->record_size > MMBUS_RECORD_SIZE_MAX)
+    return mmbus_set_err(MMBUS_E_INVAL, "record size %u is out of range 1..%u", o->record_size, MMBUS_RECORD_SIZE_MAX);
+  return 0;
+}
+
 static int build_header(file_header_t *h, const mmbus_options_t *o) {
   memset(h, 0, sizeof *h);
   memcpy(h->magic, MMBUS_MAGIC, 8);
   h->version = MMBUS_FORMAT_VERSION;
   h->endian = MMBUS_ENDIAN_MARK;
-  if (o->record_size == 0 || o->record_size > MMBUS_RECORD_SIZE_MAX)
-    return mmbus_set_err(MMBUS_E_INVAL, "record size %u is out of range 1..%u", o->record_size, MMBUS_RECORD_SIZE_MAX);
+  if (o->record_size == 0)
+    return mmbus_set_err(MMBUS_E_INVAL, "record size 0: creating a channel needs the record size (1..%u)",
+                         MMBUS_RECORD_SIZE_MAX);
   h->record_size = o->record_size;
   h->capacity = o->capacity ? o->capacity : MMBUS_DEFAULT_CAPACITY;
-  int lg = log2_exact(h->capacity);
-  if (lg < 1 || h->capacity > MMBUS_CAPACITY_MAX)
-    return mmbus_set_err(MMBUS_E_INVAL, "capacity %llu is not a power of two in 2..2^32", (unsigned long long)h->capacity);
-  h->capacity_log2 = (uint32_t)lg;
+  h->capacity_log2 = (uint32_t)log2_exact(h->capacity);
   h->max_subscribers = o->max_subscribers ? o->max_subscribers : MMBUS_DEFAULT_MAX_SUBS;
   h->max_publishers = o->max_publishers ? o->max_publishers : MMBUS_DEFAULT_MAX_PUBS;
-  if (h->max_subscribers > MMBUS_MAX_SUBSCRIBERS_LIMIT || h->max_publishers > MMBUS_MAX_PUBLISHERS_LIMIT)
-    return mmbus_set_err(MMBUS_E_INVAL, "at most %u subscribers and %u publishers", MMBUS_MAX_SUBSCRIBERS_LIMIT,
-                         MMBUS_MAX_PUBLISHERS_LIMIT);
-  if ((int)o->policy < MMBUS_POLICY_UNSET || o->policy > MMBUS_POLICY_OVERWRITE)
-    return mmbus_set_err(MMBUS_E_INVAL, "unknown policy %d", (int)o->policy);
   h->policy = o->policy == MMBUS_POLICY_UNSET ? MMBUS_POLICY_BLOCK : (uint32_t)o->policy;
   if (o->schema_name) {
     if (strlen(o->schema_name) > MMBUS_SCHEMA_NAME_MAX)
@@ -181,58 +221,188 @@ static int build_header(file_header_t *h, const mmbus_options_t *o) {
   h->created_ns = os_real_ns();
   h->block_timeout_ms = o->block_timeout_ms < 0 ? MMBUS_DEFAULT_BLOCK_TIMEOUT_MS : o->block_timeout_ms;
   h->heartbeat_timeout_ms = o->heartbeat_timeout_ms < 0 ? MMBUS_DEFAULT_HEARTBEAT_TIMEOUT_MS : o->heartbeat_timeout_ms;
+  h->unblock_timeout_ms = o->unblock_timeout_ms < 0 ? MMBUS_DEFAULT_UNBLOCK_TIMEOUT_MS : o->unblock_timeout_ms;
   compute_layout(h);
   h->header_checksum = header_checksum(h);
   return 0;
 }
 
-static int init_file(int fd, void *ctx) {
-  const file_header_t *h = ctx;
-  uint8_t boot[16];
-  os_boot_id(boot);
-  int rc = os_pwrite_all(fd, boot, sizeof boot, OFF_BOOT_LINE);
-  if (rc == 0) rc = os_pwrite_all(fd, h, sizeof *h, 0); /* the magic goes in last of all */
-  return rc;
+static int init_file(os_file_t f, void *ctx) {
+  return os_pwrite_all(f, ctx, sizeof(file_header_t), 0); /* one write: the magic comes with it */
 }
 
+int mmbus_default_dir(char *buf, size_t cap) {
+  if (!buf) return mmbus_set_err(MMBUS_E_INVAL, "NULL buffer");
+  const char *env = getenv("MMBUS_DIR");
+  char dir[MMBUS_PATH_MAX + 1];
+  int private_dir = 0;
+  if (env && *env) {
+    snprintf(dir, sizeof dir, "%s", env); /* the user's explicit choice: checked like any directory */
+  } else {
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg && xdg[0] == '/') {
+      snprintf(dir, sizeof dir, "%s/mmbus", xdg);
+    } else {
+      const char *tmp = getenv("TMPDIR");
+      if (!tmp || tmp[0] != '/') tmp = "/tmp";
+      snprintf(dir, sizeof dir, "%s/mmbus-%llu", tmp, (unsigned long long)os_self_uid());
+    }
+    private_dir = 1;
+  }
+  size_t len = strlen(dir);
+  while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
+  if (len + 1 > cap) return mmbus_set_err(MMBUS_E_INVAL, "buffer of %zu bytes for a %zu-byte directory", cap, len);
+  if (private_dir) {
+    int rc = os_private_dir(dir);
+    if (rc) return rc;
+  }
+  memcpy(buf, dir, len + 1);
+  return 0;
+}
+
+/* ---- the table lock and liveness ---------------------------------------------------------------- */
+
+typedef struct lock_line {
+  int32_t holder_pid;
+  uint32_t zero;
+  uint64_t holder_pid_ns;
+} lock_line_t;
+
 int chan_lock(mmbus_channel_t *ch) {
-  pthread_mutex_lock(&table_mutex);
-  int rc = os_lock(ch->fd);
-  if (rc) pthread_mutex_unlock(&table_mutex);
-  return rc;
+  if (ch->readonly) return mmbus_set_err(MMBUS_E_PERM, "'%s' was opened read-only", ch->path);
+  os_table_lock();
+  int rc = os_lock_byte(ch->file, LOCK_TABLE, ch->lock_timeout_ms);
+  if (rc == MMBUS_E_BUSY) {
+    lock_line_t *l = (lock_line_t *)(ch->base + OFF_LOCK_LINE);
+    os_identity_t me;
+    os_self_identity(&me);
+    int32_t pid = ld_relaxed(&l->holder_pid);
+    uint64_t ns = ld_relaxed(&l->holder_pid_ns);
+    rc = mmbus_set_err(MMBUS_E_BUSY, "the table lock of '%s' stayed held for %lld ms (last taken by pid %d%s): "
+                                     "a process holding it is stopped or hung", ch->path, (long long)ch->lock_timeout_ms,
+                       (int)pid, ns && ns != me.ns ? " of another PID namespace" : "");
+  }
+  if (rc) {
+    os_table_unlock();
+    return rc;
+  }
+  os_identity_t me;
+  os_self_identity(&me);
+  lock_line_t *l = (lock_line_t *)(ch->base + OFF_LOCK_LINE);
+  st_relaxed(&l->holder_pid, me.pid);
+  st_relaxed(&l->holder_pid_ns, me.ns);
+  return 0;
 }
 
 void chan_unlock(mmbus_channel_t *ch) {
-  os_unlock(ch->fd);
-  pthread_mutex_unlock(&table_mutex);
+  os_unlock_byte(ch->file, LOCK_TABLE);
+  os_table_unlock();
 }
 
-int sub_owner_alive(const sub_slot_t *s) { return os_process_alive(ld_relaxed(&s->pid), ld_relaxed(&s->start_time)); }
+/* An error while testing a lock counts as alive: never reclaim what may still be in use. */
+int sub_slot_alive(mmbus_channel_t *ch, uint32_t i) {
+  if (ch->own_subs && ch->own_subs[i]) return 1;
+  return os_byte_locked(ch->file, LOCK_SUB(i)) != 0;
+}
 
-void sub_reclaim_locked(sub_slot_t *s) {
+int pub_slot_alive(mmbus_channel_t *ch, uint32_t i) {
+  int own = __atomic_load_n(&ch->pub_index, __ATOMIC_ACQUIRE); /* waiter threads ask too */
+  if (own >= 0 && (uint32_t)own == i) return 1;
+  return os_byte_locked(ch->file, LOCK_PUB(i)) != 0;
+}
+
+void sub_reclaim_locked(mmbus_channel_t *ch, uint32_t i) {
+  sub_slot_t *s = &ch->subs[i];
   st_relaxed(&s->pid, 0);
   st_release(&s->state, ld_relaxed(&s->durable) ? (uint32_t)SUB_OFFLINE : (uint32_t)SUB_FREE);
 }
 
-void wake(wake_line_t *w) {
+void wake(mmbus_channel_t *ch, wake_line_t *w, os_waker_t *waker) {
+  (void)ch;
   if (ld_relaxed(&w->need_wake) && xchg_seq_cst(&w->need_wake, 0)) {
     fetch_add_seq_cst(&w->futex, 1);
-    os_futex_wake_all(&w->futex);
+    os_wake_word(waker, &w->futex);
   }
 }
 
-/* After a reboot every pid and heartbeat in the tables is stale: detach everyone. Called locked. */
-static void reset_if_new_boot(mmbus_channel_t *ch) {
-  uint8_t boot[16];
-  os_boot_id(boot);
-  uint8_t *stored = ch->base + OFF_BOOT_LINE;
-  if (memcmp(boot, stored, 16) == 0) return;
-  for (uint32_t i = 0; i < ch->hdr.max_subscribers; i++)
-    if (ld_acquire(&ch->subs[i].state) == SUB_ACTIVE) sub_reclaim_locked(&ch->subs[i]);
-  for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) st_release(&ch->pubs[i].state, (uint32_t)PUB_FREE);
-  st_relaxed(&ch->data_wake->need_wake, 0);
-  st_relaxed(&ch->space_wake->need_wake, 0);
-  memcpy(stored, boot, 16);
+int watch_init(stuck_watch_t *w, uint32_t publishers) {
+  w->pending = calloc(publishers, sizeof *w->pending);
+  w->progress = calloc(publishers, sizeof *w->progress);
+  w->since_ns = calloc(publishers, sizeof *w->since_ns);
+  w->hole_seq = UINT64_MAX;
+  w->hole_since_ns = 0;
+  if (!w->pending || !w->progress || !w->since_ns) {
+    watch_free(w);
+    return mmbus_set_err(MMBUS_E_NOMEM, "out of memory");
+  }
+  for (uint32_t i = 0; i < publishers; i++) w->pending[i] = MMBUS_NO_CLAIM; /* no claim seen yet */
+  return 0;
+}
+
+void watch_free(stuck_watch_t *w) {
+  free(w->pending);
+  free(w->progress);
+  free(w->since_ns);
+  w->pending = w->progress = w->since_ns = NULL;
+}
+
+/* ---- is the file still ours? -------------------------------------------------------------------- */
+
+/* ch->failed is set once, from whichever thread notices (a waiter thread too). */
+static void set_failed(mmbus_channel_t *ch, int code) {
+  int none = 0;
+  __atomic_compare_exchange_n(&ch->failed, &none, code, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+static int check_now(mmbus_channel_t *ch) {
+  if (!ld_relaxed(&ch->failed) && !*ch->broken) {
+    uint64_t size;
+    if (os_file_size(ch->file, &size) == 0 && size < ch->size) set_failed(ch, MMBUS_E_CORRUPT);
+    os_file_id_t now;
+    int rc = os_path_id(ch->path, &now);
+    if (rc == MMBUS_E_NOENT || (rc == 0 && (now.dev != ch->file_id.dev || now.ino != ch->file_id.ino)))
+      set_failed(ch, MMBUS_E_STALE);
+  }
+  return chan_usable(ch);
+}
+
+int chan_usable(mmbus_channel_t *ch) {
+  if (*ch->broken) set_failed(ch, MMBUS_E_CORRUPT);
+  int failed = ld_relaxed(&ch->failed);
+  if (!failed) return 0;
+  if (failed == MMBUS_E_CORRUPT)
+    return mmbus_set_err(MMBUS_E_CORRUPT, "'%s' was truncated while mapped: its contents are gone for this process; "
+                                          "close the channel and open it again", ch->path);
+  return mmbus_set_err(MMBUS_E_STALE, "'%s' was removed or replaced by another file: this handle maps the old "
+                                        "one, which no new process will see; close it and open the channel again",
+                       ch->path);
+}
+
+void chan_periodic_check(mmbus_channel_t *ch, uint64_t now) {
+  if (now < ch->next_check_ns) return;
+  ch->next_check_ns = now + CHECK_INTERVAL_NS;
+  check_now(ch);
+}
+
+int mmbus_check(mmbus_channel_t *ch) {
+  if (!ch) return mmbus_set_err(MMBUS_E_INVAL, "channel is NULL");
+  return check_now(ch);
+}
+
+/* ---- open and close ------------------------------------------------------------------------------ */
+
+static void free_channel(mmbus_channel_t *ch) {
+  if (ch->base) os_unmap(ch->base, ch->size);
+  os_close(&ch->file);
+  os_waker_close(&ch->data_waker);
+  os_waker_close(&ch->space_waker);
+  free(ch->verified_ns);
+  free(ch->verified_gen);
+  free(ch->hb_value);
+  free(ch->hb_changed_ns);
+  free(ch->own_subs);
+  watch_free(&ch->watch);
+  free(ch);
 }
 
 int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, mmbus_channel_t **out) {
@@ -243,26 +413,39 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     mmbus_options_init(&defaults);
     opts = &defaults;
   }
-  if (!dir || !*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
+  char default_dir[MMBUS_PATH_MAX + 1];
+  if (!dir) {
+    int rc = mmbus_default_dir(default_dir, sizeof default_dir);
+    if (rc) return rc;
+    dir = default_dir;
+  }
+  if (!*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
   int rc = mmbus_check_name(name);
   if (rc) return rc;
-  if (opts->flags & ~(MMBUS_CREATE | MMBUS_EXCL)) return mmbus_set_err(MMBUS_E_INVAL, "unknown flags 0x%x", opts->flags);
+  rc = check_option_ranges(opts);
+  if (rc) return rc;
+  int readonly = (opts->flags & MMBUS_READONLY) != 0;
   rc = os_check_dir(dir, 0); /* writability matters only if we create: checked then */
   if (rc) return rc;
 
   mmbus_channel_t *ch = calloc(1, sizeof *ch);
   if (!ch) return mmbus_set_err(MMBUS_E_NOMEM, "out of memory");
-  ch->fd = -1;
+  ch->file = OS_FILE_NONE;
+  ch->readonly = readonly;
+  ch->mode = opts->mode;
   rc = path_of(ch->path, sizeof ch->path, dir, name);
   if (rc) goto fail;
 
   for (int attempt = 0, created = 0;; attempt++) {
-    rc = os_open_existing(ch->path, &ch->fd);
+    if (created) break;
+    rc = os_open_existing(ch->path, readonly, &ch->file);
     if (rc == 0) {
-      if ((opts->flags & MMBUS_EXCL) && !created) {
+      if (opts->flags & MMBUS_EXCL) {
         rc = mmbus_set_err(MMBUS_E_EXIST, "channel '%s' already exists", ch->path);
         goto fail;
       }
+      if (!readonly) rc = os_check_sharing(ch->file, opts->mode, ch->path);
+      if (rc) goto fail;
       break;
     }
     if (rc != MMBUS_E_NOENT || !(opts->flags & MMBUS_CREATE) || attempt > 3) goto fail;
@@ -270,20 +453,20 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     rc = build_header(&h, opts);
     if (rc == 0) rc = os_check_dir(dir, 1);
     if (rc) goto fail;
-    rc = os_create_file_atomic(dir, ch->path, h.file_size, opts->mode ? opts->mode : 0600, init_file, &h);
+    rc = os_create_file_atomic(dir, ch->path, h.file_size, opts->mode ? opts->mode : 0600, init_file, &h, &ch->file);
     if (rc == MMBUS_E_EXIST && !(opts->flags & MMBUS_EXCL)) continue; /* lost a create race: open theirs */
     if (rc) goto fail;
     created = 1;
   }
 
   uint64_t size;
-  rc = os_file_size(ch->fd, &size);
+  rc = os_file_size(ch->file, &size);
   if (rc) goto fail;
   if (size < sizeof(file_header_t)) {
     rc = mmbus_set_err(MMBUS_E_BADFILE, "'%s' is truncated (%llu bytes)", ch->path, (unsigned long long)size);
     goto fail;
   }
-  rc = os_pread_all(ch->fd, &ch->hdr, sizeof ch->hdr, 0);
+  rc = os_pread_all(ch->file, &ch->hdr, sizeof ch->hdr, 0);
   if (rc) goto fail;
   rc = validate_header(&ch->hdr, size, ch->path);
   if (rc) goto fail;
@@ -293,8 +476,16 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     rc = mmbus_set_err(MMBUS_E_NOMEM, "'%s' is too large to map", ch->path);
     goto fail;
   }
+  /* A copied sparse file (or one whose blocks were punched out) would SIGBUS its first writer on a
+   * full disk: writers make sure every byte has its space before mapping. */
+  if (!readonly) {
+    rc = os_reserve(ch->file, size, ch->path);
+    if (rc) goto fail;
+  }
+  rc = os_file_id(ch->file, &ch->file_id);
+  if (rc) goto fail;
   void *base;
-  rc = os_map(ch->fd, (size_t)size, &base);
+  rc = os_map(ch->file, (size_t)size, readonly, &base, &ch->broken);
   if (rc) goto fail;
   ch->base = base;
   ch->size = (size_t)size;
@@ -313,27 +504,32 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   ch->policy = (mmbus_policy_t)ch->hdr.policy;
   ch->block_timeout_ms = opts->block_timeout_ms >= 0 ? opts->block_timeout_ms : ch->hdr.block_timeout_ms;
   int64_t hb = opts->heartbeat_timeout_ms >= 0 ? opts->heartbeat_timeout_ms : ch->hdr.heartbeat_timeout_ms;
-  ch->heartbeat_timeout_ns = hb > 0 ? (uint64_t)hb * 1000000u : 0;
-  ch->limit = 0;
-  ch->verified_ns = calloc(ch->hdr.max_subscribers, sizeof *ch->verified_ns);
-  ch->verified_gen = calloc(ch->hdr.max_subscribers, sizeof *ch->verified_gen);
-  if (!ch->verified_ns || !ch->verified_gen) {
+  ch->heartbeat_timeout_ns = (uint64_t)hb * 1000000u;
+  int64_t ub = opts->unblock_timeout_ms >= 0 ? opts->unblock_timeout_ms : ch->hdr.unblock_timeout_ms;
+  ch->unblock_timeout_ns = (uint64_t)ub * 1000000u;
+  ch->lock_timeout_ms = opts->lock_timeout_ms >= 0 ? opts->lock_timeout_ms : MMBUS_DEFAULT_LOCK_TIMEOUT_MS;
+  ch->pub_index = -1;
+  ch->next_check_ns = os_mono_ns() + CHECK_INTERVAL_NS;
+  uint32_t ns = ch->hdr.max_subscribers;
+  ch->verified_ns = calloc(ns, sizeof *ch->verified_ns);
+  ch->verified_gen = calloc(ns, sizeof *ch->verified_gen);
+  ch->hb_value = calloc(ns, sizeof *ch->hb_value);
+  ch->hb_changed_ns = calloc(ns, sizeof *ch->hb_changed_ns);
+  ch->own_subs = calloc(ns, 1);
+  if (!ch->verified_ns || !ch->verified_gen || !ch->hb_value || !ch->hb_changed_ns || !ch->own_subs) {
     rc = mmbus_set_err(MMBUS_E_NOMEM, "out of memory");
     goto fail;
   }
-  rc = chan_lock(ch);
+  rc = watch_init(&ch->watch, ch->hdr.max_publishers);
   if (rc) goto fail;
-  reset_if_new_boot(ch);
-  chan_unlock(ch);
+  rc = os_waker_open(&ch->data_waker, ch->path, 0);
+  if (rc == 0) rc = os_waker_open(&ch->space_waker, ch->path, 1);
+  if (rc) goto fail;
   *out = ch;
   return 0;
 
 fail:
-  if (ch->base) os_unmap(ch->base, ch->size);
-  if (ch->fd >= 0) os_close(ch->fd);
-  free(ch->verified_ns);
-  free(ch->verified_gen);
-  free(ch);
+  free_channel(ch);
   return rc;
 }
 
@@ -343,25 +539,36 @@ int mmbus_close(mmbus_channel_t *ch) {
     return mmbus_set_err(MMBUS_E_STATE, "%d subscriber(s) of '%s' are still open: close them first", ch->open_subs,
                          ch->path);
   if (ch->pub) {
-    chan_lock(ch);
-    st_relaxed(&ch->pub->pending, MMBUS_NO_CLAIM);
-    st_relaxed(&ch->pub->pid, 0);
-    st_release(&ch->pub->state, (uint32_t)PUB_FREE);
-    chan_unlock(ch);
+    pub_slot_t *p = ch->pub;
+    if (ld_relaxed(&p->pending) != MMBUS_NO_CLAIM) {
+      /* closed with a claim outstanding: give it up, so nobody waits for it */
+      mmbus_claim_t c = {ld_relaxed(&p->pending), (uint32_t)ld_relaxed(&p->pending_n), ch->stride, ch->data, ch->mask};
+      mmbus_claim_abort(ch, &c);
+    }
+    if (chan_lock(ch) == 0) {
+      pub_resolve_locked(ch, p);
+      st_relaxed(&p->pending, MMBUS_NO_CLAIM);
+      st_relaxed(&p->pid, 0);
+      st_release(&p->state, (uint32_t)PUB_FREE);
+      os_unlock_byte(ch->file, LOCK_PUB(ch->pub_index));
+      chan_unlock(ch);
+    }
   }
-  os_unmap(ch->base, ch->size);
-  os_close(ch->fd);
-  free(ch->verified_ns);
-  free(ch->verified_gen);
-  free(ch);
+  free_channel(ch);
   return 0;
 }
 
 int mmbus_unlink(const char *dir, const char *name) {
-  if (!dir || !*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
+  char default_dir[MMBUS_PATH_MAX + 1];
+  if (!dir) {
+    int rc = mmbus_default_dir(default_dir, sizeof default_dir);
+    if (rc) return rc;
+    dir = default_dir;
+  }
+  if (!*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
   int rc = mmbus_check_name(name);
   if (rc) return rc;
-  char path[sizeof(((mmbus_channel_t *)0)->path)];
+  char path[MMBUS_PATH_MAX + 1];
   rc = path_of(path, sizeof path, dir, name);
   if (rc) return rc;
   return os_unlink(path);
@@ -369,6 +576,8 @@ int mmbus_unlink(const char *dir, const char *name) {
 
 int mmbus_flush(mmbus_channel_t *ch) {
   if (!ch) return mmbus_set_err(MMBUS_E_INVAL, "channel is NULL");
+  int rc = chan_usable(ch);
+  if (rc) return rc;
   return os_msync(ch->base, ch->size);
 }
 
@@ -379,6 +588,7 @@ int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *i) {
   i->format_version = h->version;
   i->record_size = h->record_size;
   i->record_stride = h->record_stride;
+  i->readonly = (uint32_t)ch->readonly;
   i->capacity = h->capacity;
   i->policy = (mmbus_policy_t)h->policy;
   i->fingerprint = h->fingerprint;
@@ -387,6 +597,7 @@ int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *i) {
   i->created_ns = h->created_ns;
   i->block_timeout_ms = ch->block_timeout_ms;
   i->heartbeat_timeout_ms = (int64_t)(ch->heartbeat_timeout_ns / 1000000u);
+  i->unblock_timeout_ms = (int64_t)(ch->unblock_timeout_ns / 1000000u);
   i->max_subscribers = h->max_subscribers;
   i->max_publishers = h->max_publishers;
   i->file_size = h->file_size;
@@ -401,8 +612,10 @@ size_t mmbus_mapped_size(const mmbus_channel_t *ch) { return ch ? ch->size : 0; 
 /* ---- subscriber table ------------------------------------------------------------------------ */
 
 static void attach_slot(sub_slot_t *s, int keep_cursor, uint64_t cursor) {
-  st_relaxed(&s->pid, os_self_pid());
-  st_relaxed(&s->start_time, os_self_start_time());
+  os_identity_t me;
+  os_self_identity(&me);
+  st_relaxed(&s->pid, me.pid);
+  st_relaxed(&s->pid_ns, me.ns);
   st_relaxed(&s->heartbeat_ns, os_mono_ns());
   st_relaxed(&s->attached_ns, os_real_ns());
   st_relaxed(&s->generation, ld_relaxed(&s->generation) + 1);
@@ -413,28 +626,32 @@ static void attach_slot(sub_slot_t *s, int keep_cursor, uint64_t cursor) {
   st_release(&s->state, (uint32_t)SUB_ACTIVE);
 }
 
-static uint64_t start_cursor(mmbus_channel_t *ch, mmbus_start_t start) {
-  uint64_t h = ld_acquire(ch->head);
-  if (start == MMBUS_START_OLDEST) return h > ch->capacity ? h - ch->capacity : 0;
-  return h;
-}
-
 int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_sub_t **out) {
   if (!ch || !out) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   *out = NULL;
-  mmbus_sub_options_t none = {NULL, MMBUS_START_NEWEST};
+  mmbus_sub_options_t none;
+  mmbus_sub_options_init(&none);
   if (!opts) opts = &none;
+  if (ch->readonly) return mmbus_set_err(MMBUS_E_PERM, "'%s' was opened read-only: subscribing writes a cursor", ch->path);
+  int rc = chan_usable(ch);
+  if (rc) return rc;
   int durable = opts->name && *opts->name;
   if (durable) {
-    int rc = valid_name_chars(opts->name, MMBUS_SUB_NAME_MAX, "subscriber");
+    rc = valid_name_chars(opts->name, MMBUS_SUB_NAME_MAX, "subscriber");
     if (rc) return rc;
   }
   if (opts->start != MMBUS_START_NEWEST && opts->start != MMBUS_START_OLDEST)
     return mmbus_set_err(MMBUS_E_INVAL, "unknown start position %d", (int)opts->start);
   mmbus_sub_t *sub = calloc(1, sizeof *sub);
   if (!sub) return mmbus_set_err(MMBUS_E_NOMEM, "out of memory");
-  int rc = chan_lock(ch);
+  rc = watch_init(&sub->watch, ch->hdr.max_publishers);
   if (rc) {
+    free(sub);
+    return rc;
+  }
+  rc = chan_lock(ch);
+  if (rc) {
+    watch_free(&sub->watch);
     free(sub);
     return rc;
   }
@@ -445,9 +662,10 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
       sub_slot_t *s = &ch->subs[i];
       uint32_t st = ld_acquire(&s->state);
       if (st == SUB_FREE || !s->durable || strncmp(s->name, opts->name, sizeof s->name) != 0) continue;
-      if (st == SUB_ACTIVE && sub_owner_alive(s)) {
+      if (st == SUB_ACTIVE && sub_slot_alive(ch, i)) {
         int32_t pid = s->pid;
         chan_unlock(ch);
+        watch_free(&sub->watch);
         free(sub);
         return mmbus_set_err(MMBUS_E_BUSY, "durable subscriber '%s' of '%s' is attached in live process %d",
                              opts->name, ch->path, (int)pid);
@@ -462,33 +680,73 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
       if (ld_acquire(&ch->subs[i].state) == SUB_FREE) found = (int)i;
     for (uint32_t i = 0; i < n && found < 0; i++) { /* reclaim an anonymous slot of a dead process */
       sub_slot_t *s = &ch->subs[i];
-      if (ld_acquire(&s->state) == SUB_ACTIVE && !s->durable && !sub_owner_alive(s)) found = (int)i;
+      if (ld_acquire(&s->state) == SUB_ACTIVE && !s->durable && !sub_slot_alive(ch, i)) found = (int)i;
     }
+  }
+  if (found >= 0 && (rc = os_lock_byte(ch->file, LOCK_SUB(found), -1)) != 0) {
+    chan_unlock(ch); /* cannot happen unless the file is forged: the slot's lock is held by nobody */
+    watch_free(&sub->watch);
+    free(sub);
+    return mmbus_set_err(MMBUS_E_BUSY, "the lock of subscriber slot %d of '%s' is held by another process", found, ch->path);
   }
   if (found < 0) {
     chan_unlock(ch);
+    watch_free(&sub->watch);
     free(sub);
     return mmbus_set_err(MMBUS_E_NOSLOT, "all %u subscriber slots of '%s' are in use", n, ch->path);
   }
   sub_slot_t *s = &ch->subs[found];
+  uint64_t h0 = ld_acquire(ch->head);
   if (!resume) {
     memset(s->name, 0, sizeof s->name);
     if (durable) strcpy(s->name, opts->name);
     st_relaxed(&s->durable, (uint32_t)durable);
   }
-  attach_slot(s, resume, start_cursor(ch, opts->start));
-  /* Publishers re-read the subscriber table on their next claim: one that joined behind head
-   * (oldest, or a durable one resuming) must hold them back from now on. */
+  uint64_t start = opts->start == MMBUS_START_OLDEST ? (h0 > ch->capacity ? h0 - ch->capacity : 0) : h0;
+  attach_slot(s, resume, start);
+  /* Publishers re-read the subscriber table on their next claim, and check again right after it: one
+   * that claimed without seeing us waits before it writes (docs/format.md §8.4). What was claimed
+   * before this point is in `head` now: records below head - capacity may be being overwritten by
+   * those claims, so a subscriber joining behind head starts no lower than that. */
   fetch_add_seq_cst(ch->attach_epoch, 1);
+  uint64_t h = ld_seq_cst(ch->head);
+  uint64_t bound = h > ch->capacity ? h - ch->capacity : 0;
+  uint64_t cursor = ld_relaxed(&s->cursor), lost = ld_relaxed(&s->lost);
+  int align = cursor == h0 || cursor == 0 ? ALIGNED : SKIP_FREE; /* head is always a claim's end */
+  if (resume) align = ALIGNED; /* a durable cursor was stored right after consumed records */
+  if (cursor > h) {
+    sub_reclaim_locked(ch, (uint32_t)found);
+    os_unlock_byte(ch->file, LOCK_SUB(found));
+    chan_unlock(ch);
+    watch_free(&sub->watch);
+    free(sub);
+    return mmbus_set_err(MMBUS_E_CORRUPT, "durable subscriber '%s' of '%s' has cursor %llu beyond head %llu: the "
+                                          "file was damaged", opts->name, ch->path, (unsigned long long)cursor,
+                         (unsigned long long)h);
+  }
+  if (cursor < bound) {
+    if (resume) { /* away for more than a lap: what it missed is lost */
+      lost += bound - cursor;
+      align = SKIP_LOST;
+    } else {
+      align = SKIP_FREE;
+    }
+    cursor = bound;
+    st_relaxed(&s->lost, lost);
+    st_release(&s->cursor, cursor);
+  }
+  ch->own_subs[found] = 1;
   chan_unlock(ch);
   sub->ch = ch;
   sub->slot = s;
   sub->index = found;
   sub->generation = ld_relaxed(&s->generation);
   sub->durable = durable;
-  sub->cursor = ld_relaxed(&s->cursor);
-  sub->lost = ld_relaxed(&s->lost);
+  sub->cursor = cursor;
+  sub->align = align;
+  sub->lost = lost;
   sub->last_heartbeat_ns = os_mono_ns();
+  sub->next_check_ns = sub->last_heartbeat_ns;
   ch->open_subs++;
   *out = sub;
   return 0;
@@ -497,53 +755,65 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
 int mmbus_sub_close(mmbus_sub_t *sub) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
   mmbus_channel_t *ch = sub->ch;
-  chan_lock(ch);
   sub_slot_t *s = sub->slot;
-  /* Only detach if the slot is still ours (a gc of another process may have taken it). */
-  if (ld_acquire(&s->state) == SUB_ACTIVE && ld_relaxed(&s->generation) == sub->generation &&
-      ld_relaxed(&s->pid) == os_self_pid())
-    sub_reclaim_locked(s);
-  chan_unlock(ch);
-  wake(ch->space_wake); /* a publisher may be waiting on this subscriber */
+  if (chan_lock(ch) == 0) {
+    /* Only detach if the slot is still ours (a gc of another process may have taken it). */
+    if (ld_acquire(&s->state) == SUB_ACTIVE && ld_relaxed(&s->generation) == sub->generation)
+      sub_reclaim_locked(ch, (uint32_t)sub->index);
+    chan_unlock(ch);
+  }
+  ch->own_subs[sub->index] = 0;
+  os_unlock_byte(ch->file, LOCK_SUB(sub->index)); /* even without the table lock: we are gone */
+  wake(ch, ch->space_wake, &ch->space_waker); /* a publisher may be waiting on this subscriber */
   ch->open_subs--;
+  watch_free(&sub->watch);
   free(sub);
   return 0;
 }
 
 int mmbus_gc(mmbus_channel_t *ch) {
   if (!ch) return mmbus_set_err(MMBUS_E_INVAL, "channel is NULL");
-  int rc = chan_lock(ch);
+  int rc = chan_usable(ch);
+  if (rc) return rc;
+  rc = chan_lock(ch);
   if (rc) return rc;
   int reclaimed = 0;
   for (uint32_t i = 0; i < ch->hdr.max_subscribers; i++) {
-    sub_slot_t *s = &ch->subs[i];
-    if (ld_acquire(&s->state) == SUB_ACTIVE && !sub_owner_alive(s)) {
-      sub_reclaim_locked(s);
+    if (ld_acquire(&ch->subs[i].state) == SUB_ACTIVE && !sub_slot_alive(ch, i)) {
+      sub_reclaim_locked(ch, i);
       reclaimed++;
     }
   }
   for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
     pub_slot_t *p = &ch->pubs[i];
-    if (ld_acquire(&p->state) == PUB_ACTIVE && !os_process_alive(p->pid, p->start_time)) {
+    if (ld_acquire(&p->state) == PUB_ACTIVE && !pub_slot_alive(ch, i)) {
+      pub_resolve_locked(ch, p); /* a dead publisher writes nothing late */
       st_release(&p->state, (uint32_t)PUB_FREE);
       reclaimed++;
     }
   }
   chan_unlock(ch);
-  if (reclaimed) wake(ch->space_wake);
+  if (reclaimed) wake(ch, ch->space_wake, &ch->space_waker);
   return reclaimed;
 }
 
 int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_stats_t *subs, uint32_t max_subs) {
   if (!ch || !stats || (max_subs && !subs)) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  int rc = chan_usable(ch);
+  if (rc) return rc;
   memset(stats, 0, sizeof *stats);
   uint64_t head = ld_acquire(ch->head);
   uint64_t now = os_mono_ns();
+  os_identity_t me;
+  os_self_identity(&me);
   stats->head = head;
   stats->capacity = ch->capacity;
   for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
     pub_slot_t *p = &ch->pubs[i];
-    if (ld_acquire(&p->state) == PUB_ACTIVE && os_process_alive(p->pid, p->start_time)) stats->publishers_alive++;
+    if (ld_acquire(&p->state) != PUB_ACTIVE) continue;
+    if (!pub_slot_alive(ch, i)) continue;
+    stats->publishers_alive++;
+    if (ld_acquire(&p->revoked)) stats->claims_revoked++;
   }
   uint32_t count = 0;
   for (uint32_t i = 0; i < ch->hdr.max_subscribers; i++) {
@@ -552,9 +822,12 @@ int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_stats_t *su
     if (st == SUB_FREE) continue;
     mmbus_sub_state_t state = st == SUB_OFFLINE ? MMBUS_SUB_OFFLINE : MMBUS_SUB_ACTIVE;
     uint64_t hb = ld_relaxed(&s->heartbeat_ns);
+    /* the heartbeat is the owner's monotonic clock: the same as ours unless it lives in another
+     * time namespace, so its age is only shown, never trusted, when the PID namespace differs */
+    int same_ns = !ld_relaxed(&s->pid_ns) || ld_relaxed(&s->pid_ns) == me.ns;
     if (state == MMBUS_SUB_ACTIVE) {
-      int silent = ch->heartbeat_timeout_ns && now > hb && now - hb > ch->heartbeat_timeout_ns;
-      if (silent || !sub_owner_alive(s)) state = MMBUS_SUB_DEAD;
+      int silent = ch->heartbeat_timeout_ns && same_ns && now > hb && now - hb > ch->heartbeat_timeout_ns;
+      if (silent || !sub_slot_alive(ch, i)) state = MMBUS_SUB_DEAD;
     }
     uint64_t cursor = ld_acquire(&s->cursor);
     uint64_t lag = head > cursor ? head - cursor : 0;
@@ -575,6 +848,7 @@ int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_stats_t *su
       memcpy(e->name, s->name, MMBUS_SUB_NAME_MAX);
       e->name[MMBUS_SUB_NAME_MAX] = 0;
       e->pid = ld_relaxed(&s->pid);
+      e->other_pid_ns = !same_ns;
       e->cursor = cursor;
       e->lag = lag;
       e->lost = ld_relaxed(&s->lost);

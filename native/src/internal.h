@@ -6,6 +6,12 @@
 #include <stdint.h>
 
 #include "mmbus.h"
+#include "os.h"
+
+#define MMBUS_STR_(x) #x
+#define MMBUS_STR(x) MMBUS_STR_(x)
+#define MMBUS_VERSION_STRING \
+  MMBUS_STR(MMBUS_VERSION_MAJOR) "." MMBUS_STR(MMBUS_VERSION_MINOR) "." MMBUS_STR(MMBUS_VERSION_PATCH)
 
 #define MMBUS_MAGIC "MMBUSCH1"        /* 8 bytes, no NUL */
 #define MMBUS_ENDIAN_MARK 0x01020304u /* written in the writer's byte order */
@@ -13,14 +19,20 @@
 #define MMBUS_LINE 128u               /* hot words are 128 bytes apart: no false sharing, even with
                                          adjacent-line prefetch */
 #define MMBUS_SLOT_SIZE 128u          /* subscriber and publisher table entries */
-#define MMBUS_ABANDONED (UINT64_C(1) << 63) /* stamp flag: slot claimed by a dead publisher, no data */
-#define MMBUS_NO_CLAIM UINT64_MAX     /* publisher slot: no claim in flight */
+
+/* Stamp word of a ring slot: the sequence of the lap last written there, plus one, and two flags. */
+#define STAMP_ABANDONED (UINT64_C(1) << 63) /* claimed, but no record will ever be there */
+#define STAMP_CONT (UINT64_C(1) << 62)      /* not the first record of its claim */
+#define STAMP_SEQ_MASK (STAMP_CONT - 1)
+#define MMBUS_NO_CLAIM UINT64_MAX           /* publisher slot: no claim in flight */
 
 #define MMBUS_DEFAULT_CAPACITY 65536u
 #define MMBUS_DEFAULT_MAX_SUBS 64u
 #define MMBUS_DEFAULT_MAX_PUBS 64u
 #define MMBUS_DEFAULT_BLOCK_TIMEOUT_MS 5000
 #define MMBUS_DEFAULT_HEARTBEAT_TIMEOUT_MS 5000
+#define MMBUS_DEFAULT_UNBLOCK_TIMEOUT_MS 1000
+#define MMBUS_DEFAULT_LOCK_TIMEOUT_MS 5000
 
 /* Static header, bytes 0..255, written once at creation (before the file gets its name). */
 typedef struct file_header {
@@ -47,16 +59,24 @@ typedef struct file_header {
   uint64_t data_offset;         /* 176 */
   uint64_t file_size;           /* 184 */
   uint64_t header_checksum;     /* 192: FNV-1a 64 of bytes 0..255, this field taken as 0 */
-  uint8_t reserved[56];         /* 200 */
+  int64_t unblock_timeout_ms;   /* 200 */
+  uint8_t reserved[48];         /* 208 */
 } file_header_t;
 _Static_assert(sizeof(file_header_t) == 256, "header layout");
 
 /* Mutable control lines after the static header. */
-#define OFF_BOOT_LINE 256u  /* uint8_t boot_id[16]: the boot the pids/heartbeats below belong to */
+#define OFF_LOCK_LINE 256u  /* int32 holder_pid, u32 0, u64 holder_pid_ns: who took the table lock last */
 #define OFF_HEAD_LINE 384u  /* uint64_t head: next sequence number to claim;
                                uint64_t attach_epoch (at +8): bumped when a subscriber attaches */
 #define OFF_DATA_WAKE 512u  /* uint32_t futex; uint32_t need_wake: subscribers sleeping for data */
 #define OFF_SPACE_WAKE 640u /* uint32_t futex; uint32_t need_wake: publishers sleeping for space */
+
+/* Byte-range locks, far beyond the end of any channel file: each attached subscriber and publisher
+ * holds the byte of its slot, so its liveness can be tested from any process, any PID namespace. */
+#define LOCK_BASE (UINT64_C(1) << 62)
+#define LOCK_TABLE LOCK_BASE
+#define LOCK_SUB(i) (LOCK_BASE + 1 + (uint64_t)(i))
+#define LOCK_PUB(i) (LOCK_BASE + 1 + MMBUS_MAX_SUBSCRIBERS_LIMIT + (uint64_t)(i))
 
 typedef struct wake_line {
   uint32_t futex;     /* bumped before every wake */
@@ -71,10 +91,10 @@ typedef struct sub_slot {
   uint32_t durable;       /*   4 */
   uint64_t cursor;        /*   8 next sequence to consume */
   uint64_t lost;          /*  16 */
-  int32_t pid;            /*  24 */
+  int32_t pid;            /*  24 informational */
   uint32_t generation;    /*  28 bumped at every attach */
-  uint64_t start_time;    /*  32 owner's process start time */
-  uint64_t heartbeat_ns;  /*  40 CLOCK_MONOTONIC */
+  uint64_t pid_ns;        /*  32 informational */
+  uint64_t heartbeat_ns;  /*  40 the owner's CLOCK_MONOTONIC; others only look whether it changes */
   uint64_t attached_ns;   /*  48 CLOCK_REALTIME */
   char name[64];          /*  56 durable name, NUL-terminated */
   uint8_t reserved[8];    /* 120 */
@@ -82,27 +102,47 @@ typedef struct sub_slot {
 _Static_assert(sizeof(sub_slot_t) == MMBUS_SLOT_SIZE, "subscriber slot layout");
 
 typedef struct pub_slot {
-  uint32_t state;        /*  0 PUB_* */
-  int32_t pid;           /*  4 */
-  uint64_t start_time;   /*  8 */
-  uint64_t pending;      /* 16 first sequence of the claim in flight, or MMBUS_NO_CLAIM */
-  uint64_t published;    /* 24 records committed by this publisher */
-  uint64_t attached_ns;  /* 32 CLOCK_REALTIME */
-  uint8_t reserved[88];  /* 40 */
+  uint32_t state;        /*   0 PUB_* */
+  int32_t pid;           /*   4 informational */
+  uint64_t pid_ns;       /*   8 informational */
+  uint64_t pending;      /*  16 first sequence of the claim in flight, or MMBUS_NO_CLAIM */
+  uint64_t pending_n;    /*  24 records of that claim */
+  uint64_t published;    /*  32 records committed by this publisher */
+  uint64_t attached_ns;  /*  40 CLOCK_REALTIME */
+  uint64_t progress;     /*  48 bumped while the owner waits holding a claim: it is not stuck */
+  uint64_t revoked;      /*  56 first sequence + 1 of a claim others gave up, until its owner is done */
+  uint64_t revoked_n;    /*  64 records of that claim */
+  uint8_t reserved[56];  /*  72 */
 } pub_slot_t;
 _Static_assert(sizeof(pub_slot_t) == MMBUS_SLOT_SIZE, "publisher slot layout");
 
+/* What a waiter remembers of the publishers holding it up, to tell a stuck one from a slow one. */
+typedef struct stuck_watch {
+  uint64_t *pending;   /* per publisher slot: its claim when last seen */
+  uint64_t *progress;
+  uint64_t *since_ns;  /* when that claim was first seen unchanged */
+  uint64_t hole_seq;   /* the gap being waited at, UINT64_MAX if none */
+  uint64_t hole_since_ns;
+} stuck_watch_t;
+
 /* Process-local handles. */
 struct mmbus_channel {
-  int fd;
+  os_file_t file;
+  os_file_id_t file_id;    /* what the path referred to at open */
   uint8_t *base;
   size_t size;
+  volatile int *broken;    /* set by the SIGBUS guard when the file shrank under the mapping */
+  int readonly;
+  int failed;              /* sticky MMBUS_E_STALE / MMBUS_E_CORRUPT once detected */
+  uint32_t mode;           /* the caller's sharing mode (permission bits) */
   file_header_t hdr;       /* validated private copy of the static header */
   uint64_t *head;
   uint64_t *attach_epoch;  /* beside head: read on every claim at no extra cache miss */
   uint64_t seen_epoch;
   wake_line_t *data_wake;
   wake_line_t *space_wake;
+  os_waker_t data_waker;
+  os_waker_t space_waker;
   sub_slot_t *subs;
   pub_slot_t *pubs;
   uint64_t *stamps;
@@ -114,13 +154,24 @@ struct mmbus_channel {
   mmbus_policy_t policy;
   int64_t block_timeout_ms;
   uint64_t heartbeat_timeout_ns;
-  pub_slot_t *pub;         /* this handle's publisher slot, attached at first publish */
+  uint64_t unblock_timeout_ns;
+  int64_t lock_timeout_ms;
+  pub_slot_t *pub;         /* this handle's publisher slot, attached at first claim */
+  int pub_index;
   uint64_t limit;          /* publishing below this sequence needs no subscriber scan */
-  uint64_t *verified_ns;   /* per subscriber slot: when its pid was last found alive */
+  uint64_t *verified_ns;   /* per subscriber slot: when its owner was last found alive */
   uint32_t *verified_gen;
+  uint64_t *hb_value;      /* per subscriber slot: its heartbeat word when last seen changing... */
+  uint64_t *hb_changed_ns; /* ...and when, by this process's clock */
+  uint8_t *own_subs;       /* per subscriber slot: attached through this handle */
+  stuck_watch_t watch;     /* the publishing side's */
+  uint32_t claims_unchecked;
+  uint64_t next_check_ns;
   int open_subs;
-  char path[4096 + MMBUS_NAME_MAX + 8];
+  char path[MMBUS_PATH_MAX + 1];
 };
+
+enum { ALIGNED = 0, SKIP_LOST = 1, SKIP_FREE = 2 };
 
 struct mmbus_sub {
   mmbus_channel_t *ch;
@@ -129,6 +180,9 @@ struct mmbus_sub {
   uint32_t generation;
   int durable;
   uint64_t cursor;         /* local copy; the slot's cursor is stored on ack */
+  int align;               /* ALIGNED: the cursor is at a claim's first record or inside a claim
+                              whose first record was read; else records of a claim whose start
+                              was not seen are stepped over (counted lost after a lap: SKIP_LOST) */
   uint64_t batch_seq;      /* last polled batch */
   uint32_t batch_n;
   int has_batch;
@@ -136,8 +190,10 @@ struct mmbus_sub {
   uint64_t lost;
   uint64_t last_heartbeat_ns;
   int flowing;             /* data arrived recently: spin a little before sleeping */
-  uint32_t interrupted;     /* set by mmbus_sub_interrupt from any thread */
+  uint32_t interrupted;    /* set by mmbus_sub_interrupt from any thread */
   int chasing;             /* the last batch was small and right behind the publisher */
+  stuck_watch_t watch;     /* poll and wait (never at the same time) */
+  uint64_t next_check_ns;
 };
 
 /* error.c */
@@ -147,9 +203,17 @@ int mmbus_set_errno(int code, int err, const char *fmt, ...) __attribute__((form
 /* channel.c, shared with ring.c */
 int chan_lock(mmbus_channel_t *ch);
 void chan_unlock(mmbus_channel_t *ch);
-int sub_owner_alive(const sub_slot_t *s);
-void sub_reclaim_locked(sub_slot_t *s);
-void wake(wake_line_t *w);
+int chan_usable(mmbus_channel_t *ch);
+void chan_periodic_check(mmbus_channel_t *ch, uint64_t now);
+int sub_slot_alive(mmbus_channel_t *ch, uint32_t i);
+int pub_slot_alive(mmbus_channel_t *ch, uint32_t i);
+void sub_reclaim_locked(mmbus_channel_t *ch, uint32_t i);
+void wake(mmbus_channel_t *ch, wake_line_t *w, os_waker_t *waker);
 uint64_t header_checksum(const file_header_t *h);
+int watch_init(stuck_watch_t *w, uint32_t publishers);
+void watch_free(stuck_watch_t *w);
+
+/* ring.c, shared with channel.c */
+void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p);
 
 #endif

@@ -76,7 +76,7 @@ static inline void mp_publisher(const char *dir, const mp_config_t *cfg, int id,
 static inline void mp_subscriber(const char *dir, const mp_config_t *cfg, int late, int ready_fd, int result_fd) {
   mmbus_channel_t *ch = open_person_channel(dir, cfg->name, cfg->policy, cfg->capacity);
   mmbus_sub_t *sub;
-  mmbus_sub_options_t so = {NULL, late ? MMBUS_START_OLDEST : MMBUS_START_NEWEST};
+  mmbus_sub_options_t so = {.name = NULL, .start = late ? MMBUS_START_OLDEST : MMBUS_START_NEWEST};
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   write_all(ready_fd, "r", 1);
   /* a slow reader takes small batches with a pause after each */

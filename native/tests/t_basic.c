@@ -78,7 +78,7 @@ static void test_start_positions(const char *dir) {
     CHECK_OK(mmbus_publish(ch, &p, sizeof p));
   }
   mmbus_sub_t *newest, *oldest;
-  mmbus_sub_options_t so = {NULL, MMBUS_START_NEWEST};
+  mmbus_sub_options_t so = {.name = NULL, .start = MMBUS_START_NEWEST};
   CHECK_OK(mmbus_subscribe(ch, &so, &newest));
   so.start = MMBUS_START_OLDEST;
   CHECK_OK(mmbus_subscribe(ch, &so, &oldest));
@@ -128,7 +128,7 @@ static void test_stats(const char *dir) {
   mmbus_channel_t *ch = open_person_channel(dir, "stats", MMBUS_POLICY_BLOCK, 64);
   mmbus_sub_t *a, *d;
   CHECK_OK(mmbus_subscribe(ch, NULL, &a));
-  mmbus_sub_options_t so = {"durable-one", MMBUS_START_NEWEST};
+  mmbus_sub_options_t so = {.name = "durable-one", .start = MMBUS_START_NEWEST};
   CHECK_OK(mmbus_subscribe(ch, &so, &d));
   test_person_t p;
   for (int i = 0; i < 5; i++) {

@@ -16,7 +16,10 @@ static void crashing_publisher(const char *dir, int id, int ready_fd) {
     int k = (rand_r(&seed) % 2) ? 1 : 1 + rand_r(&seed) % 64;
     for (int j = 0; j < k; j++) fill_person(&buf[j], i + j, id);
     int rc = k == 1 ? mmbus_publish(ch, &buf[0], sizeof buf[0]) : mmbus_publish_batch(ch, buf, (size_t)k);
-    if (rc) _exit(2);
+    if (rc) {
+      fprintf(stderr, "publisher %d: %s\n", id, mmbus_errmsg());
+      _exit(2);
+    }
     i += k;
   }
 }
@@ -45,7 +48,7 @@ typedef struct crash_result {
 static void checking_subscriber(const char *dir, int max_id, int ready_fd, int result_fd) {
   mmbus_channel_t *ch = open_person_channel(dir, "crash", MMBUS_POLICY_BLOCK, 1024);
   mmbus_sub_t *sub;
-  mmbus_sub_options_t so = {"checker", MMBUS_START_NEWEST};
+  mmbus_sub_options_t so = {.name = "checker", .start = MMBUS_START_NEWEST};
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   write_all(ready_fd, "r", 1);
   int64_t *next = calloc((size_t)max_id + 1, sizeof *next);
@@ -102,7 +105,11 @@ int main(void) {
     if (read_all(ready[0], &c, 1)) return 1;
     usleep((useconds_t)(rand_r(&seed) % 10000));
     kill(p, SIGKILL);
-    if (wait_child(p) != 128 + SIGKILL) return 1;
+    int code = wait_child(p);
+    if (code != 128 + SIGKILL) {
+      fprintf(stderr, "publisher %d ended with %d, not killed\n", it, code);
+      return 1;
+    }
   }
   /* the channel still works: a last publisher sends records and the end mark */
   mmbus_channel_t *ch = open_person_channel(dir, "crash", MMBUS_POLICY_BLOCK, 1024);

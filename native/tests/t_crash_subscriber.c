@@ -10,7 +10,7 @@
 static void durable_subscriber(const char *dir, uint8_t *seen, int64_t records, int ready_fd) {
   mmbus_channel_t *ch = open_person_channel(dir, "durable", MMBUS_POLICY_BLOCK, 1 << 21);
   mmbus_sub_t *sub;
-  mmbus_sub_options_t so = {"web", MMBUS_START_OLDEST};
+  mmbus_sub_options_t so = {.name = "web", .start = MMBUS_START_OLDEST};
   int rc;
   while ((rc = mmbus_subscribe(ch, &so, &sub)) == MMBUS_E_BUSY) usleep(1000); /* predecessor still dying */
   CHECK_OK(rc);
@@ -51,7 +51,10 @@ static void test_durable_restarts(void) {
     test_person_t p;
     for (int64_t i = 0; i < records; i++) {
       fill_person(&p, i, 0);
-      if (mmbus_publish(ch, &p, sizeof p)) _exit(2);
+      if (mmbus_publish(ch, &p, sizeof p)) {
+        fprintf(stderr, "publisher: %s\n", mmbus_errmsg());
+        _exit(2);
+      }
       if (i % 20000 == 0) usleep(2000); /* stretch the stream so kills land all along it */
     }
     _exit(0);
@@ -60,7 +63,12 @@ static void test_durable_restarts(void) {
   int kills = 0;
   for (;;) {
     usleep((useconds_t)(5000 + rand_r(&seed) % 20000));
-    int done = waitpid(pub, NULL, WNOHANG) == pub;
+    int pub_status = 0;
+    int done = waitpid(pub, &pub_status, WNOHANG) == pub;
+    if (done && pub_status != 0) {
+      fprintf(stderr, "publisher ended with status %#x\n", pub_status);
+      exit(1);
+    }
     kill(sub, SIGKILL);
     wait_child(sub);
     kills++;

@@ -117,7 +117,7 @@ static blob_t make_valid(void) {
   o.flags |= MMBUS_EXCL;
   mmbus_channel_t *ch = NULL;
   CHECK_OK(mmbus_open(dir, "v", &o, &ch));
-  mmbus_sub_options_t so = {"keeper", MMBUS_START_OLDEST};
+  mmbus_sub_options_t so = {.name = "keeper", .start = MMBUS_START_OLDEST};
   mmbus_sub_t *sub = NULL;
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   test_person_t p;
@@ -141,7 +141,7 @@ static blob_t make_valid(void) {
 static void opens_fine(void) {
   mmbus_channel_t *ch = NULL;
   CHECK_OK(mmbus_open(dir, "v", NULL, &ch));
-  mmbus_sub_options_t so = {"keeper", MMBUS_START_OLDEST};
+  mmbus_sub_options_t so = {.name = "keeper", .start = MMBUS_START_OLDEST};
   mmbus_sub_t *sub = NULL;
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   mmbus_batch_t bt;
@@ -250,9 +250,12 @@ static blob_t copy_of(const blob_t *v) {
 static void test_version_and_byte_order(void) {
   blob_t valid = make_valid();
   blob_t b = copy_of(&valid);
-  put32(&b, H_VERSION, 2);
+  put32(&b, H_VERSION, 3);
   fix_checksum(&b);
-  REFUSED_WITH(&b, MMBUS_E_VERSION, "format version 2");
+  REFUSED_WITH(&b, MMBUS_E_VERSION, "format version 3");
+  put32(&b, H_VERSION, 1); /* libmmbus 0.1's files: another commit protocol, refused with advice */
+  fix_checksum(&b);
+  REFUSED_WITH(&b, MMBUS_E_VERSION, "remove it");
   put32(&b, H_VERSION, 0);
   fix_checksum(&b);
   REFUSED_WITH(&b, MMBUS_E_VERSION, "format version 0");

@@ -32,7 +32,7 @@ int main(void) {
   publish_until_full(ch, &v, 17); /* no subscriber: never blocks */
   CHECK(v == 17);
   mmbus_sub_t *sub;
-  mmbus_sub_options_t so = {"late", MMBUS_START_OLDEST};
+  mmbus_sub_options_t so = {.name = "late", .start = MMBUS_START_OLDEST};
   CHECK_OK(mmbus_subscribe(ch, &so, &sub)); /* cursor 1: the ring is full for it */
   int64_t before = v;
   publish_until_full(ch, &v, 30);
@@ -73,6 +73,7 @@ int main(void) {
     mmbus_options_init(&o);
     o.flags = MMBUS_CREATE;
     o.record_size = 8;
+    o.mode = 0666; /* another user's world-shared file: only used when sharing is asked for */
     mmbus_channel_t *c2;
     if (mmbus_open(dir, "behind", &o, &c2)) {
       fprintf(stderr, "child: %s\n", mmbus_errmsg());

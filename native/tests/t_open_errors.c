@@ -64,7 +64,15 @@ static void test_directory(const char *dir) {
   CHECK_RC(mmbus_open(path, "c", &o, &ch), MMBUS_E_DIR);
   o.flags = MMBUS_CREATE;
   CHECK_RC(mmbus_open("", "c", &o, &ch), MMBUS_E_DIR);
-  CHECK_RC(mmbus_open(NULL, "c", &o, &ch), MMBUS_E_DIR);
+  /* NULL is the default directory: $MMBUS_DIR when set */
+  CHECK(setenv("MMBUS_DIR", dir, 1) == 0);
+  CHECK_OK(mmbus_open(NULL, "in-default", &o, &ch));
+  CHECK_OK(mmbus_close(ch));
+  snprintf(path, sizeof path, "%s/in-default.db", dir);
+  CHECK(access(path, F_OK) == 0);
+  CHECK_OK(mmbus_unlink(NULL, "in-default"));
+  CHECK(access(path, F_OK) == -1);
+  unsetenv("MMBUS_DIR");
 
   snprintf(path, sizeof path, "%s/plainfile", dir);
   FILE *f = fopen(path, "w");
@@ -152,8 +160,10 @@ static void test_option_ranges(const char *dir) {
   o.max_publishers = MMBUS_MAX_PUBLISHERS_LIMIT + 1;
   expect_inval(dir, &o, "4096");
   o = create_opts(8, 16);
-  o.flags |= 0x4;
+  o.flags |= 0x8;
   expect_inval(dir, &o, "flags");
+  o.flags = MMBUS_CREATE | MMBUS_READONLY; /* inspecting never creates */
+  expect_inval(dir, &o, "MMBUS_READONLY");
   o.flags = 0x80000000u; /* unknown flags are refused on open too */
   expect_inval(dir, &o, "flags");
   o = create_opts(8, 16);
@@ -279,8 +289,8 @@ static void test_mismatch(const char *dir) {
     expect_refused(dir, &o, MMBUS_E_MISMATCH, "128");
     o = base_opts(); o.flags = flags; o.capacity = 512;
     expect_refused(dir, &o, MMBUS_E_MISMATCH, "capacity 256");
-    o = base_opts(); o.flags = flags; o.capacity = 1000; /* not even valid: still a mismatch on open */
-    expect_refused(dir, &o, MMBUS_E_MISMATCH, "capacity");
+    o = base_opts(); o.flags = flags; o.capacity = 1000; /* a capacity no channel can have: invalid */
+    expect_refused(dir, &o, MMBUS_E_INVAL, "power of two");
     o = base_opts(); o.flags = flags; o.policy = MMBUS_POLICY_BLOCK;
     expect_refused(dir, &o, MMBUS_E_MISMATCH, "policy");
     o = base_opts(); o.flags = flags; o.policy = MMBUS_POLICY_OVERWRITE;
@@ -370,7 +380,7 @@ static void test_subscriber_slots(const char *dir, const char *name, uint32_t ma
   char want[32];
   snprintf(want, sizeof want, "%u subscriber slots", n);
   CHECK(strstr(mmbus_errmsg(), want));
-  mmbus_sub_options_t so = {"durable", MMBUS_START_NEWEST};
+  mmbus_sub_options_t so = {.name = "durable", .start = MMBUS_START_NEWEST};
   CHECK_RC(mmbus_subscribe(ch, &so, &extra), MMBUS_E_NOSLOT);
   /* a second handle (as another process would) sees the same full table */
   mmbus_channel_t *ch2 = NULL;

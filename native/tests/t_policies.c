@@ -137,7 +137,7 @@ static void test_no_subscriber_never_blocks(const char *dir) {
     for (int r = 0; r < 5; r++) CHECK_OK(mmbus_publish_batch(ch, batch, CAP)); /* whole-ring batches */
     CHECK(head_of(ch) == 15 * CAP);
     /* a late subscriber starting at the oldest sees the last ring-full */
-    mmbus_sub_options_t so = {NULL, MMBUS_START_OLDEST};
+    mmbus_sub_options_t so = {.name = NULL, .start = MMBUS_START_OLDEST};
     mmbus_sub_t *sub;
     CHECK_OK(mmbus_subscribe(ch, &so, &sub));
     read_exactly(sub, 10 * CAP, CAP);
@@ -199,7 +199,7 @@ static pid_t idle_subscriber(const char *dir, const char *chan, const char *dura
     mmbus_sub_t *anon = NULL, *dur = NULL;
     if (mmbus_subscribe(ch, NULL, &anon) != 0) _exit(3);
     if (durable_name) {
-      mmbus_sub_options_t so = {durable_name, MMBUS_START_OLDEST};
+      mmbus_sub_options_t so = {.name = durable_name, .start = MMBUS_START_OLDEST};
       if (mmbus_subscribe(ch, &so, &dur) != 0) _exit(4);
       mmbus_batch_t b;
       if (consume && (mmbus_poll(dur, (uint32_t)consume, &b) != consume || mmbus_ack(dur) != 0)) _exit(5);
@@ -270,7 +270,7 @@ static void test_gc_after_kill(const char *dir) {
   CHECK(ss[0].cursor == 4 && ss[0].slot != anon_slot);
 
   /* The durable subscriber resumes where the dead process left it; the freed slot is reused. */
-  mmbus_sub_options_t so = {"durable-gc", MMBUS_START_NEWEST};
+  mmbus_sub_options_t so = {.name = "durable-gc", .start = MMBUS_START_NEWEST};
   mmbus_sub_t *dur, *anon;
   CHECK_OK(mmbus_subscribe(ch, &so, &dur));
   CHECK(mmbus_sub_slot(dur) == ss[0].slot && mmbus_sub_cursor(dur) == 4);

@@ -7,6 +7,7 @@
         "../../native/src/channel.c",
         "../../native/src/ring.c",
         "../../native/src/error.c",
+        "../../native/src/os_posix.c",
         "../../native/src/os_linux.c"
       ],
       "include_dirs": [

@@ -366,8 +366,10 @@ Napi::Value Subscribe(const Napi::CallbackInfo &info) {
   if (!c || !c->ch) return Code(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
   std::string name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
   if (name.find('\0') != std::string::npos) return Code(env, Fail(MMBUS_E_NAME, "subscriber name contains a NUL byte"));
-  mmbus_sub_options_t so = {name.empty() ? nullptr : name.c_str(),
-                            static_cast<mmbus_start_t>(info[2].As<Napi::Number>().Int32Value())};
+  mmbus_sub_options_t so;
+  mmbus_sub_options_init(&so);
+  so.name = name.empty() ? nullptr : name.c_str();
+  so.start = static_cast<mmbus_start_t>(info[2].As<Napi::Number>().Int32Value());
   mmbus_sub_t *sub = nullptr;
   int rc = mmbus_subscribe(c->ch, &so, &sub);
   if (rc) return Code(env, rc);

@@ -22,7 +22,10 @@ export type MmbusErrorCode =
   | 'MMBUS_E_NOSPACE'
   | 'MMBUS_E_PERM'
   | 'MMBUS_E_STATE'
-  | 'MMBUS_E_INTR';
+  | 'MMBUS_E_INTR'
+  | 'MMBUS_E_REVOKED'
+  | 'MMBUS_E_STALE'
+  | 'MMBUS_E_CORRUPT';
 
 /** Every failure of @mmbus/core: `code` is stable, `message` says what and why. */
 export class MmbusError extends Error {

@@ -178,7 +178,7 @@ if (selected.length === 0) {
 function buildCPeer(): string {
   const out = join(here, '../build/mmbus_peer');
   mkdirSync(dirname(out), { recursive: true });
-  const sources = ['channel.c', 'ring.c', 'error.c', 'os_linux.c'].map((f) => join(root, 'native/src', f));
+  const sources = ['channel.c', 'ring.c', 'error.c', 'os_posix.c', 'os_linux.c'].map((f) => join(root, 'native/src', f));
   execFileSync('gcc', ['-O2', '-std=c11', '-I', join(root, 'native/include'), '-I', join(root, 'packages/messages/c'), join(here, '../c/mmbus_peer.c'), ...sources, '-lpthread', '-o', out]);
   return out;
 }
