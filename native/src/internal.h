@@ -112,7 +112,9 @@ typedef struct pub_slot {
   uint64_t progress;     /*  48 bumped while the owner waits holding a claim: it is not stuck */
   uint64_t revoked;      /*  56 first sequence + 1 of a claim others gave up, until its owner is done */
   uint64_t revoked_n;    /*  64 records of that claim */
-  uint8_t reserved[56];  /*  72 */
+  uint32_t claiming;     /*  72 1 from the announcement until the claim is handed to the caller: its
+                                 slots are not being written yet (readers' overrun check) */
+  uint8_t reserved[52];  /*  76 */
 } pub_slot_t;
 _Static_assert(sizeof(pub_slot_t) == MMBUS_SLOT_SIZE, "publisher slot layout");
 

@@ -99,6 +99,7 @@ static int attach_publisher(mmbus_channel_t *ch) {
     st_relaxed(&p->pid_ns, me.ns);
     st_relaxed(&p->published, 0);
     st_relaxed(&p->progress, 0);
+    st_relaxed(&p->claiming, 0u);
     st_relaxed(&p->attached_ns, os_real_ns());
     st_release(&p->state, (uint32_t)PUB_ACTIVE);
   }
@@ -420,6 +421,10 @@ int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim
     uint64_t expect = h;
     if (cas_seq_cst(ch->head, &expect, end)) break;
   }
+  /* Ours now, and nothing written yet: say so only for a claim that exists (an announcement whose
+   * CAS failed must not vouch for slots another publisher is writing). Readers that catch the claim
+   * before this store count its slots as overwritten: conservative. */
+  st_relaxed(&p->claiming, 1u);
   /* A subscriber that attached behind head between our look at the epoch and the claim may still
    * need the records this claim overwrites: look again, and hold the claim until it has read them. */
   if (ch->policy != MMBUS_POLICY_OVERWRITE && ld_seq_cst(ch->attach_epoch) != ch->seen_epoch) {
@@ -433,6 +438,7 @@ int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim
         rc = wait_for_space(ch, end, deadline, &idle);
         if (rc) {
           give_up_stamps(ch, h, n);
+          st_relaxed(&p->claiming, 0u);
           st_release(&p->pending, MMBUS_NO_CLAIM);
           wake(ch, ch->data_wake, &ch->data_waker);
           return rc;
@@ -440,6 +446,10 @@ int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim
       }
     }
   }
+  /* From here on the caller writes the slots: readers that see `claiming` still set after reading
+   * know they read nothing of this claim (the fence orders this store before those writes). */
+  st_relaxed(&p->claiming, 0u);
+  fence_release();
   c->seq = h;
   c->n = n;
   c->stride = ch->stride;
@@ -664,17 +674,36 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
-/* Seqlock-style check, under every policy: were any of the first `count` records of the batch
- * claimed for a later lap while they were read? (A claim precedes the writes to its slots.) */
-static uint32_t batch_overrun(const mmbus_sub_t *sub, uint32_t count) {
-  const mmbus_channel_t *ch = sub->ch;
-  if (!sub->has_batch) return 0;
+/* Seqlock-style check, under every policy: how many of the `count` records from `first`, counted
+ * from it, may have been overwritten while they were read (after reading: acquire fence first)?
+ * A record's slot is written only after the claim of its next lap is in head, and only once that
+ * claim is out of mmbus_claim (`claiming` cleared): a claim still waiting there wrote nothing. */
+static uint32_t overwritten_prefix(const mmbus_channel_t *ch, uint64_t first, uint32_t count) {
   fence_acquire();
   uint64_t h = ld_acquire(ch->head);
   uint64_t first_intact = h > ch->capacity ? h - ch->capacity : 0;
-  if (first_intact <= sub->batch_seq) return 0;
-  uint64_t end = sub->batch_seq + count;
-  return (uint32_t)((first_intact < end ? first_intact : end) - sub->batch_seq);
+  if (first_intact <= first) return 0;
+  uint64_t end = first + count;
+  if (first_intact < end) end = first_intact;
+  /* the rare case: look whether the claims over [first, end) of the next lap are all still waiting */
+  uint64_t r = end;
+  while (r > first) {
+    uint64_t next_lap = r - 1 + ch->capacity;
+    int waiting = 0;
+    for (uint32_t i = 0; i < ch->hdr.max_publishers && !waiting; i++) {
+      const pub_slot_t *p = &ch->pubs[i];
+      if (!ld_acquire(&p->claiming)) continue;
+      uint64_t pending = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n);
+      waiting = pending != MMBUS_NO_CLAIM && next_lap >= pending && next_lap - pending < n && ld_acquire(&p->claiming);
+    }
+    if (!waiting) break;
+    r--;
+  }
+  return (uint32_t)(r - first);
+}
+
+static uint32_t batch_overrun(const mmbus_sub_t *sub, uint32_t count) {
+  return sub->has_batch ? overwritten_prefix(sub->ch, sub->batch_seq, count) : 0;
 }
 
 uint32_t mmbus_sub_overrun(mmbus_sub_t *sub) {
@@ -780,9 +809,8 @@ int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size) 
     s--;
   }
   memcpy(out, ch->data + (size_t)(seq & ch->mask) * ch->stride, ch->record_size);
-  /* seqlock check: still the same lap, and no publisher has claimed the slot for a later one */
-  fence_acquire();
-  if (ld_relaxed(sp) != v || ld_acquire(ch->head) > seq + ch->capacity)
+  /* seqlock check: still the same lap, and no publisher has started writing a later one */
+  if (overwritten_prefix(ch, seq, 1) || ld_relaxed(sp) != v)
     return mmbus_set_err(MMBUS_E_NOENT, "record %llu was overwritten while it was read", (unsigned long long)seq);
   return 0;
 }

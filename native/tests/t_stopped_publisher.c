@@ -1,0 +1,182 @@
+/* A publisher stopped (SIGSTOP) between claim and commit does not stall the channel: after the
+ * unblock time-out the others move on (the subscriber gets everything else, other publishers go
+ * around the stuck claim's slots lap after lap), nothing the stopped publisher writes late reaches a
+ * reader, and its commit, once it is continued, fails with MMBUS_E_REVOKED. Under block and
+ * overwrite. Every record is checked (publisher, index, name). */
+#include "helpers.h"
+
+#define CAP 256
+
+static mmbus_channel_t *open_ch(const char *dir, const char *name, mmbus_policy_t policy) {
+  mmbus_options_t o;
+  mmbus_options_init(&o);
+  o.flags = MMBUS_CREATE;
+  o.record_size = sizeof(test_person_t);
+  o.capacity = CAP;
+  o.schema_name = "test.Person";
+  o.fingerprint = TEST_FINGERPRINT;
+  o.policy = policy;
+  o.unblock_timeout_ms = 200; /* the file's: every handle gives up a stuck claim after 200 ms */
+  mmbus_channel_t *ch = NULL;
+  CHECK_OK(mmbus_open(dir, name, &o, &ch));
+  return ch;
+}
+
+enum { STOPPER = 1, OTHER = 2 };
+
+/* Publishes 10 records, claims 5 and writes them, stops itself; once continued it writes garbage into
+ * the claimed slots (a late memcpy) and commits. Exits 0 when that commit failed with REVOKED. */
+static void stopping_publisher(const char *dir, const char *name, mmbus_policy_t policy) {
+  mmbus_channel_t *ch = open_ch(dir, name, policy);
+  test_person_t p;
+  for (int i = 0; i < 10; i++) {
+    fill_person(&p, i, STOPPER);
+    if (mmbus_publish(ch, &p, sizeof p)) _exit(2);
+  }
+  mmbus_claim_t c;
+  if (mmbus_claim(ch, 5, -1, &c)) _exit(2);
+  for (uint32_t i = 0; i < 5; i++) fill_person(mmbus_claim_record(&c, i), 10 + i, STOPPER);
+  raise(SIGSTOP);
+  for (uint32_t i = 0; i < 5; i++) memset(mmbus_claim_record(&c, i), 0x5a, sizeof(test_person_t));
+  int rc = mmbus_commit(ch, &c);
+  if (rc != MMBUS_E_REVOKED) {
+    fprintf(stderr, "late commit returned %s: %s\n", mmbus_errname(rc), mmbus_errmsg());
+    _exit(4);
+  }
+  /* and it can go on publishing */
+  fill_person(&p, 15, STOPPER);
+  if (mmbus_publish(ch, &p, sizeof p)) _exit(5);
+  mmbus_close(ch);
+  _exit(0);
+}
+
+typedef struct tally {
+  int64_t stopper, other, bad, lost;
+  int64_t last_stopper_index;
+} tally_t;
+
+static int policy_overwrites;
+static int64_t next_other, next_stopper; /* what each publisher sends next, across the phases of a run */
+
+/* Reads until OTHER's record `other_end - 1` and, if want_stopper_end, the stopper's record 15 came
+ * (both stay in the ring: nobody publishes after them). */
+static tally_t read_all_of(mmbus_sub_t *sub, int64_t other_end, int want_stopper_end) {
+  tally_t t = {0, 0, 0, 0, -1};
+  const int64_t lost0 = (int64_t)mmbus_sub_lost(sub); /* counts below are this call's */
+  mmbus_batch_t b;
+  while (next_other < other_end || (want_stopper_end && t.last_stopper_index < 15)) {
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    if (n == 0) {
+      int w = mmbus_wait(sub, 20000);
+      if (w) {
+        fprintf(stderr, "reader waited in vain: %s (other %lld, stopper %lld)\n", mmbus_errmsg(), (long long)t.other,
+                (long long)t.stopper);
+        t.bad++;
+        break;
+      }
+      continue;
+    }
+    static test_person_t copy[CAP];
+    for (int i = 0; i < n; i++) memcpy(&copy[i], mmbus_batch_record(&b, (uint32_t)i), sizeof copy[i]);
+    int over = mmbus_ack(sub);
+    for (int i = over; i < n; i++) {
+      const test_person_t *p = &copy[i];
+      if (p->publisher == OTHER && person_intact(p) && p->index >= next_other &&
+          (policy_overwrites || p->index == next_other)) {
+        next_other = p->index + 1;
+        t.other++;
+      } else if (p->publisher == STOPPER && person_intact(p) && p->index == next_stopper) {
+        if (p->index >= 10 && p->index < 15) t.bad++; /* the given-up claim must never show */
+        next_stopper = p->index == 9 ? 15 : p->index + 1;
+        t.stopper++;
+        t.last_stopper_index = p->index;
+      } else {
+        fprintf(stderr, "bad record at %llu: publisher %d index %lld\n", (unsigned long long)(b.seq + (uint64_t)i),
+                p->publisher, (long long)p->index);
+        t.bad++;
+      }
+    }
+  }
+  t.lost = (int64_t)mmbus_sub_lost(sub) - lost0;
+  return t;
+}
+
+static void run(mmbus_policy_t policy, const char *name) {
+  const char *dir = make_test_dir();
+  policy_overwrites = policy == MMBUS_POLICY_OVERWRITE;
+  next_other = next_stopper = 0;
+  mmbus_channel_t *ch = open_ch(dir, name, policy);
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  pid_t stopper = fork_child();
+  if (stopper == 0) stopping_publisher(dir, name, policy);
+  int st;
+  CHECK(waitpid(stopper, &st, WUNTRACED) == stopper && WIFSTOPPED(st));
+
+  /* Another publisher sends three laps while the stopped one holds its claim: the first records wait
+   * behind the stuck claim until the unblock time-out, the later laps go around its fenced slots. */
+  const int64_t others = 3 * CAP;
+  pid_t other = fork_child();
+  if (other == 0) {
+    mmbus_channel_t *oc = open_ch(dir, name, policy);
+    test_person_t p;
+    for (int64_t i = 0; i < others; i++) {
+      fill_person(&p, i, OTHER);
+      if (mmbus_publish(oc, &p, sizeof p)) {
+        fprintf(stderr, "other publisher: %s\n", mmbus_errmsg());
+        _exit(2);
+      }
+    }
+    _exit(0);
+  }
+  /* under overwrite nothing holds the other publisher: read as it goes, counting what it laps */
+  tally_t t = read_all_of(sub, others, 0);
+  CHECK(wait_child(other) == 0);
+  mmbus_stats_t stats;
+  CHECK(mmbus_stats(ch, &stats, NULL, 0) >= 0);
+  CHECK(stats.claims_revoked == 1); /* fenced off until the stopped publisher is done */
+  printf("%s: while stopped: stopper %lld, other %lld, lost %lld, bad %lld, revoked claims %u\n", name,
+         (long long)t.stopper, (long long)t.other, (long long)t.lost, (long long)t.bad, stats.claims_revoked);
+  CHECK(t.bad == 0);
+  if (policy == MMBUS_POLICY_BLOCK) {
+    CHECK(t.stopper == 10 && t.other == others && t.lost == 0);
+  } else {
+    /* lost counts the sequence numbers lapped over: the given-up claim and the claims that went
+     * around its fenced slots are among them when they fell in the lapped range */
+    int64_t given_up = (int64_t)stats.head - 10 - others;
+    CHECK(given_up >= 5 && t.stopper + t.other + t.lost >= 10 + others &&
+          t.stopper + t.other + t.lost <= 10 + others + given_up);
+  }
+
+  kill(stopper, SIGCONT); /* it scribbles over its claim, commits: REVOKED; then publishes record 15 */
+  CHECK(wait_child(stopper) == 0);
+  tally_t t2 = read_all_of(sub, others, 1);
+  CHECK(t2.bad == 0 && t2.stopper == 1 && t2.last_stopper_index == 15);
+  CHECK(mmbus_stats(ch, &stats, NULL, 0) >= 0);
+  CHECK(stats.claims_revoked == 0);
+  /* the fenced slots are in use again: two more laps arrive intact */
+  pid_t again = fork_child();
+  if (again == 0) {
+    mmbus_channel_t *oc = open_ch(dir, name, policy);
+    test_person_t p;
+    for (int64_t i = others; i < others + 2 * CAP; i++) {
+      fill_person(&p, i, OTHER);
+      if (mmbus_publish(oc, &p, sizeof p)) _exit(2);
+    }
+    _exit(0);
+  }
+  tally_t t3 = read_all_of(sub, others + 2 * CAP, 0);
+  CHECK(wait_child(again) == 0);
+  CHECK(t3.bad == 0 && t3.other + t3.lost >= 2 * CAP);
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(ch));
+}
+
+int main(void) {
+  test_deadline(120);
+  run(MMBUS_POLICY_BLOCK, "stopped-block");
+  run(MMBUS_POLICY_OVERWRITE, "stopped-overwrite");
+  puts("t_stopped_publisher: ok");
+  return 0;
+}
