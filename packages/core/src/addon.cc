@@ -67,15 +67,24 @@ int Fail(int code, const char *msg) {
   return mmbus_set_err(code, "%s", msg);
 }
 
-std::string OptString(const Napi::Object &o, const char *key, bool *present) {
-  Napi::Value v = o.Get(key);
-  *present = v.IsString();
-  return *present ? v.As<Napi::String>().Utf8Value() : std::string();
+// A string that reaches C: a NUL byte would cut it short there, so it is refused instead.
+bool CString(const Napi::Value &v, std::string *out) {
+  *out = v.As<Napi::String>().Utf8Value();
+  return out->find('\0') == std::string::npos;
 }
 
-double OptNumber(const Napi::Object &o, const char *key, double dflt) {
+// Numbers from the TS layer, which validated them; checked again so that nothing is coerced here.
+bool OptInteger(const Napi::Object &o, const char *key, double lo, double hi, double dflt, double *out) {
   Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+  if (v.IsUndefined()) {
+    *out = dflt;
+    return true;
+  }
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<int64_t>(d))) return false;
+  *out = d;
+  return true;
 }
 
 void CloseChannel(Channel *c);
@@ -118,30 +127,48 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject())
     return Code(env, Fail(MMBUS_E_INVAL, "open(dir, name, options)"));
-  std::string dir = info[0].As<Napi::String>().Utf8Value();
-  std::string name = info[1].As<Napi::String>().Utf8Value();
-  if (name.find('\0') != std::string::npos) return Code(env, Fail(MMBUS_E_NAME, "channel name contains a NUL byte"));
+  std::string dir, name;
+  if (!CString(info[0], &dir)) return Code(env, Fail(MMBUS_E_DIR, "the directory contains a NUL byte"));
+  if (!CString(info[1], &name)) return Code(env, Fail(MMBUS_E_NAME, "channel name contains a NUL byte"));
   Napi::Object o = info[2].As<Napi::Object>();
   mmbus_options_t opts;
   mmbus_options_init(&opts);
   if (o.Get("create").ToBoolean()) opts.flags |= MMBUS_CREATE;
   if (o.Get("exclusive").ToBoolean()) opts.flags |= MMBUS_EXCL;
-  opts.record_size = static_cast<uint32_t>(OptNumber(o, "recordSize", 0));
-  opts.capacity = static_cast<uint64_t>(OptNumber(o, "capacity", 0));
-  bool has_schema;
-  std::string schema = OptString(o, "schemaName", &has_schema);
-  if (has_schema) opts.schema_name = schema.c_str();
+  if (o.Get("readonly").ToBoolean()) opts.flags |= MMBUS_READONLY;
+  static const double kMaxMs = static_cast<double>(MMBUS_TIMEOUT_MAX_MS);
+  double recordSize, capacity, policy, blockMs, heartbeatMs, unblockMs, lockMs, mode, maxSubs, maxPubs;
+  if (!OptInteger(o, "recordSize", 0, MMBUS_RECORD_SIZE_MAX, 0, &recordSize) ||
+      !OptInteger(o, "capacity", 0, static_cast<double>(MMBUS_CAPACITY_MAX), 0, &capacity) ||
+      !OptInteger(o, "policy", 0, 3, 0, &policy) || !OptInteger(o, "blockTimeoutMs", -1, kMaxMs, -1, &blockMs) ||
+      !OptInteger(o, "heartbeatTimeoutMs", -1, kMaxMs, -1, &heartbeatMs) ||
+      !OptInteger(o, "unblockTimeoutMs", -1, kMaxMs, -1, &unblockMs) ||
+      !OptInteger(o, "lockTimeoutMs", -1, kMaxMs, -1, &lockMs) || !OptInteger(o, "mode", 0, 0777, 0, &mode) ||
+      !OptInteger(o, "maxSubscribers", 0, MMBUS_MAX_SUBSCRIBERS_LIMIT, 0, &maxSubs) ||
+      !OptInteger(o, "maxPublishers", 0, MMBUS_MAX_PUBLISHERS_LIMIT, 0, &maxPubs))
+    return Code(env, Fail(MMBUS_E_INVAL, "an option is not an integer in its range"));
+  opts.record_size = static_cast<uint32_t>(recordSize);
+  opts.capacity = static_cast<uint64_t>(capacity);
+  opts.policy = static_cast<mmbus_policy_t>(policy);
+  opts.block_timeout_ms = static_cast<int64_t>(blockMs);
+  opts.heartbeat_timeout_ms = static_cast<int64_t>(heartbeatMs);
+  opts.unblock_timeout_ms = static_cast<int64_t>(unblockMs);
+  opts.lock_timeout_ms = static_cast<int64_t>(lockMs);
+  opts.mode = static_cast<uint32_t>(mode);
+  opts.max_subscribers = static_cast<uint32_t>(maxSubs);
+  opts.max_publishers = static_cast<uint32_t>(maxPubs);
+  std::string schema;
+  Napi::Value sv = o.Get("schemaName");
+  if (sv.IsString()) {
+    if (!CString(sv, &schema)) return Code(env, Fail(MMBUS_E_INVAL, "the schema name contains a NUL byte"));
+    opts.schema_name = schema.c_str();
+  }
   Napi::Value fp = o.Get("fingerprint");
   if (fp.IsBigInt()) {
-    bool lossless;
+    bool lossless = false;
     opts.fingerprint = fp.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) return Code(env, Fail(MMBUS_E_INVAL, "the fingerprint is not a 64-bit unsigned integer"));
   }
-  opts.policy = static_cast<mmbus_policy_t>(OptNumber(o, "policy", 0));
-  opts.block_timeout_ms = static_cast<int64_t>(OptNumber(o, "blockTimeoutMs", -1));
-  opts.heartbeat_timeout_ms = static_cast<int64_t>(OptNumber(o, "heartbeatTimeoutMs", -1));
-  opts.mode = static_cast<uint32_t>(OptNumber(o, "mode", 0));
-  opts.max_subscribers = static_cast<uint32_t>(OptNumber(o, "maxSubscribers", 0));
-  opts.max_publishers = static_cast<uint32_t>(OptNumber(o, "maxPublishers", 0));
 
   mmbus_channel_t *ch = nullptr;
   int rc = mmbus_open(dir.c_str(), name.c_str(), &opts, &ch);
@@ -175,6 +202,9 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   infoObj.Set("createdNs", Napi::BigInt::New(env, in.created_ns));
   infoObj.Set("blockTimeoutMs", static_cast<double>(in.block_timeout_ms));
   infoObj.Set("heartbeatTimeoutMs", static_cast<double>(in.heartbeat_timeout_ms));
+  infoObj.Set("unblockTimeoutMs", static_cast<double>(in.unblock_timeout_ms));
+  infoObj.Set("readonly", in.readonly != 0);
+  infoObj.Set("stampsOffset", static_cast<double>(in.stamps_offset));
   infoObj.Set("maxSubscribers", in.max_subscribers);
   infoObj.Set("maxPublishers", in.max_publishers);
   infoObj.Set("fileSize", static_cast<double>(in.file_size));
@@ -281,6 +311,7 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
   o.Set("subscribersOffline", st.subscribers_offline);
   o.Set("subscribersDead", st.subscribers_dead);
   o.Set("maxLag", static_cast<double>(st.max_lag));
+  o.Set("claimsRevoked", st.claims_revoked);
   static const char *states[] = {"free", "active", "offline", "dead"};
   Napi::Array arr = Napi::Array::New(env, n);
   for (int i = 0; i < n; i++) {
@@ -291,6 +322,7 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
     e.Set("durable", s.durable != 0);
     e.Set("name", s.name);
     e.Set("pid", s.pid);
+    e.Set("otherPidNamespace", s.other_pid_ns != 0);
     e.Set("cursor", static_cast<double>(s.cursor));
     e.Set("lag", static_cast<double>(s.lag));
     e.Set("lost", static_cast<double>(s.lost));
@@ -364,8 +396,9 @@ Napi::Value Subscribe(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Channel *c = ChannelOf(info[0]);
   if (!c || !c->ch) return Code(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
-  std::string name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
-  if (name.find('\0') != std::string::npos) return Code(env, Fail(MMBUS_E_NAME, "subscriber name contains a NUL byte"));
+  std::string name;
+  if (info[1].IsString() && !CString(info[1], &name))
+    return Code(env, Fail(MMBUS_E_NAME, "subscriber name contains a NUL byte"));
   mmbus_sub_options_t so;
   mmbus_sub_options_init(&so);
   so.name = name.empty() ? nullptr : name.c_str();
@@ -388,6 +421,14 @@ Napi::Value Subscribe(const Napi::CallbackInfo &info) {
   });
 }
 
+// JavaScript uses the mmbus_sub_t only while no wait is armed: the waiter thread reads its cursor.
+bool Armed(Sub *s) {
+  std::lock_guard<std::mutex> lock(s->mu);
+  return s->armed;
+}
+
+int Busy() { return Fail(MMBUS_E_STATE, "a wait of this subscriber is in progress (iterate or poll, not both at once)"); }
+
 Napi::Value SubClose(const Napi::CallbackInfo &info) {
   Sub *s = SubOf(info[0]);
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
@@ -399,6 +440,7 @@ Napi::Value SubClose(const Napi::CallbackInfo &info) {
 Napi::Value Poll(const Napi::CallbackInfo &info) {
   Sub *s = SubOf(info[0]);
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
   uint32_t max = info[1].As<Napi::Number>().Uint32Value();
   mmbus_batch_t b;
   int n = mmbus_poll(s->sub, max, &b);
@@ -413,6 +455,7 @@ Napi::Value Poll(const Napi::CallbackInfo &info) {
 Napi::Value PollCopy(const Napi::CallbackInfo &info) {
   Sub *s = SubOf(info[0]);
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
   uint32_t max = info[1].As<Napi::Number>().Uint32Value();
   Napi::Float64Array out = info[2].As<Napi::Float64Array>();
   Napi::TypedArray dst = info[3].As<Napi::TypedArray>();
@@ -434,6 +477,7 @@ Napi::Value PollCopy(const Napi::CallbackInfo &info) {
 Napi::Value Ack(const Napi::CallbackInfo &info) {
   Sub *s = SubOf(info[0]);
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
   if (info.Length() > 1 && info[1].IsNumber()) return Code(info.Env(), mmbus_ack_n(s->sub, info[1].As<Napi::Number>().Uint32Value()));
   return Code(info.Env(), mmbus_ack(s->sub));
 }
@@ -441,6 +485,7 @@ Napi::Value Ack(const Napi::CallbackInfo &info) {
 Napi::Value Overrun(const Napi::CallbackInfo &info) {
   Sub *s = SubOf(info[0]);
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
   return Napi::Number::New(info.Env(), mmbus_sub_overrun(s->sub));
 }
 
@@ -485,9 +530,52 @@ Napi::Value Interrupt(const Napi::CallbackInfo &info) {
 
 Napi::Value Unlink(const Napi::CallbackInfo &info) {
   if (!info[0].IsString() || !info[1].IsString()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "unlink(dir, name)"));
-  std::string dir = info[0].As<Napi::String>().Utf8Value(), name = info[1].As<Napi::String>().Utf8Value();
+  std::string dir, name;
+  if (!CString(info[0], &dir)) return Code(info.Env(), Fail(MMBUS_E_DIR, "the directory contains a NUL byte"));
+  if (!CString(info[1], &name)) return Code(info.Env(), Fail(MMBUS_E_NAME, "channel name contains a NUL byte"));
   return Code(info.Env(), mmbus_unlink(dir.c_str(), name.c_str()));
 }
+
+Napi::Value Check(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  return Code(info.Env(), mmbus_check(c->ch));
+}
+
+// defaultDir() -> string | negative code
+Napi::Value DefaultDir(const Napi::CallbackInfo &info) {
+  char buf[MMBUS_PATH_MAX + 1];
+  int rc = mmbus_default_dir(buf, sizeof buf);
+  if (rc) return Code(info.Env(), rc);
+  return Napi::String::New(info.Env(), buf);
+}
+
+Napi::Value Errno(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), mmbus_errno()); }
+
+// errorCodes() -> [{ code, name, text }]: the one list in mmbus.h, for the TS layer's tests
+Napi::Value ErrorCodes(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct Row {
+    int code;
+    const char *name, *text;
+  };
+  static const Row rows[] = {
+#define ROW(name, value, text) {value, #name, text},
+      MMBUS_ERRORS(ROW)
+#undef ROW
+  };
+  Napi::Array arr = Napi::Array::New(env, sizeof rows / sizeof rows[0]);
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("code", rows[i].code);
+    e.Set("name", rows[i].name);
+    e.Set("text", rows[i].text);
+    arr.Set(static_cast<uint32_t>(i), e);
+  }
+  return arr;
+}
+
+Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), mmbus_version()); }
 
 Napi::Value ErrMsg(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), mmbus_errmsg()); }
 Napi::Value ErrName(const Napi::CallbackInfo &info) {
@@ -520,6 +608,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("wait", Napi::Function::New(env, Wait));
   exports.Set("interrupt", Napi::Function::New(env, Interrupt));
   exports.Set("unlink", Napi::Function::New(env, Unlink));
+  exports.Set("check", Napi::Function::New(env, Check));
+  exports.Set("defaultDir", Napi::Function::New(env, DefaultDir));
+  exports.Set("errno", Napi::Function::New(env, Errno));
+  exports.Set("errorCodes", Napi::Function::New(env, ErrorCodes));
+  exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("errmsg", Napi::Function::New(env, ErrMsg));
   exports.Set("errname", Napi::Function::New(env, ErrName));
   exports.Set("strerror", Napi::Function::New(env, StrError));

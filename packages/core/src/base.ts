@@ -16,6 +16,9 @@ export interface ChannelInfo {
   policy: Policy;
   blockTimeoutMs: number;
   heartbeatTimeoutMs: number;
+  unblockTimeoutMs: number;
+  /** Opened for inspection: nothing is ever written through this handle. */
+  readonly: boolean;
   maxSubscribers: number;
   maxPublishers: number;
   fileSize: number;
@@ -43,6 +46,8 @@ export abstract class ChannelBase {
       policy: POLICY_NAMES[i.policy] as Policy,
       blockTimeoutMs: i.blockTimeoutMs,
       heartbeatTimeoutMs: i.heartbeatTimeoutMs,
+      unblockTimeoutMs: i.unblockTimeoutMs,
+      readonly: i.readonly,
       maxSubscribers: i.maxSubscribers,
       maxPublishers: i.maxPublishers,
       fileSize: i.fileSize,
@@ -79,6 +84,15 @@ export abstract class ChannelBase {
   /** Reclaims the slots of dead processes now; returns how many. */
   gc(): number {
     return check(native.gc(this.liveHandle()), `gc of '${this.info.name}'`);
+  }
+
+  /**
+   * Throws MMBUS_E_STALE when the channel's file was removed or replaced since it was opened (this
+   * handle then maps a file no new process sees), MMBUS_E_CORRUPT when it was truncated under the
+   * mapping. Waits and heartbeats make this check about once a second on their own.
+   */
+  check(): void {
+    check(native.check(this.liveHandle()), `checking '${this.info.name}'`);
   }
 
   /** Makes the channel durable on disk (msync): survives power loss, not only process crashes. */

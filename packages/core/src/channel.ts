@@ -1,9 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { ChannelBase, POLICY_CODES, type Policy } from './base.js';
-import { check, MmbusError, nativeError } from './errors.js';
+import { check, invalid, MmbusError, nativeError } from './errors.js';
 import { native, type ChannelHandle } from './native.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
@@ -29,29 +25,70 @@ export type RecordInput<T> = T extends { assign(input: infer I): unknown } ? I :
 
 
 export interface ChannelOptions {
-  /** Directory of the channel files; default $MMBUS_DIR, else <tmpdir>/mmbus (which is created if missing). */
+  /** Directory of the channel files; default: defaultDir(). */
   dir?: string;
-  /** Records in the ring (a power of two); only used when the channel is created. Default 65536. */
+  /** Records in the ring (a power of two, 2 .. 2^32); only used when the channel is created. Default 65536. */
   capacity?: number;
   /** What a publisher does when the slowest live subscriber is a whole ring behind. Default 'block'. */
   policy?: Policy;
-  /** How long a `block` publish waits before failing with MMBUS_E_TIMEOUT. Default 5000. */
+  /** How long a `block` publish waits before failing with MMBUS_E_TIMEOUT, ms. Default: the file's (5000). */
   timeoutMs?: number;
   /** Create the channel if it does not exist (default true). */
   create?: boolean;
   /** Fail with MMBUS_E_EXIST if the channel exists. */
   exclusive?: boolean;
-  /** File mode on creation, default 0o600. */
+  /**
+   * File permission bits on creation, default 0o600 (private). Sharing with a group (0o660) or
+   * everyone (0o666) must be asked for here, also to open an existing file shared that way.
+   */
   mode?: number;
   maxSubscribers?: number;
   maxPublishers?: number;
-  /** A subscriber silent this long stops holding publishers back. Default 5000. */
+  /** A subscriber silent this long (ms) stops holding publishers back; 0: never. Default: the file's (5000). */
   heartbeatTimeoutMs?: number;
+  /**
+   * A claim left uncommitted this long (ms) by a publisher that shows no progress (stopped, or stuck
+   * between claim and commit) is given up by the others; 0: never. Default: the file's (1000).
+   */
+  unblockTimeoutMs?: number;
+  /** Longest wait for the channel's table lock (attach, detach, gc), ms. Default 5000. */
+  lockTimeoutMs?: number;
 }
 
-/** The default directory: $MMBUS_DIR, or <tmpdir>/mmbus. */
+const OPTION_KEYS = new Set<string>([
+  'dir', 'capacity', 'policy', 'timeoutMs', 'create', 'exclusive', 'mode', 'maxSubscribers', 'maxPublishers',
+  'heartbeatTimeoutMs', 'unblockTimeoutMs', 'lockTimeoutMs',
+]);
+/** Every time-out is 0 .. 2^40 ms (MMBUS_TIMEOUT_MAX_MS). */
+const TIMEOUT_MAX_MS = 2 ** 40;
+
+/** An integer option in [min, max], or undefined when not given; anything else throws MMBUS_E_INVAL. */
+export function integerOption(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`option ${name} must be an integer in ${min} .. ${max}, not ${typeof value === 'number' ? value : JSON.stringify(value) ?? String(value)}`);
+  }
+  return value;
+}
+
+function booleanOption(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw invalid(`option ${name} must be true or false, not ${JSON.stringify(value) ?? String(value)}`);
+}
+
+/** A string that reaches C: NUL bytes would cut it short there. */
+export function cString(value: unknown, what: string, code: 'MMBUS_E_NAME' | 'MMBUS_E_DIR' | 'MMBUS_E_INVAL'): string {
+  const errno = code === 'MMBUS_E_NAME' ? -2 : code === 'MMBUS_E_DIR' ? -5 : -1;
+  if (typeof value !== 'string') throw new MmbusError(code, errno, `${what} must be a string`);
+  if (value.includes('\0')) throw new MmbusError(code, errno, `${what} contains a NUL byte`);
+  return value;
+}
+
+/** The default directory: $MMBUS_DIR; else $XDG_RUNTIME_DIR/mmbus; else <tmpdir>/mmbus-<uid>, private (0700). */
 export function defaultDir(): string {
-  return process.env.MMBUS_DIR ?? join(tmpdir(), 'mmbus');
+  const d = native.defaultDir();
+  if (typeof d === 'number') throw nativeError(d, 'the default channel directory');
+  return d;
 }
 
 /**
@@ -63,9 +100,10 @@ export function openChannel<T extends RecordView>(name: string, type: MessageTyp
   return new Channel(name, type, options);
 }
 
-/** Removes a channel file; processes that have it open keep working on it. */
-export function unlinkChannel(name: string, dir: string = defaultDir()): void {
-  check(native.unlink(dir, name), `removing channel '${name}'`);
+/** Removes a channel file; processes that have it open keep working on it (and learn it: MMBUS_E_STALE). */
+export function unlinkChannel(name: string, dir?: string): void {
+  const d = dir === undefined ? defaultDir() : cString(dir, 'the directory', 'MMBUS_E_DIR');
+  check(native.unlink(d, cString(name, 'the channel name', 'MMBUS_E_NAME')), `removing channel '${name}'`);
 }
 
 export class Channel<T extends RecordView> extends ChannelBase {
@@ -85,34 +123,44 @@ export class Channel<T extends RecordView> extends ChannelBase {
   readonly stride: number;
   /** @internal */
   readonly capacity: number;
+  /** @internal the low 32 bits of every slot's commit stamp (docs/format.md §6); empty when copying */
+  readonly stampsLow: Uint32Array;
   private readonly staging: T;
   private readonly stagingBytes: Uint8Array;
   private readonly writer: T;
   private readonly subscriptions = new Set<Subscription<T>>();
 
   constructor(name: string, type: MessageType<T>, options: ChannelOptions = {}) {
-    if (typeof name !== 'string') throw new MmbusError('MMBUS_E_NAME', -2, 'channel name must be a string');
+    cString(name, 'the channel name', 'MMBUS_E_NAME');
     if (!type || typeof type.SIZE !== 'number' || typeof type.FINGERPRINT !== 'bigint') {
-      throw new MmbusError('MMBUS_E_INVAL', -1, 'the second argument must be a generated message class (e.g. Person)');
+      throw invalid('the second argument must be a generated message class (e.g. Person)');
     }
-    const dir = options.dir ?? defaultDir();
-    if (options.dir === undefined && process.env.MMBUS_DIR === undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (options.policy !== undefined && !(options.policy in POLICY_CODES)) {
-      throw new MmbusError('MMBUS_E_INVAL', -1, `unknown policy '${String(options.policy)}' (block, reject or overwrite)`);
+    if (type.FINGERPRINT < 0n || type.FINGERPRINT >= 2n ** 64n) throw invalid(`${type.NAME}.FINGERPRINT is not a 64-bit unsigned integer`);
+    if (options === null || typeof options !== 'object') throw invalid('options must be an object');
+    for (const key of Object.keys(options)) if (!OPTION_KEYS.has(key)) throw invalid(`unknown option '${key}'`);
+    if (options.policy !== undefined && !Object.hasOwn(POLICY_CODES, options.policy)) {
+      throw invalid(`option policy must be 'block', 'reject' or 'overwrite', not ${JSON.stringify(options.policy)}`);
     }
+    const capacity = integerOption(options.capacity, 'capacity', 2, 2 ** 32);
+    if (capacity !== undefined && (capacity & (capacity - 1)) !== 0 && capacity !== 2 ** 32) {
+      throw invalid(`option capacity must be a power of two, not ${capacity}`);
+    }
+    const dir = options.dir === undefined ? defaultDir() : cString(options.dir, 'option dir', 'MMBUS_E_DIR');
     const opened = native.open(dir, name, {
-      create: options.create ?? true,
-      exclusive: options.exclusive ?? false,
+      create: booleanOption(options.create, 'create') ?? true,
+      exclusive: booleanOption(options.exclusive, 'exclusive') ?? false,
       recordSize: type.SIZE,
-      capacity: options.capacity ?? 0,
-      schemaName: type.NAME,
+      capacity: capacity ?? 0,
+      schemaName: cString(type.NAME, `${String(type.NAME)}.NAME`, 'MMBUS_E_INVAL'),
       fingerprint: type.FINGERPRINT,
       policy: options.policy ? POLICY_CODES[options.policy] : 0,
-      blockTimeoutMs: options.timeoutMs ?? -1,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? -1,
-      mode: options.mode ?? 0,
-      maxSubscribers: options.maxSubscribers ?? 0,
-      maxPublishers: options.maxPublishers ?? 0,
+      blockTimeoutMs: integerOption(options.timeoutMs, 'timeoutMs', 0, TIMEOUT_MAX_MS) ?? -1,
+      heartbeatTimeoutMs: integerOption(options.heartbeatTimeoutMs, 'heartbeatTimeoutMs', 0, TIMEOUT_MAX_MS) ?? -1,
+      unblockTimeoutMs: integerOption(options.unblockTimeoutMs, 'unblockTimeoutMs', 0, TIMEOUT_MAX_MS) ?? -1,
+      lockTimeoutMs: integerOption(options.lockTimeoutMs, 'lockTimeoutMs', 0, TIMEOUT_MAX_MS) ?? -1,
+      mode: integerOption(options.mode, 'mode', 0, 0o777) ?? 0,
+      maxSubscribers: integerOption(options.maxSubscribers, 'maxSubscribers', 1, 4096) ?? 0,
+      maxPublishers: integerOption(options.maxPublishers, 'maxPublishers', 1, 4096) ?? 0,
     });
     if (typeof opened === 'number') throw nativeError(opened, `opening channel '${name}' in ${dir}`);
     super(name, dir, opened.handle, opened.info);
@@ -122,6 +170,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.dataOffset = opened.info.dataOffset;
     this.stride = opened.info.recordStride;
     this.capacity = opened.info.capacity;
+    this.stampsLow = opened.buffer ? new Uint32Array(opened.buffer, opened.info.stampsOffset, this.capacity * 2) : new Uint32Array(0);
     this.staging = new type();
     this.stagingBytes = new Uint8Array(this.staging.view.buffer, this.staging.view.byteOffset + this.staging.offset, type.SIZE);
     this.writer = new type();

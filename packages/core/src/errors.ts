@@ -53,6 +53,11 @@ export function closedError(what: string): MmbusError {
   return new MmbusError('MMBUS_E_CLOSED', -15, `${what} is closed`);
 }
 
+/** An argument the caller got wrong, caught before it reaches the C library. */
+export function invalid(message: string): MmbusError {
+  return new MmbusError('MMBUS_E_INVAL', -1, message);
+}
+
 /** Throws when rc is a negative code; returns it otherwise. */
 export function check(rc: number, context?: string): number {
   if (rc < 0) throw nativeError(rc, context);

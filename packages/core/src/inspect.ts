@@ -1,10 +1,12 @@
 import { ChannelBase } from './base.js';
+import { cString, integerOption } from './channel.js';
 import { nativeError } from './errors.js';
 import { native } from './native.js';
 
 /**
- * Opens an existing channel of any schema for tools (the `mmbus` command): its header, stats, and
- * records read by sequence number without joining as a subscriber, so it never holds a publisher back.
+ * Opens an existing channel of any schema for tools (the `mmbus` command), read-only: its header,
+ * stats, and records read by sequence number without joining as a subscriber, so it never holds a
+ * publisher back and never writes to the file (a user with read permission only can inspect).
  * Opening validates the whole header like any open; a corrupt or foreign file throws MmbusError.
  */
 export function inspectChannel(name: string, dir: string): ChannelInspector {
@@ -13,13 +15,14 @@ export function inspectChannel(name: string, dir: string): ChannelInspector {
 
 export class ChannelInspector extends ChannelBase {
   constructor(name: string, dir: string) {
-    const opened = native.open(dir, name, {});
+    const opened = native.open(cString(dir, 'the directory', 'MMBUS_E_DIR'), cString(name, 'the channel name', 'MMBUS_E_NAME'), { readonly: true });
     if (typeof opened === 'number') throw nativeError(opened, `opening channel '${name}' in ${dir}`);
     super(name, dir, opened.handle, opened.info);
   }
 
   /** A copy of record `seq`, or null if it is not committed yet, was given up, or was overwritten. */
   read(seq: number, out: Uint8Array = new Uint8Array(this.info.recordSize)): Uint8Array | null {
+    integerOption(seq, 'seq', 0, Number.MAX_SAFE_INTEGER);
     const rc = native.read(this.liveHandle(), seq, out);
     if (rc === 0) return out;
     const err = nativeError(rc, `reading record ${seq} of '${this.info.name}'`);

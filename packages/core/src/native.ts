@@ -12,15 +12,19 @@ export interface NativeInfo {
   createdNs: bigint;
   blockTimeoutMs: number;
   heartbeatTimeoutMs: number;
+  unblockTimeoutMs: number;
+  readonly: boolean;
   maxSubscribers: number;
   maxPublishers: number;
   fileSize: number;
   dataOffset: number;
+  stampsOffset: number;
 }
 
 export interface NativeOpenOptions {
   create?: boolean;
   exclusive?: boolean;
+  readonly?: boolean;
   recordSize?: number;
   capacity?: number;
   schemaName?: string;
@@ -28,6 +32,8 @@ export interface NativeOpenOptions {
   policy?: number;
   blockTimeoutMs?: number;
   heartbeatTimeoutMs?: number;
+  unblockTimeoutMs?: number;
+  lockTimeoutMs?: number;
   mode?: number;
   maxSubscribers?: number;
   maxPublishers?: number;
@@ -39,6 +45,8 @@ export interface NativeSubscriberStats {
   durable: boolean;
   name: string;
   pid: number;
+  /** The owner lives in another PID namespace (a container): its pid means nothing here. */
+  otherPidNamespace: boolean;
   cursor: number;
   lag: number;
   lost: number;
@@ -53,6 +61,8 @@ export interface NativeStats {
   subscribersOffline: number;
   subscribersDead: number;
   maxLag: number;
+  /** Claims given up after the unblock time-out whose publisher has not resumed yet. */
+  claimsRevoked: number;
   subscribers: NativeSubscriberStats[];
 }
 
@@ -90,6 +100,15 @@ export interface NativeBinding {
   wait(s: SubHandle, timeoutMs: number, callback: (rc: number, detail: string) => void): number;
   interrupt(s: SubHandle): number;
   unlink(dir: string, name: string): number;
+  /** 0 while the file is still the channel's and intact; MMBUS_E_STALE / MMBUS_E_CORRUPT otherwise. */
+  check(h: ChannelHandle): number;
+  /** The default channel directory (created private if missing), or a negative code. */
+  defaultDir(): string | number;
+  /** The OS errno behind the last failure of this thread, 0 if none. */
+  errno(): number;
+  /** The error codes of libmmbus (MMBUS_ERRORS in mmbus.h). */
+  errorCodes(): { code: number; name: string; text: string }[];
+  version(): string;
   errmsg(): string;
   errname(code: number): string;
   strerror(code: number): string;

@@ -14,6 +14,8 @@ export interface SubscribeOptions {
 }
 
 const HEARTBEAT_MS = 1000;
+/** Index of a u64's low half in a Uint32Array view: the file is in the machine's byte order. */
+const LOW_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 const WAIT_INTR = -21;
 
 /**
@@ -49,6 +51,21 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     return this.channel.copying ? this.overwrittenWhileCopied : this.overrunOf();
   }
 
+  /**
+   * Whether record i is still the one committed at its sequence number: false once a publisher has
+   * overwritten it (only possible for a subscriber that stopped counting: stopped, or silent past the
+   * heartbeat time-out). The iterator and onMessage() skip such records; a record being overwritten
+   * right now is caught by overwritten() after reading.
+   */
+  intact(i: number): boolean {
+    if (this.channel.copying) return i >= this.overwrittenWhileCopied;
+    const stamps = this.channel.stampsLow;
+    let slot = this.firstSlot + i;
+    if (slot >= this.slots) slot -= this.slots;
+    // the low half of the slot's stamp is (sequence + 1) mod 2^32 while the record is there
+    return stamps[slot * 2 + LOW_HALF] === (this.seq + i + 1) % 4294967296;
+  }
+
   /** @internal */
   reset(seq: number, length: number): void {
     const ch = this.channel;
@@ -82,8 +99,9 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     return this.record;
   }
 
+  /** The records still intact (see intact()), one flyweight re-pointed: keep values, not records. */
   *[Symbol.iterator](): Iterator<T> {
-    for (let i = 0; i < this.length; i++) yield this.get(i);
+    for (let i = 0; i < this.length; i++) if (this.intact(i)) yield this.get(i);
   }
 }
 
@@ -161,6 +179,9 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
    */
   poll(): Batch<T> | null {
     const h = this.live();
+    if (this.settleWait) {
+      throw new MmbusError('MMBUS_E_STATE', -20, `a wait of this subscription to '${this.channel.name}' is in progress: iterate or poll, not both at once`);
+    }
     this.ackHeld(h);
     const n = this.copyBytes ? native.pollCopy(h, this.maxBatch, this.out, this.copyBytes) : native.poll(h, this.maxBatch, this.out);
     if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
@@ -222,6 +243,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
       const b = await this.next();
       if (!b) return;
       for (let i = 0; i < b.length; i++) {
+        if (!b.intact(i)) continue; // overwritten while this subscriber was not counted: counted in lost
         let more: boolean | void;
         try {
           more = fn(b.get(i));

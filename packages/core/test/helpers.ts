@@ -7,7 +7,7 @@ export { batchLogCoverage, childEnv, expectedChecksum, killChildren, lastJson, t
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Runs test/fixtures/<name>.ts in a child Node process (through tsx). */
-export function runFixture(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
-  return runTs(join(here, 'fixtures', `${name}.ts`), args, env);
+/** Runs test/fixtures/<name>.ts in a child Node process (through tsx), under `prefix` if given. */
+export function runFixture(name: string, args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): Child {
+  return runTs(join(here, 'fixtures', `${name}.ts`), args, env, prefix);
 }

@@ -98,9 +98,11 @@ export function spawnChild(command: string, args: string[], env: NodeJS.ProcessE
   };
 }
 
-/** Runs a TypeScript file in a child Node process (through tsx). */
-export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
-  return spawnChild(process.execPath, ['--import', 'tsx', file, ...args], env);
+/** Runs a TypeScript file in a child Node process (through tsx), optionally under a wrapper
+ * command such as `unshare --pid --fork` (`prefix`). */
+export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): Child {
+  const command = [...prefix, process.execPath, '--import', 'tsx', file, ...args];
+  return spawnChild(command[0]!, command.slice(1), env);
 }
 
 /** The original demo's checksum for n records: +0 -1 +2 -3 ... */
