@@ -312,6 +312,12 @@ MMBUS_API uint64_t mmbus_head(const mmbus_channel_t *ch);
  * not committed yet, was given up by its publisher, has been (or is being) overwritten, or was never
  * published (seq >= head). */
 MMBUS_API int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size);
+/* Checks what readers rely on in the mutable part of the file (docs/format.md §6, §4, §5): every
+ * stamp is a lap of its own slot at or below head, every cursor at or below head, every announced claim
+ * plausible. Returns the number of problems found (0: healthy) and describes the first in buf (cap
+ * bytes, NUL-terminated). Works on read-only handles; writes nothing. Bounded: one pass over the tables
+ * and the stamps. */
+MMBUS_API int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap);
 /* Reclaims slots of dead processes now: anonymous slots are freed, durable ones go offline,
  * publisher slots are freed. Returns how many were reclaimed. */
 MMBUS_API int mmbus_gc(mmbus_channel_t *ch);

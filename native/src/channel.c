@@ -858,3 +858,65 @@ int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_stats_t *su
   }
   return (int)(count < max_subs ? count : max_subs);
 }
+
+int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
+  if (!ch || (!buf && cap)) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  if (cap) buf[0] = 0;
+  int problems = 0;
+#define PROBLEM(...)                                     \
+  do {                                                   \
+    if (problems++ == 0 && cap) snprintf(buf, cap, __VA_ARGS__); \
+  } while (0)
+  uint64_t head = ld_acquire(ch->head);
+  if (head & STAMP_CONT) PROBLEM("head %llu is beyond the 62-bit sequence range", (unsigned long long)head);
+  uint64_t newest = 0; /* highest stamped sequence + 1 */
+  for (uint64_t slot = 0; slot < ch->capacity; slot++) {
+    uint64_t v = ld_acquire(&ch->stamps[slot]);
+    uint64_t q = v & STAMP_SEQ_MASK;
+    if (q <= head && q > newest) newest = q;
+    if (q == 0) {
+      if (v) PROBLEM("slot %llu: stamp %016llx has flags but no sequence", (unsigned long long)slot, (unsigned long long)v);
+      continue;
+    }
+    if (((q - 1) & ch->mask) != slot)
+      PROBLEM("slot %llu: stamp %016llx is for sequence %llu, which lives in slot %llu", (unsigned long long)slot,
+              (unsigned long long)v, (unsigned long long)(q - 1), (unsigned long long)((q - 1) & ch->mask));
+    else if (q > head)
+      PROBLEM("slot %llu: stamp of sequence %llu is beyond head %llu", (unsigned long long)slot,
+              (unsigned long long)(q - 1), (unsigned long long)head);
+  }
+  /* claims in flight can leave head ahead of the newest stamp, but not by more than a lap once any
+   * reader has stepped over the gaps of dead publishers */
+  if (head - newest > ch->capacity)
+    PROBLEM("head %llu is %llu sequence numbers ahead of the newest record in the ring: nobody fills them",
+            (unsigned long long)head, (unsigned long long)(head - newest));
+  for (uint32_t i = 0; i < ch->hdr.max_subscribers; i++) {
+    const sub_slot_t *s = &ch->subs[i];
+    uint32_t st = ld_acquire(&s->state);
+    if (st > SUB_OFFLINE) {
+      PROBLEM("subscriber slot %u has state %u", i, st);
+      continue;
+    }
+    if (st == SUB_FREE) continue;
+    uint64_t cursor = ld_acquire(&s->cursor);
+    if (cursor > head)
+      PROBLEM("subscriber slot %u: cursor %llu is beyond head %llu", i, (unsigned long long)cursor, (unsigned long long)head);
+    if (s->durable && (memchr(s->name, 0, sizeof s->name) == NULL || valid_name_chars(s->name, MMBUS_SUB_NAME_MAX, "subscriber")))
+      PROBLEM("subscriber slot %u: the durable name is not a valid name", i);
+  }
+  for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
+    const pub_slot_t *p = &ch->pubs[i];
+    uint32_t st = ld_acquire(&p->state);
+    if (st > PUB_ACTIVE) {
+      PROBLEM("publisher slot %u has state %u", i, st);
+      continue;
+    }
+    if (st == PUB_FREE) continue;
+    uint64_t pending = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n);
+    if (pending != MMBUS_NO_CLAIM && (n == 0 || n > ch->capacity || pending > head))
+      PROBLEM("publisher slot %u: claim of %llu records at %llu is impossible (head %llu)", i, (unsigned long long)n,
+              (unsigned long long)pending, (unsigned long long)head);
+  }
+#undef PROBLEM
+  return problems;
+}

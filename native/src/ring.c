@@ -25,6 +25,10 @@ static inline uint64_t *stamp_of(const mmbus_channel_t *ch, uint64_t seq) { retu
 static inline uint64_t stamp_seq(uint64_t stamp) { return stamp & STAMP_SEQ_MASK; }
 /* committed (not abandoned) for seq, first record of its claim or not */
 static inline int committed_for(uint64_t stamp, uint64_t seq) { return (stamp & ~STAMP_CONT) == seq + 1; }
+/* What a public call returns: if the file shrank under the mapping while it ran (the SIGBUS guard
+ * mapped zeros over the vanished pages), its result means nothing: MMBUS_E_CORRUPT instead. */
+static inline int outcome(mmbus_channel_t *ch, int rc) { return __builtin_expect(*ch->broken, 0) ? chan_usable(ch) : rc; }
+
 static inline uint64_t deadline_after(uint64_t now, int64_t ms) {
   return ms < 0 ? UINT64_MAX : now + (uint64_t)ms * 1000000u; /* ms <= MMBUS_TIMEOUT_MAX_MS: no overflow */
 }
@@ -362,7 +366,7 @@ static void give_up_stamps(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
     if (cas_seq_cst(sp, &v, (seq + 1) | STAMP_ABANDONED)) break;
 }
 
-int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *c) {
+static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *c) {
   if (!ch || !c) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   if (ch->readonly) return mmbus_set_err(MMBUS_E_PERM, "'%s' was opened read-only", ch->path);
   int rc = chan_usable(ch);
@@ -458,6 +462,11 @@ int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim
   return 0;
 }
 
+int mmbus_claim(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *c) {
+  int rc = claim_impl(ch, n, timeout_ms, c);
+  return ch ? outcome(ch, rc) : rc;
+}
+
 static int given_up(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   resolve_own(ch);
   st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
@@ -499,12 +508,12 @@ static int check_own_claim(mmbus_channel_t *ch, const mmbus_claim_t *c, const ch
 
 int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   int rc = check_own_claim(ch, c, "commit");
-  if (rc) return rc;
+  if (rc) return ch ? outcome(ch, rc) : rc;
   if ((rc = chan_usable(ch)) != 0) {
     st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
     return rc;
   }
-  return commit_claim(ch, c);
+  return outcome(ch, commit_claim(ch, c));
 }
 
 int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *c) {
@@ -529,7 +538,7 @@ int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size) {
   int rc = mmbus_claim(ch, 1, -1, &c);
   if (rc) return rc;
   memcpy(mmbus_claim_record(&c, 0), rec, ch->record_size);
-  return commit_claim(ch, &c);
+  return outcome(ch, commit_claim(ch, &c));
 }
 
 int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n) {
@@ -543,7 +552,7 @@ int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n) {
   if (rc) return rc;
   const uint8_t *src = recs;
   for (uint32_t i = 0; i < c.n; i++) memcpy(mmbus_claim_record(&c, i), src + (size_t)i * ch->record_size, ch->record_size);
-  return commit_claim(ch, &c);
+  return outcome(ch, commit_claim(ch, &c));
 }
 
 /* ---- subscribers ----------------------------------------------------------------------------- */
@@ -606,7 +615,7 @@ static int settle_cursor(mmbus_sub_t *sub) {
   return AT_MOVED;
 }
 
-int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
+static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   if (!sub || !b) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   mmbus_channel_t *ch = sub->ch;
   int rc = chan_usable(ch);
@@ -674,6 +683,11 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
+int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
+  int rc = poll_impl(sub, max, b);
+  return sub ? outcome(sub->ch, rc) : rc;
+}
+
 /* Seqlock-style check, under every policy: how many of the `count` records from `first`, counted
  * from it, may have been overwritten while they were read (after reading: acquire fence first)?
  * A record's slot is written only after the claim of its next lap is in head, and only once that
@@ -715,7 +729,7 @@ uint32_t mmbus_sub_overrun(mmbus_sub_t *sub) {
 
 int mmbus_ack(mmbus_sub_t *sub) { return mmbus_ack_n(sub, sub ? sub->batch_n : 0); }
 
-int mmbus_ack_n(mmbus_sub_t *sub, uint32_t count) {
+static int ack_impl(mmbus_sub_t *sub, uint32_t count) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
   if (!sub->has_batch) return mmbus_set_err(MMBUS_E_STATE, "ack without a polled batch");
   if (count > sub->batch_n)
@@ -731,6 +745,11 @@ int mmbus_ack_n(mmbus_sub_t *sub, uint32_t count) {
   return (int)bad;
 }
 
+int mmbus_ack_n(mmbus_sub_t *sub, uint32_t count) {
+  int rc = ack_impl(sub, count);
+  return sub ? outcome(sub->ch, rc) : rc;
+}
+
 /* Whether mmbus_poll would find something to do at the cursor (a record, or something to step
  * over). Reads only: the waiter must not change what the subscriber's owner thread reads. */
 static int something_at(const mmbus_sub_t *sub) {
@@ -738,7 +757,7 @@ static int something_at(const mmbus_sub_t *sub) {
   return stamp_seq(v) >= sub->cursor + 1;
 }
 
-int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
+static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
   mmbus_channel_t *ch = sub->ch;
   int rc = chan_usable(ch);
@@ -773,6 +792,11 @@ int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
     if (t > deadline - now) t = deadline - now;
     idle_slept(&idle, os_wait_word(&ch->data_waker, &ch->data_wake->futex, w, (int64_t)t) == 0);
   }
+}
+
+int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
+  int rc = wait_impl(sub, timeout_ms);
+  return sub ? outcome(sub->ch, rc) : rc;
 }
 
 int mmbus_sub_interrupt(mmbus_sub_t *sub) {

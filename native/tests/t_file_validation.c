@@ -385,6 +385,21 @@ static void test_inconsistent_fields(void) {
   memset(b.p + H_SCHEMA, 'x', 64); /* no NUL in the schema name */
   fix_checksum(&b);
   REFUSED_WITH(&b, MMBUS_E_BADFILE, "schema name");
+  /* Time-outs outside 0..2^40 ms (block 136, heartbeat 144, unblock 200): INT64_MIN once opened. */
+  static const size_t timeouts[] = {136, 144, 200};
+  static const int64_t wrong[] = {INT64_MIN, -1, (INT64_C(1) << 40) + 1};
+  for (size_t t = 0; t < 3; t++)
+    for (size_t w = 0; w < 3; w++) {
+      memcpy(b.p, valid.p, 256);
+      put64(&b, timeouts[t], (uint64_t)wrong[w]);
+      fix_checksum(&b);
+      REFUSED_WITH(&b, MMBUS_E_BADFILE, "time-out");
+    }
+  /* A non-zero reserved byte (208..255): a feature this library does not know, without its flag. */
+  memcpy(b.p, valid.p, 256);
+  b.p[255] = 1;
+  fix_checksum(&b);
+  REFUSED_WITH(&b, MMBUS_E_BADFILE, "reserved");
 
   /* A hostile but self-consistent header: 2^32 records of 64 KiB (a 256 TiB file). The offsets are
    * right, so only the size check stands between it and a huge mapping. */

@@ -180,7 +180,8 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   // MMBUS_COPY_BUFFERS=1 forces that path (to test it, or to compare).
   napi_value abValue = nullptr;
   const char *force = getenv("MMBUS_COPY_BUFFERS");
-  bool copying = force && *force && strcmp(force, "0") != 0;
+  // A read-only mapping gets no buffer: a JavaScript write to it would kill the process.
+  bool copying = (force && *force && strcmp(force, "0") != 0) || (opts.flags & MMBUS_READONLY);
   if (!copying && napi_create_external_arraybuffer(env, mmbus_base(ch), mmbus_mapped_size(ch), nullptr, nullptr,
                                                    &abValue) != napi_ok) {
     copying = true;
@@ -536,6 +537,19 @@ Napi::Value Unlink(const Napi::CallbackInfo &info) {
   return Code(info.Env(), mmbus_unlink(dir.c_str(), name.c_str()));
 }
 
+// verify(handle) -> { problems, first } | negative code
+Napi::Value Verify(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  char buf[512];
+  int n = mmbus_verify(c->ch, buf, sizeof buf);
+  if (n < 0) return Code(info.Env(), n);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("problems", n);
+  o.Set("first", buf);
+  return o;
+}
+
 Napi::Value Check(const Napi::CallbackInfo &info) {
   Channel *c = ChannelOf(info[0]);
   if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
@@ -609,6 +623,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("interrupt", Napi::Function::New(env, Interrupt));
   exports.Set("unlink", Napi::Function::New(env, Unlink));
   exports.Set("check", Napi::Function::New(env, Check));
+  exports.Set("verify", Napi::Function::New(env, Verify));
   exports.Set("defaultDir", Napi::Function::New(env, DefaultDir));
   exports.Set("errno", Napi::Function::New(env, Errno));
   exports.Set("errorCodes", Napi::Function::New(env, ErrorCodes));

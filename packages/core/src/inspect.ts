@@ -20,6 +20,17 @@ export class ChannelInspector extends ChannelBase {
     super(name, dir, opened.handle, opened.info);
   }
 
+  /**
+   * Checks what readers rely on in the file's mutable part: every stamp a lap of its own slot at or
+   * below head, cursors at or below head, announced claims plausible, head not far beyond the newest
+   * record. `problems` is 0 for a healthy channel; `first` describes the first problem found.
+   */
+  verify(): { problems: number; first: string } {
+    const r = native.verify(this.liveHandle());
+    if (typeof r === 'number') throw nativeError(r, `verifying '${this.info.name}'`);
+    return r;
+  }
+
   /** A copy of record `seq`, or null if it is not committed yet, was given up, or was overwritten. */
   read(seq: number, out: Uint8Array = new Uint8Array(this.info.recordSize)): Uint8Array | null {
     integerOption(seq, 'seq', 0, Number.MAX_SAFE_INTEGER);

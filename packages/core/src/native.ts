@@ -102,6 +102,8 @@ export interface NativeBinding {
   unlink(dir: string, name: string): number;
   /** 0 while the file is still the channel's and intact; MMBUS_E_STALE / MMBUS_E_CORRUPT otherwise. */
   check(h: ChannelHandle): number;
+  /** What readers rely on (stamps, head, cursors, claims): how many problems, and the first. */
+  verify(h: ChannelHandle): number | { problems: number; first: string };
   /** The default channel directory (created private if missing), or a negative code. */
   defaultDir(): string | number;
   /** The OS errno behind the last failure of this thread, 0 if none. */
