@@ -1,9 +1,19 @@
 // C header emitter: one header per schema, C11 and C++ compatible, no implicit padding.
-import { hex64 } from './fingerprint.ts';
+import { hex64, layoutText } from './fingerprint.ts';
 import { type ElemType, type EnumDef, type FieldDef, type SchemaDef, type StructDef, type ScalarKind } from './model.ts';
-import { C_COMMON_HEADER, cMacroPrefix, cTypeName, upperSnake } from './names.ts';
+import {
+  C_COMMON_HEADER,
+  C_PAD_PREFIX,
+  cEnumValueMacro,
+  cFieldMacro,
+  cHeaderGuard,
+  cStructMacro,
+  cTextFunctions,
+  cTypeName,
+} from './names.ts';
 
-const C_SCALAR: Record<ScalarKind, string> = {
+/** The C type of each scalar: the only standard types a generated struct's members have. */
+export const C_SCALAR: Record<ScalarKind, string> = {
   bool: 'uint8_t',
   int8: 'int8_t',
   uint8: 'uint8_t',
@@ -23,14 +33,20 @@ export function cHeaderName(schema: SchemaDef): string {
 
 function comment(lines: string[], indent = ''): string[] {
   if (lines.length === 0) return [];
-  const safe = lines.map((l) => l.replace(/\*\//g, '*\\/'));
+  // '*/' would end the comment; '/*' in one is a -Wcomment warning, a trigraph (C11 has them) -Wtrigraphs
+  const safe = lines.map((l) =>
+    l
+      .replace(/\*\//g, '*\\/')
+      .replace(/\/\*/g, '/\\*')
+      .replace(/\?\?(?=[=/'()!<>-])/g, '?\\?'),
+  );
   if (safe.length === 1) return [`${indent}/** ${safe[0]} */`];
   return [`${indent}/**`, ...safe.map((l) => (l ? `${indent} * ${l}` : `${indent} *`)), `${indent} */`];
 }
 
 function elemCType(t: ElemType): string {
   if (t.kind === 'scalar') return C_SCALAR[t.scalar];
-  return cTypeName(t.def.namespace, t.def.name);
+  return cTypeName(t.def);
 }
 
 function fieldDecl(f: FieldDef): string {
@@ -52,38 +68,36 @@ function intLiteral(kind: ScalarKind, v: bigint): string {
 }
 
 function emitEnum(e: EnumDef): string[] {
-  const ctype = cTypeName(e.namespace, e.name);
-  const prefix = cMacroPrefix(e.namespace, e.name);
+  const ctype = cTypeName(e);
   const out: string[] = [...comment(e.doc), `typedef ${C_SCALAR[e.underlying]} ${ctype};`];
   for (const v of e.values) {
     out.push(...comment(v.doc));
-    out.push(`#define ${prefix}_${upperSnake(v.name)} ((${ctype})${intLiteral(e.underlying, v.value)})`);
+    out.push(`#define ${cEnumValueMacro(e, v)} ((${ctype})${intLiteral(e.underlying, v.value)})`);
   }
   out.push('');
   return out;
 }
 
 function emitStruct(s: StructDef): string[] {
-  const ctype = cTypeName(s.namespace, s.name);
-  const prefix = cMacroPrefix(s.namespace, s.name);
+  const ctype = cTypeName(s);
   const out: string[] = [];
-  out.push(`#define ${prefix}_NAME "${s.fqn}"`);
-  out.push(`#define ${prefix}_SIZE ${s.size}`);
-  out.push(`#define ${prefix}_ALIGN ${s.align}`);
-  out.push(`#define ${prefix}_FINGERPRINT UINT64_C(${hex64(s.fingerprint)})`);
+  out.push(`#define ${cStructMacro(s, 'NAME')} "${s.fqn}"`);
+  out.push(`#define ${cStructMacro(s, 'SIZE')} ${s.size}`);
+  out.push(`#define ${cStructMacro(s, 'ALIGN')} ${s.align}`);
+  out.push(`#define ${cStructMacro(s, 'FINGERPRINT')} UINT64_C(${hex64(s.fingerprint)})`);
   for (const f of s.fields) {
-    if (f.type.kind === 'text') out.push(`#define ${prefix}_${upperSnake(f.name)}_CAPACITY ${f.type.length}`);
-    if (f.type.kind === 'array') out.push(`#define ${prefix}_${upperSnake(f.name)}_LENGTH ${f.type.length}`);
+    const macro = cFieldMacro(s, f);
+    if (macro !== undefined && (f.type.kind === 'text' || f.type.kind === 'array')) out.push(`#define ${macro} ${f.type.length}`);
   }
   out.push('');
-  out.push(...comment([...s.doc, ...(s.doc.length ? [''] : []), `Layout: ${s.canonical}`]));
+  out.push(...comment([...s.doc, ...(s.doc.length ? [''] : []), `Layout: ${layoutText(s)}`]));
   out.push(`typedef struct ${ctype} {`);
   // Fields and padding members in offset order; the first member carries the struct's alignment so
   // the struct is aligned alike on every ABI (force_align, 64-bit members on 32-bit x86).
   const members: { offset: number; lines: string[] }[] = [];
   s.fields.forEach((f) => members.push({ offset: f.offset, lines: [...comment(f.doc, '  '), `  ${fieldDecl(f)}`] }));
   s.padding.forEach((p, i) =>
-    members.push({ offset: p.offset, lines: [`  uint8_t mmbus_pad${i}[${p.size}]; /* padding, keep zero */`] }),
+    members.push({ offset: p.offset, lines: [`  uint8_t ${C_PAD_PREFIX}${i}[${p.size}]; /* padding, keep zero */`] }),
   );
   members.sort((a, b) => a.offset - b.offset);
   let first = true;
@@ -107,19 +121,20 @@ function emitStruct(s: StructDef): string[] {
   out.push('');
   for (const f of s.fields) {
     if (f.type.kind !== 'text') continue;
+    const fn = cTextFunctions(s, f);
     out.push(
       `/** Sets ${f.name} from \`len\` bytes of UTF-8 at \`s\` and zero-fills the rest. Returns 0; or, when they do not fit`,
       ` * (${f.type.length} bytes): -E2BIG leaving the record unchanged if \`truncate\` is 0, else 1 after storing the longest`,
       ' * prefix that does not split a UTF-8 sequence. */',
-      `static inline int ${ctype}_set_${f.name}_n(${ctype} *m, const char *s, size_t len, int truncate) {`,
+      `static inline int ${fn.setN}(${ctype} *m, const char *s, size_t len, int truncate) {`,
       `  return mmbus_text_set_(m->${f.name}, sizeof m->${f.name}, s, len, truncate);`,
       '}',
-      `/** Sets ${f.name} from a NUL-terminated UTF-8 string: see ${ctype}_set_${f.name}_n. */`,
-      `static inline int ${ctype}_set_${f.name}(${ctype} *m, const char *s, int truncate) {`,
+      `/** Sets ${f.name} from a NUL-terminated UTF-8 string: see ${fn.setN}. */`,
+      `static inline int ${fn.set}(${ctype} *m, const char *s, int truncate) {`,
       `  return mmbus_text_set_(m->${f.name}, sizeof m->${f.name}, s, strlen(s), truncate);`,
       '}',
       `/** Returns ${f.name}'s bytes (not NUL-terminated when the field is full) and stores their length in *len. */`,
-      `static inline const char *${ctype}_get_${f.name}(const ${ctype} *m, size_t *len) {`,
+      `static inline const char *${fn.get}(const ${ctype} *m, size_t *len) {`,
       `  *len = mmbus_text_len_(m->${f.name}, sizeof m->${f.name});`,
       `  return m->${f.name};`,
       '}',
@@ -195,7 +210,7 @@ static inline int mmbus_text_set_(char *field, size_t cap, const char *s, size_t
 }
 
 export function emitCHeader(schema: SchemaDef): string {
-  const guard = `MMBUS_GENERATED_${upperSnake(schema.baseName).replace(/[^A-Z0-9_]/g, '_')}_H`;
+  const guard = cHeaderGuard(schema);
   const out: string[] = [
     `/* Generated by mmbus-codegen from ${schema.baseName}.fbs. Do not edit: change the schema and regenerate. */`,
     `#ifndef ${guard}`,

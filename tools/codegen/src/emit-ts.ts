@@ -39,9 +39,12 @@ class Members {
     this.items.push({ kind: StructureKind.Method, ...s });
   }
 }
-import { hex64 } from './fingerprint.ts';
+import { hex64, layoutText } from './fingerprint.ts';
 import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from './model.ts';
-import { TS_RUNTIME_MODULE, lowerCamel, upperFirst } from './names.ts';
+import { TS_PRIVATE_LAST, TS_RUNTIME_MODULE, tsFieldNames } from './names.ts';
+import { HELPERS, exportedFunctions } from './ts-runtime.ts';
+
+export { emitTsRuntime } from './ts-runtime.ts';
 
 export function tsModuleName(schema: SchemaDef): string {
   return `${schema.baseName}.ts`;
@@ -59,97 +62,6 @@ const DV: Record<ScalarKind, string> = {
   uint64: 'BigUint64',
   float32: 'Float32',
   float64: 'Float64',
-};
-
-/**
- * The runtime helpers, by key, in a fixed order: all are written once into the runtime module
- * (TS_RUNTIME_MODULE) of an output directory; a generated module imports the functions it uses.
- */
-const HELPERS: Record<string, string> = {
-  bounds: `export function checkBounds(name: string, size: number, view: DataView, offset: number): void {
-  if (!(offset >= 0 && offset + size <= view.byteLength)) {
-    throw new RangeError(\`\${name}: a record of \${size} bytes at offset \${offset} does not fit a view of \${view.byteLength} bytes\`);
-  }
-}`,
-  index: `export function checkIndex(what: string, i: number, length: number): number {
-  if ((i >>> 0) !== i || i >= length) throw new RangeError(\`\${what}: index \${i} is out of range 0..\${length - 1}\`);
-  return i;
-}`,
-  arrayLength: `export function checkArrayLength(what: string, got: number, length: number): void {
-  if (got > length) throw new RangeError(\`\${what}: \${got} elements given, the array holds \${length}\`);
-}`,
-  int64Number: `export function getInt64Number(view: DataView, at: number): number {
-  return view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
-}
-
-export function setInt64Number(what: string, view: DataView, at: number, v: number): void {
-  if (!Number.isSafeInteger(v)) throw new RangeError(\`\${what}: \${v} is not a safe integer; use the bigint accessor\`);
-  view.setUint32(at, v >>> 0, true);
-  view.setInt32(at + 4, Math.floor(v / 4294967296), true);
-}`,
-  uint64Number: `export function getUint64Number(view: DataView, at: number): number {
-  return view.getUint32(at + 4, true) * 4294967296 + view.getUint32(at, true);
-}
-
-export function setUint64Number(what: string, view: DataView, at: number, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) {
-    throw new RangeError(\`\${what}: \${v} is not a non-negative safe integer; use the bigint accessor\`);
-  }
-  view.setUint32(at, v >>> 0, true);
-  view.setUint32(at + 4, Math.floor(v / 4294967296), true);
-}`,
-  text: `const textDecoder = new TextDecoder();
-const textEncoder = new TextEncoder();
-let textScratch = new Uint8Array(256);
-
-/** Reads UTF-8 text up to the first NUL or the end of the field. Short ASCII text needs no buffer. */
-export function readText(view: DataView, at: number, capacity: number): string {
-  let length = 0;
-  let ascii = true;
-  while (length < capacity) {
-    const b = view.getUint8(at + length);
-    if (b === 0) break;
-    if (b >= 0x80) ascii = false;
-    length++;
-  }
-  if (ascii && length <= 32) {
-    let s = '';
-    for (let i = 0; i < length; i++) s += String.fromCharCode(view.getUint8(at + i));
-    return s;
-  }
-  return textDecoder.decode(new Uint8Array(view.buffer, view.byteOffset + at, length));
-}
-
-/**
- * Writes text as UTF-8 and zero-fills the rest of the field. Too long: throws (nothing written), or
- * with truncate stores the longest prefix that does not split a UTF-8 sequence and returns true.
- */
-export function writeText(what: string, setter: string, view: DataView, at: number, capacity: number, v: string, truncate: boolean): boolean {
-  const n = v.length;
-  if (n <= capacity) {
-    let i = 0;
-    while (i < n && v.charCodeAt(i) < 0x80) i++;
-    if (i === n) {
-      for (let k = 0; k < n; k++) view.setUint8(at + k, v.charCodeAt(k));
-      for (let k = n; k < capacity; k++) view.setUint8(at + k, 0);
-      return false;
-    }
-  }
-  if (textScratch.length < capacity) textScratch = new Uint8Array(capacity);
-  const scratch = textScratch.subarray(0, capacity);
-  const { read, written } = textEncoder.encodeInto(v, scratch);
-  const truncated = read < n;
-  if (truncated && !truncate) {
-    const bytes = textEncoder.encode(v).length;
-    throw new RangeError(
-      \`\${what}: the text is \${bytes} bytes in UTF-8 but the field holds \${capacity}; shorten it or call \${setter}(value, { truncate: true })\`,
-    );
-  }
-  const field = new Uint8Array(view.buffer, view.byteOffset + at, capacity);
-  field.set(scratch.subarray(0, written));
-  field.fill(0, written);
-  return truncated;
-}`,
 };
 
 function jsDoc(lines: string[]): { description: string }[] {
@@ -209,32 +121,33 @@ function writeStmt(t: ElemType, at: string, v: string): string {
 }
 
 function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
-  const name = lowerCamel(f.name);
-  const pascal = upperFirst(name);
+  const n = tsFieldNames(f);
+  const name = n.main;
   const what = `${s.name}.${name}`;
   const at = f.offset === 0 ? 'this.offset' : `this.offset + ${f.offset}`;
   const docs = jsDoc(f.doc);
   const t = f.type;
   if (t.kind === 'text') {
+    const setter = n.setter as string;
     ctx.helpers.add('text');
     cls.addGetAccessor({ name, returnType: 'string', docs, statements: `return readText(this.view, ${at}, ${t.length});` });
     cls.addSetAccessor({
       name,
       parameters: [{ name: 'v', type: 'string' }],
-      statements: `writeText('${what}', 'set${pascal}', this.view, ${at}, ${t.length}, v, false);`,
+      statements: `writeText('${what}', '${setter}', this.view, ${at}, ${t.length}, v, false);`,
     });
     cls.addMethod({
-      name: `set${pascal}`,
+      name: setter,
       docs: [{ description: `Writes ${name} (${t.length} bytes of UTF-8). Throws if too long unless \`truncate\`; returns true if truncated.` }],
       parameters: [
         { name: 'v', type: 'string' },
         { name: 'opts', type: '{ truncate?: boolean }', initializer: '{}' },
       ],
       returnType: 'boolean',
-      statements: `return writeText('${what}', 'set${pascal}', this.view, ${at}, ${t.length}, v, opts.truncate === true);`,
+      statements: `return writeText('${what}', '${setter}', this.view, ${at}, ${t.length}, v, opts.truncate === true);`,
     });
     cls.addMethod({
-      name: `${name}Bytes`,
+      name: n.bytes as string,
       docs: [{ description: `The ${t.length} bytes of ${name}, as a view over the record (no copy).` }],
       returnType: 'Uint8Array',
       statements: `return new Uint8Array(this.view.buffer, this.view.byteOffset + ${at}, ${t.length});`,
@@ -248,16 +161,17 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
       name,
       returnType: cls2,
       docs: docs.length ? docs : [{ description: `The nested ${t.def.name}, as a flyweight reused on every read.` }],
-      statements: `return this.#${name}.wrap(this.view, ${at});`,
+      statements: `return this.${n.flyweight}.wrap(this.view, ${at});`,
     });
-    cls.addSetAccessor({ name, parameters: [{ name: 'v', type: `Partial<${obj}>` }], statements: `this.#${name}.wrap(this.view, ${at}).assign(v);` });
+    cls.addSetAccessor({ name, parameters: [{ name: 'v', type: `Partial<${obj}>` }], statements: `this.${n.flyweight}.wrap(this.view, ${at}).assign(v);` });
     return;
   }
   if (t.kind === 'array') {
+    const setter = n.setter as string;
     ctx.helpers.add('index');
     const len = t.length;
     const elemAt = `${at} + checkIndex('${what}', i, ${len}) * ${t.elem.kind === 'struct' ? t.elem.def.size : (elemSizeOf(t.elem))}`;
-    cls.addGetAccessor({ name: `${name}Length`, returnType: 'number', docs: [{ description: `Number of elements of ${name}.` }], statements: `return ${len};` });
+    cls.addGetAccessor({ name: n.length as string, returnType: 'number', docs: [{ description: `Number of elements of ${name}.` }], statements: `return ${len};` });
     if (t.elem.kind === 'struct') {
       const cls2 = useType(ctx, t.elem.def, false);
       const obj = useType(ctx, t.elem.def, true, `${t.elem.def.name}Object`);
@@ -266,23 +180,23 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
         docs: docs.length ? docs : [{ description: `Element i of ${name}, as a flyweight reused on every call.` }],
         parameters: [{ name: 'i', type: 'number' }],
         returnType: cls2,
-        statements: `return this.#${name}.wrap(this.view, ${elemAt});`,
+        statements: `return this.${n.flyweight}.wrap(this.view, ${elemAt});`,
       });
       cls.addMethod({
-        name: `set${pascal}`,
+        name: setter,
         parameters: [
           { name: 'i', type: 'number' },
           { name: 'v', type: `Partial<${obj}>` },
         ],
         returnType: 'void',
-        statements: `this.#${name}.wrap(this.view, ${elemAt}).assign(v);`,
+        statements: `this.${n.flyweight}.wrap(this.view, ${elemAt}).assign(v);`,
       });
       return;
     }
     const type = elemTsType(ctx, t.elem);
     cls.addMethod({ name, docs, parameters: [{ name: 'i', type: 'number' }], returnType: type, statements: `return ${readExpr(t.elem, elemAt, ctx)};` });
     cls.addMethod({
-      name: `set${pascal}`,
+      name: setter,
       parameters: [
         { name: 'i', type: 'number' },
         { name: 'v', type },
@@ -291,18 +205,18 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
       statements: writeStmt(t.elem, elemAt, 'v'),
     });
     const k = scalarOf(t.elem) as ScalarKind;
-    if (is64(k)) {
+    if (n.number !== undefined && n.setNumber !== undefined) {
       const h = k === 'int64' ? 'Int64Number' : 'Uint64Number';
       ctx.helpers.add(k === 'int64' ? 'int64Number' : 'uint64Number');
       cls.addMethod({
-        name: `${name}Number`,
+        name: n.number,
         docs: [{ description: `Element i of ${name} as a number (exact up to 2^53), without a BigInt.` }],
         parameters: [{ name: 'i', type: 'number' }],
         returnType: 'number',
         statements: `return get${h}(this.view, ${elemAt});`,
       });
       cls.addMethod({
-        name: `set${pascal}Number`,
+        name: n.setNumber,
         parameters: [
           { name: 'i', type: 'number' },
           { name: 'v', type: 'number' },
@@ -317,17 +231,17 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
   cls.addGetAccessor({ name, returnType: type, docs, statements: `return ${readExpr(t, at, ctx)};` });
   cls.addSetAccessor({ name, parameters: [{ name: 'v', type }], statements: writeStmt(t, at, 'v') });
   const k = scalarOf(t) as ScalarKind;
-  if (is64(k)) {
+  if (n.number !== undefined) {
     const h = k === 'int64' ? 'Int64Number' : 'Uint64Number';
     ctx.helpers.add(k === 'int64' ? 'int64Number' : 'uint64Number');
     cls.addGetAccessor({
-      name: `${name}Number`,
+      name: n.number,
       returnType: 'number',
       docs: [{ description: `${name} as a number, read from its two 32-bit halves: exact up to 2^53, no BigInt.` }],
       statements: `return get${h}(this.view, ${at});`,
     });
     cls.addSetAccessor({
-      name: `${name}Number`,
+      name: n.number,
       parameters: [{ name: 'v', type: 'number' }],
       statements: `set${h}('${what}', this.view, ${at}, v);`,
     });
@@ -352,14 +266,14 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     name: `${s.name}Object`,
     isExported: true,
     docs: [{ description: `A plain-object copy of ${s.name} (see ${s.name}.toObject / ${s.name}.fromObject).` }],
-    properties: s.fields.map((f) => ({ name: lowerCamel(f.name), type: objFieldType(ctx, f), docs: jsDoc(f.doc) })),
+    properties: s.fields.map((f) => ({ name: tsFieldNames(f).main, type: objFieldType(ctx, f), docs: jsDoc(f.doc) })),
   });
   const nested = s.fields.filter((f) => f.type.kind === 'struct' || (f.type.kind === 'array' && f.type.elem.kind === 'struct'));
   const cls = new Members();
   const decl = sf.addClass({
     name: s.name,
     isExported: true,
-    docs: jsDoc([...s.doc, ...(s.doc.length ? [''] : []), `Flyweight over a ${s.size}-byte ${s.fqn} record: re-point it with wrap().`, `Layout: ${s.canonical}`]),
+    docs: jsDoc([...s.doc, ...(s.doc.length ? [''] : []), `Flyweight over a ${s.size}-byte ${s.fqn} record: re-point it with wrap().`, `Layout: ${layoutText(s)}`]),
   });
   cls.addProperty({ isStatic: true, isReadonly: true, name: 'NAME', initializer: `'${s.fqn}'` });
   cls.addProperty({ isStatic: true, isReadonly: true, name: 'SIZE', initializer: `${s.size}` });
@@ -373,20 +287,20 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
   });
   cls.addProperty({ name: 'view', type: 'DataView', docs: [{ description: 'The view the record is read from.' }] });
   cls.addProperty({ name: 'offset', type: 'number', docs: [{ description: 'Byte offset of the record in view.' }] });
-  cls.addProperty({ name: '#last', type: 'number', docs: [{ description: 'The last offset of view where a whole record fits (set by wrap()).' }] });
+  cls.addProperty({ name: TS_PRIVATE_LAST, type: 'number', docs: [{ description: 'The last offset of view where a whole record fits (set by wrap()).' }] });
   for (const f of nested) {
     const def = f.type.kind === 'struct' ? f.type.def : f.type.kind === 'array' && f.type.elem.kind === 'struct' ? f.type.elem.def : undefined;
     if (!def) continue;
-    cls.addProperty({ name: `#${lowerCamel(f.name)}`, isReadonly: true, type: useType(ctx, def, false) });
+    cls.addProperty({ name: tsFieldNames(f).flyweight as string, isReadonly: true, type: useType(ctx, def, false) });
   }
   const ctorBody: WriterFunction = (w) => {
     w.writeLine(`checkBounds('${s.name}', ${s.size}, view, offset);`);
     w.writeLine('this.view = view;');
     w.writeLine('this.offset = offset;');
-    w.writeLine(`this.#last = view.byteLength - ${s.size};`);
+    w.writeLine(`this.${TS_PRIVATE_LAST} = view.byteLength - ${s.size};`);
     for (const f of nested) {
       const def = f.type.kind === 'struct' ? f.type.def : f.type.kind === 'array' && f.type.elem.kind === 'struct' ? f.type.elem.def : undefined;
-      if (def) w.writeLine(`this.#${lowerCamel(f.name)} = new ${def.name}(view, offset + ${f.offset});`);
+      if (def) w.writeLine(`this.${tsFieldNames(f).flyweight} = new ${def.name}(view, offset + ${f.offset});`);
     }
   };
   cls.addConstructor({
@@ -405,14 +319,14 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
       { name: 'offset', type: 'number' },
     ],
     returnType: 'this',
-    statements: [`checkBounds('${s.name}', ${s.size}, view, offset);`, 'this.view = view;', 'this.offset = offset;', `this.#last = view.byteLength - ${s.size};`, 'return this;'],
+    statements: [`checkBounds('${s.name}', ${s.size}, view, offset);`, 'this.view = view;', 'this.offset = offset;', `this.${TS_PRIVATE_LAST} = view.byteLength - ${s.size};`, 'return this;'],
   });
   cls.addMethod({
     name: 'moveTo',
     docs: [{ description: 'Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this.' }],
     parameters: [{ name: 'offset', type: 'number' }],
     returnType: 'this',
-    statements: [`if (!(offset >= 0 && offset <= this.#last)) checkBounds('${s.name}', ${s.size}, this.view, offset);`, 'this.offset = offset;', 'return this;'],
+    statements: [`if (!(offset >= 0 && offset <= this.${TS_PRIVATE_LAST})) checkBounds('${s.name}', ${s.size}, this.view, offset);`, 'this.offset = offset;', 'return this;'],
   });
   for (const f of s.fields) addField(cls, s, f, ctx);
 
@@ -430,7 +344,7 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
       w.writeLine('return {');
       w.indent(() => {
         for (const f of s.fields) {
-          const n = lowerCamel(f.name);
+          const n = tsFieldNames(f).main;
           const t = f.type;
           if (t.kind === 'struct') w.writeLine(`${n}: this.${n}.toObject(),`);
           else if (t.kind === 'array') {
@@ -449,13 +363,14 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     returnType: 'this',
     statements: (w) => {
       for (const f of s.fields) {
-        const n = lowerCamel(f.name);
+        const names = tsFieldNames(f);
+        const n = names.main;
         const t = f.type;
         w.write(`if (obj.${n} !== undefined) `).inlineBlock(() => {
           if (t.kind === 'array') {
             ctx.helpers.add('arrayLength');
             w.writeLine(`checkArrayLength('${s.name}.${n}', obj.${n}.length, ${t.length});`);
-            w.writeLine(`obj.${n}.forEach((v, i) => this.set${upperFirst(n)}(i, v));`);
+            w.writeLine(`obj.${n}.forEach((v, i) => this.${names.setter}(i, v));`);
           } else {
             w.writeLine(`this.${n} = obj.${n};`);
           }
@@ -515,12 +430,18 @@ export function emitTsModule(schema: SchemaDef): string {
       useTrailingCommas: true,
     },
   });
-  const sf = project.createSourceFile(`/${tsModuleName(schema)}`, '', { overwrite: true });
   const ctx: Ctx = { helpers: new Set(), imports: new Map(), schema };
-  for (const d of schema.decls) {
+  // One small source file per declaration: ts-morph re-parses the whole file on every change, so a
+  // single file growing with each declaration would make the module quadratic in the schema.
+  const decls = schema.decls.map((d, i) => {
+    const sf = project.createSourceFile(`/decl${i}.ts`, '', { overwrite: true });
     if (d.kind === 'enum') emitEnum(sf, d);
     else emitStruct(sf, d, ctx);
-  }
+    sf.formatText({ indentSize: 2, convertTabsToSpaces: true });
+    const text = sf.getFullText();
+    project.removeSourceFile(sf);
+    return text;
+  });
   // Header and imports go first, in a fixed order: the runtime's functions, then other generated modules.
   const prelude: string[] = [`// Generated by mmbus-codegen from ${schema.baseName}.fbs. Do not edit: change the schema and regenerate.`];
   const runtime = Object.keys(HELPERS)
@@ -534,23 +455,7 @@ export function emitTsModule(schema: SchemaDef): string {
     const names = [...(ctx.imports.get(mod) ?? [])].sort((a, b) => a.replace(/^type /, '').localeCompare(b.replace(/^type /, '')));
     prelude.push(`import { ${names.join(', ')} } from '${mod}';`);
   }
-  sf.formatText({ indentSize: 2, convertTabsToSpaces: true });
-  return `${prelude.join('\n')}\n\n${sf.getFullText()}`;
-}
-
-function exportedFunctions(code: string): string[] {
-  return [...code.matchAll(/^export function (\w+)/gm)].map((m) => m[1] as string);
-}
-
-/** The runtime module: every helper the generated modules use, once per output directory. */
-export function emitTsRuntime(): string {
-  const lines = [
-    '// Generated by mmbus-codegen. Do not edit: regenerate.',
-    '// The runtime shared by the modules generated into this directory (bounds and index checks, 64-bit',
-    '// integers as numbers, UTF-8 text fields). Internal: import the generated classes, not these.',
-  ];
-  for (const code of Object.values(HELPERS)) lines.push('', code);
-  return lines.join('\n') + '\n';
+  return `${prelude.join('\n')}\n\n${decls.join('\n')}`;
 }
 
 export function emitTsIndex(schemas: readonly SchemaDef[]): string {

@@ -14,6 +14,9 @@ export interface Token {
 
 const PUNCT = new Set(['{', '}', '(', ')', '[', ']', ':', ';', ',', '=', '.']);
 
+/** Embeddings, overrides and isolates: the "Trojan Source" characters gcc's -Wbidi-chars reports. */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
+
 export function tokenize(file: string, src: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
@@ -49,6 +52,15 @@ export function tokenize(file: string, src: string): Token[] {
       if (end < 0) end = src.length;
       const text = src.slice(i, end);
       if (text.startsWith('///') && !text.startsWith('////')) {
+        const bidi = BIDI_CONTROLS.exec(text);
+        if (bidi) {
+          const at: Pos = { file, line, col: col + bidi.index };
+          const cp = (bidi[0].codePointAt(0) as number).toString(16).toUpperCase();
+          throw SchemaError.at(
+            at,
+            `doc comment holds the bidirectional control character U+${cp}: copied into the outputs it would make the code read differently than it compiles (gcc refuses it); remove it`,
+          );
+        }
         let body = text.slice(3).replace(/\r$/, '');
         if (body.startsWith(' ')) body = body.slice(1);
         doc.push(body.trimEnd());

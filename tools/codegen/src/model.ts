@@ -94,7 +94,7 @@ export interface StructDef {
   forceAlign?: number;
   /** Gaps between fields and at the end, in order. */
   padding: { offset: number; size: number }[];
-  canonical: string;
+  /** FNV-1a 64 of the canonical layout text (fingerprint.ts: canonicalLayout). */
   fingerprint: bigint;
 }
 

@@ -13,7 +13,7 @@ export interface AttrAst {
 
 export type TypeAst =
   | { kind: 'named'; name: string; pos: Pos }
-  | { kind: 'array'; elem: TypeAst; length: number; pos: Pos; lengthPos: Pos }
+  | { kind: 'array'; elem: TypeAst; length: bigint; pos: Pos; lengthPos: Pos }
   | { kind: 'vector'; elem: TypeAst; pos: Pos };
 
 export interface FieldAst {
@@ -271,7 +271,7 @@ class Parser {
       }
       this.next();
       this.expectPunct(']', 'to close the array type');
-      return { kind: 'array', elem, length: Number(BigInt(len.text.replace(/^\+/, ''))), pos: t.pos, lengthPos: len.pos };
+      return { kind: 'array', elem, length: BigInt(len.text.replace(/^\+/, '')), pos: t.pos, lengthPos: len.pos };
     }
     if (t.kind !== 'ident') throw SchemaError.at(t.pos, `expected a type, found ${describe(t)}`);
     this.next();

@@ -2,16 +2,27 @@
 // FlatBuffers struct rules: fields in declaration order, each at the next multiple of its alignment,
 // the struct aligned to its largest field (or force_align), its size rounded up to its alignment;
 // then, for mmbus, optionally padded to a declared size.
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { checkCNames } from './check-c.ts';
 import { SchemaError, formatPos, type Diagnostic, type Pos } from './diagnostics.ts';
-import { canonicalLayout, fnv1a64 } from './fingerprint.ts';
+import { canonicalLength, layoutFingerprint } from './fingerprint.ts';
+import {
+  ALIGN_MAX,
+  ARRAY_LENGTH_MAX,
+  INCLUDE_DEPTH_MAX,
+  LAYOUT_TEXT_BYTES_MAX,
+  RECORD_SIZE_MAX,
+  SCHEMA_BYTES_MAX,
+  SCHEMA_FILES_MAX,
+  SCHEMA_NAME_MAX,
+  formatBytes,
+} from './limits.ts';
 import {
   SCALAR_SIZE,
   SCALAR_SPELLINGS,
   elemAlign,
   elemSize,
-  is64,
   isInteger,
   type ElemType,
   type EnumDef,
@@ -21,13 +32,24 @@ import {
   type SchemaDef,
   type StructDef,
 } from './model.ts';
-import { C_COMMON_HEADER, TS_RUNTIME_MODULE, keywordLanguage, lowerCamel, upperFirst } from './names.ts';
+import {
+  C_COMMON_HEADER,
+  C_PAD_PREFIX,
+  OBJECT_PROTOTYPE_NAMES,
+  TS_CLASS_MEMBERS,
+  TS_PRIVATE_LAST,
+  TS_RUNTIME_MODULE,
+  TS_STRICT_BINDINGS,
+  keywordLanguage,
+  tsFieldMembers,
+  tsFieldNames,
+} from './names.ts';
+import { runtimeExports } from './ts-runtime.ts';
 import { parseSchema, type AttrAst, type EnumAst, type FileAst, type StructAst, type TypeAst } from './parser.ts';
 
 /** Our own attributes. flatc requires every non-builtin attribute to be declared: so do we. */
 export const ATTR_TEXT = 'mmbus_text';
 export const ATTR_SIZE = 'mmbus_size';
-const MAX_ALIGN = 32; // FLATBUFFERS_MAX_ALIGNMENT in flatc 2.0.8
 
 // flatc builtins that mean nothing for a fixed-size struct (or are table-only).
 const UNSUPPORTED_BUILTINS = new Set([
@@ -53,11 +75,13 @@ const UNSUPPORTED_BUILTINS = new Set([
   'offset64',
 ]);
 
-/** Globals and runtime helpers the generated TypeScript refers to: a type must not shadow them. */
+/**
+ * Names a generated module refers to besides its own: globals, the runtime's helpers, and the
+ * parameters of the methods that refer to a struct class by name (`new Nested(view, offset + 4)`).
+ */
 const TS_TAKEN_NAMES = new Set([
   'Array', 'ArrayBuffer', 'BigInt', 'DataView', 'Error', 'Math', 'Number', 'Object', 'Partial', 'RangeError',
-  'String', 'TextDecoder', 'TextEncoder', 'Uint8Array', 'checkArrayLength', 'checkBounds', 'checkIndex',
-  'getInt64Number', 'getUint64Number', 'readText', 'setInt64Number', 'setUint64Number', 'writeText',
+  'String', 'TextDecoder', 'TextEncoder', 'Uint8Array', 'view', 'offset', 'obj', ...runtimeExports(),
 ]);
 
 /** Output files mmbus-codegen writes besides one per schema, by the schema base name that would clash. */
@@ -67,12 +91,69 @@ const RESERVED_OUTPUTS = new Map([
   [C_COMMON_HEADER.replace(/\.h$/, ''), C_COMMON_HEADER],
 ]);
 
-/** Members the generated TypeScript class has besides those made from fields. */
-const TS_RESERVED_MEMBERS = new Set(['view', 'offset', 'wrap', 'toObject', 'assign', 'clear', 'constructor']);
-
 export interface LoadOptions {
-  /** Reads a file; defaults to fs.readFileSync(path, 'utf8'). */
+  /** Reads a file; defaults to readSchemaFile (regular files only, bounded). */
   readFile?: (path: string) => string;
+}
+
+/** A file refused before or while reading it; the message says why. `runLimit`: the run's input budget is spent. */
+class InputRefused extends Error {
+  constructor(
+    message: string,
+    readonly runLimit = false,
+  ) {
+    super(message);
+  }
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function tooBig(path: string, bytes: number | string, limit: number): InputRefused {
+  const max = formatBytes(SCHEMA_BYTES_MAX);
+  return new InputRefused(
+    limit === SCHEMA_BYTES_MAX
+      ? `schema file ${path} is ${bytes} bytes, more than the ${max} of schema text mmbus-codegen reads in one run; split it`
+      : `schema file ${path} (${bytes} bytes) takes the schema text of this run past the ${max} mmbus-codegen reads in one run; generate the schemas in several runs`,
+    true,
+  );
+}
+
+/**
+ * Reads a schema file of at most `limit` bytes as UTF-8. Only regular files: the type is checked
+ * before opening (a FIFO would block the open, a device never end), and again on the open descriptor,
+ * which is opened non-blocking in case the path changed in between.
+ */
+export function readSchemaFile(path: string, limit = SCHEMA_BYTES_MAX): string {
+  const notRegular = (st: Stats): InputRefused =>
+    new InputRefused(`${path} is ${fileKind(st)}, not a regular file; schemas and includes must be regular files`);
+  const st = statSync(path);
+  if (!st.isFile()) throw notRegular(st);
+  if (st.size > limit) throw tooBig(path, st.size, limit);
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const st2 = fstatSync(fd);
+    if (!st2.isFile()) throw notRegular(st2);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, limit + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > limit) throw tooBig(path, `more than ${limit}`, limit); // it grew since the stat
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 interface Loaded {
@@ -81,27 +162,54 @@ interface Loaded {
 }
 
 export function loadSchemas(paths: readonly string[], opts: LoadOptions = {}): Model {
-  const read = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   const byAbs = new Map<string, Loaded>();
   const order: Loaded[] = [];
   const diags: Diagnostic[] = [];
+  let bytesLeft = SCHEMA_BYTES_MAX;
+  let filesLeft = SCHEMA_FILES_MAX;
+  let stopped = false; // a run-wide limit was hit: load nothing more
+
+  const read = (path: string): string => {
+    if (!opts.readFile) return readSchemaFile(path, bytesLeft);
+    const src = opts.readFile(path);
+    if (Buffer.byteLength(src) > bytesLeft) throw tooBig(path, Buffer.byteLength(src), bytesLeft);
+    return src;
+  };
 
   const load = (path: string, from?: Pos, stack: string[] = []): Loaded | undefined => {
+    if (stopped) return undefined;
     const abs = resolvePath(path);
+    const pos = from ?? { file: path, line: 1, col: 1 };
     if (stack.includes(abs)) {
       if (from) diags.push({ pos: from, message: `include cycle: ${path} includes itself through ${stack.length} file(s); remove one of the includes` });
       return undefined;
     }
     const known = byAbs.get(abs);
     if (known) return known;
+    if (stack.length > INCLUDE_DEPTH_MAX) {
+      diags.push({ pos, message: `includes nested more than ${INCLUDE_DEPTH_MAX} deep (mmbus-codegen's limit) to reach ${path}; include it from a file nearer the root` });
+      stopped = true;
+      return undefined;
+    }
+    if (filesLeft === 0) {
+      diags.push({ pos, message: `more than ${SCHEMA_FILES_MAX} schema files in one run (mmbus-codegen's limit), counting includes; generate them in several runs` });
+      stopped = true;
+      return undefined;
+    }
+    filesLeft--;
     let src: string;
     try {
       src = read(path);
-    } catch {
-      const pos = from ?? { file: path, line: 1, col: 1 };
-      diags.push({ pos, message: `cannot read schema file ${path}; check the path` });
+    } catch (e) {
+      if (e instanceof InputRefused) {
+        diags.push({ pos, message: e.message });
+        stopped ||= e.runLimit;
+      } else {
+        diags.push({ pos, message: `cannot read schema file ${path}; check the path` });
+      }
       return undefined;
     }
+    bytesLeft -= Buffer.byteLength(src);
     let ast: FileAst;
     try {
       ast = parseSchema(path, src);
@@ -136,6 +244,11 @@ export function loadSchemas(paths: readonly string[], opts: LoadOptions = {}): M
         pos: { file: def.path, line: 1, col: 1 },
         message: `schema ${def.path} would generate ${reserved}, which mmbus-codegen writes itself; rename the schema`,
       });
+    } else if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(def.baseName)) {
+      diags.push({
+        pos: { file: def.path, line: 1, col: 1 },
+        message: `schema file name '${basename(def.path)}': the output files and the imports between them are named after it, so it must be letters, digits, '_', '-' and '.' (not starting with '.' or '-'); rename the file`,
+      });
     }
     const other = baseNames.get(def.baseName);
     if (other) {
@@ -149,7 +262,10 @@ export function loadSchemas(paths: readonly string[], opts: LoadOptions = {}): M
 
   new Resolver(order, diags).run();
   if (diags.length > 0) throw new SchemaError(diags);
-  return { schemas: order.map((l) => l.def) };
+  const model: Model = { schemas: order.map((l) => l.def) };
+  diags.push(...checkCNames(model));
+  if (diags.length > 0) throw new SchemaError(diags);
+  return model;
 }
 
 /** Parses and resolves schema text held in memory (tests, tools); includes are read from `files`. */
@@ -166,11 +282,18 @@ export function loadSchemaText(files: Record<string, string>, roots: readonly st
 
 type Decl = StructDef | EnumDef;
 
+/** Members every generated class has besides those made from fields. */
+const TS_RESERVED_MEMBERS = new Set([...TS_CLASS_MEMBERS, TS_PRIVATE_LAST]);
+
 class Resolver {
   private readonly decls = new Map<string, Decl>();
   /** Attribute names declared in each schema and its includes. */
   private readonly declaredAttrs = new Map<SchemaDef, Set<string>>();
+  /** Each schema and everything it includes, transitively. */
+  private readonly visible = new Map<SchemaDef, Set<SchemaDef>>();
   private readonly tsExportNames = new Map<string, Decl>();
+  /** Canonical layout text the fingerprints may still hash in this run. */
+  private layoutBudget = LAYOUT_TEXT_BYTES_MAX;
 
   constructor(
     private readonly files: Loaded[],
@@ -184,8 +307,13 @@ class Resolver {
   run(): void {
     for (const { def, ast } of this.files) {
       const attrs = new Set(ast.attributes.map((a) => a.name));
-      for (const inc of def.includes) for (const a of this.declaredAttrs.get(inc) ?? []) attrs.add(a);
+      const visible = new Set([def]);
+      for (const inc of def.includes) {
+        for (const a of this.declaredAttrs.get(inc) ?? []) attrs.add(a);
+        for (const v of this.visible.get(inc) ?? []) visible.add(v);
+      }
       this.declaredAttrs.set(def, attrs);
+      this.visible.set(def, visible);
       for (const d of ast.decls) {
         const before = this.diags.length;
         const decl = d.kind === 'struct' ? this.resolveStruct(def, d) : this.resolveEnum(def, d);
@@ -197,7 +325,7 @@ class Resolver {
   private checkName(name: string, pos: Pos, what: string): void {
     const lang = keywordLanguage(name);
     if (lang) this.err(pos, `${what} name '${name}' is a keyword in ${lang}; rename it (e.g. '${name}_')`);
-    if (name.startsWith('_mmbus') || name.startsWith('mmbus_pad')) {
+    if (name.startsWith('_mmbus') || name.startsWith(C_PAD_PREFIX)) {
       this.err(pos, `${what} name '${name}' is reserved for generated code; rename it`);
     }
   }
@@ -205,6 +333,16 @@ class Resolver {
   private register(decl: Decl, nsPos: Pos): void {
     for (const part of decl.namespace ? decl.namespace.split('.') : []) this.checkName(part, nsPos, 'namespace');
     this.checkName(decl.name, decl.pos, decl.kind);
+    if (decl.kind === 'struct' && decl.fqn.length > SCHEMA_NAME_MAX) {
+      this.err(
+        decl.pos,
+        `struct name '${decl.fqn}' is ${decl.fqn.length} bytes long, but a channel stores at most ${SCHEMA_NAME_MAX} bytes of its record type's name (MMBUS_SCHEMA_NAME_MAX); shorten the name or the namespace`,
+      );
+    }
+    if (TS_STRICT_BINDINGS.has(decl.name)) {
+      this.err(decl.pos, `${decl.kind} name '${decl.name}' cannot be declared in TypeScript: generated modules are strict mode code, where '${decl.name}' is not a valid name; rename it`);
+      return;
+    }
     if (TS_TAKEN_NAMES.has(decl.name)) {
       this.err(decl.pos, `${decl.kind} name '${decl.name}' would shadow a name the generated TypeScript uses; rename it`);
       return;
@@ -236,18 +374,12 @@ class Resolver {
 
   /** Declarations visible from `schema`: its own (so far) and its includes'. */
   private lookup(schema: SchemaDef, namespace: string, name: string): Decl | undefined {
-    const visible = new Set<SchemaDef>();
-    const walk = (s: SchemaDef): void => {
-      if (visible.has(s)) return;
-      visible.add(s);
-      s.includes.forEach(walk);
-    };
-    walk(schema);
+    const visible = this.visible.get(schema);
     const parts = namespace ? namespace.split('.') : [];
     for (let n = parts.length; n >= 0; n--) {
       const fqn = [...parts.slice(0, n), name].join('.');
       const d = this.decls.get(fqn);
-      if (d && visible.has(d.schema)) return d;
+      if (d && visible?.has(d.schema)) return d;
     }
     return undefined;
   }
@@ -275,12 +407,13 @@ class Resolver {
     return out;
   }
 
-  private intAttr(a: AttrAst, what: string): number | undefined {
+  /** A non-negative integer attribute value, exact (the callers check the range). */
+  private intAttr(a: AttrAst, what: string): bigint | undefined {
     if (a.valueKind !== 'int' || a.value === undefined || a.value.startsWith('-')) {
       this.err(a.valuePos ?? a.pos, `attribute '${a.name}' needs a positive integer value (${what})`);
       return undefined;
     }
-    return Number(BigInt(a.value.replace(/^\+/, '')));
+    return BigInt(a.value.replace(/^\+/, ''));
   }
 
   private resolveEnum(schema: SchemaDef, ast: EnumAst): EnumDef {
@@ -314,6 +447,9 @@ class Resolver {
     const values = new Map<bigint, string>();
     for (const v of ast.values) {
       this.checkName(v.name, v.pos, 'enum value');
+      if (OBJECT_PROTOTYPE_NAMES.has(v.name)) {
+        this.err(v.pos, `enum value name '${v.name}' would be a property of the TypeScript object ${ast.name}, but ${prototypeClash(v.name)}; rename it`);
+      }
       const value = v.value ?? next;
       const firstPos = names.get(v.name);
       if (firstPos) this.err(v.pos, `duplicate enum value name '${v.name}' in enum ${ast.name} (first at ${formatPos(firstPos)}); rename one`);
@@ -362,6 +498,10 @@ class Resolver {
       this.err(pos, `field '${field}' would generate the TypeScript member '${member}', which the generated class already has; rename the field`);
       return;
     }
+    if (OBJECT_PROTOTYPE_NAMES.has(member)) {
+      this.err(pos, `field '${field}' would generate the TypeScript member '${member}', but ${prototypeClash(member)}; rename the field`);
+      return;
+    }
     const other = members.get(member);
     if (other !== undefined && other !== field) {
       this.err(pos, `field '${field}' would generate the TypeScript member '${member}', also generated for field '${other}'; rename one of them`);
@@ -385,9 +525,9 @@ class Resolver {
       naturalSize: 0,
       end: 0,
       padding: [],
-      canonical: '',
       fingerprint: 0n,
     };
+    const firstDiag = this.diags.length;
     const attrs = this.checkAttrs(schema, ast.attrs, 'struct');
     if (ast.fields.length === 0) this.err(ast.pos, `struct ${ast.name} has no fields; size 0 structs are not allowed (flatc refuses them too)`);
 
@@ -401,6 +541,8 @@ class Resolver {
       if (this.diags.length > before) clashed.add(field);
     };
 
+    // Exact in doubles: offset stays <= RECORD_SIZE_MAX (checked after each field) and one field is at
+    // most ARRAY_LENGTH_MAX elements of at most RECORD_SIZE_MAX bytes, below 2^32.
     let offset = 0;
     let align = 1;
     for (const f of ast.fields) {
@@ -413,10 +555,10 @@ class Resolver {
       let type: FieldType | undefined;
       if (f.type.kind === 'array') {
         const elem = this.resolveElem(schema, ast.namespace, f.type.elem, true);
-        if (f.type.length < 1 || f.type.length > 0xffff) {
-          this.err(f.type.lengthPos, `array length ${f.type.length} is out of range; it must be 1..65535`);
+        if (f.type.length < 1n || f.type.length > BigInt(ARRAY_LENGTH_MAX)) {
+          this.err(f.type.lengthPos, `array length ${f.type.length} is out of range; it must be 1..${ARRAY_LENGTH_MAX}`);
         } else if (elem) {
-          type = { kind: 'array', elem, length: f.type.length };
+          type = { kind: 'array', elem, length: Number(f.type.length) };
         }
       } else {
         type = this.resolveElem(schema, ast.namespace, f.type, false);
@@ -447,61 +589,78 @@ class Resolver {
         falign = elemAlign(type);
       }
       const start = Math.ceil(offset / falign) * falign;
+      if (start + size > RECORD_SIZE_MAX) {
+        this.err(
+          f.pos,
+          `struct ${ast.name} does not fit in a record: field '${f.name}' (${size} byte${size === 1 ? '' : 's'} at offset ${start}) ends at byte ${start + size}, and a record holds at most ${RECORD_SIZE_MAX} bytes (MMBUS_RECORD_SIZE_MAX); shrink or split the struct`,
+        );
+        break;
+      }
       if (start > offset) def.padding.push({ offset, size: start - offset });
       def.fields.push({ name: f.name, pos: f.pos, doc: f.doc, type, offset: start, size, align: falign } satisfies FieldDef);
       offset = start + size;
       align = Math.max(align, falign);
 
-      const camel = lowerCamel(f.name);
-      const pascal = upperFirst(camel);
-      claim(camel, f.name, f.pos);
-      claim(`set${pascal}`, f.name, f.pos);
-      const scalar64 = (t: FieldType): boolean =>
-        (t.kind === 'scalar' && is64(t.scalar)) ||
-        (t.kind === 'enum' && is64(t.def.underlying)) ||
-        (t.kind === 'array' && t.elem.kind !== 'struct' && scalar64(t.elem));
-      if (scalar64(type)) {
-        claim(`${camel}Number`, f.name, f.pos);
-        claim(`set${pascal}Number`, f.name, f.pos);
-      }
-      if (type.kind === 'text') claim(`${camel}Bytes`, f.name, f.pos);
-      if (type.kind === 'array') claim(`${camel}Length`, f.name, f.pos);
+      const names = tsFieldNames({ name: f.name, type });
+      for (const m of tsFieldMembers(names)) claim(m, f.name, f.pos);
     }
 
     const fa = attrs.get('force_align');
     if (fa) {
       const v = this.intAttr(fa, 'a power of two');
       if (v !== undefined) {
-        if ((v & (v - 1)) !== 0 || v < align || v > MAX_ALIGN) {
-          this.err(fa.valuePos ?? fa.pos, `force_align: ${v} is invalid for struct ${ast.name}; it must be a power of two from the natural alignment ${align} to ${MAX_ALIGN}`);
+        if ((v & (v - 1n)) !== 0n || v < BigInt(align) || v > BigInt(ALIGN_MAX)) {
+          this.err(fa.valuePos ?? fa.pos, `force_align: ${v} is invalid for struct ${ast.name}; it must be a power of two from the natural alignment ${align} to ${ALIGN_MAX}`);
         } else {
-          def.forceAlign = v;
-          align = v;
+          def.forceAlign = Number(v);
+          align = Number(v);
         }
       }
     }
     def.end = offset;
     def.align = align;
+    // offset <= RECORD_SIZE_MAX, a multiple of every alignment up to ALIGN_MAX: the rounding stays within it
     def.naturalSize = Math.ceil(offset / align) * align;
     def.size = def.naturalSize;
     const ds = attrs.get(ATTR_SIZE);
     if (ds) {
       const v = this.intAttr(ds, 'the total size in bytes');
       if (v !== undefined) {
-        if (offset > v) {
+        if (v > BigInt(RECORD_SIZE_MAX)) {
+          this.err(ds.valuePos ?? ds.pos, `declared size ${v} of struct ${ast.name} is more than a record holds: at most ${RECORD_SIZE_MAX} bytes (MMBUS_RECORD_SIZE_MAX); lower it`);
+        } else if (BigInt(offset) > v) {
           this.err(ds.valuePos ?? ds.pos, `struct ${ast.name} is ${offset} bytes, larger than its declared size ${v} (${ATTR_SIZE}); remove or shrink fields, or raise the declared size`);
-        } else if (v % align !== 0) {
-          this.err(ds.valuePos ?? ds.pos, `declared size ${v} of struct ${ast.name} is not a multiple of its alignment ${align}; use ${Math.ceil(v / align) * align}`);
+        } else if (v % BigInt(align) !== 0n) {
+          const up = (v + BigInt(align) - 1n) / BigInt(align) * BigInt(align);
+          this.err(ds.valuePos ?? ds.pos, `declared size ${v} of struct ${ast.name} is not a multiple of its alignment ${align}; use ${up}`);
         } else {
-          def.declaredSize = v;
-          def.size = v;
+          def.declaredSize = Number(v);
+          def.size = Number(v);
         }
       }
     }
     if (def.size > offset) def.padding.push({ offset, size: def.size - offset });
-    def.canonical = canonicalLayout(def);
-    def.fingerprint = fnv1a64(def.canonical);
+    if (this.diags.length === firstDiag && this.layoutBudget >= 0) {
+      const textBytes = canonicalLength(def);
+      if (textBytes > this.layoutBudget) {
+        this.err(
+          ast.pos,
+          `the canonical layout text of struct ${ast.name}, which its fingerprint hashes, is ${textBytes} bytes (it holds the text of every struct nested in it); with the structs before it that is more than the ${formatBytes(LAYOUT_TEXT_BYTES_MAX)} mmbus-codegen hashes in one run; nest fewer levels or split the schemas`,
+        );
+        this.layoutBudget = -1; // spent: one message, no more fingerprints
+      } else {
+        this.layoutBudget -= textBytes;
+        def.fingerprint = layoutFingerprint(def);
+      }
+    }
     this.register(def, ast.pos);
     return def;
   }
+}
+
+/** Why a name of Object.prototype cannot be a generated member or property. */
+function prototypeClash(name: string): string {
+  return name === '__proto__'
+    ? "'__proto__' in an object literal sets the prototype instead of a property"
+    : `every object inherits '${name}' from Object.prototype, which the generated member would shadow`;
 }

@@ -1,6 +1,6 @@
 // Shared test helpers: temp dirs, external tools (a missing tool FAILS the test: CI installs them).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,4 +49,73 @@ export function runOk(cmd: string, args: readonly string[], opts: { cwd?: string
 /** Runs mmbus-codegen's CLI through tsx, as the Nx target does. */
 export function runCli(args: readonly string[], cwd?: string): RunResult {
   return run(process.execPath, [tsxCli, cliPath, ...args], { cwd });
+}
+
+/**
+ * The compiler options generated TypeScript must pass: strict, plus every stricter check a consumer
+ * may turn on (the base config adds noUncheckedIndexedAccess, noImplicitOverride, isolatedModules).
+ */
+export const STRICT_TS_OPTIONS = {
+  strict: true,
+  noUnusedLocals: true,
+  noUnusedParameters: true,
+  noImplicitReturns: true,
+  noFallthroughCasesInSwitch: true,
+  noPropertyAccessFromIndexSignature: true,
+  exactOptionalPropertyTypes: true,
+  verbatimModuleSyntax: true,
+  erasableSyntaxOnly: true,
+  allowUnreachableCode: false,
+  allowUnusedLabels: false,
+} as const;
+
+/** Type-checks `files` with STRICT_TS_OPTIONS in one tsc run; `dir` gets the tsconfig (and an ESM package.json). */
+export function tscStrict(dir: string, files: readonly string[]): RunResult {
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(repoDir, 'tsconfig.base.json'),
+      compilerOptions: { noEmit: true, ...STRICT_TS_OPTIONS, typeRoots: [join(repoDir, 'node_modules', '@types')] },
+      files,
+    }),
+  );
+  return run(process.execPath, [join(repoDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')]);
+}
+
+/** The C and C++ compilers and modes every generated header must pass, warnings as errors. */
+export const C_COMPILERS: readonly { name: string; cmd: string; args: readonly string[]; cpp: boolean }[] = [
+  { name: 'gcc -std=c11', cmd: 'gcc', args: ['-std=c11'], cpp: false },
+  { name: 'gcc -std=gnu11', cmd: 'gcc', args: ['-std=gnu11'], cpp: false }, // predefines linux, unix
+  { name: 'clang -std=c11', cmd: 'clang', args: ['-std=c11'], cpp: false },
+  { name: 'g++ -std=c++17', cmd: 'g++', args: ['-std=c++17'], cpp: true },
+  { name: 'clang++ -std=gnu++17', cmd: 'clang++', args: ['-std=gnu++17'], cpp: true },
+];
+
+export const C_WARNINGS = ['-Wall', '-Wextra', '-Werror', '-pedantic'];
+
+/**
+ * One translation unit per entry, each including the standard headers programs use next to the
+ * generated ones, libmmbus's header, then `headers` (twice: the include guards must work).
+ */
+export function writeHeaderUnits(dir: string, units: readonly { name: string; headers: readonly string[] }[], cpp: boolean): string[] {
+  const std = ['stdio.h', 'stdlib.h', 'stdbool.h', 'assert.h', 'limits.h', 'inttypes.h', 'stdint.h', 'stddef.h', 'string.h', 'errno.h'];
+  return units.map((u) => {
+    const path = join(dir, `${u.name}.${cpp ? 'cpp' : 'c'}`);
+    const lines = [
+      ...std.map((h) => `#include <${h}>`),
+      ...(cpp ? [] : ['#include <stdalign.h>', '#include <stdnoreturn.h>']),
+      '#include "mmbus.h"',
+      ...[...u.headers, ...u.headers].map((h) => `#include "${h}"`),
+      'int main(void) { return 0; }',
+      '',
+    ];
+    writeFileSync(path, lines.join('\n'));
+    return path;
+  });
+}
+
+/** Syntax-checks the units with one compiler invocation; -I finds mmbus.h. */
+export function compileUnits(compiler: (typeof C_COMPILERS)[number], units: readonly string[]): RunResult {
+  return run(compiler.cmd, [...compiler.args, ...C_WARNINGS, '-fsyntax-only', '-I', join(repoDir, 'native', 'include'), ...units]);
 }

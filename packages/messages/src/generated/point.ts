@@ -50,14 +50,14 @@ export class PointUpdate {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 128-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(128)), offset: number = 0) {
     checkBounds('PointUpdate', 128, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 128;
+    this.#_mmbusLast = view.byteLength - 128;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
@@ -65,13 +65,13 @@ export class PointUpdate {
     checkBounds('PointUpdate', 128, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 128;
+    this.#_mmbusLast = view.byteLength - 128;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('PointUpdate', 128, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('PointUpdate', 128, this.view, offset);
     this.offset = offset;
     return this;
   }

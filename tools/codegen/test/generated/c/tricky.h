@@ -65,7 +65,7 @@ MMBUS_STATIC_ASSERT(offsetof(corpus_Mixed, h) == 40, "corpus_Mixed.h: offset dif
 #define CORPUS_NESTED_ALIGN 16
 #define CORPUS_NESTED_FINGERPRINT UINT64_C(0xb1e8bb85cfa2345a)
 
-/** Layout: struct corpus.Nested size=64 align=16;field tag:uint8@0:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;)@4:12;field flag:bool@16:1;field al:(struct corpus.geo.Aligned16 size=16 align=16;field a:uint8@0:1;field b:float64@8:8;)@32:16;field last:uint16@48:2; */
+/** Layout: struct corpus.Nested size=64 align=16;field tag:uint8@0:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;...)@4:12;field flag:bool@16:1;field al:(struct corpus.geo.Aligned16 size=16 align=16;...)@32:16;field last:uint16@48:2; */
 typedef struct corpus_Nested {
   MMBUS_ALIGNAS(16) uint8_t tag;
   uint8_t mmbus_pad0[3]; /* padding, keep zero */
@@ -97,7 +97,7 @@ MMBUS_STATIC_ASSERT(offsetof(corpus_Nested, last) == 48, "corpus_Nested.last: of
 #define CORPUS_ARRAYS_SMALL_LENGTH 5
 #define CORPUS_ARRAYS_AXES_LENGTH 2
 
-/** Layout: struct corpus.Arrays size=120 align=8;field flags:[bool:3]@0:3;field colors:[enum corpus.Color:uint16:3]@4:6;field pts:[(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;):4]@12:48;field longs:[int64:2]@64:16;field ulongs:[uint64:2]@80:16;field small:[int8:5]@96:5;field d:float64@104:8;field axes:[enum corpus.geo.Axis:int8:2]@112:2; */
+/** Layout: struct corpus.Arrays size=120 align=8;field flags:[bool:3]@0:3;field colors:[enum corpus.Color:uint16:3]@4:6;field pts:[(struct corpus.geo.Vec3 size=12 align=4;...):4]@12:48;field longs:[int64:2]@64:16;field ulongs:[uint64:2]@80:16;field small:[int8:5]@96:5;field d:float64@104:8;field axes:[enum corpus.geo.Axis:int8:2]@112:2; */
 typedef struct corpus_Arrays {
   MMBUS_ALIGNAS(8) uint8_t flags[3];
   uint8_t mmbus_pad0[1]; /* padding, keep zero */
@@ -190,7 +190,7 @@ static inline const char *corpus_Text_get_s(const corpus_Text *m, size_t *len) {
 #define CORPUS_DEEP_ARR_LENGTH 2
 #define CORPUS_DEEP_TS_LENGTH 2
 
-/** Layout: struct corpus.Deep size=512 align=16;field n:(struct corpus.Nested size=64 align=16;field tag:uint8@0:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;)@4:12;field flag:bool@16:1;field al:(struct corpus.geo.Aligned16 size=16 align=16;field a:uint8@0:1;field b:float64@8:8;)@32:16;field last:uint16@48:2;)@0:64;field arr:[(struct corpus.Arrays size=120 align=8;field flags:[bool:3]@0:3;field colors:[enum corpus.Color:uint16:3]@4:6;field pts:[(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;):4]@12:48;field longs:[int64:2]@64:16;field ulongs:[uint64:2]@80:16;field small:[int8:5]@96:5;field d:float64@104:8;field axes:[enum corpus.geo.Axis:int8:2]@112:2;):2]@64:240;field f:(struct corpus.Forced size=8 align=8;field x:uint8@0:1;field y:uint16@2:2;)@304:8;field t:(struct corpus.Text size=64 align=8;field s:text[7]@0:7;field n:uint32@8:4;field big:enum corpus.Big:int64@16:8;field ub:enum corpus.UBig:uint64@24:8;)@312:64;field ts:[(struct corpus.Text size=64 align=8;field s:text[7]@0:7;field n:uint32@8:4;field big:enum corpus.Big:int64@16:8;field ub:enum corpus.UBig:uint64@24:8;):2]@376:128; */
+/** Layout: struct corpus.Deep size=512 align=16;field n:(struct corpus.Nested size=64 align=16;...)@0:64;field arr:[(struct corpus.Arrays size=120 align=8;...):2]@64:240;field f:(struct corpus.Forced size=8 align=8;...)@304:8;field t:(struct corpus.Text size=64 align=8;...)@312:64;field ts:[(struct corpus.Text size=64 align=8;...):2]@376:128; */
 typedef struct corpus_Deep {
   MMBUS_ALIGNAS(16) corpus_Nested n;
   corpus_Arrays arr[2];
@@ -283,7 +283,7 @@ MMBUS_STATIC_ASSERT(offsetof(corpus_Spellings, t) == 88, "corpus_Spellings.t: of
 /**
  * One of every field type, for the cross-language round trips.
  *
- * Layout: struct corpus.Edge size=256 align=16;field b:bool@0:1;field i8:int8@1:1;field u8:uint8@2:1;field i16:int16@4:2;field u16:uint16@6:2;field i32:int32@8:4;field u32:uint32@12:4;field i64:int64@16:8;field u64:uint64@24:8;field f32:float32@32:4;field f64:float64@40:8;field color:enum corpus.Color:uint16@48:2;field big:enum corpus.Big:int64@56:8;field ub:enum corpus.UBig:uint64@64:8;field axis:enum corpus.geo.Axis:int8@72:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;)@76:12;field al:(struct corpus.geo.Aligned16 size=16 align=16;field a:uint8@0:1;field b:float64@8:8;)@96:16;field pts:[(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;):2]@112:24;field longs:[int64:2]@136:16;field ulongs:[uint64:2]@152:16;field flags:[bool:2]@168:2;field colors:[enum corpus.Color:uint16:2]@170:4;field text:text[16]@174:16;field short_text:text[4]@190:4;
+ * Layout: struct corpus.Edge size=256 align=16;field b:bool@0:1;field i8:int8@1:1;field u8:uint8@2:1;field i16:int16@4:2;field u16:uint16@6:2;field i32:int32@8:4;field u32:uint32@12:4;field i64:int64@16:8;field u64:uint64@24:8;field f32:float32@32:4;field f64:float64@40:8;field color:enum corpus.Color:uint16@48:2;field big:enum corpus.Big:int64@56:8;field ub:enum corpus.UBig:uint64@64:8;field axis:enum corpus.geo.Axis:int8@72:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;...)@76:12;field al:(struct corpus.geo.Aligned16 size=16 align=16;...)@96:16;field pts:[(struct corpus.geo.Vec3 size=12 align=4;...):2]@112:24;field longs:[int64:2]@136:16;field ulongs:[uint64:2]@152:16;field flags:[bool:2]@168:2;field colors:[enum corpus.Color:uint16:2]@170:4;field text:text[16]@174:16;field short_text:text[4]@190:4;
  */
 typedef struct corpus_Edge {
   MMBUS_ALIGNAS(16) uint8_t b;

@@ -36,14 +36,14 @@ export class Vec3 {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 12-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(12)), offset: number = 0) {
     checkBounds('Vec3', 12, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 12;
+    this.#_mmbusLast = view.byteLength - 12;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
@@ -51,13 +51,13 @@ export class Vec3 {
     checkBounds('Vec3', 12, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 12;
+    this.#_mmbusLast = view.byteLength - 12;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Vec3', 12, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Vec3', 12, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -144,14 +144,14 @@ export class Aligned16 {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 16-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(16)), offset: number = 0) {
     checkBounds('Aligned16', 16, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 16;
+    this.#_mmbusLast = view.byteLength - 16;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
@@ -159,13 +159,13 @@ export class Aligned16 {
     checkBounds('Aligned16', 16, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 16;
+    this.#_mmbusLast = view.byteLength - 16;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Aligned16', 16, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Aligned16', 16, this.view, offset);
     this.offset = offset;
     return this;
   }

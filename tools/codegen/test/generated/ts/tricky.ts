@@ -56,14 +56,14 @@ export class Mixed {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 48-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(48)), offset: number = 0) {
     checkBounds('Mixed', 48, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 48;
+    this.#_mmbusLast = view.byteLength - 48;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
@@ -71,13 +71,13 @@ export class Mixed {
     checkBounds('Mixed', 48, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 48;
+    this.#_mmbusLast = view.byteLength - 48;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Mixed', 48, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Mixed', 48, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -221,7 +221,7 @@ export interface NestedObject {
 
 /**
  * Flyweight over a 64-byte corpus.Nested record: re-point it with wrap().
- * Layout: struct corpus.Nested size=64 align=16;field tag:uint8@0:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;)@4:12;field flag:bool@16:1;field al:(struct corpus.geo.Aligned16 size=16 align=16;field a:uint8@0:1;field b:float64@8:8;)@32:16;field last:uint16@48:2;
+ * Layout: struct corpus.Nested size=64 align=16;field tag:uint8@0:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;...)@4:12;field flag:bool@16:1;field al:(struct corpus.geo.Aligned16 size=16 align=16;...)@32:16;field last:uint16@48:2;
  */
 export class Nested {
   static readonly NAME = 'corpus.Nested';
@@ -234,7 +234,7 @@ export class Nested {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
   readonly #pos: Vec3;
   readonly #al: Aligned16;
 
@@ -243,7 +243,7 @@ export class Nested {
     checkBounds('Nested', 64, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 64;
+    this.#_mmbusLast = view.byteLength - 64;
     this.#pos = new Vec3(view, offset + 4);
     this.#al = new Aligned16(view, offset + 32);
   }
@@ -253,13 +253,13 @@ export class Nested {
     checkBounds('Nested', 64, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 64;
+    this.#_mmbusLast = view.byteLength - 64;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Nested', 64, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Nested', 64, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -363,7 +363,7 @@ export interface ArraysObject {
 
 /**
  * Flyweight over a 120-byte corpus.Arrays record: re-point it with wrap().
- * Layout: struct corpus.Arrays size=120 align=8;field flags:[bool:3]@0:3;field colors:[enum corpus.Color:uint16:3]@4:6;field pts:[(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;):4]@12:48;field longs:[int64:2]@64:16;field ulongs:[uint64:2]@80:16;field small:[int8:5]@96:5;field d:float64@104:8;field axes:[enum corpus.geo.Axis:int8:2]@112:2;
+ * Layout: struct corpus.Arrays size=120 align=8;field flags:[bool:3]@0:3;field colors:[enum corpus.Color:uint16:3]@4:6;field pts:[(struct corpus.geo.Vec3 size=12 align=4;...):4]@12:48;field longs:[int64:2]@64:16;field ulongs:[uint64:2]@80:16;field small:[int8:5]@96:5;field d:float64@104:8;field axes:[enum corpus.geo.Axis:int8:2]@112:2;
  */
 export class Arrays {
   static readonly NAME = 'corpus.Arrays';
@@ -376,7 +376,7 @@ export class Arrays {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
   readonly #pts: Vec3;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 120-byte buffer). */
@@ -384,7 +384,7 @@ export class Arrays {
     checkBounds('Arrays', 120, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 120;
+    this.#_mmbusLast = view.byteLength - 120;
     this.#pts = new Vec3(view, offset + 12);
   }
 
@@ -393,13 +393,13 @@ export class Arrays {
     checkBounds('Arrays', 120, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 120;
+    this.#_mmbusLast = view.byteLength - 120;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Arrays', 120, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Arrays', 120, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -605,14 +605,14 @@ export class Forced {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 8-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(8)), offset: number = 0) {
     checkBounds('Forced', 8, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 8;
+    this.#_mmbusLast = view.byteLength - 8;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
@@ -620,13 +620,13 @@ export class Forced {
     checkBounds('Forced', 8, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 8;
+    this.#_mmbusLast = view.byteLength - 8;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Forced', 8, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Forced', 8, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -701,14 +701,14 @@ export class Text {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 64-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(64)), offset: number = 0) {
     checkBounds('Text', 64, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 64;
+    this.#_mmbusLast = view.byteLength - 64;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
@@ -716,13 +716,13 @@ export class Text {
     checkBounds('Text', 64, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 64;
+    this.#_mmbusLast = view.byteLength - 64;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Text', 64, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Text', 64, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -837,7 +837,7 @@ export interface DeepObject {
 
 /**
  * Flyweight over a 512-byte corpus.Deep record: re-point it with wrap().
- * Layout: struct corpus.Deep size=512 align=16;field n:(struct corpus.Nested size=64 align=16;field tag:uint8@0:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;)@4:12;field flag:bool@16:1;field al:(struct corpus.geo.Aligned16 size=16 align=16;field a:uint8@0:1;field b:float64@8:8;)@32:16;field last:uint16@48:2;)@0:64;field arr:[(struct corpus.Arrays size=120 align=8;field flags:[bool:3]@0:3;field colors:[enum corpus.Color:uint16:3]@4:6;field pts:[(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;):4]@12:48;field longs:[int64:2]@64:16;field ulongs:[uint64:2]@80:16;field small:[int8:5]@96:5;field d:float64@104:8;field axes:[enum corpus.geo.Axis:int8:2]@112:2;):2]@64:240;field f:(struct corpus.Forced size=8 align=8;field x:uint8@0:1;field y:uint16@2:2;)@304:8;field t:(struct corpus.Text size=64 align=8;field s:text[7]@0:7;field n:uint32@8:4;field big:enum corpus.Big:int64@16:8;field ub:enum corpus.UBig:uint64@24:8;)@312:64;field ts:[(struct corpus.Text size=64 align=8;field s:text[7]@0:7;field n:uint32@8:4;field big:enum corpus.Big:int64@16:8;field ub:enum corpus.UBig:uint64@24:8;):2]@376:128;
+ * Layout: struct corpus.Deep size=512 align=16;field n:(struct corpus.Nested size=64 align=16;...)@0:64;field arr:[(struct corpus.Arrays size=120 align=8;...):2]@64:240;field f:(struct corpus.Forced size=8 align=8;...)@304:8;field t:(struct corpus.Text size=64 align=8;...)@312:64;field ts:[(struct corpus.Text size=64 align=8;...):2]@376:128;
  */
 export class Deep {
   static readonly NAME = 'corpus.Deep';
@@ -850,7 +850,7 @@ export class Deep {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
   readonly #n: Nested;
   readonly #arr: Arrays;
   readonly #f: Forced;
@@ -862,7 +862,7 @@ export class Deep {
     checkBounds('Deep', 512, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 512;
+    this.#_mmbusLast = view.byteLength - 512;
     this.#n = new Nested(view, offset + 0);
     this.#arr = new Arrays(view, offset + 64);
     this.#f = new Forced(view, offset + 304);
@@ -875,13 +875,13 @@ export class Deep {
     checkBounds('Deep', 512, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 512;
+    this.#_mmbusLast = view.byteLength - 512;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Deep', 512, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Deep', 512, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -1027,14 +1027,14 @@ export class Spellings {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
 
   /** Points at the record at `offset` in `view` (by default a new zeroed 96-byte buffer). */
   constructor(view: DataView = new DataView(new ArrayBuffer(96)), offset: number = 0) {
     checkBounds('Spellings', 96, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 96;
+    this.#_mmbusLast = view.byteLength - 96;
   }
 
   /** Re-points this flyweight at the record at `offset` in `view`; returns this. */
@@ -1042,13 +1042,13 @@ export class Spellings {
     checkBounds('Spellings', 96, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 96;
+    this.#_mmbusLast = view.byteLength - 96;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Spellings', 96, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Spellings', 96, this.view, offset);
     this.offset = offset;
     return this;
   }
@@ -1384,7 +1384,7 @@ export interface EdgeObject {
  * One of every field type, for the cross-language round trips.
  *
  * Flyweight over a 256-byte corpus.Edge record: re-point it with wrap().
- * Layout: struct corpus.Edge size=256 align=16;field b:bool@0:1;field i8:int8@1:1;field u8:uint8@2:1;field i16:int16@4:2;field u16:uint16@6:2;field i32:int32@8:4;field u32:uint32@12:4;field i64:int64@16:8;field u64:uint64@24:8;field f32:float32@32:4;field f64:float64@40:8;field color:enum corpus.Color:uint16@48:2;field big:enum corpus.Big:int64@56:8;field ub:enum corpus.UBig:uint64@64:8;field axis:enum corpus.geo.Axis:int8@72:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;)@76:12;field al:(struct corpus.geo.Aligned16 size=16 align=16;field a:uint8@0:1;field b:float64@8:8;)@96:16;field pts:[(struct corpus.geo.Vec3 size=12 align=4;field x:float32@0:4;field y:float32@4:4;field z:float32@8:4;):2]@112:24;field longs:[int64:2]@136:16;field ulongs:[uint64:2]@152:16;field flags:[bool:2]@168:2;field colors:[enum corpus.Color:uint16:2]@170:4;field text:text[16]@174:16;field short_text:text[4]@190:4;
+ * Layout: struct corpus.Edge size=256 align=16;field b:bool@0:1;field i8:int8@1:1;field u8:uint8@2:1;field i16:int16@4:2;field u16:uint16@6:2;field i32:int32@8:4;field u32:uint32@12:4;field i64:int64@16:8;field u64:uint64@24:8;field f32:float32@32:4;field f64:float64@40:8;field color:enum corpus.Color:uint16@48:2;field big:enum corpus.Big:int64@56:8;field ub:enum corpus.UBig:uint64@64:8;field axis:enum corpus.geo.Axis:int8@72:1;field pos:(struct corpus.geo.Vec3 size=12 align=4;...)@76:12;field al:(struct corpus.geo.Aligned16 size=16 align=16;...)@96:16;field pts:[(struct corpus.geo.Vec3 size=12 align=4;...):2]@112:24;field longs:[int64:2]@136:16;field ulongs:[uint64:2]@152:16;field flags:[bool:2]@168:2;field colors:[enum corpus.Color:uint16:2]@170:4;field text:text[16]@174:16;field short_text:text[4]@190:4;
  */
 export class Edge {
   static readonly NAME = 'corpus.Edge';
@@ -1397,7 +1397,7 @@ export class Edge {
   /** Byte offset of the record in view. */
   offset: number;
   /** The last offset of view where a whole record fits (set by wrap()). */
-  #last: number;
+  #_mmbusLast: number;
   readonly #pos: Vec3;
   readonly #al: Aligned16;
   readonly #pts: Vec3;
@@ -1407,7 +1407,7 @@ export class Edge {
     checkBounds('Edge', 256, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 256;
+    this.#_mmbusLast = view.byteLength - 256;
     this.#pos = new Vec3(view, offset + 76);
     this.#al = new Aligned16(view, offset + 96);
     this.#pts = new Vec3(view, offset + 112);
@@ -1418,13 +1418,13 @@ export class Edge {
     checkBounds('Edge', 256, view, offset);
     this.view = view;
     this.offset = offset;
-    this.#last = view.byteLength - 256;
+    this.#_mmbusLast = view.byteLength - 256;
     return this;
   }
 
   /** Re-points this flyweight at `offset` in the same view (the fast path for walking a buffer of records); returns this. */
   moveTo(offset: number): this {
-    if (!(offset >= 0 && offset <= this.#last)) checkBounds('Edge', 256, this.view, offset);
+    if (!(offset >= 0 && offset <= this.#_mmbusLast)) checkBounds('Edge', 256, this.view, offset);
     this.offset = offset;
     return this;
   }
