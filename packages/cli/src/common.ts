@@ -125,9 +125,28 @@ export function stateColor(state: string): string {
   return pc.yellow(state);
 }
 
-/** JSON with bigints as strings. */
+/** A 64-bit counter (sequence number, head, cursor, lag, lost) for JSON: printed as an exact number. */
+export class Exact {
+  constructor(readonly value: bigint) {}
+  toJSON(): string {
+    return `\u0000exact:${this.value}`;
+  }
+}
+
+/** Counters of a stats object as exact JSON numbers. */
+export function exactCounters<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000exact:${v}` : v))) as T;
+}
+
+/**
+ * JSON, stable: record values of 64-bit integer fields as strings (a JSON number would lose digits in
+ * JavaScript); counters (`Exact`, exactCounters) as numbers with every digit, even beyond 2^53.
+ */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)).replace(
+    /"\\u0000exact:(\d+)"/g,
+    '$1',
+  );
 }
 
 /** Resolves after ms, or at once when the signal aborts. Never spins. */

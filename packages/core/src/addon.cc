@@ -294,10 +294,15 @@ Napi::Value Flush(const Napi::CallbackInfo &info) {
   return Code(info.Env(), mmbus_flush(c->ch));
 }
 
+// stats(handle, exact) -> the channel's counters; exact: 64-bit counters as BigInt (tools), else numbers
 Napi::Value Stats(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Channel *c = ChannelOf(info[0]);
   if (!c || !c->ch) return Code(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
+  const bool exact = info.Length() > 1 && info[1].ToBoolean();
+  auto u64 = [&](uint64_t v) -> Napi::Value {
+    return exact ? Napi::Value(Napi::BigInt::New(env, v)) : Napi::Value(Napi::Number::New(env, static_cast<double>(v)));
+  };
   mmbus_info_t in;
   mmbus_info(c->ch, &in);
   std::vector<mmbus_sub_stats_t> subs(in.max_subscribers);
@@ -305,13 +310,13 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
   int n = mmbus_stats(c->ch, &st, subs.data(), in.max_subscribers);
   if (n < 0) return Code(env, n);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("head", static_cast<double>(st.head));
+  o.Set("head", u64(st.head));
   o.Set("capacity", static_cast<double>(st.capacity));
   o.Set("publishersAlive", st.publishers_alive);
   o.Set("subscribersActive", st.subscribers_active);
   o.Set("subscribersOffline", st.subscribers_offline);
   o.Set("subscribersDead", st.subscribers_dead);
-  o.Set("maxLag", static_cast<double>(st.max_lag));
+  o.Set("maxLag", u64(st.max_lag));
   o.Set("claimsRevoked", st.claims_revoked);
   static const char *states[] = {"free", "active", "offline", "dead"};
   Napi::Array arr = Napi::Array::New(env, n);
@@ -324,9 +329,9 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
     e.Set("name", s.name);
     e.Set("pid", s.pid);
     e.Set("otherPidNamespace", s.other_pid_ns != 0);
-    e.Set("cursor", static_cast<double>(s.cursor));
-    e.Set("lag", static_cast<double>(s.lag));
-    e.Set("lost", static_cast<double>(s.lost));
+    e.Set("cursor", u64(s.cursor));
+    e.Set("lag", u64(s.lag));
+    e.Set("lost", u64(s.lost));
     e.Set("heartbeatAgeMs", static_cast<double>(s.heartbeat_age_ms));
     arr.Set(i, e);
   }
@@ -334,10 +339,13 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// head(handle, exact) -> the next sequence number (a BigInt when exact)
 Napi::Value Head(const Napi::CallbackInfo &info) {
   Channel *c = ChannelOf(info[0]);
   if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
-  return Napi::Number::New(info.Env(), static_cast<double>(mmbus_head(c->ch)));
+  uint64_t h = mmbus_head(c->ch);
+  if (info.Length() > 1 && info[1].ToBoolean()) return Napi::BigInt::New(info.Env(), h);
+  return Napi::Number::New(info.Env(), static_cast<double>(h));
 }
 
 // read(handle, seq, out: Uint8Array) -> 0 | negative code: copies a record without subscribing
@@ -347,7 +355,17 @@ Napi::Value Read(const Napi::CallbackInfo &info) {
   if (!info[2].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "read needs a Uint8Array"));
   Napi::TypedArray out = info[2].As<Napi::TypedArray>();
   uint8_t *dst = static_cast<uint8_t *>(out.ArrayBuffer().Data()) + out.ByteOffset();
-  uint64_t seq = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  uint64_t seq;
+  if (info[1].IsBigInt()) {
+    bool lossless = false;
+    seq = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) return Code(info.Env(), Fail(MMBUS_E_INVAL, "sequence number out of range"));
+  } else {
+    double d = info[1].As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d)))
+      return Code(info.Env(), Fail(MMBUS_E_INVAL, "sequence number must be a non-negative integer"));
+    seq = static_cast<uint64_t>(d);
+  }
   return Code(info.Env(), mmbus_read(c->ch, seq, dst, out.ByteLength()));
 }
 
@@ -564,6 +582,12 @@ Napi::Value DefaultDir(const Napi::CallbackInfo &info) {
   return Napi::String::New(info.Env(), buf);
 }
 
+Napi::Value CheckName(const Napi::CallbackInfo &info) {
+  std::string name;
+  if (!info[0].IsString() || !CString(info[0], &name)) return Code(info.Env(), Fail(MMBUS_E_NAME, "a channel name is a string without NUL bytes"));
+  return Code(info.Env(), mmbus_check_name(name.c_str()));
+}
+
 Napi::Value Errno(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), mmbus_errno()); }
 
 // errorCodes() -> [{ code, name, text }]: the one list in mmbus.h, for the TS layer's tests
@@ -626,6 +650,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("verify", Napi::Function::New(env, Verify));
   exports.Set("defaultDir", Napi::Function::New(env, DefaultDir));
   exports.Set("errno", Napi::Function::New(env, Errno));
+  exports.Set("checkName", Napi::Function::New(env, CheckName));
   exports.Set("errorCodes", Napi::Function::New(env, ErrorCodes));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("errmsg", Napi::Function::New(env, ErrMsg));

@@ -25,7 +25,9 @@ export interface ChannelInfo {
   createdAt: Date;
 }
 
+/** Counters as numbers (exact below 2^53), or as bigints (`ExactChannelStats`, for tools). */
 export type ChannelStats = NativeStats;
+export type ExactChannelStats = NativeStats<bigint>;
 
 /** What every open channel handle offers, typed or not: its header, counters and housekeeping. */
 export abstract class ChannelBase {
@@ -79,6 +81,18 @@ export abstract class ChannelBase {
     const s = native.stats(this.liveHandle());
     if (typeof s === 'number') throw nativeError(s, `stats of '${this.info.name}'`);
     return s;
+  }
+
+  /** stats() with the 64-bit counters (head, cursors, lag, lost) as exact bigints. */
+  statsExact(): ExactChannelStats {
+    const s = native.stats(this.liveHandle(), true);
+    if (typeof s === 'number') throw nativeError(s, `stats of '${this.info.name}'`);
+    return s;
+  }
+
+  /** head() as an exact bigint. */
+  headExact(): bigint {
+    return native.head(this.liveHandle(), true);
   }
 
   /** Reclaims the slots of dead processes now; returns how many. */

@@ -100,6 +100,11 @@ export function openChannel<T extends RecordView>(name: string, type: MessageTyp
   return new Channel(name, type, options);
 }
 
+/** Throws MMBUS_E_NAME unless `name` is a valid channel name (1..128 of A-Z a-z 0-9 _ - ., no leading '.', no '..'). */
+export function checkChannelName(name: string): void {
+  check(native.checkName(cString(name, 'the channel name', 'MMBUS_E_NAME')), `channel name '${name}'`);
+}
+
 /** Removes a channel file; processes that have it open keep working on it (and learn it: MMBUS_E_STALE). */
 export function unlinkChannel(name: string, dir?: string): void {
   const d = dir === undefined ? defaultDir() : cString(dir, 'the directory', 'MMBUS_E_DIR');

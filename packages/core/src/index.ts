@@ -1,8 +1,8 @@
 // @mmbus/core: channels on memory-mapped files for Node.js. See docs/api.md.
-export { Channel, defaultDir, openChannel, unlinkChannel } from './channel.js';
+export { Channel, checkChannelName, defaultDir, openChannel, unlinkChannel } from './channel.js';
 export type { ChannelOptions, MessageType, RecordInput, RecordView } from './channel.js';
 export { ChannelBase } from './base.js';
-export type { ChannelInfo, ChannelStats, Policy } from './base.js';
+export type { ChannelInfo, ChannelStats, ExactChannelStats, Policy } from './base.js';
 export { Batch, Subscription } from './subscription.js';
 export type { SubscribeOptions } from './subscription.js';
 export { MmbusError } from './errors.js';

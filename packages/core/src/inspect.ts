@@ -1,6 +1,6 @@
 import { ChannelBase } from './base.js';
 import { cString, integerOption } from './channel.js';
-import { nativeError } from './errors.js';
+import { invalid, nativeError } from './errors.js';
 import { native } from './native.js';
 
 /**
@@ -9,13 +9,16 @@ import { native } from './native.js';
  * publisher back and never writes to the file (a user with read permission only can inspect).
  * Opening validates the whole header like any open; a corrupt or foreign file throws MmbusError.
  */
-export function inspectChannel(name: string, dir: string): ChannelInspector {
-  return new ChannelInspector(name, dir);
+export function inspectChannel(name: string, dir: string, options: { write?: boolean } = {}): ChannelInspector {
+  return new ChannelInspector(name, dir, options);
 }
 
 export class ChannelInspector extends ChannelBase {
-  constructor(name: string, dir: string) {
-    const opened = native.open(cString(dir, 'the directory', 'MMBUS_E_DIR'), cString(name, 'the channel name', 'MMBUS_E_NAME'), { readonly: true });
+  /** `write: true` only for housekeeping that writes (gc): the file is opened read-write then. */
+  constructor(name: string, dir: string, options: { write?: boolean } = {}) {
+    const opened = native.open(cString(dir, 'the directory', 'MMBUS_E_DIR'), cString(name, 'the channel name', 'MMBUS_E_NAME'), {
+      readonly: !options.write,
+    });
     if (typeof opened === 'number') throw nativeError(opened, `opening channel '${name}' in ${dir}`);
     super(name, dir, opened.handle, opened.info);
   }
@@ -32,8 +35,10 @@ export class ChannelInspector extends ChannelBase {
   }
 
   /** A copy of record `seq`, or null if it is not committed yet, was given up, or was overwritten. */
-  read(seq: number, out: Uint8Array = new Uint8Array(this.info.recordSize)): Uint8Array | null {
-    integerOption(seq, 'seq', 0, Number.MAX_SAFE_INTEGER);
+  read(seq: number | bigint, out: Uint8Array = new Uint8Array(this.info.recordSize)): Uint8Array | null {
+    if (typeof seq === 'bigint' ? seq < 0n || seq >= 2n ** 64n : integerOption(seq, 'seq', 0, Number.MAX_SAFE_INTEGER) === undefined) {
+      throw invalid(`sequence number ${String(seq)} is out of range`);
+    }
     const rc = native.read(this.liveHandle(), seq, out);
     if (rc === 0) return out;
     const err = nativeError(rc, `reading record ${seq} of '${this.info.name}'`);

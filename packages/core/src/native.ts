@@ -39,7 +39,7 @@ export interface NativeOpenOptions {
   maxPublishers?: number;
 }
 
-export interface NativeSubscriberStats {
+export interface NativeSubscriberStats<N = number> {
   slot: number;
   state: 'active' | 'offline' | 'dead';
   durable: boolean;
@@ -47,23 +47,23 @@ export interface NativeSubscriberStats {
   pid: number;
   /** The owner lives in another PID namespace (a container): its pid means nothing here. */
   otherPidNamespace: boolean;
-  cursor: number;
-  lag: number;
-  lost: number;
+  cursor: N;
+  lag: N;
+  lost: N;
   heartbeatAgeMs: number;
 }
 
-export interface NativeStats {
-  head: number;
+export interface NativeStats<N = number> {
+  head: N;
   capacity: number;
   publishersAlive: number;
   subscribersActive: number;
   subscribersOffline: number;
   subscribersDead: number;
-  maxLag: number;
+  maxLag: N;
   /** Claims given up after the unblock time-out whose publisher has not resumed yet. */
   claimsRevoked: number;
-  subscribers: NativeSubscriberStats[];
+  subscribers: NativeSubscriberStats<N>[];
 }
 
 declare const channelBrand: unique symbol;
@@ -84,10 +84,12 @@ export interface NativeBinding {
   /** Copying mode poll: records copied to dst; out = [first sequence, lost, overwritten while copying]. */
   pollCopy(s: SubHandle, max: number, out: Float64Array, dst: Uint8Array): number;
   flush(h: ChannelHandle): number;
-  stats(h: ChannelHandle): number | NativeStats;
+  stats(h: ChannelHandle, exact?: false): number | NativeStats;
+  stats(h: ChannelHandle, exact: true): number | NativeStats<bigint>;
   gc(h: ChannelHandle): number;
-  head(h: ChannelHandle): number;
-  read(h: ChannelHandle, seq: number, out: Uint8Array): number;
+  head(h: ChannelHandle, exact?: false): number;
+  head(h: ChannelHandle, exact: true): bigint;
+  read(h: ChannelHandle, seq: number | bigint, out: Uint8Array): number;
   subscribe(h: ChannelHandle, name: string | null, start: number): number | SubHandle;
   subClose(s: SubHandle): number;
   poll(s: SubHandle, max: number, out: Float64Array): number;
@@ -108,6 +110,8 @@ export interface NativeBinding {
   defaultDir(): string | number;
   /** The OS errno behind the last failure of this thread, 0 if none. */
   errno(): number;
+  /** 0 when `name` is a valid channel name, else MMBUS_E_NAME (errmsg says why). */
+  checkName(name: string): number;
   /** The error codes of libmmbus (MMBUS_ERRORS in mmbus.h). */
   errorCodes(): { code: number; name: string; text: string }[];
   version(): string;

@@ -30,14 +30,23 @@ export function diagnose(dir: string): { channels: string[]; findings: Finding[]
       } else if (!known.exact) {
         add('warning', `schema ${i.schemaName} has fingerprint ${hex64(i.fingerprint)}, but this repo's ${i.schemaName} has ${hex64(known.fingerprint!)}: the channel was made with another version of the schema`);
       }
-      const s = ins.stats();
+      // what readers rely on: stamps, head, cursors, announced claims (libmmbus's mmbus_verify)
+      const v = ins.verify();
+      if (v.problems > 0) {
+        add('error', `${v.problems} inconsistenc${v.problems === 1 ? 'y' : 'ies'} readers would trip on, first: ${v.first}`);
+      }
+      const s = ins.statsExact();
+      if (s.claimsRevoked > 0) {
+        add('warning', `${s.claimsRevoked} claim(s) given up after the unblock time-out still fence off ring slots: a publisher of this channel is stopped or stuck`);
+      }
+      const cap = BigInt(i.capacity);
       for (const sub of s.subscribers) {
         const who = sub.durable ? `subscriber '${sub.name}'` : `anonymous subscriber in slot ${sub.slot}`;
         if (sub.cursor > s.head) {
           add('error', `${who} (pid ${sub.pid}) has cursor ${sub.cursor}, beyond the last published record (head ${s.head}): the cursor is corrupt`);
-        } else if (s.head - sub.cursor > i.capacity) {
+        } else if (s.head - sub.cursor > cap) {
           // legitimate for a subscriber that was away (offline, dead, or silent), but it will lose records
-          add('warning', `${who} (pid ${sub.pid}, ${sub.state === 'active' ? 'alive' : sub.state}) is ${s.head - sub.cursor} records behind, more than the ring holds (${i.capacity}): it has been lapped and loses at least ${s.head - sub.cursor - i.capacity} records`);
+          add('warning', `${who} (pid ${sub.pid}, ${sub.state === 'active' ? 'alive' : sub.state}) is ${s.head - sub.cursor} records behind, more than the ring holds (${i.capacity}): it has been lapped and loses at least ${s.head - sub.cursor - cap} records`);
         }
         if (sub.state === 'dead') {
           add('warning', `${who} belongs to process ${sub.pid}, which is gone; reclaim its slot with 'mmbus gc ${name}'`);

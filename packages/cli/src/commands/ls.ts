@@ -1,7 +1,7 @@
 import { inspectChannel } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelDir, explainOpenError, formatBytes, hex64, listChannelFiles, table, toJson, render, type DirOption } from '../common.ts';
+import { channelDir, exactCounters, explainOpenError, formatBytes, hex64, listChannelFiles, table, toJson, render, type DirOption } from '../common.ts';
 
 export interface ChannelSummary {
   name: string;
@@ -11,12 +11,12 @@ export interface ChannelSummary {
   recordSize?: number;
   capacity?: number;
   policy?: string;
-  head?: number;
+  head?: bigint;
   publishersAlive?: number;
   subscribersActive?: number;
   subscribersOffline?: number;
   subscribersDead?: number;
-  maxLag?: number;
+  maxLag?: bigint;
   fileSize?: number;
 }
 
@@ -30,7 +30,7 @@ export function summarize(dir: string): ChannelSummary[] {
       return { name, error: explainOpenError(err) };
     }
     try {
-      const s = ins.stats();
+      const s = ins.statsExact();
       const i = ins.info;
       return {
         name,
@@ -66,7 +66,7 @@ export function lsCommand(dirArg: string | undefined, opts: DirOption & { json?:
   const dir = channelDir(opts, dirArg);
   const rows = summarize(dir);
   if (opts.json) {
-    process.stdout.write(`${toJson({ dir, channels: rows })}\n`);
+    process.stdout.write(`${toJson({ dir, channels: exactCounters(rows) })}\n`);
     return 0;
   }
   if (rows.length === 0) {
@@ -90,7 +90,7 @@ export function lsCommand(dirArg: string | undefined, opts: DirOption & { json?:
       String(r.head),
       String(r.publishersAlive),
       subscriberSummary(r),
-      r.maxLag! > 0 ? pc.yellow(String(r.maxLag)) : '0',
+      r.maxLag! > 0n ? pc.yellow(String(r.maxLag)) : '0',
       formatBytes(r.fileSize!),
     ]);
   }

@@ -1,15 +1,14 @@
 // gc and rm.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { inspectChannel, MmbusError, unlinkChannel } from '@mmbus/core';
+import { checkChannelName, inspectChannel, MmbusError, unlinkChannel } from '@mmbus/core';
 
-import { channelRef, CliError, describeError, explainOpenError, type DirOption } from '../common.ts';
+import { channelRef, CliError, describeError, EXIT_USAGE, explainOpenError, type DirOption } from '../common.ts';
 import { openInspector } from './open.ts';
 
 export function gcCommand(channel: string, opts: DirOption): number {
   const ref = channelRef(channel, opts);
-  const ins = openInspector(ref);
+  const ins = openInspector(ref, { write: true }); // gc writes: the one tool command that does
   try {
     const n = ins.gc();
     process.stdout.write(`reclaimed ${n} slot${n === 1 ? '' : 's'} of dead processes on '${ref.name}'\n`);
@@ -21,36 +20,42 @@ export function gcCommand(channel: string, opts: DirOption): number {
 
 export function rmCommand(channel: string, opts: DirOption & { force?: boolean }): number {
   const ref = channelRef(channel, opts);
+  try {
+    checkChannelName(ref.name); // never a path: nothing outside the directory is ever removed
+  } catch (err) {
+    throw new CliError(`'${ref.name}' is not a channel name: ${describeError(err)}`, EXIT_USAGE);
+  }
+  const file = join(ref.dir, `${ref.name}.db`);
   let ins;
   try {
     ins = inspectChannel(ref.name, ref.dir);
   } catch (err) {
-    if (err instanceof MmbusError && err.code === 'MMBUS_E_NOENT') throw new CliError(`no channel '${ref.name}' in ${ref.dir}`);
+    if (err instanceof MmbusError && err.code === 'MMBUS_E_NOENT') throw new CliError(`no channel '${ref.name}' in ${ref.dir}: nothing removed`);
     if (!opts.force) {
       throw new CliError(`channel '${ref.name}' cannot be opened (${explainOpenError(err)}); use --force to remove the file anyway`);
     }
-    rmSync(join(ref.dir, `${ref.name}.db`), { force: true });
-    process.stdout.write(`removed ${join(ref.dir, `${ref.name}.db`)} (not a valid channel file)\n`);
-    return 0;
   }
-  try {
-    const s = ins.stats();
-    const live = s.publishersAlive + s.subscribersActive;
-    if (live > 0 && !opts.force) {
-      const pids = [...new Set(s.subscribers.filter((x) => x.state === 'active').map((x) => x.pid))];
-      throw new CliError(
-        `channel '${ref.name}' is in use by ${s.publishersAlive} publisher(s) and ${s.subscribersActive} subscriber(s)` +
-          `${pids.length ? ` (subscriber pids ${pids.join(', ')})` : ''}; stop them first or use --force`,
-      );
+  if (ins) {
+    try {
+      const s = ins.stats();
+      const live = s.publishersAlive + s.subscribersActive;
+      if (live > 0 && !opts.force) {
+        const pids = [...new Set(s.subscribers.filter((x) => x.state === 'active').map((x) => x.pid))];
+        throw new CliError(
+          `channel '${ref.name}' is in use by ${s.publishersAlive} publisher(s) and ${s.subscribersActive} subscriber(s)` +
+            `${pids.length ? ` (subscriber pids ${pids.join(', ')})` : ''}; stop them first or use --force`,
+        );
+      }
+    } finally {
+      ins.close();
     }
-  } finally {
-    ins.close();
   }
   try {
     unlinkChannel(ref.name, ref.dir);
   } catch (err) {
-    throw new CliError(`removing channel '${ref.name}': ${describeError(err)}`);
+    if (err instanceof MmbusError && err.code === 'MMBUS_E_NOENT') throw new CliError(`no channel '${ref.name}' in ${ref.dir}: nothing removed`);
+    throw new CliError(`removing ${file}: ${describeError(err)}`);
   }
-  process.stdout.write(`removed channel '${ref.name}' (${join(ref.dir, `${ref.name}.db`)})\n`);
+  process.stdout.write(`removed ${ins ? `channel '${ref.name}'` : 'an unreadable channel file'} (${file})\n`);
   return 0;
 }

@@ -1,6 +1,6 @@
 import pc from 'picocolors';
 
-import { channelRef, formatAge, formatBytes, hex64, stateColor, table, toJson, render, type DirOption } from '../common.ts';
+import { channelRef, exactCounters, formatAge, formatBytes, hex64, stateColor, table, toJson, render, type DirOption } from '../common.ts';
 import { openInspector } from './open.ts';
 
 export function statCommand(channel: string, opts: DirOption & { json?: boolean }): number {
@@ -8,12 +8,12 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
   const ins = openInspector(ref);
   try {
     const i = ins.info;
-    const s = ins.stats();
+    const s = ins.statsExact();
     if (opts.json) {
-      process.stdout.write(`${toJson({ info: { ...i, fingerprint: hex64(i.fingerprint) }, stats: s })}\n`);
+      process.stdout.write(`${toJson({ info: { ...i, fingerprint: hex64(i.fingerprint) }, stats: exactCounters(s) })}\n`);
       return 0;
     }
-    const oldest = Math.max(0, s.head - i.capacity);
+    const oldest = s.head > BigInt(i.capacity) ? s.head - BigInt(i.capacity) : 0n;
     const lines: [string, string][] = [
       ['channel', i.name],
       ['file', `${i.dir}/${i.name}.db`],
@@ -25,18 +25,20 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
       ['policy', i.policy],
       ['block timeout', `${i.blockTimeoutMs} ms`],
       ['heartbeat timeout', `${i.heartbeatTimeoutMs} ms`],
+      ['unblock timeout', `${i.unblockTimeoutMs} ms`],
       ['max subscribers', String(i.maxSubscribers)],
       ['max publishers', String(i.maxPublishers)],
       ['file size', `${formatBytes(i.fileSize)} (${i.fileSize} bytes)`],
       ['created', i.createdAt.toISOString()],
       ['published (head)', String(s.head)],
-      ['oldest in ring', s.head === 0 ? '-' : String(oldest)],
+      ['oldest in ring', s.head === 0n ? '-' : String(oldest)],
       ['publishers alive', String(s.publishersAlive)],
       [
         'subscribers',
         `${s.subscribersActive} alive, ${s.subscribersOffline} offline, ${s.subscribersDead} dead`,
       ],
       ['worst lag', String(s.maxLag)],
+      ['claims given up', String(s.claimsRevoked)],
     ];
     const w = Math.max(...lines.map(([k]) => k.length));
     let out = lines.map(([k, v]) => `${pc.bold(k.padEnd(w))}  ${v}`).join('\n') + '\n';
@@ -51,8 +53,8 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
           stateColor(sub.state),
           String(sub.pid),
           String(sub.cursor),
-          sub.lag > 0 ? pc.yellow(String(sub.lag)) : '0',
-          sub.lost > 0 ? pc.red(String(sub.lost)) : '0',
+          sub.lag > 0n ? pc.yellow(String(sub.lag)) : '0',
+          sub.lost > 0n ? pc.red(String(sub.lost)) : '0',
           sub.heartbeatAgeMs >= 0 ? `${formatAge(sub.heartbeatAgeMs)} ago` : '-',
         ]);
       }

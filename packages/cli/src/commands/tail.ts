@@ -1,7 +1,7 @@
 import type { ChannelInspector } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelRef, sleep, stopSignal, table, toJson, render, type DirOption } from '../common.ts';
+import { channelRef, Exact, sleep, stopSignal, table, toJson, render, type DirOption } from '../common.ts';
 import { codecForChannel, type RecordCodec } from '../codec.ts';
 import { openInspector } from './open.ts';
 
@@ -29,10 +29,10 @@ class Printer {
     private readonly json: boolean,
   ) {}
 
-  print(records: { seq: number; value: Record<string, unknown> }[], header: boolean): void {
+  print(records: { seq: bigint; value: Record<string, unknown> }[], header: boolean): void {
     if (this.json) {
       let out = '';
-      for (const r of records) out += `${toJson({ seq: r.seq, record: r.value })}\n`;
+      for (const r of records) out += `${toJson({ seq: new Exact(r.seq), record: r.value })}\n`;
       if (out) process.stdout.write(out);
       return;
     }
@@ -51,7 +51,8 @@ class Printer {
   }
 }
 
-function readRange(ins: ChannelInspector, codec: RecordCodec, from: number, to: number): { seq: number; value: Record<string, unknown> }[] {
+/** Sequence numbers are 64-bit: exact bigints throughout (a double stops advancing past 2^53). */
+function readRange(ins: ChannelInspector, codec: RecordCodec, from: bigint, to: bigint): { seq: bigint; value: Record<string, unknown> }[] {
   const out = [];
   const buf = new Uint8Array(codec.size);
   for (let seq = from; seq < to; seq++) {
@@ -61,6 +62,8 @@ function readRange(ins: ChannelInspector, codec: RecordCodec, from: number, to: 
   return out;
 }
 
+const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
 export async function tailCommand(channel: string, opts: TailOptions): Promise<number> {
   const ref = channelRef(channel, opts);
   const ins = openInspector(ref);
@@ -68,8 +71,9 @@ export async function tailCommand(channel: string, opts: TailOptions): Promise<n
   try {
     const codec = await codecForChannel(ins.info, opts.schema);
     const printer = new Printer(codec, !!opts.json);
-    const head = ins.head();
-    const start = Math.max(0, head - opts.lines, head - ins.info.capacity);
+    const head = ins.headExact();
+    const capacity = BigInt(ins.info.capacity);
+    const start = max(0n, max(head - BigInt(opts.lines), head - capacity));
     // records not yet committed (or given up) at the start are skipped: they are in flight
     printer.print(readRange(ins, codec, start, head), true);
     if (!stop) return 0;
@@ -78,11 +82,11 @@ export async function tailCommand(channel: string, opts: TailOptions): Promise<n
     let waitingSince = 0;
     const buf = new Uint8Array(codec.size);
     while (!stop.signal.aborted) {
-      const h = ins.head();
-      const batch: { seq: number; value: Record<string, unknown> }[] = [];
-      if (h - next > ins.info.capacity) {
-        process.stderr.write(pc.yellow(`mmbus: skipped ${h - ins.info.capacity - next} records overwritten before they could be read\n`));
-        next = h - ins.info.capacity;
+      const h = ins.headExact();
+      const batch: { seq: bigint; value: Record<string, unknown> }[] = [];
+      if (h - next > capacity) {
+        process.stderr.write(pc.yellow(`mmbus: skipped ${h - capacity - next} records overwritten before they could be read\n`));
+        next = h - capacity;
       }
       while (next < h) {
         const bytes = ins.read(next, buf);
@@ -95,7 +99,7 @@ export async function tailCommand(channel: string, opts: TailOptions): Promise<n
         // not committed yet: wait a while for its publisher, then step over it (given up or overwritten)
         const now = Date.now();
         if (waitingSince === 0) waitingSince = now;
-        if (now - waitingSince < UNCOMMITTED_PATIENCE_MS && next >= ins.head() - ins.info.capacity) break;
+        if (now - waitingSince < UNCOMMITTED_PATIENCE_MS && next >= ins.headExact() - capacity) break;
         next++;
         waitingSince = 0;
       }

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { inspectChannel, type ChannelInspector, type ChannelStats } from '@mmbus/core';
+import { inspectChannel, type ChannelInspector, type ExactChannelStats } from '@mmbus/core';
 import pc from 'picocolors';
 
 import { channelDir, explainOpenError, formatAge, listChannelFiles, sleep, stateColor, stopSignal, table, render, type DirOption } from '../common.ts';
@@ -26,7 +26,7 @@ interface Watched {
   ins?: ChannelInspector;
   ino?: number;
   error?: string;
-  lastHead?: number;
+  lastHead?: bigint;
   lastAt?: number;
   rates: number[];
 }
@@ -86,9 +86,9 @@ export async function watchCommand(dirArg: string | undefined, opts: WatchOption
           notes.push(`${name}.db: ${pc.red('error:')} ${w.error}`);
           continue;
         }
-        let s: ChannelStats;
+        let s: ExactChannelStats;
         try {
-          s = w.ins.stats();
+          s = w.ins.statsExact();
         } catch (err) {
           channels.push([name, pc.red('unreadable'), '', '', '', '', '', '']);
           notes.push(`${name}.db: ${pc.red('error:')} ${explainOpenError(err)}`);
@@ -96,7 +96,7 @@ export async function watchCommand(dirArg: string | undefined, opts: WatchOption
         }
         let rate: number | undefined;
         if (w.lastHead !== undefined && w.lastAt !== undefined && now > w.lastAt) {
-          rate = ((s.head - w.lastHead) * 1000) / (now - w.lastAt);
+          rate = (Number(s.head - w.lastHead) * 1000) / (now - w.lastAt);
           w.rates.push(rate);
           if (w.rates.length > HISTORY) w.rates.shift();
         }
@@ -110,7 +110,7 @@ export async function watchCommand(dirArg: string | undefined, opts: WatchOption
           pc.cyan(sparkline(w.rates)),
           String(s.publishersAlive),
           subscriberSummary(s),
-          s.maxLag > 0 ? pc.yellow(String(s.maxLag)) : '0',
+          s.maxLag > 0n ? pc.yellow(String(s.maxLag)) : '0',
         ]);
         for (const sub of s.subscribers) {
           subCount++;
@@ -119,7 +119,7 @@ export async function watchCommand(dirArg: string | undefined, opts: WatchOption
             sub.durable ? sub.name : pc.dim('(anonymous)'),
             stateColor(sub.state),
             String(sub.pid),
-            sub.lag > 0 ? pc.yellow(String(sub.lag)) : '0',
+            sub.lag > 0n ? pc.yellow(String(sub.lag)) : '0',
             String(sub.lost),
             sub.heartbeatAgeMs >= 0 ? `${formatAge(sub.heartbeatAgeMs)} ago` : '-',
           ]);
