@@ -493,6 +493,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   ch->attach_epoch = ch->head + 1;
   ch->data_wake = (wake_line_t *)(ch->base + OFF_DATA_WAKE);
   ch->space_wake = (wake_line_t *)(ch->base + OFF_SPACE_WAKE);
+  ch->helped_claims = (uint32_t *)(ch->base + OFF_FENCE_LINE);
   ch->subs = (sub_slot_t *)(ch->base + ch->hdr.subs_offset);
   ch->pubs = (pub_slot_t *)(ch->base + ch->hdr.pubs_offset);
   ch->stamps = (uint64_t *)(ch->base + ch->hdr.stamps_offset);
@@ -542,7 +543,7 @@ int mmbus_close(mmbus_channel_t *ch) {
     pub_slot_t *p = ch->pub;
     if (ld_relaxed(&p->pending) != MMBUS_NO_CLAIM) {
       /* closed with a claim outstanding: give it up, so nobody waits for it */
-      mmbus_claim_t c = {ld_relaxed(&p->pending), (uint32_t)ld_relaxed(&p->pending_n), ch->stride, ch->data, ch->mask};
+      mmbus_claim_t c = {PENDING_SEQ(ld_relaxed(&p->pending)), (uint32_t)ld_relaxed(&p->pending_n), ch->stride, ch->data, ch->mask};
       mmbus_claim_abort(ch, &c);
     }
     if (chan_lock(ch) == 0) {
@@ -912,8 +913,8 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
       continue;
     }
     if (st == PUB_FREE) continue;
-    uint64_t pending = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n);
-    if (pending != MMBUS_NO_CLAIM && (n == 0 || n > ch->capacity || pending > head))
+    uint64_t raw = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n), pending = PENDING_SEQ(raw);
+    if (raw != MMBUS_NO_CLAIM && (n == 0 || n > ch->capacity || pending > head))
       PROBLEM("publisher slot %u: claim of %llu records at %llu is impossible (head %llu)", i, (unsigned long long)n,
               (unsigned long long)pending, (unsigned long long)head);
   }

@@ -25,6 +25,11 @@
 #define STAMP_CONT (UINT64_C(1) << 62)      /* not the first record of its claim */
 #define STAMP_SEQ_MASK (STAMP_CONT - 1)
 #define MMBUS_NO_CLAIM UINT64_MAX           /* publisher slot: no claim in flight */
+/* The publisher slot's `pending` word: the first sequence of the claim in flight, and where it stands.
+ * One CAS on it (the owner's: to COMMITTING; a giver-up's: to REVOKED) decides the claim. */
+#define PENDING_COMMITTING (UINT64_C(1) << 62) /* decided: committed; its first stamp is written next */
+#define PENDING_REVOKED (UINT64_C(1) << 63)    /* decided: given up (by others, or aborted) */
+#define PENDING_SEQ(p) ((p) & STAMP_SEQ_MASK)
 
 #define MMBUS_DEFAULT_CAPACITY 65536u
 #define MMBUS_DEFAULT_MAX_SUBS 64u
@@ -70,6 +75,8 @@ _Static_assert(sizeof(file_header_t) == 256, "header layout");
                                uint64_t attach_epoch (at +8): bumped when a subscriber attaches */
 #define OFF_DATA_WAKE 512u  /* uint32_t futex; uint32_t need_wake: subscribers sleeping for data */
 #define OFF_SPACE_WAKE 640u /* uint32_t futex; uint32_t need_wake: publishers sleeping for space */
+#define OFF_FENCE_LINE 768u /* uint32_t helped_claims: read by every claim, written only when one
+                               claim's first stamp had to be written by another process */
 
 /* Byte-range locks, far beyond the end of any channel file: each attached subscriber and publisher
  * holds the byte of its slot, so its liveness can be tested from any process, any PID namespace. */
@@ -114,7 +121,10 @@ typedef struct pub_slot {
   uint64_t revoked_n;    /*  64 records of that claim */
   uint32_t claiming;     /*  72 1 from the announcement until the claim is handed to the caller: its
                                  slots are not being written yet (readers' overrun check) */
-  uint8_t reserved[52];  /*  76 */
+  uint32_t reserved0;    /*  76 */
+  uint64_t helped;       /*  80 first sequence + 1 of a committing claim whose first stamp another
+                                 process wrote, until its owner has written it too */
+  uint8_t reserved[40];  /*  88 */
 } pub_slot_t;
 _Static_assert(sizeof(pub_slot_t) == MMBUS_SLOT_SIZE, "publisher slot layout");
 
@@ -143,6 +153,7 @@ struct mmbus_channel {
   uint64_t seen_epoch;
   wake_line_t *data_wake;
   wake_line_t *space_wake;
+  uint32_t *helped_claims;
   os_waker_t data_waker;
   os_waker_t space_waker;
   sub_slot_t *subs;

@@ -73,11 +73,16 @@ static void idle_slept(idle_t *w, int woken) {
 
 /* ---- publishers' slots, and claims given up by others ------------------------------------------ */
 
+/* The owner of p is done with its given-up or helped claim (it says so, or it died). Called locked. */
 void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p) {
-  (void)ch;
-  if (!ld_relaxed(&p->revoked)) return;
-  st_relaxed(&p->revoked_n, 0);
-  st_release(&p->revoked, 0);
+  if (ld_relaxed(&p->revoked)) {
+    st_relaxed(&p->revoked_n, 0);
+    st_release(&p->revoked, 0);
+  }
+  if (ld_relaxed(&p->helped)) {
+    st_release(&p->helped, 0);
+    fetch_add_seq_cst(ch->helped_claims, (uint32_t)-1);
+  }
 }
 
 static int attach_publisher(mmbus_channel_t *ch) {
@@ -116,9 +121,9 @@ static int attach_publisher(mmbus_channel_t *ch) {
   return 0;
 }
 
-/* Takes a mark of "given up" off this handle's own slot (it is done writing that claim). */
+/* Takes the marks of "given up" and "helped" off this handle's own slot (it is done writing). */
 static void resolve_own(mmbus_channel_t *ch) {
-  if (!ld_acquire(&ch->pub->revoked)) return;
+  if (!ld_acquire(&ch->pub->revoked) && !ld_acquire(&ch->pub->helped)) return;
   if (chan_lock(ch) == 0) {
     pub_resolve_locked(ch, ch->pub);
     chan_unlock(ch);
@@ -143,13 +148,49 @@ static int fenced(mmbus_channel_t *ch, uint64_t seq) {
   return 0;
 }
 
-static void revoke_claim(mmbus_channel_t *ch, uint32_t i, uint64_t pending, uint64_t n, uint64_t progress) {
+/* Whether the slot of sequence seq (committed) must not be reused yet: seq is the first record of a
+ * claim whose stamp another process wrote for its stuck owner, who will write it again when it
+ * resumes (the same value: harmless until a later lap is there). */
+static int helped_fence(mmbus_channel_t *ch, uint64_t seq) {
+  for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
+    pub_slot_t *p = &ch->pubs[i];
+    uint64_t hp = ld_acquire(&p->helped);
+    if (hp != seq + 1) continue;
+    if (ld_acquire(&p->pending) != (seq | PENDING_COMMITTING)) continue; /* it wrote its stamp: done */
+    if (pub_slot_alive(ch, i)) return 1;
+    if (chan_lock(ch) == 0) {
+      if (ld_acquire(&p->helped) == hp && !pub_slot_alive(ch, i)) pub_resolve_locked(ch, p);
+      chan_unlock(ch);
+    }
+  }
+  return 0;
+}
+
+/* A live owner showing no progress for the unblock time-out. Undecided (pending = its first
+ * sequence): decide it given up, with the one CAS its commit would need too, and fence its slots.
+ * Decided to commit but stopped before writing its first stamp: write that stamp for it (its records
+ * are complete) and fence that slot until the owner has written it too. */
+static void unblock_claim(mmbus_channel_t *ch, uint32_t i, uint64_t raw, uint64_t n, uint64_t progress) {
   if (chan_lock(ch)) return; /* read-only or lock busy: another waiter will do it */
   pub_slot_t *p = &ch->pubs[i];
-  if (ld_acquire(&p->state) == PUB_ACTIVE && ld_acquire(&p->pending) == pending &&
-      ld_relaxed(&p->progress) == progress && !ld_relaxed(&p->revoked) && pub_slot_alive(ch, i)) {
-    st_relaxed(&p->revoked_n, n);
-    st_release(&p->revoked, pending + 1);
+  uint64_t first = PENDING_SEQ(raw);
+  if (ld_acquire(&p->state) == PUB_ACTIVE && ld_relaxed(&p->progress) == progress && pub_slot_alive(ch, i)) {
+    if (!(raw & PENDING_COMMITTING)) {
+      uint64_t expect = raw;
+      if (!ld_relaxed(&p->revoked) && cas_seq_cst(&p->pending, &expect, first | PENDING_REVOKED)) {
+        st_relaxed(&p->revoked_n, n);
+        st_release(&p->revoked, first + 1);
+      }
+    } else if (ld_acquire(&p->pending) == raw && !ld_relaxed(&p->helped)) {
+      uint64_t *sp = stamp_of(ch, first);
+      uint64_t v = ld_acquire(sp);
+      while (stamp_seq(v) < first + 1)
+        if (cas_seq_cst(sp, &v, first + 1)) break;
+      if (ld_acquire(sp) == first + 1) {
+        fetch_add_seq_cst(ch->helped_claims, 1u);
+        st_release(&p->helped, first + 1);
+      }
+    }
   }
   chan_unlock(ch);
 }
@@ -172,10 +213,9 @@ static int settle_gap(mmbus_channel_t *ch, stuck_watch_t *w, uint64_t seq, uint6
   for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
     pub_slot_t *p = &ch->pubs[i];
     if (ld_acquire(&p->state) != PUB_ACTIVE) continue;
-    uint64_t pending = ld_acquire(&p->pending);
-    if (pending == MMBUS_NO_CLAIM) continue;
-    uint64_t n = ld_relaxed(&p->pending_n);
-    if (ld_acquire(&p->revoked) == pending + 1) continue; /* given up already */
+    uint64_t raw = ld_acquire(&p->pending);
+    if (raw == MMBUS_NO_CLAIM || (raw & PENDING_REVOKED)) continue; /* none, or given up already */
+    uint64_t pending = PENDING_SEQ(raw), n = ld_relaxed(&p->pending_n);
     int covers = seq >= pending && seq - pending < n;
     if (!covers && pending <= seq) continue;
     if (!pub_slot_alive(ch, i)) continue; /* dead: it can commit nothing */
@@ -184,13 +224,14 @@ static int settle_gap(mmbus_channel_t *ch, stuck_watch_t *w, uint64_t seq, uint6
       continue;
     }
     uint64_t progress = ld_relaxed(&p->progress);
-    if (w->pending[i] != pending || w->progress[i] != progress) {
-      w->pending[i] = pending;
+    if (w->pending[i] != raw || w->progress[i] != progress) {
+      w->pending[i] = raw;
       w->progress[i] = progress;
       w->since_ns[i] = now;
     } else if (ch->unblock_timeout_ns && now - w->since_ns[i] >= ch->unblock_timeout_ns) {
-      revoke_claim(ch, i, pending, n, progress);
-      if (ld_acquire(&p->revoked) == pending + 1) continue;
+      unblock_claim(ch, i, raw, n, progress);
+      if (committed_for(ld_acquire(stamp_of(ch, seq)), seq)) return 1; /* its stamp was written for it */
+      if (ld_acquire(&p->pending) & PENDING_REVOKED) continue;       /* given up: it holds nothing */
     }
     held = 1;
   }
@@ -289,12 +330,19 @@ enum { LAPS_READY = 0, LAPS_AGAIN = 1, LAPS_FENCED = 2 };
  * slot of *blocked is fenced off by a stuck publisher's given-up claim. */
 static int previous_laps_done(mmbus_channel_t *ch, uint64_t h, uint32_t n, int64_t timeout_ms, uint64_t *deadline,
                               uint64_t *blocked) {
+  const int any_helped = ld_relaxed(ch->helped_claims) != 0; /* one load of a line nobody writes */
   for (uint32_t i = 0; i < n; i++) {
     uint64_t seq = h + i;
     uint64_t want = seq >= ch->capacity ? seq - ch->capacity + 1 : 0; /* what a done previous lap shows */
     uint64_t *sp = stamp_of(ch, seq);
     uint64_t v = ld_acquire(sp);
-    if ((v & ~STAMP_CONT) == want) continue; /* the usual case: committed */
+    if ((v & ~STAMP_CONT) == want) { /* the usual case: committed */
+      if (__builtin_expect(any_helped, 0) && want && helped_fence(ch, want - 1)) {
+        *blocked = seq;
+        return LAPS_FENCED;
+      }
+      continue;
+    }
     idle_t idle;
     idle_init(&idle, 1, GAP_SLEEP_NS);
     for (;;) {
@@ -358,12 +406,27 @@ static int claim_filler(mmbus_channel_t *ch, uint64_t h, uint64_t blocked) {
   return LAPS_AGAIN;
 }
 
+/* Marks [seq, seq + n) given up, the later records first. Only forward (CAS): whatever a stalled
+ * process does later, a stamp never goes back to an earlier lap through this. */
 static void give_up_stamps(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
-  for (uint32_t i = n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT | STAMP_ABANDONED);
-  uint64_t *sp = stamp_of(ch, seq);
-  uint64_t v = ld_relaxed(sp);
-  while (stamp_seq(v) < seq + 1)
-    if (cas_seq_cst(sp, &v, (seq + 1) | STAMP_ABANDONED)) break;
+  for (uint32_t i = n; i-- > 0;) {
+    uint64_t *sp = stamp_of(ch, seq + i);
+    uint64_t v = ld_relaxed(sp);
+    while (stamp_seq(v) < seq + i + 1)
+      if (cas_seq_cst(sp, &v, (seq + i + 1) | STAMP_ABANDONED | (i ? STAMP_CONT : 0))) break;
+  }
+}
+
+/* The owner gives its claim up itself (abort, a failed hold): the same decision as the others'. */
+static void abandon_own(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
+  uint64_t expect = seq;
+  cas_seq_cst(&ch->pub->pending, &expect, seq | PENDING_REVOKED); /* fails only if others did already */
+  give_up_stamps(ch, seq, n);
+  resolve_own(ch);
+  st_relaxed(&ch->pub->claiming, 0u);
+  st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
+  fence_seq_cst();
+  wake(ch, ch->data_wake, &ch->data_waker);
 }
 
 static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *c) {
@@ -441,10 +504,7 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
         st_relaxed(&p->progress, ld_relaxed(&p->progress) + 1); /* waiting, not stuck */
         rc = wait_for_space(ch, end, deadline, &idle);
         if (rc) {
-          give_up_stamps(ch, h, n);
-          st_relaxed(&p->claiming, 0u);
-          st_release(&p->pending, MMBUS_NO_CLAIM);
-          wake(ch, ch->data_wake, &ch->data_waker);
+          abandon_own(ch, h, n);
           return rc;
         }
       }
@@ -477,30 +537,32 @@ static int given_up(mmbus_channel_t *ch, const mmbus_claim_t *c) {
                        (long long)(ch->unblock_timeout_ns / 1000000u));
 }
 
-/* Commits [seq, seq + n): the later records first, then the first one with a CAS, the one point
- * that decides the claim: readers see the whole claim or none of it, and a claim that others gave
- * up (its first stamp marked abandoned) cannot be committed late. */
+/* Commits [seq, seq + n): the later records' stamps first, then the decision — one CAS on this
+ * handle's own slot (a line no reader touches) from "claimed" to "committing", the same word on which
+ * the others would give the claim up — then the first stamp, which makes the whole claim visible at
+ * once. A claim that others gave up cannot be committed late: the CAS fails. */
 static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   uint64_t seq = c->seq;
-  if (__builtin_expect(ld_relaxed(&ch->pub->revoked) == seq + 1, 0)) return given_up(ch, c);
-  for (uint32_t i = c->n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT);
-  uint64_t *sp = stamp_of(ch, seq);
-  uint64_t v = ld_relaxed(sp);
-  for (;;) {
-    if (stamp_seq(v) >= seq + 1) return given_up(ch, c);
-    if (cas_seq_cst(sp, &v, seq + 1)) break;
-  }
   pub_slot_t *p = ch->pub;
+  if (__builtin_expect(ld_relaxed(&p->revoked) == seq + 1, 0)) return given_up(ch, c);
+  for (uint32_t i = c->n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT);
+  uint64_t expect = seq;
+  if (__builtin_expect(!cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING), 0)) return given_up(ch, c);
+  st_release(stamp_of(ch, seq), seq + 1);
   st_release(&p->pending, MMBUS_NO_CLAIM);
+  if (__builtin_expect(ld_relaxed(&p->helped) != 0, 0)) resolve_own(ch); /* another wrote our stamp meanwhile */
   st_relaxed(&p->published, ld_relaxed(&p->published) + c->n);
-  /* The CAS ordered the stamp before this load: a sleeper either sees the stamp or is seen here. */
-  if (ld_seq_cst(&ch->data_wake->need_wake)) wake(ch, ch->data_wake, &ch->data_waker);
+  /* The fence orders the stamp before the need_wake load (no missed wake-up). One-record commits skip
+   * it: a sleeper that races one wakes from its first, 1 ms, sleep instead (docs/format.md §8.10). */
+  if (c->n > 1) fence_seq_cst();
+  if (ld_relaxed(&ch->data_wake->need_wake)) wake(ch, ch->data_wake, &ch->data_waker);
   return 0;
 }
 
 static int check_own_claim(mmbus_channel_t *ch, const mmbus_claim_t *c, const char *what) {
   if (!ch || !c) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
-  if (!ch->pub || ld_relaxed(&ch->pub->pending) != c->seq || ld_relaxed(&ch->pub->pending_n) != c->n)
+  uint64_t raw = ch->pub ? ld_relaxed(&ch->pub->pending) : MMBUS_NO_CLAIM;
+  if (raw == MMBUS_NO_CLAIM || PENDING_SEQ(raw) != c->seq || ld_relaxed(&ch->pub->pending_n) != c->n)
     return mmbus_set_err(MMBUS_E_STATE, "%s of sequence %llu which this handle has not claimed", what,
                          (unsigned long long)c->seq);
   return 0;
@@ -519,13 +581,7 @@ int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
 int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   int rc = check_own_claim(ch, c, "abort");
   if (rc) return rc;
-  if (ld_relaxed(&ch->pub->revoked) == c->seq + 1) { /* already given up by the others */
-    given_up(ch, c);
-    return 0;
-  }
-  give_up_stamps(ch, c->seq, c->n);
-  st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
-  wake(ch, ch->data_wake, &ch->data_waker);
+  abandon_own(ch, c->seq, c->n); /* the same outcome when the others gave it up already */
   return 0;
 }
 
@@ -707,8 +763,8 @@ static uint32_t overwritten_prefix(const mmbus_channel_t *ch, uint64_t first, ui
     for (uint32_t i = 0; i < ch->hdr.max_publishers && !waiting; i++) {
       const pub_slot_t *p = &ch->pubs[i];
       if (!ld_acquire(&p->claiming)) continue;
-      uint64_t pending = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n);
-      waiting = pending != MMBUS_NO_CLAIM && next_lap >= pending && next_lap - pending < n && ld_acquire(&p->claiming);
+      uint64_t raw = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n), pending = PENDING_SEQ(raw);
+      waiting = raw != MMBUS_NO_CLAIM && next_lap >= pending && next_lap - pending < n && ld_acquire(&p->claiming);
     }
     if (!waiting) break;
     r--;

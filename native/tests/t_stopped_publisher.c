@@ -173,10 +173,103 @@ static void run(mmbus_policy_t policy, const char *name) {
   CHECK_OK(mmbus_close(ch));
 }
 
+/* A publisher that stops right after deciding to commit (its slot's pending word says COMMITTING,
+ * docs/format.md §5), before writing its claim's first stamp: its records are complete, so after the
+ * unblock time-out another process writes that stamp for it: the subscriber gets the whole claim, the
+ * others go on around that one slot, and when the publisher resumes and writes the stamp itself
+ * nothing changes. The steps after the decision are done by hand here, as commit would do them. */
+static void test_stopped_after_deciding(void) {
+  const char *dir = make_test_dir();
+  const char *name = "decided";
+  mmbus_channel_t *ch = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  pid_t owner = fork_child();
+  if (owner == 0) {
+    mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+    mmbus_claim_t c;
+    if (mmbus_claim(oc, 4, -1, &c)) _exit(2);
+    for (uint32_t i = 0; i < 4; i++) fill_person(mmbus_claim_record(&c, i), i, STOPPER);
+    mmbus_info_t info;
+    mmbus_info(oc, &info);
+    uint8_t *base = mmbus_base(oc);
+    uint64_t *stamps = (uint64_t *)(base + info.stamps_offset);
+    const uint64_t cont = UINT64_C(1) << 62, committing = UINT64_C(1) << 62;
+    for (uint32_t i = 3; i >= 1; i--) __atomic_store_n(&stamps[(c.seq + i) & (CAP - 1)], (c.seq + i + 1) | cont, __ATOMIC_RELEASE);
+    uint64_t *pending = NULL; /* this process's publisher slot: the one whose claim starts at c.seq */
+    for (uint32_t i = 0; i < info.max_publishers && !pending; i++) {
+      uint64_t *w = (uint64_t *)(base + 4096 + (size_t)info.max_subscribers * 128 + (size_t)i * 128 + 16);
+      if (*w == c.seq) pending = w;
+    }
+    uint64_t expect = c.seq;
+    if (!pending || !__atomic_compare_exchange_n(pending, &expect, c.seq | committing, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      _exit(3);
+    raise(SIGSTOP); /* decided, first stamp not written */
+    __atomic_store_n(&stamps[c.seq & (CAP - 1)], c.seq + 1, __ATOMIC_RELEASE); /* what commit does next */
+    __atomic_store_n(pending, UINT64_MAX, __ATOMIC_RELEASE);
+    mmbus_close(oc);
+    _exit(0);
+  }
+  int st;
+  CHECK(waitpid(owner, &st, WUNTRACED) == owner && WIFSTOPPED(st));
+  pid_t other = fork_child();
+  if (other == 0) {
+    mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+    test_person_t p;
+    for (int64_t i = 0; i < 3 * CAP; i++) { /* laps around the one fenced slot */
+      fill_person(&p, i, OTHER);
+      if (mmbus_publish(oc, &p, sizeof p)) _exit(2);
+    }
+    _exit(0);
+  }
+  int64_t stopper = 0, others = 0, bad = 0, next_o = 0;
+  mmbus_batch_t b;
+  while (others < 3 * CAP) {
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    if (n == 0) {
+      CHECK_OK(mmbus_wait(sub, 20000));
+      continue;
+    }
+    for (int i = 0; i < n; i++) {
+      const test_person_t *p = mmbus_batch_record(&b, (uint32_t)i);
+      if (p->publisher == STOPPER && person_intact(p) && p->index == stopper) stopper++;
+      else if (p->publisher == OTHER && person_intact(p) && p->index == next_o) next_o = ++others;
+      else bad++;
+    }
+    CHECK_RC(mmbus_ack(sub), 0);
+  }
+  CHECK(wait_child(other) == 0);
+  printf("stopped after deciding: its claim arrived whole (%lld of 4), the other publisher's %lld, bad %lld\n",
+         (long long)stopper, (long long)others, (long long)bad);
+  CHECK(stopper == 4 && bad == 0);
+  kill(owner, SIGCONT); /* it writes its first stamp again (the same value) and leaves */
+  CHECK(wait_child(owner) == 0);
+  mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+  test_person_t p;
+  for (int64_t i = 3 * CAP; i < 5 * CAP; i++) { /* the slot is in use again: laps arrive intact */
+    fill_person(&p, i, OTHER);
+    CHECK_OK(mmbus_publish(oc, &p, sizeof p));
+    for (int n; (n = mmbus_poll(sub, 0, &b)) > 0;) {
+      for (int k = 0; k < n; k++) {
+        const test_person_t *r = mmbus_batch_record(&b, (uint32_t)k);
+        if (r->publisher == OTHER && person_intact(r) && r->index == next_o) next_o++;
+        else bad++;
+      }
+      CHECK_RC(mmbus_ack(sub), 0);
+    }
+  }
+  CHECK(bad == 0 && next_o == 5 * CAP);
+  mmbus_close(oc);
+  mmbus_sub_close(sub);
+  mmbus_close(ch);
+}
+
 int main(void) {
   test_deadline(120);
   run(MMBUS_POLICY_BLOCK, "stopped-block");
   run(MMBUS_POLICY_OVERWRITE, "stopped-overwrite");
+  test_stopped_after_deciding();
   puts("t_stopped_publisher: ok");
   return 0;
 }
