@@ -290,9 +290,16 @@ MMBUS_API int mmbus_latest(const mmbus_channel_t *ch, uint64_t key, void *out, s
 MMBUS_API int mmbus_key_of(const mmbus_channel_t *ch, const void *record, uint64_t *key);
 
 /* Asking for keys: a subscriber of a keyed channel that asked for keys sees only their records
- * (mmbus_sub_wants), and, with snapshot, first gets each newly asked key's latest value
+ * (mmbus_sub_wants), and, with a snapshot, first gets each newly asked key's latest value
  * (mmbus_sub_snapshot) and then exactly the changes after it: no gap, no change twice. Keys are asked
  * as ranges [first, first + count); asking again or changing the set while running is allowed. */
+typedef enum mmbus_snapshot {
+  MMBUS_SNAPSHOT_NONE = 0,   /* only the changes from the cursor on */
+  MMBUS_SNAPSHOT_ALL = 1,    /* every newly asked key's latest value first */
+  MMBUS_SNAPSHOT_CHANGED = 2 /* a durable subscriber that resumed: only the keys whose latest value is
+                                newer than the records it had consumed (what changed while it was
+                                away: the keys it asked for then); otherwise as ALL */
+} mmbus_snapshot_t;
 MMBUS_API int mmbus_sub_ask(mmbus_sub_t *sub, uint64_t first, uint64_t count, int snapshot);
 MMBUS_API int mmbus_sub_unask(mmbus_sub_t *sub, uint64_t first, uint64_t count);
 /* The next pending snapshot value: copies it to out and returns 1 with its key and sequence number,

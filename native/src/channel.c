@@ -788,7 +788,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
                                           "file was damaged", opts->name, ch->path, (unsigned long long)cursor,
                          (unsigned long long)h);
   }
-  uint64_t behind_from = UINT64_MAX;
+  uint64_t behind_from = UINT64_MAX, resumed_at = resume ? cursor : 0;
   if (cursor < bound) {
     if (resume && ch->keys) { /* keyed: a snapshot of what changed may stand in for what it missed */
       behind_from = cursor;
@@ -814,6 +814,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   sub->align = align;
   sub->lost = lost;
   sub->behind_from = behind_from;
+  sub->resumed_at = resumed_at;
   sub->behind_to = bound;
   sub->snap_next = UINT64_MAX;
   sub->last_heartbeat_ns = os_mono_ns();

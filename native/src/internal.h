@@ -243,6 +243,7 @@ struct mmbus_sub {
                               (or the first poll, which then counts the skipped records lost); else
                               UINT64_MAX */
   uint64_t behind_to;
+  uint64_t resumed_at;     /* durable, resumed: the cursor it had stored (what it consumed before) */
   int read_any;            /* a batch was handed out since subscribing */
   struct had_undo *undo;   /* what mmbus_sub_wants changed in the batch in hand, to take back what an
                               overwrite spoilt before the reader had it */

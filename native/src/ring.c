@@ -1305,6 +1305,8 @@ int mmbus_sub_ask(mmbus_sub_t *sub, uint64_t first, uint64_t count, int snapshot
   int rc = keyed_state(sub);
   if (rc == 0) rc = key_range(sub, first, count);
   if (rc) return rc;
+  if (snapshot < MMBUS_SNAPSHOT_NONE || snapshot > MMBUS_SNAPSHOT_CHANGED)
+    return mmbus_set_err(MMBUS_E_INVAL, "snapshot %d: MMBUS_SNAPSHOT_NONE, _ALL or _CHANGED", snapshot);
   if (snapshot && sub->has_batch)
     return mmbus_set_err(MMBUS_E_STATE, "ack the batch in hand before asking for snapshots");
   for (uint64_t pg = first / HAD_PAGE_KEYS; pg <= (first + count - 1) / HAD_PAGE_KEYS; pg++)
@@ -1314,7 +1316,8 @@ int mmbus_sub_ask(mmbus_sub_t *sub, uint64_t first, uint64_t count, int snapshot
   for (uint64_t k = first; k < first + count; k++) {
     if (bit(sub->asked, k)) continue;
     bit_set(sub->asked, k);
-    *had_of(sub, k) = 0;
+    /* CHANGED: what it consumed before it went away counts as had */
+    *had_of(sub, k) = snapshot == MMBUS_SNAPSHOT_CHANGED && !sub->read_any ? sub->resumed_at : 0;
     if (snapshot) snap_mark(sub, k);
   }
   if (snapshot && sub->behind_from != UINT64_MAX) { /* back after a lap: what changed meanwhile */

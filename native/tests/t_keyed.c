@@ -7,6 +7,7 @@
 #include "mp.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 
 #define KEYS 512u
 #define KEY_SEQ_BITS ((UINT64_C(1) << 62) - 1) /* docs/format.md §11: ver = sequence + 1 | buffer << 62 */
@@ -502,6 +503,74 @@ static void test_handoff(const char *dir, mmbus_policy_t policy, uint64_t cap, u
   CHECK_OK(mmbus_close(keep));
 }
 
+/* What a durable follower had, kept where its kill -9 does not take it: the parent's shared page. */
+typedef struct follower_state {
+  int64_t last[KEYS];
+  int64_t delivered, snapshots, bad, gap, backwards, restarts;
+  int finished;
+} follower_state_t;
+
+/* A durable subscriber of every key that is killed -9 at random and restarted: each start asks with
+ * MMBUS_SNAPSHOT_CHANGED. Per key, a change is the version after the one it had, except that the first
+ * delivery after a restart may repeat the last one (the batch in flight at the kill comes again); a
+ * snapshot value is never older than what it had; at the end every key has its final version. */
+static void durable_follower(const char *dir, const char *name, uint64_t cap, follower_state_t *st, int ready_fd) {
+  mmbus_channel_t *ch = open_k(dir, name, MMBUS_POLICY_BLOCK, cap);
+  mmbus_sub_options_t so;
+  mmbus_sub_options_init(&so);
+  so.name = "follower";
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  CHECK_OK(mmbus_sub_ask(sub, 0, KEYS, MMBUS_SNAPSHOT_CHANGED));
+  st->restarts++;
+  static uint8_t since_start[KEYS];
+  if (ready_fd >= 0 && write(ready_fd, "r", 1) != 1) _exit(3);
+  for (;;) {
+    kpoint_t v;
+    uint64_t key;
+    int rc;
+    while ((rc = mmbus_sub_snapshot(sub, &v, sizeof v, &key, NULL)) == 1) {
+      st->snapshots++;
+      if (key >= KEYS || v.key != key || !kpoint_intact(&v)) st->bad++;
+      else if (v.version < st->last[key]) st->backwards++;
+      else st->last[key] = v.version;
+      if (key < KEYS) since_start[key] = 1;
+    }
+    if (rc < 0) st->bad++;
+    int done = 1;
+    for (uint32_t k = 0; k < KEYS && done; k++) done = st->last[k] == FINAL;
+    if (done) break;
+    mmbus_batch_t b;
+    int n = mmbus_poll(sub, 64, &b);
+    if (n < 0) _exit(2);
+    if (n == 0) {
+      if (mmbus_wait(sub, 20000) != 0) _exit(2);
+      continue;
+    }
+    for (int i = 0; i < n; i++) {
+      int w = mmbus_sub_wants(sub, &b, (uint32_t)i);
+      const kpoint_t *p = mmbus_batch_record(&b, (uint32_t)i);
+      if (w < 0 || p->key >= KEYS || !kpoint_intact(p)) {
+        st->bad++;
+        continue;
+      }
+      if (!w) continue;
+      int64_t had = st->last[p->key];
+      if (p->version == had + 1) st->last[p->key] = p->version;
+      else if (p->version == had && !since_start[p->key]) (void)0; /* the batch in flight, again */
+      else if (p->version <= had) st->backwards++;
+      else st->gap++;
+      since_start[p->key] = 1;
+      st->delivered++;
+    }
+    if (mmbus_ack(sub) != 0) st->bad++;
+  }
+  st->finished = 1;
+  mmbus_sub_close(sub);
+  mmbus_close(ch);
+  _exit(0);
+}
+
 /* Publishers killed -9 at random moments and restarted (each carries on from the latest values) while a
  * subscriber follows every key: no change lost, none twice, every value intact. */
 static void test_kills(const char *dir, int kills) {
@@ -515,6 +584,12 @@ static void test_kills(const char *dir, int kills) {
   pid_t sub = fork_child();
   if (sub == 0) keyed_subscriber(dir, name, MMBUS_POLICY_BLOCK, cap, 0, KEYS, 0, 1, ready[1], res[1]);
   CHECK(read_all(ready[0], &c, 1) == 0);
+  follower_state_t *fs = mmap(NULL, sizeof *fs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(fs != MAP_FAILED);
+  memset(fs, 0, sizeof *fs);
+  pid_t follower = fork_child();
+  if (follower == 0) durable_follower(dir, name, cap, fs, ready[1]);
+  CHECK(read_all(ready[0], &c, 1) == 0);
   pid_t pubs[PUBS];
   for (int i = 0; i < PUBS; i++) {
     pubs[i] = fork_child();
@@ -522,9 +597,20 @@ static void test_kills(const char *dir, int kills) {
     CHECK(read_all(ready[0], &c, 1) == 0);
   }
   unsigned seed = 42;
-  int done[PUBS] = {0}, killed = 0;
+  int done[PUBS] = {0}, killed = 0, followers_killed = 0;
   while (killed < kills) {
     usleep(2000 + rand_r(&seed) % 20000);
+    if (rand_r(&seed) % 3 == 0 && !fs->finished) { /* the durable follower */
+      kill(follower, SIGKILL);
+      int st = wait_child(follower);
+      if (st == 0) continue;
+      CHECK(st == 128 + SIGKILL);
+      followers_killed++;
+      follower = fork_child();
+      if (follower == 0) durable_follower(dir, name, cap, fs, ready[1]);
+      CHECK(read_all(ready[0], &c, 1) == 0);
+      continue;
+    }
     int i = (int)(rand_r(&seed) % PUBS);
     if (done[i]) continue;
     kill(pubs[i], SIGKILL);
@@ -543,10 +629,16 @@ static void test_kills(const char *dir, int kills) {
   for (int i = 0; i < PUBS; i++)
     if (!done[i]) CHECK(wait_child(pubs[i]) == 0);
   CHECK(wait_child(sub) == 0);
+  CHECK(wait_child(follower) == 0);
   sub_result_t r = read_result(res[0]);
   report("kills", r);
-  printf("kills: %d publishers killed -9\n", killed);
+  printf("kills: %d publishers and %d durable subscribers killed -9; the durable one: %" PRId64 " changes, %" PRId64
+         " snapshot values over %" PRId64 " starts, bad %" PRId64 ", gaps %" PRId64 ", backwards %" PRId64 "\n",
+         killed, followers_killed, fs->delivered, fs->snapshots, fs->restarts, fs->bad, fs->gap, fs->backwards);
   CHECK(r.bad == 0 && r.dup_or_gap == 0 && r.unexpected_key == 0 && r.lost == 0);
+  CHECK(fs->finished && fs->bad == 0 && fs->gap == 0 && fs->backwards == 0 && followers_killed > 0);
+  for (uint32_t k = 0; k < KEYS; k++) CHECK(fs->last[k] == FINAL);
+  munmap(fs, sizeof *fs);
   CHECK(mmbus_verify(keep, NULL, 0) == 0);
   CHECK_OK(mmbus_close(keep));
 }
@@ -577,15 +669,17 @@ static void test_durable(const char *dir) {
       CHECK_OK(mmbus_publish(ch, &p, sizeof p));
     }
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-  CHECK_OK(mmbus_sub_ask(sub, 0, 10, 1)); /* a new process: it asks again, with a snapshot */
+  CHECK_RC(mmbus_sub_ask(sub, 0, 10, 3), MMBUS_E_INVAL);
+  /* a new process asks again, for what changed while it was away: keys 0..4 */
+  CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
   uint64_t key;
   int got[10] = {0};
   while (mmbus_sub_snapshot(sub, &v, sizeof v, &key, NULL) == 1) {
     CHECK(key < 10 && kpoint_intact(&v) && v.key == key);
-    CHECK(v.version == (key < 5 ? 41 : 1));
+    CHECK(v.version == 41);
     got[key]++;
   }
-  for (int k = 0; k < 10; k++) CHECK(got[k] == 1);
+  for (int k = 0; k < 10; k++) CHECK(got[k] == (k < 5));
   int n;
   while ((n = mmbus_poll(sub, 0, &b)) > 0) { /* what is still in the ring is older than the snapshot */
     for (int i = 0; i < n; i++) CHECK(mmbus_sub_wants(sub, &b, (uint32_t)i) == 0);
@@ -599,10 +693,24 @@ static void test_durable(const char *dir) {
       fill_kpoint(&p, k, 0, ver);
       CHECK_OK(mmbus_publish(ch, &p, sizeof p));
     }
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub)); /* every key's value this time */
+  CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_ALL));
+  memset(got, 0, sizeof got);
+  while (mmbus_sub_snapshot(sub, &v, sizeof v, &key, NULL) == 1) {
+    CHECK(key < 10 && kpoint_intact(&v) && v.version == (key < 5 ? 81 : 1));
+    got[key]++;
+  }
+  for (int k = 0; k < 10; k++) CHECK(got[k] == 1);
+  CHECK_OK(mmbus_sub_close(sub));
+  for (int64_t ver = 82; ver <= 121; ver++)
+    for (uint32_t k = 0; k < 5; k++) {
+      fill_kpoint(&p, k, 0, ver);
+      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    }
   CHECK_OK(mmbus_subscribe(ch, &so, &sub)); /* no snapshot this time: the records it missed are lost */
   while ((n = mmbus_poll(sub, 0, &b)) > 0) CHECK(mmbus_ack(sub) == 0);
   CHECK(n == 0);
-  CHECK(mmbus_sub_lost(sub) == 200 - 64);
+  CHECK(mmbus_sub_lost(sub) == 200); /* from where the last one stopped (it read nothing) to the oldest */
   CHECK_OK(mmbus_sub_close(sub));
   CHECK_OK(mmbus_close(ch));
 }

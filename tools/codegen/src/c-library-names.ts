@@ -126,7 +126,8 @@ export const C_LIBRARY_NAMES: readonly CLibraryHeader[] = [
       MMBUS_PATH_MAX MMBUS_READONLY MMBUS_RECORD_SIZE_MAX MMBUS_SCHEMA_NAME_MAX MMBUS_SUB_NAME_MAX
       MMBUS_TIMEOUT_MAX_MS MMBUS_VERSION_MAJOR MMBUS_VERSION_MINOR MMBUS_VERSION_PATCH`,
     type: `mmbus_batch_t mmbus_channel_t mmbus_claim_t mmbus_info_t mmbus_options_t mmbus_policy_t
-      mmbus_start_t mmbus_stats_t mmbus_sub_options_t mmbus_sub_state_t mmbus_sub_stats_t mmbus_sub_t`,
+      mmbus_snapshot_t mmbus_start_t mmbus_stats_t mmbus_sub_options_t mmbus_sub_state_t mmbus_sub_stats_t
+      mmbus_sub_t`,
     function: `mmbus_ack mmbus_ack_n mmbus_base mmbus_batch_record mmbus_check mmbus_check_name mmbus_claim
       mmbus_claim_abort mmbus_claim_record mmbus_close mmbus_commit mmbus_default_dir mmbus_errmsg
       mmbus_errname mmbus_errno mmbus_flush mmbus_gc mmbus_head mmbus_info mmbus_key_of mmbus_latest
@@ -139,9 +140,10 @@ export const C_LIBRARY_NAMES: readonly CLibraryHeader[] = [
       MMBUS_E_INTR MMBUS_E_INVAL MMBUS_E_IO MMBUS_E_MISMATCH MMBUS_E_NAME MMBUS_E_NOENT MMBUS_E_NOMEM
       MMBUS_E_NOSLOT MMBUS_E_NOSPACE MMBUS_E_PERM MMBUS_E_REVOKED MMBUS_E_SCHEMA MMBUS_E_STALE
       MMBUS_E_STATE MMBUS_E_TIMEOUT MMBUS_E_TOOBIG MMBUS_E_VERSION MMBUS_OK MMBUS_POLICY_BLOCK
-      MMBUS_POLICY_OVERWRITE MMBUS_POLICY_REJECT MMBUS_POLICY_UNSET MMBUS_START_NEWEST MMBUS_START_OLDEST
-      MMBUS_SUB_ACTIVE MMBUS_SUB_DEAD MMBUS_SUB_FREE MMBUS_SUB_OFFLINE`,
-    tag: `mmbus_batch mmbus_channel mmbus_claim mmbus_info mmbus_options mmbus_policy mmbus_start mmbus_stats
-      mmbus_sub mmbus_sub_options mmbus_sub_state mmbus_sub_stats`,
+      MMBUS_POLICY_OVERWRITE MMBUS_POLICY_REJECT MMBUS_POLICY_UNSET MMBUS_SNAPSHOT_ALL
+      MMBUS_SNAPSHOT_CHANGED MMBUS_SNAPSHOT_NONE MMBUS_START_NEWEST MMBUS_START_OLDEST MMBUS_SUB_ACTIVE
+      MMBUS_SUB_DEAD MMBUS_SUB_FREE MMBUS_SUB_OFFLINE`,
+    tag: `mmbus_batch mmbus_channel mmbus_claim mmbus_info mmbus_options mmbus_policy mmbus_snapshot
+      mmbus_start mmbus_stats mmbus_sub mmbus_sub_options mmbus_sub_state mmbus_sub_stats`,
   },
 ];
