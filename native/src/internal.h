@@ -81,11 +81,14 @@ _Static_assert(sizeof(file_header_t) == 256, "header layout");
 #define KEY_BUFFERS 3u
 #define KEY_VER_SEQ (STAMP_SEQ_MASK)         /* ver bits 0..61: sequence + 1 of the record held (0: none) */
 #define KEY_VER_CUR_SHIFT 62                 /* ver bits 62..63: the buffer holding it */
+#define KEY_HEADER_SIZE 64u /* the buffers start on a cache line: a 128-byte record is two lines */
 typedef struct key_entry {
   uint64_t ver;                   /* A */
   uint64_t busy[KEY_BUFFERS];     /* A: 0, or the writer's token while it fills that buffer */
+  uint8_t reserved[KEY_HEADER_SIZE - 8 * (1 + KEY_BUFFERS)];
   /* then KEY_BUFFERS buffers of record_stride bytes */
 } key_entry_t;
+_Static_assert(sizeof(key_entry_t) == KEY_HEADER_SIZE, "key entry header");
 
 /* Mutable control lines after the static header. */
 #define OFF_LOCK_LINE 256u  /* int32 holder_pid, u32 0, u64 holder_pid_ns: who took the table lock last */

@@ -280,6 +280,20 @@ static void free_dead_owner_buffer(mmbus_channel_t *ch, uint32_t i) {
   st_relaxed(&p->updating, 0);
 }
 
+/* A key's entry header, for writing: a large table is far away in memory; fetching the entries of a
+ * claim's records all at once overlaps their cache misses instead of paying them one after the other. */
+static inline void prefetch_key(const mmbus_channel_t *ch, uint64_t key) {
+  __builtin_prefetch(key_entry(ch, key), 1, 3);
+}
+
+/* The buffer an update of `key` will most likely fill (the one after the current), for writing. */
+static inline void prefetch_key_buffer(mmbus_channel_t *ch, uint64_t key) {
+  key_entry_t *e = key_entry(ch, key);
+  uint32_t next = ((uint32_t)(ld_relaxed(&e->ver) >> KEY_VER_CUR_SHIFT) + 1) % KEY_BUFFERS;
+  const uint8_t *b = key_buffer(ch, e, next);
+  for (uint32_t off = 0; off < ch->record_size; off += 64) __builtin_prefetch(b + off, 1, 3);
+}
+
 /* The keys of a claim's records (before anything of it is decided): all in range? */
 static int check_keys(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
@@ -750,12 +764,17 @@ static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   }
   uint64_t expect = seq;
   if (__builtin_expect(!cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING), 0)) return given_up(ch, c);
-  if (ch->keys)
+  if (ch->keys) {
+    if (c->n > 1) {
+      for (uint32_t i = 0; i < c->n; i++) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i)));
+      for (uint32_t i = 0; i < c->n; i++) prefetch_key_buffer(ch, record_key(ch, ring_record(ch, seq + i)));
+    }
     for (uint32_t i = 0; i < c->n; i++) {
       int rc = key_update(ch, record_key(ch, ring_record(ch, seq + i)), seq + i, key_token(ch, seq + i, 0),
                           ch->block_timeout_ms, 0);
       if (rc) return rc; /* decided: the others complete it (docs/format.md §8.8) */
     }
+  }
   for (uint32_t i = c->n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT);
   st_release(stamp_of(ch, seq), seq + 1);
   st_release(&p->pending, MMBUS_NO_CLAIM);
@@ -803,9 +822,12 @@ int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size) {
   if (size != ch->record_size)
     return mmbus_set_err(MMBUS_E_TOOBIG, "record of %zu bytes on '%s', which holds %u-byte records", size, ch->path,
                          ch->record_size);
-  if (ch->keys && record_key(ch, rec) >= ch->key_count)
-    return mmbus_set_err(MMBUS_E_INVAL, "key %llu is out of range 0..%llu of '%s': nothing was published",
-                         (unsigned long long)record_key(ch, rec), (unsigned long long)(ch->key_count - 1), ch->path);
+  if (ch->keys) {
+    uint64_t k = record_key(ch, rec);
+    if (k >= ch->key_count)
+      return mmbus_set_err(MMBUS_E_INVAL, "key %llu is out of range 0..%llu of '%s': nothing was published",
+                           (unsigned long long)k, (unsigned long long)(ch->key_count - 1), ch->path);
+  }
   mmbus_claim_t c;
   int rc = mmbus_claim(ch, 1, -1, &c);
   if (rc) return rc;

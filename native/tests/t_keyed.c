@@ -217,7 +217,7 @@ static void test_damaged_table(const char *dir) {
   *e0 = (*e0 & KEY_SEQ_BITS) | (UINT64_C(3) << 62); /* a fourth buffer */
   *e1 = (*e1 & ~KEY_SEQ_BITS) | 1000;                /* a record beyond head */
   uint32_t cur = (uint32_t)(*e2 >> 62);
-  kpoint_t *held = (kpoint_t *)(keys + 2 * 448 + 32 + cur * 128);
+  kpoint_t *held = (kpoint_t *)(keys + 2 * 448 + 64 + cur * 128);
   held->key = 3; /* another key's record */
   CHECK_RC(mmbus_latest(ch, 0, &v, sizeof v, NULL), MMBUS_E_CORRUPT);
   CHECK_RC(mmbus_latest(ch, 1, &v, sizeof v, NULL), MMBUS_E_CORRUPT);
