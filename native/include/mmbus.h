@@ -179,7 +179,10 @@ typedef struct mmbus_info {
   uint32_t key_offset;        /* the key field: offset in a record and size in bytes */
   uint32_t key_size;
   uint64_t keys_offset;       /* byte offset of the key table */
-  uint64_t reserved[5];
+  uint64_t key_entry_size;    /* bytes per key in it; its buffers start key_header_size bytes into an entry */
+  uint32_t key_header_size;
+  uint32_t reserved32;
+  uint64_t reserved[3];
 } mmbus_info_t;
 MMBUS_API int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *info);
 

@@ -667,6 +667,8 @@ int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *i) {
   i->key_offset = h->key_offset;
   i->key_size = h->key_size;
   i->keys_offset = h->keys_offset;
+  i->key_entry_size = ch->key_entry_size;
+  i->key_header_size = ch->keys ? KEY_HEADER_SIZE : 0;
   return 0;
 }
 

@@ -213,11 +213,13 @@ static void test_damaged_table(const char *dir) {
     CHECK_OK(mmbus_publish(ch, &p, sizeof p));
   }
   uint8_t *keys = (uint8_t *)mmbus_base(ch) + info.keys_offset;
-  uint64_t *e0 = (uint64_t *)keys, *e1 = (uint64_t *)(keys + 448), *e2 = (uint64_t *)(keys + 2 * 448);
+  const uint64_t es = info.key_entry_size;
+  CHECK(es == 448 && info.key_header_size == 64); /* docs/format.md §11 for 128-byte records */
+  uint64_t *e0 = (uint64_t *)keys, *e1 = (uint64_t *)(keys + es), *e2 = (uint64_t *)(keys + 2 * es);
   *e0 = (*e0 & KEY_SEQ_BITS) | (UINT64_C(3) << 62); /* a fourth buffer */
   *e1 = (*e1 & ~KEY_SEQ_BITS) | 1000;                /* a record beyond head */
   uint32_t cur = (uint32_t)(*e2 >> 62);
-  kpoint_t *held = (kpoint_t *)(keys + 2 * 448 + 64 + cur * 128);
+  kpoint_t *held = (kpoint_t *)(keys + 2 * es + info.key_header_size + cur * 128);
   held->key = 3; /* another key's record */
   CHECK_RC(mmbus_latest(ch, 0, &v, sizeof v, NULL), MMBUS_E_CORRUPT);
   CHECK_RC(mmbus_latest(ch, 1, &v, sizeof v, NULL), MMBUS_E_CORRUPT);
@@ -739,7 +741,7 @@ static void test_stranded_buffer(const char *dir) {
   kpoint_t p, v;
   fill_kpoint(&p, 3, 0, 1);
   CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-  uint64_t *entry = (uint64_t *)((uint8_t *)mmbus_base(ch) + info.keys_offset + 3 * 448); /* 448-byte entries */
+  uint64_t *entry = (uint64_t *)((uint8_t *)mmbus_base(ch) + info.keys_offset + 3 * info.key_entry_size);
   const uint64_t live = (UINT64_C(1) << 48) | 999; /* publisher slot 0: this handle, alive */
   const uint64_t dead = (UINT64_C(6) << 48) | 999; /* publisher slot 5: nobody */
   uint32_t held = ((uint32_t)(entry[0] >> 62) + 1) % 3;

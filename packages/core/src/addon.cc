@@ -221,6 +221,8 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   infoObj.Set("keyOffset", in.key_offset);
   infoObj.Set("keySize", in.key_size);
   infoObj.Set("keysOffset", static_cast<double>(in.keys_offset));
+  infoObj.Set("keyEntrySize", static_cast<double>(in.key_entry_size));
+  infoObj.Set("keyHeaderSize", in.key_header_size);
   Napi::Object result = Napi::Object::New(env);
   result.Set("handle", Napi::External<Channel>::New(env, c, [](Napi::Env, Channel *c) {
                // Collected without close(): free it now, or when its last subscriber is closed.

@@ -206,7 +206,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
     const i = opened.info;
     this.keyCount = i.keyCount;
     this.readKey = i.keyCount ? keyReader(i.keyOffset, i.keySize) : null;
-    this.keyEntrySize = Math.ceil((32 + KEY_BUFFERS * this.stride) / 64) * 64;
+    this.keyEntrySize = i.keyEntrySize;
+    this.keyHeaderSize = i.keyHeaderSize;
     this.keyWords = opened.buffer && i.keyCount ? new BigUint64Array(opened.buffer, i.keysOffset, (i.keyCount * this.keyEntrySize) / 8) : null;
     this.headWord = opened.buffer ? new BigUint64Array(opened.buffer, HEAD_OFFSET, 1) : null;
   }
@@ -216,6 +217,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
   /** @internal reads a record's key (keyed channels) */
   readonly readKey: ((view: DataView, offset: number) => number) | null;
   private readonly keyEntrySize: number;
+  private readonly keyHeaderSize: number;
   /** the key table as 64-bit words: entry k's `ver` is word k * keyEntrySize / 8 (docs/format.md §11) */
   private readonly keyWords: BigUint64Array | null;
   private readonly headWord: BigUint64Array | null;
@@ -272,7 +274,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
       const v = Atomics.load(words, at);
       if ((v & SEQ_MASK) === 0n) return undefined;
       const buffer = Number(v >> 62n);
-      const offset = entry + 32 + buffer * this.stride;
+      const offset = entry + this.keyHeaderSize + buffer * this.stride;
       if (buffer >= KEY_BUFFERS || (v & SEQ_MASK) > Atomics.load(this.headWord, 0) || this.readKey!(this.view, offset) !== key) {
         if (Atomics.load(words, at) !== v) continue; // a writer's moment, not damage
         throw new MmbusError('MMBUS_E_CORRUPT', -24, `'${this.name}': the latest value of key ${key} is damaged (the file was written by something other than mmbus)`);

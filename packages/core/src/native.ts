@@ -24,6 +24,9 @@ export interface NativeInfo {
   keyOffset: number;
   keySize: number;
   keysOffset: number;
+  /** Bytes per key in the key table, and where in an entry its buffers start (docs/format.md §11). */
+  keyEntrySize: number;
+  keyHeaderSize: number;
 }
 
 export interface NativeOpenOptions {
