@@ -15,20 +15,12 @@ import { killChildren, lastJson, spawnChild } from '@mmbus/test-kit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(here, '..', '..', '..');
-const PACKAGES = ['@mmbus/runtime', '@mmbus/core', '@mmbus/messages', '@mmbus/codegen', '@mmbus/cli'] as const;
-/** Where each package lives in the repository (its package.json says the same in repository.directory). */
-const PACKAGE_DIRS: Record<(typeof PACKAGES)[number], string> = {
-  '@mmbus/runtime': 'packages/runtime',
-  '@mmbus/core': 'packages/core',
-  '@mmbus/messages': 'packages/messages',
-  '@mmbus/codegen': 'tools/codegen',
-  '@mmbus/cli': 'packages/cli',
-};
 const COUNT = 100_000;
 const MINUTE = 60_000;
 
 interface PackageJson {
   name: string;
+  workspaces?: string[];
   version: string;
   private?: boolean;
   license?: string;
@@ -41,6 +33,18 @@ interface PackageJson {
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 const rootPkg = readJson<PackageJson>(join(repoDir, 'package.json'));
 const corePkg = readJson<PackageJson>(join(repoDir, 'packages', 'core', 'package.json'));
+
+/** The packages a user installs: every workspace package that is not private, by name: its directory. */
+const PACKAGE_DIRS: Record<string, string> = {};
+for (const pattern of rootPkg.workspaces ?? []) {
+  const dirs = pattern.endsWith('/*') ? readdirSync(join(repoDir, pattern.slice(0, -2))).map((d) => `${pattern.slice(0, -2)}/${d}`) : [pattern];
+  for (const dir of dirs) {
+    if (!existsSync(join(repoDir, dir, 'package.json'))) continue;
+    const pkg = readJson<PackageJson>(join(repoDir, dir, 'package.json'));
+    if (!pkg.private) PACKAGE_DIRS[pkg.name] = dir;
+  }
+}
+const PACKAGES = Object.keys(PACKAGE_DIRS).sort();
 
 /** The TypeScript example of the README's "Use it in your project": the app compiles and runs it as src/main.ts. */
 function readmeExample(): string {
@@ -65,6 +69,8 @@ let noCompilerPath = '';
 /** The caller's PATH without anything of this repository (node_modules/.bin, npm's node-gyp). */
 let fullPath = '';
 const versions: Record<string, string> = {};
+/** Each package's tarball in `tarballs`. */
+const tarballOf: Record<string, string> = {};
 
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'mmbus-out-of-tree-'));
@@ -143,17 +149,19 @@ async function publishToNode(publisher: string[], count: number, env: NodeJS.Pro
 
 describe('mmbus outside its repository', () => {
   it('every package is publishable: metadata set, not private, its version used by the others', () => {
-    for (const name of PACKAGES) {
-      const pkg = readJson<PackageJson>(join(repoDir, PACKAGE_DIRS[name], 'package.json'));
+    // what the app below uses (any other public package is packed, checked and installed too)
+    expect(PACKAGES).toEqual(expect.arrayContaining(['@mmbus/cli', '@mmbus/codegen', '@mmbus/core', '@mmbus/messages', '@mmbus/runtime']));
+    for (const [name, dir] of Object.entries(PACKAGE_DIRS)) {
+      const pkg = readJson<PackageJson>(join(repoDir, dir, 'package.json'));
       versions[name] = pkg.version;
       expect(pkg.private, name).toBeUndefined();
       expect(pkg.license, name).toBe(rootPkg.license);
-      expect(pkg.repository, name).toEqual({ type: 'git', url: corePkg.repository?.url, directory: PACKAGE_DIRS[name] });
+      expect(pkg.repository, name).toEqual({ type: 'git', url: corePkg.repository?.url, directory: dir });
       expect(pkg.engines?.node, name).toBe('>=20.19');
       expect(pkg.files?.length, name).toBeGreaterThan(0);
     }
-    for (const name of PACKAGES) {
-      const deps = readJson<PackageJson>(join(repoDir, PACKAGE_DIRS[name], 'package.json')).dependencies ?? {};
+    for (const [name, dir] of Object.entries(PACKAGE_DIRS)) {
+      const deps = readJson<PackageJson>(join(repoDir, dir, 'package.json')).dependencies ?? {};
       for (const [dep, version] of Object.entries(deps)) if (dep in PACKAGE_DIRS) expect(version, `${name} -> ${dep}`).toBe(versions[dep]);
     }
   });
@@ -162,7 +170,7 @@ describe('mmbus outside its repository', () => {
     mkdirSync(tarballs);
     const r = run('npm', ['pack', ...PACKAGES.flatMap((p) => ['-w', p]), '--pack-destination', tarballs, '--json'], { cwd: repoDir, env: process.env, timeout: 10 * MINUTE });
     const packed = JSON.parse(r.stdout) as { name: string; filename: string; files: { path: string }[] }[];
-    expect(packed.map((p) => p.name).sort()).toEqual([...PACKAGES].sort());
+    expect(packed.map((p) => p.name).sort()).toEqual(PACKAGES);
     for (const p of packed) {
       const files = p.files.map((f) => f.path);
       expect(files, p.name).toContain('dist/index.js');
@@ -170,6 +178,7 @@ describe('mmbus outside its repository', () => {
       expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts')), p.name).toEqual([]);
       expect(files.filter((f) => f.startsWith('test/')), p.name).toEqual([]);
       expect(existsSync(join(tarballs, p.filename)), p.filename).toBe(true);
+      tarballOf[p.name] = p.filename;
     }
     const core = packed.find((p) => p.name === '@mmbus/core')!.files.map((f) => f.path);
     expect(core).toContain(`prebuilds/linux-x64/${'@mmbus/core'.replace('/', '+')}.glibc.node`);
@@ -195,8 +204,7 @@ describe('mmbus outside its repository', () => {
       expect(spawnSync('sh', ['-c', `command -v ${tool}`], { env: { PATH: noCompilerPath } }).status, tool).not.toBe(0);
     }
     cpSync(join(here, '..', 'app'), app, { recursive: true });
-    const tarball = (name: string): string => `file:../tarballs/${readdirSync(tarballs).find((f) => f === `${name.slice(1).replace('/', '-')}-${versions[name]}.tgz`)}`;
-    const deps = Object.fromEntries(PACKAGES.map((p) => [p, tarball(p)]));
+    const deps = Object.fromEntries(PACKAGES.map((p) => [p, `file:../tarballs/${tarballOf[p]}`]));
     writeFileSync(
       join(app, 'package.json'),
       JSON.stringify(
@@ -246,7 +254,7 @@ describe('mmbus outside its repository', () => {
   it('the packages work through import and require(), all resolved inside the app', () => {
     const env = appEnv(noCompilerPath);
     const required = JSON.parse(run(process.execPath, ['check.cjs'], { cwd: app, env, timeout: MINUTE }).stdout) as Record<string, { from: string; exports: number } | string>;
-    for (const p of [...PACKAGES, '@mmbus/runtime/schema']) {
+    for (const p of ['@mmbus/runtime', '@mmbus/runtime/schema', '@mmbus/core', '@mmbus/messages', '@mmbus/codegen', '@mmbus/cli']) {
       const entry = required[p] as { from: string; exports: number };
       expect(entry.from, p).toBe(`node_modules/${p.replace('/schema', '')}/dist`);
       expect(entry.exports, p).toBeGreaterThan(0);
