@@ -34,7 +34,8 @@ for (const f of new Set(files)) {
 for (const f of ['package.json', 'binding.gyp', 'src/addon.cc', 'scripts/libmmbus.cjs', 'native']) {
   cpSync(join(pkgDir, f), join(stage, f), { recursive: true });
 }
-const args = ['--napi', '--strip', '--tag-libc', `--target=node@${process.versions.node}`, `--cwd=${stage}`, `--out=${pkgDir}`];
+// --cache: node-gyp's dev dir (unused with a local nodedir), inside the stage so that nothing is left behind
+const args = ['--napi', '--strip', '--tag-libc', `--target=node@${process.versions.node}`, `--cwd=${stage}`, `--out=${pkgDir}`, `--cache=${join(stage, '.cache')}`];
 // npm runs this with its own node-gyp (npm_config_node_gyp); elsewhere node-gyp must be on the PATH
 const env = nodeGypEnv(process.env.npm_config_node_gyp ? { ...process.env, PREBUILD_NODE_GYP: process.env.npm_config_node_gyp } : process.env);
 // its output (the compiler's) goes to stderr: npm pack --json keeps stdout for the JSON
