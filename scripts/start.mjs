@@ -78,6 +78,9 @@ function run(cmd, argv, cwd = root) {
 if (!existsSync(join(root, 'packages', 'core', 'build', 'Release', 'mmbus.node'))) {
   run('npm', ['run', 'install', '-w', '@mmbus/core']);
 }
+if (!['runtime', 'core', 'messages'].every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')))) {
+  run('npx', ['nx', 'run-many', '-t', 'build', '-p', 'runtime', 'core', 'messages', '--outputStyle=stream']);
+}
 if (!existsSync(join(buildDir, 'collector-host')) || !existsSync(join(buildDir, 'libcollector.so'))) {
   run('cmake', ['-S', 'examples-cpp', '-B', 'examples-cpp/build', '-DCMAKE_BUILD_TYPE=Release']);
   run('cmake', ['--build', 'examples-cpp/build', '-j', '2']);

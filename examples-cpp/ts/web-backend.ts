@@ -36,8 +36,8 @@ const points = devices * ppd;
 
 const ch = openChannel(a.channel!, PointUpdate, {
   dir: a.dir,
-  capacity: a.capacity ? Number(a.capacity) : undefined,
-  policy: a.policy as Policy | undefined,
+  ...(a.capacity ? { capacity: Number(a.capacity) } : {}),
+  ...(a.policy ? { policy: a.policy as Policy } : {}),
 });
 const sub = ch.subscribe({ name: a.name, start: 'oldest' });
 process.stdout.write('ready\n');

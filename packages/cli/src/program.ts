@@ -1,14 +1,13 @@
 // The `mmbus` command line: commander wiring, exit codes and one-line errors.
+// Each command's module (and @mmbus/core with it) is loaded when the command runs: `mmbus --help`
+// loads commander and common.ts only.
+import { createRequire } from 'node:module';
+
 import { Command, CommanderError, Option } from 'commander';
 
-import { CliError, describeError, EXIT_FAIL, EXIT_USAGE, parseIntOption } from './common.ts';
-import { doctorCommand } from './commands/doctor.ts';
-import { lsCommand } from './commands/ls.ts';
-import { gcCommand, rmCommand } from './commands/manage.ts';
-import { publishCommand } from './commands/publish.ts';
-import { statCommand } from './commands/stat.ts';
-import { tailCommand } from './commands/tail.ts';
-import { watchCommand } from './commands/watch.ts';
+import { CliError, describeError, EXIT_FAIL, EXIT_USAGE, parseIntOption } from './common.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -26,7 +25,7 @@ function dirOption(): Option {
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('mmbus')
     .description('inspect and operate mmbus channels (memory-mapped pub/sub files)')
-    .version('0.1.0')
+    .version(version)
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .exitOverride()
     .showSuggestionAfterError()
@@ -41,7 +40,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('[dir]', 'channel directory (overrides --dir)')
     .addOption(dirOption())
     .option('--json', 'one JSON document')
-    .action((dir: string | undefined, opts) => done(lsCommand(dir, opts)));
+    .action(async (dir: string | undefined, opts) => done((await import('./commands/ls.js')).lsCommand(dir, opts)));
 
   program
     .command('stat')
@@ -49,7 +48,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<channel>', 'channel name or path to its .db file')
     .addOption(dirOption())
     .option('--json', 'one JSON document')
-    .action((channel: string, opts) => done(statCommand(channel, opts)));
+    .action(async (channel: string, opts) => done((await import('./commands/stat.js')).statCommand(channel, opts)));
 
   program
     .command('tail')
@@ -61,7 +60,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'JSON lines ({"seq":N,"record":{...}}; 64-bit integers as strings) instead of a table')
     .option('--schema <file.fbs>', 'decode with this schema instead of the generated types of @mmbus/messages')
     .addOption(new Option('--interval <ms>', 'poll period with -f').argParser(parseIntOption('--interval', 1)).default(100))
-    .action(async (channel: string, opts) => done(await tailCommand(channel, opts)));
+    .action(async (channel: string, opts) => done(await (await import('./commands/tail.js')).tailCommand(channel, opts)));
 
   program
     .command('watch')
@@ -71,7 +70,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--interval <ms>', 'refresh period', parseIntOption('--interval', 10), 1000)
     .option('--once', 'print one frame and exit')
     .option('--iterations <n>', 'print n frames and exit', parseIntOption('--iterations', 1))
-    .action(async (dir: string | undefined, opts) => done(await watchCommand(dir, opts)));
+    .action(async (dir: string | undefined, opts) => done(await (await import('./commands/watch.js')).watchCommand(dir, opts)));
 
   program
     .command('publish')
@@ -83,14 +82,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--type <name>', 'create the channel if missing, for this schema type (e.g. mmbus.Person)')
     .option('--capacity <n>', 'ring capacity when the channel is created (a power of two)', parseIntOption('--capacity', 1))
     .addHelpText('after', '\n64-bit integer fields take a number or a string of digits. Example:\n  mmbus publish people --json \'{"index": "42", "name": "Ada", "age": 36}\'')
-    .action(async (channel: string, opts) => done(await publishCommand(channel, opts)));
+    .action(async (channel: string, opts) => done(await (await import('./commands/publish.js')).publishCommand(channel, opts)));
 
   program
     .command('gc')
     .description("reclaim dead subscribers' and publishers' slots now; prints how many")
     .argument('<channel>', 'channel name or path to its .db file')
     .addOption(dirOption())
-    .action((channel: string, opts) => done(gcCommand(channel, opts)));
+    .action(async (channel: string, opts) => done((await import('./commands/manage.js')).gcCommand(channel, opts)));
 
   program
     .command('rm')
@@ -98,7 +97,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<channel>', 'channel name or path to its .db file')
     .addOption(dirOption())
     .option('-f, --force', 'remove even when in use, or when the file is not a valid channel')
-    .action((channel: string, opts) => done(rmCommand(channel, opts)));
+    .action(async (channel: string, opts) => done((await import('./commands/manage.js')).rmCommand(channel, opts)));
 
   program
     .command('doctor')
@@ -108,7 +107,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'one JSON document')
     .option('--strict', 'warnings (unknown schema, dead subscribers) fail too')
     .addHelpText('after', '\nExit 0 when no errors were found (warnings are listed), 1 when any was (or any warning, with --strict).')
-    .action((dir: string | undefined, opts) => done(doctorCommand(dir, opts)));
+    .action(async (dir: string | undefined, opts) => done((await import('./commands/doctor.js')).doctorCommand(dir, opts)));
 
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP);
   return program;

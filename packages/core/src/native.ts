@@ -1,5 +1,5 @@
-// Loads the addon (built by `npm install` through node-gyp) and types its functions.
-import { createRequire } from 'node:module';
+// Loads the addon (prebuilt, or compiled by `npm install` through node-gyp) and types its functions.
+import { loadAddon } from './load-addon.js';
 
 export interface NativeInfo {
   formatVersion: number;
@@ -140,5 +140,4 @@ export interface NativeBinding {
   strerror(code: number): string;
 }
 
-const require = createRequire(import.meta.url);
-export const native: NativeBinding = require('../build/Release/mmbus.node') as NativeBinding;
+export const native: NativeBinding = loadAddon() as NativeBinding;

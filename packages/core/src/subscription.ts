@@ -67,12 +67,12 @@ export class Batch<T extends RecordView> implements Iterable<T> {
   private slots = 0;
   private overwrittenWhileCopied = 0;
   private readonly record: T;
+  private readonly channel: Channel<T>;
+  private readonly overrunOf: () => number;
 
-  constructor(
-    private readonly channel: Channel<T>,
-    record: T,
-    private readonly overrunOf: () => number,
-  ) {
+  constructor(channel: Channel<T>, record: T, overrunOf: () => number) {
+    this.channel = channel;
+    this.overrunOf = overrunOf;
     this.record = record;
     this.view = new DataView(new ArrayBuffer(0)); // set by reset()
   }

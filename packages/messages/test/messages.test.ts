@@ -17,7 +17,7 @@ const POINT_UPDATE_FINGERPRINT = 0xe07fd5035556c6cfn;
 
 function run(cmd: string, args: string[], cwd = pkgDir): { status: number; stdout: string; stderr: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: '1' };
-  delete env.FORCE_COLOR;
+  delete env['FORCE_COLOR'];
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env });
   if (r.error) throw new Error(`cannot run ${cmd}: ${r.error.message} (install it: CI does)`);
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

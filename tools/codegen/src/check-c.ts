@@ -2,9 +2,9 @@
 // are compiled (macros, types and functions of the C headers, the compilers' predefined macros, the
 // common header, names reserved for the implementation) and against each other, after the name
 // transformations (namespace joining, UPPER_SNAKE).
-import { C_SCALAR, emitCCommon } from './emit-c.ts';
-import { formatPos, type Diagnostic, type Pos } from './diagnostics.ts';
-import type { EnumDef, FieldType, Model, StructDef } from './model.ts';
+import { C_SCALAR, emitCCommon } from './emit-c.js';
+import { formatPos, type Diagnostic, type Pos } from '@mmbus/runtime/schema';
+import type { EnumDef, FieldType, Model, StructDef } from '@mmbus/runtime/schema';
 import {
   C_COMMON_HEADER,
   C_STRUCT_CONSTANTS,
@@ -17,7 +17,7 @@ import {
   cTypeName,
   isCReserved,
   type CTakenName,
-} from './names.ts';
+} from './names.js';
 
 /** Where an identifier comes from: the schema item it is made from, for the messages. */
 interface Source {

@@ -1,6 +1,6 @@
 // C header emitter: one header per schema, C11 and C++ compatible, no implicit padding.
-import { hex64, layoutText } from './fingerprint.ts';
-import { type ElemType, type EnumDef, type FieldDef, type SchemaDef, type StructDef, type ScalarKind } from './model.ts';
+import { hex64, layoutText } from '@mmbus/runtime/schema';
+import { type ElemType, type EnumDef, type FieldDef, type SchemaDef, type StructDef, type ScalarKind } from '@mmbus/runtime/schema';
 import {
   C_COMMON_HEADER,
   C_PAD_PREFIX,
@@ -10,7 +10,7 @@ import {
   cStructMacro,
   cTextFunctions,
   cTypeName,
-} from './names.ts';
+} from './names.js';
 
 /** The C type of each scalar: the only standard types a generated struct's members have. */
 export const C_SCALAR: Record<ScalarKind, string> = {

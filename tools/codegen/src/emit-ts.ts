@@ -39,12 +39,12 @@ class Members {
     this.items.push({ kind: StructureKind.Method, ...s });
   }
 }
-import { hex64, layoutText } from './fingerprint.ts';
-import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from './model.ts';
-import { TS_PRIVATE_LAST, TS_RUNTIME_MODULE, tsFieldNames } from './names.ts';
-import { HELPERS, exportedFunctions } from './ts-runtime.ts';
+import { hex64, layoutText } from '@mmbus/runtime/schema';
+import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from '@mmbus/runtime/schema';
+import { TS_PRIVATE_LAST, TS_RUNTIME_MODULE, tsFieldNames } from './names.js';
+import { HELPERS, exportedFunctions } from './ts-runtime.js';
 
-export { emitTsRuntime } from './ts-runtime.ts';
+export { emitTsRuntime } from './ts-runtime.js';
 
 export function tsModuleName(schema: SchemaDef): string {
   return `${schema.baseName}.ts`;

@@ -1,8 +1,8 @@
 // Identifier rules and spellings: keywords of the target languages, the names already taken where the
 // generated code is compiled, and every identifier the emitters make from schema names (the emitters
 // and the collision checks both spell them through these functions).
-import { C_LIBRARY_NAMES } from './c-library-names.ts';
-import type { EnumDef, EnumValueDef, FieldDef, SchemaDef, StructDef } from './model.ts';
+import { C_LIBRARY_NAMES } from './c-library-names.js';
+import type { EnumDef, EnumValueDef, FieldDef, SchemaDef, StructDef } from '@mmbus/runtime/schema';
 
 // `typeof` and `typeof_unqual`: keywords in C23 and (typeof) in GNU C, the default mode of gcc and clang.
 const C_KEYWORDS = `auto break case char const continue default do double else enum extern float for goto if

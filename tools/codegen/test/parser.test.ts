@@ -69,10 +69,10 @@ struct V { x: float; y: float; z: float; }
 struct S { tag: ubyte; v: V; bytes: [ubyte:32]; qs: [Q:3]; vs: [V:4]; ls: [n.V:1]; }`);
     const s = struct(m, 'S');
     const f = Object.fromEntries(s.fields.map((x) => [x.name, x]));
-    expect(f.v?.type.kind).toBe('struct');
-    expect([f.v?.offset, f.v?.size]).toEqual([4, 12]);
-    expect(f.bytes?.type).toMatchObject({ kind: 'array', length: 32, elem: { kind: 'scalar', scalar: 'uint8' } });
-    expect([f.bytes?.offset, f.qs?.offset, f.qs?.size, f.vs?.offset, f.vs?.size, f.ls?.offset]).toEqual([16, 48, 6, 56, 48, 104]);
+    expect(f['v']?.type.kind).toBe('struct');
+    expect([f['v']?.offset, f['v']?.size]).toEqual([4, 12]);
+    expect(f['bytes']?.type).toMatchObject({ kind: 'array', length: 32, elem: { kind: 'scalar', scalar: 'uint8' } });
+    expect([f['bytes']?.offset, f['qs']?.offset, f['qs']?.size, f['vs']?.offset, f['vs']?.size, f['ls']?.offset]).toEqual([16, 48, 6, 56, 48, 104]);
     expect(s.size).toBe(116);
   });
 

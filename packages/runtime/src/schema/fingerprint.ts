@@ -1,7 +1,7 @@
 // The layout fingerprint: FNV-1a 64 over a canonical text of the layout (see README.md). A struct's text
 // contains the whole text of each struct nested in it; it is hashed piece by piece, never built, and
 // the outputs print the short form (`layoutText`) where a nested struct is named, not expanded.
-import type { ElemType, FieldType, StructDef } from './model.ts';
+import type { ElemType, FieldType, StructDef } from './model.js';
 
 const MASK16 = 0xffff;
 

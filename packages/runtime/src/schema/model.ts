@@ -1,5 +1,5 @@
 // The resolved schema model: types, layouts and fingerprints, shared by both emitters.
-import type { Pos } from './diagnostics.ts';
+import type { Pos } from './diagnostics.js';
 
 export type ScalarKind =
   | 'bool'
