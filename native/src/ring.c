@@ -138,6 +138,9 @@ static int attach_publisher(mmbus_channel_t *ch) {
                          ch->hdr.max_publishers, ch->path);
   __atomic_store_n(&ch->pub_index, found, __ATOMIC_RELEASE);
   ch->pub = &ch->pubs[found];
+  /* A publisher writes every key's entry sooner or later (a start-up burst: all at once): mapped in
+   * one call, not a page fault per 4 KiB of a table that can be hundreds of MB */
+  if (ch->keys) os_prefault_write(ch->keys, (size_t)(ch->key_count * ch->key_entry_size));
   return 0;
 }
 
@@ -1335,6 +1338,7 @@ int mmbus_sub_ask(mmbus_sub_t *sub, uint64_t first, uint64_t count, int snapshot
     if (!sub->had[pg] && !(sub->had[pg] = calloc(HAD_PAGE_KEYS, sizeof **sub->had)))
       return mmbus_set_err(MMBUS_E_NOMEM, "out of memory for the keys asked");
   if (snapshot && !sub->read_any) rewind_to_frontier(sub);
+  if (snapshot) os_prefault_read(key_entry(sub->ch, first), (size_t)(count * sub->ch->key_entry_size)); /* read soon */
   for (uint64_t k = first; k < first + count; k++) {
     if (bit(sub->asked, k)) continue;
     bit_set(sub->asked, k);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { MmbusError, openChannel, type Batch } from '../src/index.js';
 import { Person, PointUpdate } from '@mmbus/messages';
-import { fillPoint, KeyedPoint, pointIntact } from './fixtures/keyed.js';
+import { fillPoint, pointIntact } from './fixtures/keyed.js';
 import { runFixture, useScratchDir } from './helpers.js';
 
 let dir: string;
@@ -29,13 +29,12 @@ const code = (fn: () => unknown): string => {
 };
 
 /** A type with the same layout and fingerprint but another key field: the file must refuse it. */
-class KeyedByDevice extends PointUpdate {
-  static readonly KEY = { field: 'deviceId', offset: 20, size: 4 } as const;
-}
+class KeyedByDevice extends PointUpdate {}
+Object.defineProperty(KeyedByDevice, 'KEY', { value: { field: 'deviceId', offset: 20, size: 4 } });
 
 describe('keyed channels', () => {
   it('keeps the latest value of every key: copied, read in place, and many at once', () => {
-    const ch = openChannel('k', KeyedPoint, { dir, keys: 100, capacity: 64 });
+    const ch = openChannel('k', PointUpdate, { dir, keys: 100, capacity: 64 });
     expect(ch.keyCount).toBe(100);
     expect(ch.info.keyCount).toBe(100);
     expect(ch.latest(7)).toBeUndefined();
@@ -64,7 +63,7 @@ describe('keyed channels', () => {
   });
 
   it('refuses what is not a key, keyed calls on plain channels, and another key field', () => {
-    const ch = openChannel('k', KeyedPoint, { dir, keys: 10, capacity: 64 });
+    const ch = openChannel('k', PointUpdate, { dir, keys: 10, capacity: 64 });
     const head = ch.head();
     const sub0 = ch.subscribe();
     expect(code(() => ch.publish((r) => fillPoint(r, 10, 1, 0)))).toBe('MMBUS_E_INVAL');
@@ -81,9 +80,9 @@ describe('keyed channels', () => {
     expect(code(() => ch.subscribe({ keys: [{ from: 5, to: 5 }] }))).toBe('MMBUS_E_INVAL');
     expect(code(() => ch.subscribe({ snapshot: true }))).toBe('MMBUS_E_INVAL');
     expect(code(() => ch.subscribe({ keys: 'all', snapshot: 'yes' as never }))).toBe('MMBUS_E_INVAL');
-    expect(code(() => openChannel('k', KeyedPoint, { dir, keys: 11 }))).toBe('MMBUS_E_MISMATCH');
+    expect(code(() => openChannel('k', PointUpdate, { dir, keys: 11 }))).toBe('MMBUS_E_MISMATCH');
     expect(code(() => openChannel('k', KeyedByDevice, { dir }))).toBe('MMBUS_E_MISMATCH');
-    const again = openChannel('k', KeyedPoint, { dir }); // the file's keys
+    const again = openChannel('k', PointUpdate, { dir }); // the file's keys
     expect(again.keyCount).toBe(10);
     again.close();
     ch.close();
@@ -98,11 +97,11 @@ describe('keyed channels', () => {
     expect(code(() => sub.ask([1]))).toBe('MMBUS_E_STATE');
     sub.close();
     plain.close();
-    expect(code(() => openChannel('p', KeyedPoint, { dir, keys: 10 }))).toBe('MMBUS_E_SCHEMA');
+    expect(code(() => openChannel('p', PointUpdate, { dir, keys: 10 }))).toBe('MMBUS_E_SCHEMA');
   });
 
   it('hands a subscriber a snapshot of the keys it asks for, then only their changes', async () => {
-    const ch = openChannel('k', KeyedPoint, { dir, keys: 1000, capacity: 1024 });
+    const ch = openChannel('k', PointUpdate, { dir, keys: 1000, capacity: 1024 });
     for (let k = 0; k < 1000; k++) ch.publish((r) => fillPoint(r, k, 1, 0));
     const sub = ch.subscribe({ keys: [3, 4, { from: 500, to: 510 }], snapshot: true });
     const first = sub.poll()!;
@@ -138,11 +137,11 @@ describe('keyed channels', () => {
   });
 
   it('takes keys asked while it waits, and onMessage says which records are snapshot values', async () => {
-    const ch = openChannel('k', KeyedPoint, { dir, keys: 50, capacity: 256 });
+    const ch = openChannel('k', PointUpdate, { dir, keys: 50, capacity: 256 });
     for (let k = 0; k < 50; k++) ch.publish((r) => fillPoint(r, k, 1, 0));
     const sub = ch.subscribe({ keys: [1], snapshot: true });
     const seen: string[] = [];
-    const done = sub.onMessage((r, batch: Batch<KeyedPoint>) => {
+    const done = sub.onMessage((r, batch: Batch<PointUpdate>) => {
       seen.push(`${batch.snapshot ? 'snap' : 'chg'} ${r.pointId}:${r.value}`);
       if (seen.length === 1) setTimeout(() => sub.ask([10, 11]), 20); // while it waits
       if (seen.length === 3) setTimeout(() => ch.publish((w) => fillPoint(w, 11, 2, 0)), 20);
@@ -155,7 +154,7 @@ describe('keyed channels', () => {
   });
 
   it('copying mode (Electron) reads latest values and snapshots the same', async () => {
-    const ch = openChannel('k', KeyedPoint, { dir, keys: 20, capacity: 64 });
+    const ch = openChannel('k', PointUpdate, { dir, keys: 20, capacity: 64 });
     for (let k = 0; k < 20; k++) ch.publish((r) => fillPoint(r, k, k + 1, 0));
     ch.close();
     const child = runFixture('keyed-copying', [dir, 'k'], { MMBUS_COPY_BUFFERS: '1' });
@@ -168,7 +167,7 @@ describe('keyed channels', () => {
     const keys = 400;
     const final = 400;
     const pubs = 2;
-    const ch = openChannel('load', KeyedPoint, { dir, keys, capacity: 2048 });
+    const ch = openChannel('load', PointUpdate, { dir, keys, capacity: 2048 });
     const children = Array.from({ length: pubs }, (_, id) =>
       runFixture('keyed-publisher', [dir, 'load', String(keys), String(final), String(id), String(pubs)]),
     );

@@ -11,6 +11,7 @@ import {
   cEnumValueMacro,
   cFieldMacro,
   cHeaderGuard,
+  C_KEY_CONSTANTS,
   cStructMacro,
   cTakenName,
   cTextFunctions,
@@ -68,6 +69,7 @@ function structIdents(s: StructDef): CIdentifier[] {
   const src: Source = { subject: `struct ${s.fqn}`, kind: 'struct', name: s.name, pos: s.pos, item: s };
   const out: CIdentifier[] = [{ name: cTypeName(s), space: 'global', role: 'type name', src }];
   for (const k of C_STRUCT_CONSTANTS) out.push({ name: cStructMacro(s, k), space: 'macro', role: 'macro', src });
+  if (s.key) for (const k of C_KEY_CONSTANTS) out.push({ name: cStructMacro(s, k), space: 'macro', role: 'macro', src });
   for (const f of s.fields) {
     const fsrc: Source = { subject: `field '${f.name}' of struct ${s.fqn}`, kind: 'field', name: f.name, pos: f.pos, parent: s, item: f };
     const macro = cFieldMacro(s, f);

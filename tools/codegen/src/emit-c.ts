@@ -85,6 +85,11 @@ function emitStruct(s: StructDef): string[] {
   out.push(`#define ${cStructMacro(s, 'SIZE')} ${s.size}`);
   out.push(`#define ${cStructMacro(s, 'ALIGN')} ${s.align}`);
   out.push(`#define ${cStructMacro(s, 'FINGERPRINT')} UINT64_C(${hex64(s.fingerprint)})`);
+  if (s.key) {
+    out.push(`/* keyed: the key field '${s.key.name}' (mmbus_options_t key_offset, key_size) */`);
+    out.push(`#define ${cStructMacro(s, 'KEY_OFFSET')} ${s.key.offset}`);
+    out.push(`#define ${cStructMacro(s, 'KEY_SIZE')} ${s.key.size}`);
+  }
   for (const f of s.fields) {
     const macro = cFieldMacro(s, f);
     if (macro !== undefined && (f.type.kind === 'text' || f.type.kind === 'array')) out.push(`#define ${macro} ${f.type.length}`);

@@ -285,6 +285,15 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     initializer: `${hex64(s.fingerprint)}n`,
     docs: [{ description: 'FNV-1a 64 of the canonical layout text (see the Layout line above).' }],
   });
+  if (s.key) {
+    cls.addProperty({
+      isStatic: true,
+      isReadonly: true,
+      name: 'KEY',
+      initializer: `{ field: '${tsFieldNames(s.key).main}', offset: ${s.key.offset}, size: ${s.key.size} } as const`,
+      docs: [{ description: `The key field of this keyed message type: records of a keyed channel carry their key in '${tsFieldNames(s.key).main}'.` }],
+    });
+  }
   cls.addProperty({ name: 'view', type: 'DataView', docs: [{ description: 'The view the record is read from.' }] });
   cls.addProperty({ name: 'offset', type: 'number', docs: [{ description: 'Byte offset of the record in view.' }] });
   cls.addProperty({ name: TS_PRIVATE_LAST, type: 'number', docs: [{ description: 'The last offset of view where a whole record fits (set by wrap()).' }] });

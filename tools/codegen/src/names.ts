@@ -139,7 +139,10 @@ export function cMacroPrefix(d: Pick<Decl, 'namespace' | 'name'>): string {
 /** The per-struct constants, in the order the header defines them. */
 export const C_STRUCT_CONSTANTS = ['NAME', 'SIZE', 'ALIGN', 'FINGERPRINT'] as const;
 
-export function cStructMacro(s: StructDef, which: (typeof C_STRUCT_CONSTANTS)[number]): string {
+/** A keyed struct's constants: where its key field is (as the options of a keyed channel take it). */
+export const C_KEY_CONSTANTS = ['KEY_OFFSET', 'KEY_SIZE'] as const;
+
+export function cStructMacro(s: StructDef, which: (typeof C_STRUCT_CONSTANTS)[number] | (typeof C_KEY_CONSTANTS)[number]): string {
   return `${cMacroPrefix(s)}_${which}`;
 }
 

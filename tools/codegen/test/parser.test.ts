@@ -255,6 +255,29 @@ describe('parser: errors name file:line:column and what to do', () => {
     ]);
   });
 
+  it('mmbus_key: one unsigned integer field per struct, declared like every attribute', () => {
+    const KEY = `${ATTRS}attribute "mmbus_key";\n`;
+    const s = struct(load(`${KEY}struct P { t: ulong; id: uint (mmbus_key); }`), 'P');
+    expect(s.key?.name).toBe('id');
+    expect([s.key?.offset, s.key?.size]).toEqual([8, 4]);
+    expect(struct(load(`${KEY}struct P { t: ulong; id: uint; }`), 'P').key).toBeUndefined();
+    for (const t of ['ubyte', 'ushort', 'uint64']) expect(struct(load(`${KEY}struct P { k: ${t} (mmbus_key); }`), 'P').key?.name).toBe('k');
+    for (const t of ['int', 'float', 'bool', '[uint:2]']) {
+      expect(errors(`${KEY}struct P { k: ${t} (mmbus_key); }`)[0]).toMatch(
+        /error: 'mmbus_key' marks the key field, an unsigned integer \(ubyte, ushort, uint or ulong\); field 'k' is not one$/,
+      );
+    }
+    expect(errors(`${KEY}struct P { a: uint (mmbus_key); b: uint (mmbus_key); }`)).toEqual([
+      "main.fbs:4:42: error: struct P has two key fields ('a' and 'b'); a keyed message has one",
+    ]);
+    expect(errors(`${KEY}struct P (mmbus_key) { a: uint; }`)).toEqual([
+      "main.fbs:4:11: error: attribute 'mmbus_key' applies to a field, not to a struct; move it",
+    ]);
+    expect(errors(`${ATTRS}struct P { a: uint (mmbus_key); }`)).toEqual([
+      `main.fbs:3:21: error: attribute 'mmbus_key' is not declared; add 'attribute "mmbus_key";' to the schema (flatc requires it too)`,
+    ]);
+  });
+
   it('other fixed-size rules: defaults, empty structs, array lengths, nested arrays, enums without 0, bad enum types and ranges', () => {
     expect(errors('struct S { a: int = 3; }')).toEqual([
       "main.fbs:1:19: error: struct fields cannot have default values (field 'a'); remove '= ...'",

@@ -37,6 +37,9 @@ import { parseSchema, type AttrAst, type EnumAst, type FileAst, type StructAst, 
 /** Our own attributes. flatc requires every non-builtin attribute to be declared: so do we. */
 export const ATTR_TEXT = 'mmbus_text';
 export const ATTR_SIZE = 'mmbus_size';
+/** Marks the key field of a keyed message type: records of a keyed channel carry their key in it. */
+export const ATTR_KEY = 'mmbus_key';
+const KEY_SCALARS = new Set(['uint8', 'uint16', 'uint32', 'uint64']);
 
 // flatc builtins that mean nothing for a fixed-size struct (or are table-only).
 const UNSUPPORTED_BUILTINS = new Set([
@@ -347,7 +350,7 @@ class Resolver {
         this.err(a.pos, `attribute '${a.name}' is not declared; add 'attribute "${a.name}";' to the schema (flatc requires it too)`);
         continue;
       }
-      const allowedOn: Record<string, string> = { force_align: 'struct', [ATTR_SIZE]: 'struct', [ATTR_TEXT]: 'field' };
+      const allowedOn: Record<string, string> = { force_align: 'struct', [ATTR_SIZE]: 'struct', [ATTR_TEXT]: 'field', [ATTR_KEY]: 'field' };
       const on = allowedOn[a.name];
       if (on && on !== where) {
         this.err(a.pos, `attribute '${a.name}' applies to a ${on}, not to a ${where}; move it`);
@@ -524,7 +527,18 @@ class Resolver {
         break;
       }
       if (start > offset) def.padding.push({ offset, size: start - offset });
-      def.fields.push({ name: f.name, pos: f.pos, doc: f.doc, type, offset: start, size, align: falign } satisfies FieldDef);
+      const field = { name: f.name, pos: f.pos, doc: f.doc, type, offset: start, size, align: falign } satisfies FieldDef;
+      def.fields.push(field);
+      const key = fattrs.get(ATTR_KEY);
+      if (key) {
+        if (type.kind !== 'scalar' || !KEY_SCALARS.has(type.scalar)) {
+          this.err(key.pos, `'${ATTR_KEY}' marks the key field, an unsigned integer (ubyte, ushort, uint or ulong); field '${f.name}' is not one`);
+        } else if (def.key) {
+          this.err(key.pos, `struct ${ast.name} has two key fields ('${def.key.name}' and '${f.name}'); a keyed message has one`);
+        } else {
+          def.key = field;
+        }
+      }
       offset = start + size;
       align = Math.max(align, falign);
 
