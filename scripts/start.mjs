@@ -6,11 +6,11 @@
 // back end" (examples-cpp/ts/web-backend.ts) subscribes durably, keeps the latest value of every point
 // and shows a live progress line. At the end the script compares every point's final value with what
 // the collector reports it published, prints the burst's time and rate, and exits 0 only if nothing
-// was lost. Builds what is missing first; works in a temporary directory that it removes.
-//
-//   npm start -- [--points 210000] [--devices 70] [--rate 50000] [--duration 3] [--capacity 65536]
+// was lost. Builds what is missing first. The channel lives in the default channel directory (or
+// --dir), printed at the start, so that `npx mmbus ...` can look into it while the demo runs; the
+// channel file is removed at the end unless --keep.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = join(root, 'examples-cpp', 'build');
+const CHANNEL = 'points';
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code) => (s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -28,8 +29,29 @@ const red = paint('31');
 const dim = paint('2');
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
+const USAGE = `usage: npm start -- [options]
+
+The reference scenario: a C++ collector library ("DLL", loaded by collector-host) publishes the
+start-up burst of every device point into the keyed channel '${CHANNEL}', then steady changes; a
+TypeScript web back end keeps every point's latest value; at the end a late subscriber gets them all
+at once. Exits 0 when nothing was lost, 1 otherwise.
+
+options:
+  --points N      device points in all (default 210000)
+  --devices N     devices they are spread over (default 70 when it divides --points, else 1)
+  --rate N        steady changes per second after the burst (default 50000; 0: none)
+  --duration S    seconds of steady changes after the burst (default 3)
+  --capacity N    ring size in records, a power of two (default 65536)
+  --dir DIR       channel directory (default: the default channel directory, $MMBUS_DIR, else
+                  $XDG_RUNTIME_DIR/mmbus, else <tmpdir>/mmbus-<uid>: where npx mmbus looks)
+  --keep          leave the channel file when done (look into it with npx mmbus)
+  -h, --help      print this help and exit
+
+While it runs, in another terminal: npx mmbus ls, npx mmbus stat ${CHANNEL}, npx mmbus watch
+(add --dir DIR when you passed --dir).`;
+
 function usage(msg) {
-  console.error(`npm start: ${msg}\nusage: npm start -- [--points 210000] [--devices 70] [--rate 50000] [--duration 3] [--capacity 65536]`);
+  console.error(`npm start: ${msg}\n${USAGE}`);
   process.exit(2);
 }
 
@@ -42,13 +64,18 @@ try {
       rate: { type: 'string', default: '50000' },
       duration: { type: 'string', default: '3' },
       capacity: { type: 'string', default: '65536' },
-      help: { type: 'boolean', default: false },
+      dir: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
 } catch (err) {
   usage(err.message);
 }
-if (args.help) usage('help');
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const num = (name, min) => {
   const v = Number(args[name]);
   if (!Number.isFinite(v) || v < min) usage(`--${name} must be a number >= ${min}`);
@@ -86,18 +113,60 @@ if (!existsSync(join(buildDir, 'collector-host')) || !existsSync(join(buildDir, 
   run('cmake', ['--build', 'examples-cpp/build', '-j', '2']);
 }
 
-// 2. the scenario, in a temporary directory
-const dir = mkdtempSync(join(tmpdir(), 'mmbus-start-'));
+// 2. the scenario: the channel in the channel directory, the value dumps in a temporary one
+const { defaultDir, inspectChannel, unlinkChannel } = await import('@mmbus/core');
+let dir;
+try {
+  dir = args.dir === undefined ? defaultDir() : resolve(args.dir);
+  if (args.dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
+} catch (err) {
+  console.error(red(`npm start: the channel directory: ${err.message}`));
+  process.exit(1);
+}
+clearPreviousRun();
+const scratch = mkdtempSync(join(tmpdir(), 'mmbus-start-'));
 const children = new Set();
 function cleanup() {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+  if (!args.keep) {
+    try {
+      unlinkChannel(CHANNEL, dir);
+    } catch {
+      // not created (it failed early), or removed already
+    }
+  }
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     cleanup();
     process.exit(130);
   });
+}
+
+/** A '${CHANNEL}' channel left by an earlier run (--keep) is removed; anything else there is refused. */
+function clearPreviousRun() {
+  if (!existsSync(join(dir, `${CHANNEL}.db`))) return;
+  let ins;
+  try {
+    ins = inspectChannel(CHANNEL, dir);
+  } catch (err) {
+    console.error(red(`npm start: ${dir}/${CHANNEL}.db is in the way: ${err.message} [${err.code}]; remove it (npx mmbus rm --force ${CHANNEL}) or pass --dir`));
+    process.exit(1);
+  }
+  const s = ins.stats();
+  const schema = ins.info.schemaName;
+  ins.close();
+  if (schema !== 'mmbus.PointUpdate') {
+    console.error(red(`npm start: ${dir} has a channel '${CHANNEL}' of ${schema || 'no schema'}, not the demo's: pass --dir`));
+    process.exit(1);
+  }
+  if (s.publishersAlive + s.subscribersActive > 0) {
+    console.error(red(`npm start: the channel '${CHANNEL}' in ${dir} is in use (${s.publishersAlive} publishers, ${s.subscribersActive} subscribers alive): is another demo running? Pass --dir`));
+    process.exit(1);
+  }
+  unlinkChannel(CHANNEL, dir);
+  console.log(dim(`removed the channel '${CHANNEL}' an earlier run left in ${dir}`));
 }
 
 function start(cmd, argv, stderr = 'inherit') {
@@ -131,8 +200,9 @@ let ok = false;
 try {
   console.log(bold(`mmbus: ${fmt(points)} points (${devices} devices x ${fmt(perDevice)}), burst then ${fmt(rate)} changes/s for ${duration} s, ring of ${fmt(capacity)} records (block)`));
   const shape = ['--devices', String(devices), '--points-per-device', String(perDevice)];
-  const tsValues = join(dir, 'backend-values.bin');
-  const libValues = join(dir, 'collector-values.bin');
+  console.log(`channel directory: ${bold(dir)}${args.keep ? ' (the channel file is kept)' : ''}`);
+  const tsValues = join(scratch, 'backend-values.bin');
+  const libValues = join(scratch, 'collector-values.bin');
   const backend = start(process.execPath, [
     '--import', 'tsx', join(root, 'examples-cpp', 'ts', 'web-backend.ts'),
     '--dir', dir, ...shape, '--capacity', String(capacity), '--policy', 'block', '--dump', tsValues, '--progress',
@@ -142,6 +212,8 @@ try {
     '--dir', dir, ...shape, '--capacity', String(capacity), '--policy', 'block',
     '--rate', String(rate), '--duration', String(duration), '--dump-values', libValues, '--quiet',
   ]);
+  const hint = args.dir === undefined ? '' : ` --dir ${dir}`;
+  console.log(`collector publishing: look into it now with npx mmbus ls${hint}, npx mmbus stat ${CHANNEL}${hint}, npx mmbus watch${hint}`);
   const h = await host.exited;
   const hs = lastJson(h.lines);
   if (h.code !== 0 || !hs || !hs.ok) throw new Error(`collector-host failed (${h.code ?? h.signal}): ${hs?.error ?? 'no summary'}`);
@@ -181,6 +253,7 @@ try {
   console.log(`  points with a value: ${fmt(bs.distinctPoints)}/${fmt(points)}; final values equal to the collector's: ${fmt(points - mismatched)}/${fmt(points)}`);
   console.log(`  sum of final values: back end ${bs.valueSum}, collector ${hs.valueSum}`);
   console.log(ok ? green(bold('OK: nothing lost, every point ends with the value the collector published, and a late subscriber gets them all')) : red(bold('FAILED: the back end does not hold what the collector published')));
+  if (args.keep) console.log(`kept ${join(dir, `${CHANNEL}.db`)}: npx mmbus stat ${CHANNEL}${args.dir === undefined ? '' : ` --dir ${dir}`}`);
 } catch (err) {
   console.error(red(`npm start: ${err.message}`));
 } finally {

@@ -945,6 +945,10 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
   } while (0)
   uint64_t head = ld_acquire(ch->head);
   if (head & STAMP_CONT) PROBLEM("head %llu is beyond the 62-bit sequence range", (unsigned long long)head);
+  /* Publishers may be running: what is read after `head` (stamps, cursors, claims, keys) may belong to
+   * records claimed since. Head only grows and is advanced before any of them is written, so "beyond
+   * head" is decided against head read again after the value (acquire): a live channel is no problem. */
+#define BEYOND_HEAD(q) ((q) > head && (q) > (head = ld_acquire(ch->head)))
   uint64_t newest = 0; /* highest stamped sequence + 1 */
   for (uint64_t slot = 0; slot < ch->capacity; slot++) {
     uint64_t v = ld_acquire(&ch->stamps[slot]);
@@ -957,7 +961,7 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
     if (((q - 1) & ch->mask) != slot)
       PROBLEM("slot %llu: stamp %016llx is for sequence %llu, which lives in slot %llu", (unsigned long long)slot,
               (unsigned long long)v, (unsigned long long)(q - 1), (unsigned long long)((q - 1) & ch->mask));
-    else if (q > head)
+    else if (BEYOND_HEAD(q))
       PROBLEM("slot %llu: stamp of sequence %llu is beyond head %llu", (unsigned long long)slot,
               (unsigned long long)(q - 1), (unsigned long long)head);
   }
@@ -975,7 +979,7 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
     }
     if (st == SUB_FREE) continue;
     uint64_t cursor = ld_acquire(&s->cursor);
-    if (cursor > head)
+    if (BEYOND_HEAD(cursor))
       PROBLEM("subscriber slot %u: cursor %llu is beyond head %llu", i, (unsigned long long)cursor, (unsigned long long)head);
     if (s->durable && (memchr(s->name, 0, sizeof s->name) == NULL || valid_name_chars(s->name, MMBUS_SUB_NAME_MAX, "subscriber")))
       PROBLEM("subscriber slot %u: the durable name is not a valid name", i);
@@ -989,7 +993,7 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
     }
     if (st == PUB_FREE) continue;
     uint64_t raw = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n), pending = PENDING_SEQ(raw);
-    if (raw != MMBUS_NO_CLAIM && (n == 0 || n > ch->capacity || pending > head))
+    if (raw != MMBUS_NO_CLAIM && (n == 0 || n > ch->capacity || BEYOND_HEAD(pending)))
       PROBLEM("publisher slot %u: claim of %llu records at %llu is impossible (head %llu)", i, (unsigned long long)n,
               (unsigned long long)pending, (unsigned long long)head);
   }
@@ -999,7 +1003,7 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
     if ((v >> KEY_VER_CUR_SHIFT) >= KEY_BUFFERS)
       PROBLEM("key %llu names buffer %llu of %u", (unsigned long long)k, (unsigned long long)(v >> KEY_VER_CUR_SHIFT),
               KEY_BUFFERS);
-    else if (q > head)
+    else if (BEYOND_HEAD(q))
       PROBLEM("key %llu holds sequence %llu, beyond head %llu", (unsigned long long)k, (unsigned long long)(q - 1),
               (unsigned long long)head);
     else if (q) {
@@ -1009,6 +1013,7 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
         PROBLEM("key %llu holds a record of key %llu", (unsigned long long)k, (unsigned long long)held);
     }
   }
+#undef BEYOND_HEAD
 #undef PROBLEM
   return problems;
 }

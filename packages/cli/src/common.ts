@@ -113,7 +113,7 @@ export function formatAge(ms: number): string {
 export const hex64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
 
 export function stateColor(state: string): string {
-  if (state === 'active') return pc.green('alive');
+  if (state === 'active') return pc.green(state);
   if (state === 'dead') return pc.red('dead');
   return pc.yellow(state);
 }

@@ -15,11 +15,11 @@ Exit codes:
   1  problem found or operation failed (missing channel, corrupt or foreign file, schema mismatch, doctor findings, rm refused)
   2  bad usage (unknown command or option, bad option value)
 
-The channel directory: --dir, else $MMBUS_DIR, else <tmpdir>/mmbus.
+The channel directory: --dir, else $MMBUS_DIR, else $XDG_RUNTIME_DIR/mmbus, else <tmpdir>/mmbus-<uid>.
 A <channel> is a channel name in that directory, or a path to its .db file.`;
 
 function dirOption(): Option {
-  return new Option('-d, --dir <dir>', 'channel directory (default: $MMBUS_DIR, else <tmpdir>/mmbus)');
+  return new Option('-d, --dir <dir>', 'channel directory (default: $MMBUS_DIR, else $XDG_RUNTIME_DIR/mmbus, else <tmpdir>/mmbus-<uid>)');
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {

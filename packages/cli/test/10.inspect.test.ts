@@ -86,9 +86,9 @@ describe('mmbus stat', () => {
     expect(r.stdout).toMatch(/fingerprint\s+0x[0-9a-f]{16}/);
     expect(r.stdout).toMatch(/capacity\s+16 records/);
     expect(r.stdout).toMatch(/published \(head\)\s+5/);
-    expect(r.stdout).toMatch(/subscribers\s+1 alive, 1 offline, 1 dead/);
+    expect(r.stdout).toMatch(/subscribers\s+1 active, 1 offline, 1 dead/);
     const row = (text: string): string => r.stdout.split('\n').find((l) => l.includes(text))!;
-    expect(row(' web ')).toMatch(new RegExp(`web\\s+alive\\s+${process.pid}\\s+5\\s+0\\s+0\\s+\\d+ ms ago`));
+    expect(row(' web ')).toMatch(new RegExp(`web\\s+active\\s+${process.pid}\\s+5\\s+0\\s+0\\s+\\d+ ms ago`));
     expect(row('archive')).toMatch(/archive\s+offline\s+\d+\s+0\s+5\s+0/);
     expect(row('(anonymous)')).toMatch(new RegExp(`\\(anonymous\\)\\s+dead\\s+${deadPid}\\s`));
 

@@ -227,7 +227,7 @@ describe('mmbus watch', () => {
     expect(r.stdout).not.toContain('\x1b[');
     expect(r.stdout.match(/mmbus watch/g)).toHaveLength(1);
     expect(r.stdout).toMatch(/people\s+mmbus\.Person\s+3\s+-/);
-    expect(r.stdout).toMatch(/people\s+dashboard\s+alive\s+\d+\s+3\s+0/);
+    expect(r.stdout).toMatch(/people\s+dashboard\s+active\s+\d+\s+3\s+0/);
     sub.close();
     ch.close();
   });

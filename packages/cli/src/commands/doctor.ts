@@ -47,7 +47,7 @@ export function diagnose(dir: string): { channels: string[]; findings: Finding[]
           add('error', `${who} (pid ${sub.pid}) has cursor ${sub.cursor}, beyond the last published record (head ${s.head}): the cursor is corrupt`);
         } else if (s.head - sub.cursor > cap) {
           // legitimate for a subscriber that was away (offline, dead, or silent), but it will lose records
-          add('warning', `${who} (pid ${sub.pid}, ${sub.state === 'active' ? 'alive' : sub.state}) is ${s.head - sub.cursor} records behind, more than the ring holds (${i.capacity}): it has been lapped and loses at least ${s.head - sub.cursor - cap} records`);
+          add('warning', `${who} (pid ${sub.pid}, ${sub.state}) is ${s.head - sub.cursor} records behind, more than the ring holds (${i.capacity}): it has been lapped and loses at least ${s.head - sub.cursor - cap} records`);
         }
         if (sub.state === 'dead') {
           add('warning', `${who} belongs to process ${sub.pid}, which is gone; reclaim its slot with 'mmbus gc ${name}'`);

@@ -6,7 +6,7 @@ import { defaultDir, inspectChannel, MmbusError, type ChannelInspector } from '@
 
 import { CliError, explainOpenError, type DirOption } from '../common.js';
 
-/** --dir, else $MMBUS_DIR, else core's default (<tmpdir>/mmbus). */
+/** --dir, else core's defaultDir(): $MMBUS_DIR, else $XDG_RUNTIME_DIR/mmbus, else <tmpdir>/mmbus-<uid>. */
 export function channelDir(opts: DirOption, positional?: string): string {
   return resolve(positional ?? opts.dir ?? defaultDir());
 }

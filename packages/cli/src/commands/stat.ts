@@ -35,7 +35,7 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
       ['publishers alive', String(s.publishersAlive)],
       [
         'subscribers',
-        `${s.subscribersActive} alive, ${s.subscribersOffline} offline, ${s.subscribersDead} dead`,
+        `${s.subscribersActive} active, ${s.subscribersOffline} offline, ${s.subscribersDead} dead`,
       ],
       ['worst lag', String(s.maxLag)],
       ['claims given up', String(s.claimsRevoked)],
