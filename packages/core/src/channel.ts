@@ -94,9 +94,8 @@ function booleanOption(value: unknown, name: string): boolean | undefined {
 
 /** A string that reaches C: NUL bytes would cut it short there. */
 export function cString(value: unknown, what: string, code: 'MMBUS_E_NAME' | 'MMBUS_E_DIR' | 'MMBUS_E_INVAL'): string {
-  const errno = code === 'MMBUS_E_NAME' ? -2 : code === 'MMBUS_E_DIR' ? -5 : -1;
-  if (typeof value !== 'string') throw new MmbusError(code, errno, `${what} must be a string`);
-  if (value.includes('\0')) throw new MmbusError(code, errno, `${what} contains a NUL byte`);
+  if (typeof value !== 'string') throw new MmbusError(code, `${what} must be a string`);
+  if (value.includes('\0')) throw new MmbusError(code, `${what} contains a NUL byte`);
   return value;
 }
 
@@ -233,7 +232,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
   }
 
   private notKeyed(): MmbusError {
-    return new MmbusError('MMBUS_E_STATE', -20, `'${this.name}' is not a keyed channel (create it with the option keys)`);
+    return new MmbusError('MMBUS_E_STATE', `'${this.name}' is not a keyed channel (create it with the option keys)`);
   }
 
   private checkKey(key: number): void {
@@ -279,13 +278,13 @@ export class Channel<T extends RecordView> extends ChannelBase {
       const offset = entry + this.keyHeaderSize + buffer * this.stride;
       if (buffer >= KEY_BUFFERS || (v & SEQ_MASK) > Atomics.load(this.headWord, 0) || this.readKey!(this.view, offset) !== key) {
         if (Atomics.load(words, at) !== v) continue; // a writer's moment, not damage
-        throw new MmbusError('MMBUS_E_CORRUPT', -24, `'${this.name}': the latest value of key ${key} is damaged (the file was written by something other than mmbus)`);
+        throw new MmbusError('MMBUS_E_CORRUPT', `'${this.name}': the latest value of key ${key} is damaged (the file was written by something other than mmbus)`);
       }
       reader.wrap(this.view, offset);
       const result = fn(reader);
       if (Atomics.load(words, at) === v) return result;
     }
-    throw new MmbusError('MMBUS_E_BUSY', -13, `'${this.name}': key ${key} changed ${LATEST_TRIES} times while it was read`);
+    throw new MmbusError('MMBUS_E_BUSY', `'${this.name}': key ${key} changed ${LATEST_TRIES} times while it was read`);
   }
 
   /**
@@ -396,12 +395,14 @@ export class Channel<T extends RecordView> extends ChannelBase {
   }
 
   private bytesOf(input: RecordInput<T> | T): Uint8Array {
+    if (typeof input !== 'object' || input === null) {
+      throw invalid(`publish on '${this.name}': ${typeof input === 'string' ? JSON.stringify(input) : String(input)} is not a record: pass an object of ${this.type.NAME} fields, a (record) => void writer, or a ${this.type.NAME} record`);
+    }
     if (input !== null && typeof input === 'object' && 'view' in input && input.view instanceof DataView) {
       const ctor = (input as object).constructor as Partial<MessageType<unknown>>;
       if (ctor.FINGERPRINT !== undefined && ctor.FINGERPRINT !== this.type.FINGERPRINT) {
         throw new MmbusError(
           'MMBUS_E_SCHEMA',
-          -10,
           `a ${String(ctor.NAME)} record cannot be published on channel '${this.name}', which holds ${this.type.NAME}`,
         );
       }
@@ -427,8 +428,9 @@ export class Channel<T extends RecordView> extends ChannelBase {
    */
   publishBatch(n: number, fill: (record: T, i: number) => void, chunk = 4096): number {
     const h = this.liveHandle();
-    if (!Number.isInteger(n) || n < 0) throw new MmbusError('MMBUS_E_INVAL', -1, `batch size ${n} is not a count`);
-    const step = Math.max(1, Math.min(chunk, this.capacity));
+    if (!Number.isInteger(n) || n < 0) throw new MmbusError('MMBUS_E_INVAL', `batch size ${n} is not a count`);
+    if (typeof fill !== 'function') throw invalid(`publishBatch: fill must be a function (record, i) => void, not ${typeof fill}`);
+    const step = Math.min(integerOption(chunk, 'chunk', 1, 2 ** 32) as number, this.capacity);
     let done = 0;
     while (done < n) {
       const k = Math.min(step, n - done);
@@ -465,7 +467,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
       } catch (err) {
         if (!(err instanceof MmbusError) || err.code !== 'MMBUS_E_TIMEOUT' || Date.now() >= deadline) {
           if (err instanceof MmbusError && err.code === 'MMBUS_E_TIMEOUT') {
-            throw new MmbusError(err.code, err.errno, `channel '${this.name}' stayed full for ${this.info.blockTimeoutMs} ms: the slowest subscriber did not move`);
+            throw new MmbusError(err.code, `channel '${this.name}' stayed full for ${this.info.blockTimeoutMs} ms: the slowest subscriber did not move`, { errno: err.errno });
           }
           throw err;
         }

@@ -6,20 +6,24 @@ import { native } from './native.js';
 
 export { MmbusError, type MmbusErrorCode };
 
-/** Builds the error for a negative code returned by the addon, with the C library's detail. */
+/**
+ * Builds the error for a negative code returned by the addon, with the C library's detail and the OS
+ * errno behind it (read at once: both are the calling thread's last failure).
+ */
 export function nativeError(rc: number, context?: string): MmbusError {
   const detail = native.errmsg() || native.strerror(rc);
+  const errno = native.errno();
   const code = native.errname(rc) as MmbusErrorCode;
-  return new MmbusError(code, rc, context ? `${context}: ${detail}` : detail);
+  return new MmbusError(code, context ? `${context}: ${detail}` : detail, { errno });
 }
 
 export function closedError(what: string): MmbusError {
-  return new MmbusError('MMBUS_E_CLOSED', -15, `${what} is closed`);
+  return new MmbusError('MMBUS_E_CLOSED', `${what} is closed`);
 }
 
 /** An argument the caller got wrong, caught before it reaches the C library. */
 export function invalid(message: string): MmbusError {
-  return new MmbusError('MMBUS_E_INVAL', -1, message);
+  return new MmbusError('MMBUS_E_INVAL', message);
 }
 
 /** Throws when rc is a negative code; returns it otherwise. */

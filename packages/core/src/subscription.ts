@@ -1,4 +1,4 @@
-import type { Channel, RecordView } from './channel.js';
+import type { Channel, RecordInput, RecordView } from './channel.js';
 import { check, closedError, MmbusError, nativeError } from './errors.js';
 import { keyRanges, type Keys } from './keys.js';
 import { native, type SubHandle } from './native.js';
@@ -37,7 +37,7 @@ function snapshotCode(v: unknown, what: string): number {
   if (v === undefined || v === false) return 0;
   if (v === true) return 1;
   if (v === 'changed') return 2;
-  throw new MmbusError('MMBUS_E_INVAL', -1, `${what} must be true, false or 'changed', not ${JSON.stringify(v) ?? String(v)}`);
+  throw new MmbusError('MMBUS_E_INVAL', `${what} must be true, false or 'changed', not ${JSON.stringify(v) ?? String(v)}`);
 }
 
 const HEARTBEAT_MS = 1000;
@@ -186,16 +186,46 @@ export class Batch<T extends RecordView> implements Iterable<T> {
 
   /** The i-th record of the batch (the same flyweight object, re-pointed). */
   get(i: number): T {
-    if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
+    if (!(i >= 0 && i < this.length)) throw new MmbusError('MMBUS_E_INVAL', `record ${i} of a batch of ${this.length}: no such record`);
     let slot = this.firstSlot + this.raw(i);
     if (slot >= this.slots) slot -= this.slots;
     this.record.moveTo(this.base + slot * this.channel.stride);
     return this.record;
   }
 
-  /** The records still intact (see intact()), one flyweight re-pointed: keep values, not records. */
+  /**
+   * The records still intact (see intact()), one flyweight re-pointed: keep values, not records
+   * (`[...batch]` is n times the same object). To keep records, copy them: toArray() or toObjects().
+   */
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.length; i++) if (this.wanted(i)) yield this.get(i);
+  }
+
+  /**
+   * Copies of the records the iterator hands out, each a record of its own (its own buffer): they stay
+   * valid after the batch moves on and after the channel is closed. Allocates; read in place where
+   * speed matters.
+   */
+  toArray(): T[] {
+    const type = this.channel.type;
+    const out: T[] = [];
+    for (let i = 0; i < this.length; i++) {
+      if (!this.wanted(i)) continue;
+      const r = this.get(i);
+      const copy = new Uint8Array(type.SIZE);
+      copy.set(new Uint8Array(r.view.buffer, r.view.byteOffset + r.offset, type.SIZE));
+      out.push(new type(new DataView(copy.buffer)));
+    }
+    return out;
+  }
+
+  /** The records the iterator hands out as plain objects (each record's toObject()). */
+  toObjects(): Required<RecordInput<T>>[] {
+    const out: Required<RecordInput<T>>[] = [];
+    for (let i = 0; i < this.length; i++) {
+      if (this.wanted(i)) out.push((this.get(i) as unknown as { toObject(): Required<RecordInput<T>> }).toObject());
+    }
+    return out;
   }
 }
 
@@ -231,12 +261,12 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     this.name = options.name || undefined;
     this.onClose = onClose;
     const maxBatch = options.maxBatch ?? 8192;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new MmbusError('MMBUS_E_INVAL', -1, `maxBatch ${maxBatch} must be a positive integer`);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new MmbusError('MMBUS_E_INVAL', `maxBatch ${maxBatch} must be a positive integer`);
     this.maxBatch = maxBatch;
     const start = options.start ?? 'newest';
-    if (start !== 'newest' && start !== 'oldest') throw new MmbusError('MMBUS_E_INVAL', -1, `start must be 'newest' or 'oldest', not '${String(start)}'`);
-    if (options.name !== undefined && typeof options.name !== 'string') throw new MmbusError('MMBUS_E_NAME', -2, 'subscriber name must be a string');
-    if (options.signal?.aborted) throw new MmbusError('MMBUS_E_INTR', WAIT_INTR, 'the signal was aborted before subscribing');
+    if (start !== 'newest' && start !== 'oldest') throw new MmbusError('MMBUS_E_INVAL', `start must be 'newest' or 'oldest', not '${String(start)}'`);
+    if (options.name !== undefined && typeof options.name !== 'string') throw new MmbusError('MMBUS_E_NAME', 'subscriber name must be a string');
+    if (options.signal?.aborted) throw new MmbusError('MMBUS_E_INTR', 'the signal was aborted before subscribing');
     const snapshot = snapshotCode(options.snapshot, 'option snapshot');
     const h = native.subscribe(channel.liveHandle(), this.name ?? null, start === 'oldest' ? 1 : 0);
     if (typeof h === 'number') throw nativeError(h, `subscribing to '${channel.name}'`);
@@ -257,9 +287,9 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     if (options.keys !== undefined || snapshot) {
       try {
         if (!channel.keyCount) {
-          throw new MmbusError('MMBUS_E_STATE', -20, `options keys and snapshot need a keyed channel; '${channel.name}' is not keyed`);
+          throw new MmbusError('MMBUS_E_STATE', `options keys and snapshot need a keyed channel; '${channel.name}' is not keyed`);
         }
-        if (options.keys === undefined) throw new MmbusError('MMBUS_E_INVAL', -1, 'option snapshot needs the option keys (which keys)');
+        if (options.keys === undefined) throw new MmbusError('MMBUS_E_INVAL', 'option snapshot needs the option keys (which keys)');
         if (options.keys !== 'all' || snapshot) this.askNow(options.keys, snapshot);
       } catch (err) {
         this.close();
@@ -276,7 +306,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   ask(keys: Keys, options: AskOptions = {}): void {
     const snapshot = snapshotCode(options.snapshot ?? true, 'option snapshot');
     this.live();
-    if (!this.channel.keyCount) throw new MmbusError('MMBUS_E_STATE', -20, `'${this.channel.name}' is not a keyed channel`);
+    if (!this.channel.keyCount) throw new MmbusError('MMBUS_E_STATE', `'${this.channel.name}' is not a keyed channel`);
     const ranges = keyRanges(keys, this.channel.keyCount); // validated now, not when a wait returns
     this.whenIdle(() => this.askRanges(ranges, snapshot));
   }
@@ -284,7 +314,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   /** Keyed channels: gives keys back: no record of them reaches this subscriber any more. */
   unask(keys: Keys): void {
     this.live();
-    if (!this.channel.keyCount) throw new MmbusError('MMBUS_E_STATE', -20, `'${this.channel.name}' is not a keyed channel`);
+    if (!this.channel.keyCount) throw new MmbusError('MMBUS_E_STATE', `'${this.channel.name}' is not a keyed channel`);
     const ranges = keyRanges(keys, this.channel.keyCount);
     const asked = this.startAsking();
     for (const [first, count] of ranges) asked.fill(0, first, first + count);
@@ -355,7 +385,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   poll(): Batch<T> | null {
     const h = this.live();
     if (this.settleWait) {
-      throw new MmbusError('MMBUS_E_STATE', -20, `a wait of this subscription to '${this.channel.name}' is in progress: iterate or poll, not both at once`);
+      throw new MmbusError('MMBUS_E_STATE', `a wait of this subscription to '${this.channel.name}' is in progress: iterate or poll, not both at once`);
     }
     this.ackHeld(h);
     this.runDeferred();
@@ -405,7 +435,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
         if (code === 0) resolve(true);
         // interrupted by close() (the handle is gone then), or by ask/unask: look again
         else if (code === WAIT_INTR || this.handle === null) resolve(this.handle !== null);
-        else reject(new MmbusError(native.errname(code) as MmbusError['code'], code, detail));
+        else reject(new MmbusError(native.errname(code) as MmbusError['code'], detail));
       });
       if (rc < 0) {
         this.settleWait = null;

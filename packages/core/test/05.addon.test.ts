@@ -54,6 +54,6 @@ describe('errors', () => {
       thrown = e;
     }
     expect(thrown).toBeInstanceOf(RuntimeMmbusError);
-    expect(thrown).toMatchObject({ name: 'MmbusError', code: 'MMBUS_E_NAME', errno: -2 });
+    expect(thrown).toMatchObject({ name: 'MmbusError', code: 'MMBUS_E_NAME', errno: 0 });
   });
 });

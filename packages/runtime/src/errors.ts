@@ -41,12 +41,15 @@ export class MmbusError extends Error {
   override readonly name = 'MmbusError';
   /** e.g. 'MMBUS_E_FULL' */
   readonly code: MmbusErrorCode;
-  /** The negative code of the C library. */
+  /**
+   * The OS errno behind the failure (positive, as in C: 2 for ENOENT, 13 for EACCES), 0 when the
+   * failure had no OS cause (a bad argument, a full channel, a corrupt file...).
+   */
   readonly errno: number;
 
-  constructor(code: MmbusErrorCode, errno: number, message: string) {
-    super(message);
+  constructor(code: MmbusErrorCode, message: string, options: { errno?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.errno = errno;
+    this.errno = options.errno ?? 0;
   }
 }

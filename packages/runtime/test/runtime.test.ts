@@ -24,11 +24,13 @@ function errors(fn: () => unknown): string[] {
 }
 
 describe('MmbusError', () => {
-  it('carries a stable code, the C code and the message', () => {
-    const e = new MmbusError('MMBUS_E_FULL', -11, 'channel full');
+  it('carries a stable code, the message and the OS errno (0 when there is none)', () => {
+    const e = new MmbusError('MMBUS_E_FULL', 'channel full');
     expect(e).toBeInstanceOf(Error);
-    expect(e).toMatchObject({ name: 'MmbusError', code: 'MMBUS_E_FULL', errno: -11, message: 'channel full' });
+    expect(e).toMatchObject({ name: 'MmbusError', code: 'MMBUS_E_FULL', errno: 0, message: 'channel full' });
     expect(String(e)).toBe('MmbusError: channel full');
+    const io = new MmbusError('MMBUS_E_DIR', "'/x' does not exist", { errno: 2 });
+    expect(io.errno).toBe(2);
   });
 
   it('has one code per C error, each once', () => {

@@ -114,10 +114,68 @@ function readExpr(t: ElemType, at: string, ctx: Ctx): string {
   return raw;
 }
 
-function writeStmt(t: ElemType, at: string, v: string): string {
+const CHECK: Record<ScalarKind, string> = {
+  bool: 'checkBool',
+  int8: 'checkInt8',
+  uint8: 'checkUint8',
+  int16: 'checkInt16',
+  uint16: 'checkUint16',
+  int32: 'checkInt32',
+  uint32: 'checkUint32',
+  int64: 'checkInt64',
+  uint64: 'checkUint64',
+  float32: 'checkFloat32',
+  float64: 'checkFloat64',
+};
+
+/** The literal of an enum value in TS: bigint for 64-bit enums. */
+function enumLiteral(e: EnumDef, v: bigint | number): string {
+  return is64(e.underlying) ? `${v}n` : `${v}`;
+}
+
+function isContiguous(e: EnumDef): boolean {
+  const vs = e.values.map((v) => BigInt(v.value)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return vs.every((v, i) => i === 0 || v === (vs[i - 1] as bigint) + 1n);
+}
+
+/** `v` checked for what the field holds (MMBUS_E_INVAL otherwise), as an expression. */
+function checkedValue(t: ElemType, what: string, v: string, ctx: Ctx): string {
+  ctx.helpers.add('values');
+  if (t.kind === 'enum') {
+    const e = t.def;
+    if (isContiguous(e)) {
+      const vs = e.values.map((x) => BigInt(x.value));
+      const min = vs.reduce((a, b) => (b < a ? b : a));
+      const max = vs.reduce((a, b) => (b > a ? b : a));
+      return `checkEnumRange('${what}', ${v}, ${enumLiteral(e, min)}, ${enumLiteral(e, max)}, '${e.name}')`;
+    }
+    // an enum with gaps: compared with each value (no module-level table, no allocation)
+    const listed = e.values.map((x) => enumLiteral(e, x.value));
+    return `checkEnumIn('${what}', ${v}, ${listed.map((x) => `${v} === ${x}`).join(' || ')}, '${e.name}', '${listed.join(', ')}')`;
+  }
+  return `${CHECK[scalarOf(t) as ScalarKind]}('${what}', ${v})`;
+}
+
+function writeStmt(t: ElemType, at: string, v: string, what: string, ctx: Ctx): string {
   const k = scalarOf(t) as ScalarKind;
   const le = k === 'int8' || k === 'uint8' || k === 'bool' ? '' : ', true';
-  return `this.view.set${DV[k]}(${at}, ${k === 'bool' ? `${v} ? 1 : 0` : v}${le});`;
+  const checked = checkedValue(t, what, v, ctx);
+  return `this.view.set${DV[k]}(${at}, ${k === 'bool' ? `${checked} ? 1 : 0` : checked}${le});`;
+}
+
+/**
+ * An accessor's body, guarded: an access of a view whose memory is gone (the channel was closed)
+ * throws MMBUS_E_CLOSED instead of a TypeError. try/catch costs nothing while nothing throws.
+ */
+function guarded(what: string, body: string, ctx: Ctx): WriterFunction {
+  ctx.helpers.add('errors');
+  return (w) => {
+    w.writeLine('try {');
+    w.indent(() => w.writeLine(body));
+    w.writeLine('} catch (err) {');
+    w.indent(() => w.writeLine(`throw viewError('${what}', this.view, err);`));
+    w.writeLine('}');
+  };
 }
 
 function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
@@ -130,11 +188,11 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
   if (t.kind === 'text') {
     const setter = n.setter as string;
     ctx.helpers.add('text');
-    cls.addGetAccessor({ name, returnType: 'string', docs, statements: `return readText(this.view, ${at}, ${t.length});` });
+    cls.addGetAccessor({ name, returnType: 'string', docs, statements: guarded(what, `return readText(this.view, ${at}, ${t.length});`, ctx) });
     cls.addSetAccessor({
       name,
       parameters: [{ name: 'v', type: 'string' }],
-      statements: `writeText('${what}', '${setter}', this.view, ${at}, ${t.length}, v, false);`,
+      statements: guarded(what, `writeText('${what}', '${setter}', this.view, ${at}, ${t.length}, v, false);`, ctx),
     });
     cls.addMethod({
       name: setter,
@@ -144,13 +202,13 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
         { name: 'opts', type: '{ truncate?: boolean }', initializer: '{}' },
       ],
       returnType: 'boolean',
-      statements: `return writeText('${what}', '${setter}', this.view, ${at}, ${t.length}, v, opts.truncate === true);`,
+      statements: guarded(what, `return writeText('${what}', '${setter}', this.view, ${at}, ${t.length}, v, opts.truncate === true);`, ctx),
     });
     cls.addMethod({
       name: n.bytes as string,
       docs: [{ description: `The ${t.length} bytes of ${name}, as a view over the record (no copy).` }],
       returnType: 'Uint8Array',
-      statements: `return new Uint8Array(this.view.buffer, this.view.byteOffset + ${at}, ${t.length});`,
+      statements: guarded(what, `return new Uint8Array(this.view.buffer, this.view.byteOffset + ${at}, ${t.length});`, ctx),
     });
     return;
   }
@@ -161,9 +219,9 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
       name,
       returnType: cls2,
       docs: docs.length ? docs : [{ description: `The nested ${t.def.name}, as a flyweight reused on every read.` }],
-      statements: `return this.${n.flyweight}.wrap(this.view, ${at});`,
+      statements: guarded(what, `return this.${n.flyweight}.wrap(this.view, ${at});`, ctx),
     });
-    cls.addSetAccessor({ name, parameters: [{ name: 'v', type: `Partial<${obj}>` }], statements: `this.${n.flyweight}.wrap(this.view, ${at}).assign(v);` });
+    cls.addSetAccessor({ name, parameters: [{ name: 'v', type: `Partial<${obj}>` }], statements: guarded(what, `this.${n.flyweight}.wrap(this.view, ${at}).assign(v);`, ctx) });
     return;
   }
   if (t.kind === 'array') {
@@ -180,7 +238,7 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
         docs: docs.length ? docs : [{ description: `Element i of ${name}, as a flyweight reused on every call.` }],
         parameters: [{ name: 'i', type: 'number' }],
         returnType: cls2,
-        statements: `return this.${n.flyweight}.wrap(this.view, ${elemAt});`,
+        statements: guarded(what, `return this.${n.flyweight}.wrap(this.view, ${elemAt});`, ctx),
       });
       cls.addMethod({
         name: setter,
@@ -189,12 +247,12 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
           { name: 'v', type: `Partial<${obj}>` },
         ],
         returnType: 'void',
-        statements: `this.${n.flyweight}.wrap(this.view, ${elemAt}).assign(v);`,
+        statements: guarded(what, `this.${n.flyweight}.wrap(this.view, ${elemAt}).assign(v);`, ctx),
       });
       return;
     }
     const type = elemTsType(ctx, t.elem);
-    cls.addMethod({ name, docs, parameters: [{ name: 'i', type: 'number' }], returnType: type, statements: `return ${readExpr(t.elem, elemAt, ctx)};` });
+    cls.addMethod({ name, docs, parameters: [{ name: 'i', type: 'number' }], returnType: type, statements: guarded(what, `return ${readExpr(t.elem, elemAt, ctx)};`, ctx) });
     cls.addMethod({
       name: setter,
       parameters: [
@@ -202,7 +260,7 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
         { name: 'v', type },
       ],
       returnType: 'void',
-      statements: writeStmt(t.elem, elemAt, 'v'),
+      statements: guarded(what, writeStmt(t.elem, elemAt, 'v', what, ctx), ctx),
     });
     const k = scalarOf(t.elem) as ScalarKind;
     if (n.number !== undefined && n.setNumber !== undefined) {
@@ -213,7 +271,7 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
         docs: [{ description: `Element i of ${name} as a number (exact up to 2^53), without a BigInt.` }],
         parameters: [{ name: 'i', type: 'number' }],
         returnType: 'number',
-        statements: `return get${h}(this.view, ${elemAt});`,
+        statements: guarded(what, `return get${h}(this.view, ${elemAt});`, ctx),
       });
       cls.addMethod({
         name: n.setNumber,
@@ -222,14 +280,14 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
           { name: 'v', type: 'number' },
         ],
         returnType: 'void',
-        statements: `set${h}('${what}', this.view, ${elemAt}, v);`,
+        statements: guarded(what, `set${h}('${what}', this.view, ${elemAt}, v);`, ctx),
       });
     }
     return;
   }
   const type = elemTsType(ctx, t);
-  cls.addGetAccessor({ name, returnType: type, docs, statements: `return ${readExpr(t, at, ctx)};` });
-  cls.addSetAccessor({ name, parameters: [{ name: 'v', type }], statements: writeStmt(t, at, 'v') });
+  cls.addGetAccessor({ name, returnType: type, docs, statements: guarded(what, `return ${readExpr(t, at, ctx)};`, ctx) });
+  cls.addSetAccessor({ name, parameters: [{ name: 'v', type }], statements: guarded(what, writeStmt(t, at, 'v', what, ctx), ctx) });
   const k = scalarOf(t) as ScalarKind;
   if (n.number !== undefined) {
     const h = k === 'int64' ? 'Int64Number' : 'Uint64Number';
@@ -238,12 +296,12 @@ function addField(cls: Members, s: StructDef, f: FieldDef, ctx: Ctx): void {
       name: n.number,
       returnType: 'number',
       docs: [{ description: `${name} as a number, read from its two 32-bit halves: exact up to 2^53, no BigInt.` }],
-      statements: `return get${h}(this.view, ${at});`,
+      statements: guarded(what, `return get${h}(this.view, ${at});`, ctx),
     });
     cls.addSetAccessor({
       name: n.number,
       parameters: [{ name: 'v', type: 'number' }],
-      statements: `set${h}('${what}', this.view, ${at}, v);`,
+      statements: guarded(what, `set${h}('${what}', this.view, ${at}, v);`, ctx),
     });
   }
 }
@@ -343,34 +401,77 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     name: 'clear',
     docs: [{ description: 'Zeroes the whole record, padding included; returns this.' }],
     returnType: 'this',
-    statements: [`new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, ${s.size}).fill(0);`, 'return this;'],
+    statements: guarded(s.name, `new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, ${s.size}).fill(0);\nreturn this;`, ctx),
   });
+  const has64 = s.fields.some((f) => {
+    const t = f.type.kind === 'array' ? f.type.elem : f.type;
+    const k = t.kind === 'text' ? undefined : scalarOf(t);
+    return k !== undefined && is64(k);
+  });
+  const nestedStructs = s.fields.some((f) => f.type.kind === 'struct' || (f.type.kind === 'array' && f.type.elem.kind === 'struct'));
+  const usesOptions = has64 || nestedStructs;
+  ctx.helpers.add('json');
+  const objType = `${s.name}Object`;
   cls.addMethod({
     name: 'toObject',
-    docs: [{ description: 'Copies every field into a plain object.' }],
-    returnType: `${s.name}Object`,
+    overloads: [
+      {
+        docs: [
+          {
+            description:
+              'Copies every field into a plain object. 64-bit integers are bigints; with `{ bigint: false }` they are\n' +
+              'numbers, or decimal strings beyond 2^53 (JSON-safe: what toJSON() and JSON.stringify give).',
+          },
+        ],
+        parameters: [{ name: 'options', type: '{ bigint?: true }', hasQuestionToken: true }],
+        returnType: objType,
+      },
+      { parameters: [{ name: 'options', type: '{ bigint: false }' }], returnType: `JsonSafe<${objType}>` },
+      { parameters: [{ name: 'options', type: '{ bigint?: boolean }' }], returnType: `${objType} | JsonSafe<${objType}>` },
+    ],
+    parameters: [{ name: usesOptions ? 'options' : '_options', type: '{ bigint?: boolean }', initializer: '{}' }],
+    returnType: `EitherForm<${objType}>`,
     statements: (w) => {
+      if (has64) w.writeLine('const big = options.bigint !== false;');
       w.writeLine('return {');
       w.indent(() => {
         for (const f of s.fields) {
           const n = tsFieldNames(f).main;
           const t = f.type;
-          if (t.kind === 'struct') w.writeLine(`${n}: this.${n}.toObject(),`);
+          const elem = t.kind === 'array' ? t.elem : t;
+          const k = elem.kind === 'text' ? undefined : scalarOf(elem);
+          const json = (e: string): string => (k !== undefined && is64(k) ? `big ? ${e} : jsonInt64(${e})` : e);
+          if (t.kind === 'struct') w.writeLine(`${n}: this.${n}.toObject(options),`);
           else if (t.kind === 'array') {
-            const el = t.elem.kind === 'struct' ? `this.${n}(i).toObject()` : `this.${n}(i)`;
+            const el = t.elem.kind === 'struct' ? `this.${n}(i).toObject(options)` : json(`this.${n}(i)`);
             w.writeLine(`${n}: Array.from({ length: ${t.length} }, (_, i) => ${el}),`);
-          } else w.writeLine(`${n}: this.${n},`);
+          } else w.writeLine(`${n}: ${json(`this.${n}`)},`);
         }
       });
       w.writeLine('};');
     },
   });
   cls.addMethod({
+    name: 'toJSON',
+    docs: [{ description: 'toObject({ bigint: false }): what JSON.stringify(record) writes.' }],
+    returnType: `JsonSafe<${objType}>`,
+    statements: 'return this.toObject({ bigint: false });',
+  });
+  cls.addMethod({
     name: 'assign',
-    docs: [{ description: 'Writes the fields present in `obj` (others are left as they are); returns this. Arrays may be shorter than the field.' }],
-    parameters: [{ name: 'obj', type: `Partial<${s.name}Object>` }],
+    docs: [
+      {
+        description:
+          'Writes the fields present in `obj` (others are left as they are); returns this. Arrays may be shorter than the field.\n' +
+          'A value a field cannot hold, or a key that is not a field, throws MmbusError MMBUS_E_INVAL (fields before it are written).',
+      },
+    ],
+    parameters: [{ name: 'obj', type: `Partial<${objType}>` }],
     returnType: 'this',
     statements: (w) => {
+      ctx.helpers.add('values');
+      w.writeLine(`checkObject('${s.name}', obj);`);
+      w.writeLine('let written = 0;');
       for (const f of s.fields) {
         const names = tsFieldNames(f);
         const n = names.main;
@@ -378,14 +479,17 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
         w.write(`if (obj.${n} !== undefined) `).inlineBlock(() => {
           if (t.kind === 'array') {
             ctx.helpers.add('arrayLength');
-            w.writeLine(`checkArrayLength('${s.name}.${n}', obj.${n}.length, ${t.length});`);
+            w.writeLine(`checkArrayLength('${s.name}.${n}', obj.${n}, ${t.length});`);
             w.writeLine(`obj.${n}.forEach((v, i) => this.${names.setter}(i, v));`);
           } else {
             w.writeLine(`this.${n} = obj.${n};`);
           }
+          w.writeLine('written++;');
         });
         w.newLine();
       }
+      const fields = s.fields.map((f) => `'${tsFieldNames(f).main}'`).join(', ');
+      w.writeLine(`if (written !== keyCount(obj)) checkKeys('${s.name}', obj, [${fields}]);`);
       w.writeLine('return this;');
     },
   });
@@ -453,15 +557,18 @@ export function emitTsModule(schema: SchemaDef): string {
   });
   // Header and imports go first, in a fixed order: the runtime's functions, then other generated modules.
   const prelude: string[] = [`// Generated by mmbus-codegen from ${schema.baseName}.fbs. Do not edit: change the schema and regenerate.`];
+  // The runtime's names this module uses (a helper group exports several: import only those used).
+  const body = decls.join('\n');
   const runtime = Object.keys(HELPERS)
     .filter((k) => ctx.helpers.has(k))
     .flatMap((k) => exportedFunctions(HELPERS[k] ?? ''))
-    .sort();
+    .filter((n) => new RegExp(`\\b${n.replace(/^type /, '')}\\b`).test(body))
+    .sort((a, b) => (a.replace(/^type /, '') < b.replace(/^type /, '') ? -1 : 1));
   const mods = [...ctx.imports.keys()].sort();
   if (runtime.length > 0 || mods.length > 0) prelude.push('');
   if (runtime.length > 0) prelude.push(`import { ${runtime.join(', ')} } from './${TS_RUNTIME_MODULE.replace(/\.ts$/, '.js')}';`);
   for (const mod of mods) {
-    const names = [...(ctx.imports.get(mod) ?? [])].sort((a, b) => a.replace(/^type /, '').localeCompare(b.replace(/^type /, '')));
+    const names = [...(ctx.imports.get(mod) ?? [])].sort((a, b) => (a.replace(/^type /, '') < b.replace(/^type /, '') ? -1 : 1));
     prelude.push(`import { ${names.join(', ')} } from '${mod}';`);
   }
   return `${prelude.join('\n')}\n\n${decls.join('\n')}`;

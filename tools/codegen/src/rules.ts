@@ -28,7 +28,8 @@ type Decl = StructDef | EnumDef;
  */
 const TS_TAKEN_NAMES = new Set([
   'Array', 'ArrayBuffer', 'BigInt', 'DataView', 'Error', 'Math', 'Number', 'Object', 'Partial', 'RangeError',
-  'String', 'TextDecoder', 'TextEncoder', 'Uint8Array', 'view', 'offset', 'obj', ...runtimeExports(),
+  'ReadonlySet', 'Set', 'String', 'TextDecoder', 'TextEncoder', 'Uint8Array', 'view', 'offset', 'obj',
+  ...runtimeExports(),
 ]);
 
 /** Output files mmbus-codegen writes besides one per schema, by the schema base name that would clash. */

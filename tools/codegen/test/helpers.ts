@@ -1,6 +1,6 @@
 // Shared test helpers: temp dirs, external tools (a missing tool FAILS the test: CI installs them).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,12 @@ export const STRICT_TS_OPTIONS = {
 /** Type-checks `files` with STRICT_TS_OPTIONS in one tsc run; `dir` gets the tsconfig (and an ESM package.json). */
 export function tscStrict(dir: string, files: readonly string[]): RunResult {
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  // The generated runtime imports MmbusError from @mmbus/runtime, as an app has it installed.
+  const runtimeLink = join(dir, 'node_modules', '@mmbus', 'runtime');
+  if (!existsSync(runtimeLink)) {
+    mkdirSync(dirname(runtimeLink), { recursive: true });
+    symlinkSync(join(repoDir, 'packages', 'runtime'), runtimeLink);
+  }
   writeFileSync(
     join(dir, 'tsconfig.json'),
     JSON.stringify({

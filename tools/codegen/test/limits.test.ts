@@ -152,7 +152,7 @@ describe('nesting', () => {
     const [a, b] = [sizes.get(200)!, sizes.get(400)!];
     expect(b.ts / a.ts).toBeLessThan(2.1);
     expect(b.c / a.c).toBeLessThan(2.1);
-    expect(b.ts).toBeLessThan(1_500_000);
+    expect(b.ts).toBeLessThan(2_000_000); // every accessor guards its view access (MMBUS_E_CLOSED)
     expect(b.c).toBeLessThan(400_000);
     expect(seconds).toBeLessThan(60);
   });

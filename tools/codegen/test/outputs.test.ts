@@ -2,6 +2,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MmbusError } from '@mmbus/runtime';
 import { emitCCommon, emitCHeader, emitTsModule, emitTsRuntime, loadSchemas } from '../src/index.ts';
 import { Aligned16, Axis, Vec3 } from './generated/ts/geometry.ts';
 import { Color, Deep, Edge, Text } from './generated/ts/tricky.ts';
@@ -26,20 +27,31 @@ describe('generated TypeScript', () => {
 
   it('imports only the runtime helpers it uses, from the one runtime module', () => {
     const geometry = readFileSync(join(genTs, 'geometry.ts'), 'utf8');
-    expect(geometry).toContain("import { checkBounds } from './_runtime.js';");
+    expect(geometry).toMatch(/^import \{ type EitherForm, type JsonSafe, checkBounds, checkFloat32, [^}]*viewError \} from '\.\/_runtime\.js';$/m);
+    expect(geometry).not.toMatch(/checkInt64|writeText/); // geometry has no 64-bit or text field
     for (const f of ['geometry.ts', 'tricky.ts']) {
       const text = readFileSync(join(genTs, f), 'utf8');
       expect(text).not.toMatch(/^(export )?function |^(const|let) /m); // no helper defined outside the runtime
     }
     const runtime = readFileSync(join(genTs, '_runtime.ts'), 'utf8');
+    expect(runtime).toContain("import { MmbusError } from '@mmbus/runtime';");
     expect(runtime.match(/^export function \w+/gm)).toEqual([
+      'export function invalidValue',
+      'export function viewError',
       'export function checkBounds',
       'export function checkIndex',
       'export function checkArrayLength',
+      ...['Int8', 'Uint8', 'Int16', 'Uint16', 'Int32', 'Uint32', 'Int64', 'Uint64', 'Bool', 'Float64', 'Float32'].map((t) => `export function check${t}`),
+      'export function checkEnumRange',
+      'export function checkEnumIn',
+      'export function checkObject',
+      'export function keyCount',
+      'export function checkKeys',
       'export function getInt64Number',
       'export function setInt64Number',
       'export function getUint64Number',
       'export function setUint64Number',
+      'export function jsonInt64',
       'export function readText',
       'export function writeText',
     ]);
@@ -94,7 +106,8 @@ describe('generated TypeScript', () => {
     expect(v.wrap(buf, Vec3.SIZE).toObject()).toEqual({ x: 1, y: 10, z: -1 });
     expect(buf.getFloat32(2 * Vec3.SIZE + 4, true)).toBe(20);
     expect(() => v.wrap(buf, 2 * Vec3.SIZE + 1)).toThrow('Vec3: a record of 12 bytes at offset 25 does not fit a view of 36 bytes');
-    expect(() => new Vec3(buf, -1)).toThrow(RangeError);
+    expect(() => new Vec3(buf, -1)).toThrow(MmbusError);
+    expect(() => new Vec3(buf, 0.5)).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
   });
 
   it('nested structs come back as one reused flyweight; setters accept plain objects', () => {
@@ -119,9 +132,11 @@ describe('generated TypeScript', () => {
     e.setFlags(1, true);
     expect([e.colors(1), e.longs(0), e.longs(1), e.longsNumber(0), e.flags(1)]).toEqual([Color.Blue, -5n, -(2n ** 40n), -5, true]);
     expect(() => e.colors(2)).toThrow('Edge.colors: index 2 is out of range 0..1');
-    expect(() => e.colors(-1)).toThrow(RangeError);
-    expect(() => e.colors(0.5)).toThrow(RangeError);
-    expect(() => e.assign({ flags: [true, true, true] })).toThrow('Edge.flags: 3 elements given, the array holds 2');
+    expect(() => e.colors(-1)).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
+    expect(() => e.colors(0.5)).toThrow(MmbusError);
+    expect(() => e.assign({ flags: [true, true, true] })).toThrow(
+      expect.objectContaining({ code: 'MMBUS_E_TOOBIG', message: 'Edge.flags: 3 elements given, the array holds 2' }),
+    );
   });
 
   it('64-bit integers: bigint accessors and exact Number fast paths', () => {
@@ -138,9 +153,9 @@ describe('generated TypeScript', () => {
       e.i64 = BigInt(v);
       expect(e.i64Number).toBe(v);
     }
-    expect(() => (e.i64Number = 0.5)).toThrow('Edge.i64: 0.5 is not a safe integer; use the bigint accessor');
-    expect(() => (e.i64Number = 2 ** 53)).toThrow(RangeError);
-    expect(() => (e.u64Number = -1)).toThrow('Edge.u64: -1 is not a non-negative safe integer; use the bigint accessor');
+    expect(() => (e.i64Number = 0.5)).toThrow('Edge.i64: 0.5 is not a safe integer (-(2 ** 53 - 1) .. 2 ** 53 - 1); use the bigint accessor');
+    expect(() => (e.i64Number = 2 ** 53)).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
+    expect(() => (e.u64Number = -1)).toThrow('Edge.u64: -1 is not a non-negative safe integer (0 .. 2 ** 53 - 1); use the bigint accessor');
   });
 
   it('text: UTF-8 strings, a clear error when too long, truncation that never splits a sequence', () => {
@@ -152,6 +167,7 @@ describe('generated TypeScript', () => {
     expect(e.shortText).toBe('abcd');
     e.shortText = 'é';
     expect([...e.shortTextBytes()]).toEqual([0xc3, 0xa9, 0, 0]);
+    expect(() => (e.shortText = 'abcde')).toThrow(expect.objectContaining({ code: 'MMBUS_E_TOOBIG' }));
     expect(() => (e.shortText = 'abcde')).toThrow(
       'Edge.shortText: the text is 5 bytes in UTF-8 but the field holds 4; shorten it or call setShortText(value, { truncate: true })',
     );
@@ -234,5 +250,119 @@ describe('generated C headers', () => {
     expect(() => runOk('gcc', ['-std=c11', '-I', tmp.dir, '-I', genC, join(tmp.dir, 'bad.c'), '-o', join(tmp.dir, 'bad')])).toThrow(
       'corpus_geo_Vec3.y: offset differs from the schema layout',
     );
+  });
+});
+
+describe('generated TypeScript: values are checked, never coerced (one policy: MMBUS_E_INVAL)', () => {
+  const invalid = (fn: () => unknown, message: string | RegExp): void => {
+    let err: unknown;
+    try {
+      fn();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MmbusError);
+    expect((err as MmbusError).code).toBe('MMBUS_E_INVAL');
+    if (typeof message === 'string') expect((err as MmbusError).message).toBe(message);
+    else expect((err as MmbusError).message).toMatch(message);
+  };
+  const as = <T>(v: unknown): T => v as T; // what plain JavaScript (or JSON) can pass
+
+  it('integers: every width refuses a string, a fraction, NaN and values out of range; the record keeps its value', () => {
+    const e = new Edge();
+    const widths: [keyof Edge & string, number, number][] = [
+      ['i8', -128, 127],
+      ['u8', 0, 255],
+      ['i16', -32768, 32767],
+      ['u16', 0, 65535],
+      ['i32', -(2 ** 31), 2 ** 31 - 1],
+      ['u32', 0, 2 ** 32 - 1],
+    ];
+    for (const [f, min, max] of widths) {
+      const rec = e as unknown as Record<string, unknown>;
+      rec[f] = min;
+      expect(rec[f]).toBe(min);
+      rec[f] = max;
+      expect(rec[f]).toBe(max);
+      for (const bad of [min - 1, max + 1, 1.9, Number.NaN, Infinity, 'abc', '5', 5n, null, true, 2 ** 40 + 5]) {
+        invalid(() => (rec[f] = bad), new RegExp(`^Edge\\.${f}: .* is not an integer in ${min} \\.\\. ${max}$`));
+        expect(rec[f]).toBe(max);
+      }
+    }
+    invalid(() => (e.u32 = -1), 'Edge.u32: -1 is not an integer in 0 .. 4294967295');
+    invalid(() => (e.u32 = as<number>('abc')), 'Edge.u32: "abc" is not an integer in 0 .. 4294967295');
+  });
+
+  it('64-bit, bool, floats: the type and range they hold', () => {
+    const e = new Edge();
+    e.i64 = -(2n ** 63n);
+    e.u64 = 2n ** 64n - 1n;
+    invalid(() => (e.i64 = 2n ** 63n), /^Edge\.i64: 9223372036854775808n is not a bigint in/);
+    invalid(() => (e.u64 = -1n), /^Edge\.u64: -1n is not a bigint in 0n/);
+    invalid(() => (e.u64 = as<bigint>(5)), /^Edge\.u64: 5 is not a bigint/);
+    expect([e.i64, e.u64]).toEqual([-(2n ** 63n), 2n ** 64n - 1n]);
+    invalid(() => (e.b = as<boolean>(1)), 'Edge.b: 1 is not true or false');
+    invalid(() => (e.f64 = as<number>('1.5')), 'Edge.f64: "1.5" is not a number');
+    e.f64 = Number.NaN; // NaN and infinities are doubles
+    e.f32 = 1e38;
+    e.f32 = -Infinity;
+    invalid(() => (e.f32 = 1e39), /^Edge\.f32: 1e\+39 is not a number a float32 holds/);
+    expect(e.f32).toBe(-Infinity);
+  });
+
+  it('enums: only their values (ranges and enums with gaps, 64-bit ones too)', () => {
+    const e = new Edge();
+    e.axis = Axis.X;
+    invalid(() => (e.axis = as<Axis>(2)), 'Edge.axis: 2 is not a value of Axis (-1 .. 1)');
+    invalid(() => (e.axis = as<Axis>(0.5)), 'Edge.axis: 0.5 is not a value of Axis (-1 .. 1)');
+    e.color = Color.Blue;
+    invalid(() => (e.color = as<Color>(3)), 'Edge.color: 3 is not a value of Color (one of 0, 1, 2, 1024)');
+    invalid(() => e.setColors(0, as<Color>(9)), 'Edge.colors: 9 is not a value of Color (one of 0, 1, 2, 1024)');
+    invalid(() => (e.big = as<Edge['big']>(1n)), /^Edge\.big: 1n is not a value of Big/);
+    expect([e.axis, e.color]).toEqual([Axis.X, Color.Blue]);
+  });
+
+  it('text: not a string, or holding NUL, is refused', () => {
+    const e = new Edge();
+    e.text = 'ok';
+    invalid(() => (e.text = as<string>(42)), 'Edge.text: 42 is not a string');
+    invalid(() => (e.text = 'a\0b'), 'Edge.text: "a\\u0000b" is not text without NUL (U+0000): it would end the text');
+    invalid(() => e.setText('é\0', { truncate: true }), /without NUL/);
+    expect(e.text).toBe('ok');
+  });
+
+  it('assign / fromObject: an object of known fields only', () => {
+    invalid(() => Vec3.fromObject(as<object>(42)), 'Vec3: 42 is not an object with fields of Vec3');
+    invalid(() => Vec3.fromObject(as<object>(null)), 'Vec3: null is not an object with fields of Vec3');
+    invalid(() => Vec3.fromObject(as<object>([1, 2])), 'Vec3: an array is not an object with fields of Vec3');
+    invalid(() => Vec3.fromObject(as<object>({ x: 1, w: 2 })), 'Vec3 has no field "w" (its fields: x, y, z)');
+    expect(Vec3.fromObject(as<object>({ x: 1, y: undefined })).toObject()).toEqual({ x: 1, y: 0, z: 0 });
+    invalid(() => new Deep().assign(as<object>({ n: { pos: { q: 1 } } })), 'Vec3 has no field "q" (its fields: x, y, z)');
+    invalid(() => new Edge().assign(as<object>({ longs: 5 })), 'Edge.longs: 5 is not an array of at most 2 elements');
+  });
+
+  it('toObject({ bigint: false }) and JSON.stringify(record): 64-bit integers as numbers, strings beyond 2^53', () => {
+    const e = new Edge();
+    e.i64 = -5n;
+    e.u64 = 2n ** 64n - 1n;
+    e.setLongs(1, 2n ** 53n);
+    e.big = Edge.fromObject({}).big; // Zero
+    expect(typeof e.toObject().i64).toBe('bigint');
+    const j = e.toObject({ bigint: false });
+    expect([j.i64, j.u64, j.longs, j.big]).toEqual([-5, '18446744073709551615', [0, '9007199254740992'], 0]);
+    const parsed = JSON.parse(JSON.stringify(e)) as Record<string, unknown>;
+    expect(parsed['u64']).toBe('18446744073709551615');
+    expect(parsed['pos']).toEqual({ x: 0, y: 0, z: 0 });
+    expect(JSON.stringify(new Deep())).toBe(JSON.stringify(new Deep().toObject({ bigint: false })));
+  });
+
+  it('a record whose memory is gone (a detached buffer: a closed channel) throws MMBUS_E_CLOSED', () => {
+    const buf = new ArrayBuffer(Edge.SIZE);
+    const e = new Edge(new DataView(buf));
+    e.i32 = 7;
+    structuredClone(buf, { transfer: [buf] }); // detaches buf, as closing a channel detaches its mapping
+    for (const read of [() => e.i32, () => e.text, () => e.toObject(), () => (e.i32 = 1), () => e.pos.x, () => e.clear()]) {
+      expect(read).toThrow(expect.objectContaining({ name: 'MmbusError', code: 'MMBUS_E_CLOSED' }));
+    }
   });
 });
