@@ -46,10 +46,10 @@ for (const pattern of rootPkg.workspaces ?? []) {
 }
 const PACKAGES = Object.keys(PACKAGE_DIRS).sort();
 
-/** The TypeScript example of the README's "Use it in your project": the app compiles and runs it as src/main.ts. */
+/** The TypeScript example of the README's "Use it in your project" (```ts out-of-tree): the app compiles and runs it as src/main.ts. */
 function readmeExample(): string {
   const readme = readFileSync(join(repoDir, 'README.md'), 'utf8');
-  const m = /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Use it in your project')));
+  const m = /```ts out-of-tree\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Use it in your project')));
   if (!m?.[1]) throw new Error('README.md has no TypeScript example under "## Use it in your project"');
   return m[1];
 }
