@@ -34,6 +34,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function notARecord(json: unknown, type: string): string {
+  return `${JSON.stringify(json)} is not a record: give a JSON object of ${type} fields`;
+}
+
 function toBigInt(v: unknown, what: string): bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
@@ -47,14 +51,14 @@ function toBigInt(v: unknown, what: string): bigint {
 /** Converts JSON to the shape of a generated class's toObject() (bigint where the field is 64-bit). */
 function convertLike(value: unknown, shape: unknown, what: string): unknown {
   if (typeof shape === 'bigint') return toBigInt(value, what);
+  // numbers and booleans as JSON has them: the generated class then checks each value (its range, the
+  // enum's values) and refuses what the field cannot hold, as in TypeScript (docs/api.md, Record values)
   if (typeof shape === 'number') {
     if (typeof value === 'number') return value;
-    if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
     throw new CliError(`${what}: expected a number, got ${JSON.stringify(value)}`);
   }
   if (typeof shape === 'boolean') {
     if (typeof value === 'boolean') return value;
-    if (value === 0 || value === 1) return value === 1;
     throw new CliError(`${what}: expected true or false, got ${JSON.stringify(value)}`);
   }
   if (typeof shape === 'string') {
@@ -89,7 +93,10 @@ export function generatedCodec(type: MessageType<RecordView>): RecordCodec {
     fields: Object.keys(shape),
     type: cls,
     decode: (bytes) => new cls(viewOf(bytes), 0).toObject(),
-    fromJson: (json) => convertLike(json, shape, '') as Record<string, unknown>,
+    fromJson: (json) => {
+      if (!isPlainObject(json)) throw new CliError(notARecord(json, cls.NAME));
+      return convertLike(json, shape, '') as Record<string, unknown>;
+    },
   };
 }
 
@@ -128,8 +135,8 @@ const INT_RANGE: Partial<Record<ScalarKind, [number, number]>> = {
 
 function writeScalar(dv: DataView, at: number, k: ScalarKind, v: unknown, what: string): void {
   if (k === 'bool') {
-    if (typeof v !== 'boolean' && v !== 0 && v !== 1) throw new CliError(`${what}: expected true or false, got ${JSON.stringify(v)}`);
-    dv.setUint8(at, v === true || v === 1 ? 1 : 0);
+    if (typeof v !== 'boolean') throw new CliError(`${what}: expected true or false, got ${JSON.stringify(v)}`);
+    dv.setUint8(at, v ? 1 : 0);
     return;
   }
   if (k === 'int64' || k === 'uint64') {
@@ -140,9 +147,12 @@ function writeScalar(dv: DataView, at: number, k: ScalarKind, v: unknown, what: 
     else dv.setBigUint64(at, b, true);
     return;
   }
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || Number.isNaN(n)) throw new CliError(`${what}: expected a number, got ${JSON.stringify(v)}`);
-  if (k === 'float32') return dv.setFloat32(at, n, true);
+  const n = v;
+  if (typeof n !== 'number') throw new CliError(`${what}: expected a number, got ${JSON.stringify(v)}`);
+  if (k === 'float32') {
+    if (Number.isFinite(n) && Math.abs(n) >= 3.4028235677973366e38) throw new CliError(`${what}: ${n} is beyond what a float32 holds`);
+    return dv.setFloat32(at, n, true);
+  }
   if (k === 'float64') return dv.setFloat64(at, n, true);
   const range = INT_RANGE[k]!;
   if (!Number.isInteger(n) || n < range[0] || n > range[1]) throw new CliError(`${what}: ${n} is not an integer that fits ${k}`);
@@ -178,8 +188,14 @@ function writeElem(dv: DataView, at: number, t: ElemType, v: unknown, what: stri
       if (!found) throw new CliError(`${what}: '${v}' is not a value of ${t.def.fqn} (${t.def.values.map((x) => x.name).join(', ')})`);
       value = found.value;
     }
+    // a value of the enum, by name or by number (a string of digits too, for 64-bit enums): nothing else
+    const asBig = typeof value === 'bigint' ? value : Number.isInteger(value) ? BigInt(value as number) : typeof value === 'string' ? BigInt(value.trim()) : undefined;
+    const known = asBig !== undefined && t.def.values.some((x) => x.value === asBig);
+    if (!known) {
+      throw new CliError(`${what}: ${JSON.stringify(typeof value === 'bigint' ? String(value) : value)} is not a value of ${t.def.fqn} (${t.def.values.map((x) => `${x.name} = ${x.value}`).join(', ')})`);
+    }
     const big = t.def.underlying === 'int64' || t.def.underlying === 'uint64';
-    return writeScalar(dv, at, t.def.underlying, big ? value : typeof value === 'bigint' ? Number(value) : value, what);
+    return writeScalar(dv, at, t.def.underlying, big ? asBig : Number(asBig), what);
   }
   if (!isPlainObject(v)) throw new CliError(`${what}: expected an object, got ${JSON.stringify(v)}`);
   writeStruct(dv, at, t.def, v, what);
@@ -205,6 +221,7 @@ function writeField(dv: DataView, base: number, f: FieldDef, v: unknown, what: s
   const t = f.type;
   if (t.kind === 'text') {
     if (typeof v !== 'string') throw new CliError(`${what}: expected a string, got ${JSON.stringify(v)}`);
+    if (v.includes('\0')) throw new CliError(`${what}: the text holds NUL (U+0000), which would end it`);
     const bytes = utf8Encoder.encode(v);
     if (bytes.length > t.length) throw new CliError(`${what}: the text is ${bytes.length} bytes in UTF-8 but the field holds ${t.length}`);
     const field = new Uint8Array(dv.buffer, dv.byteOffset + at, t.length);
@@ -275,7 +292,7 @@ export function dynamicCodec(def: StructDef, source: string): RecordCodec {
     type: DynamicRecord,
     decode: (bytes) => readStruct(viewOf(bytes), 0, def),
     fromJson: (json) => {
-      if (!isPlainObject(json)) throw new CliError(`expected a JSON object, got ${JSON.stringify(json)}`);
+      if (!isPlainObject(json)) throw new CliError(notARecord(json, def.fqn));
       // validate now (into scratch), so a bad record fails before anything is published
       writeStruct(new DataView(new ArrayBuffer(def.size)), 0, def, json, '');
       return json;

@@ -90,6 +90,19 @@ export function table(head: string[], colWidths?: number[]): Table.Table {
   });
 }
 
+/** A count for people: thousands separated by commas (1,234,567), whatever the locale; exact for bigints. */
+export function formatCount(n: number | bigint): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/**
+ * A record's float for a table: 12 significant digits, which drops the noise of binary fractions
+ * (902.2100000000002 -> 902.21) and keeps every digit a person can use; --json prints it exactly.
+ */
+export function formatFloat(v: number): string {
+  return Number.isFinite(v) && !Number.isInteger(v) ? String(Number(v.toPrecision(12))) : String(v);
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -138,8 +151,8 @@ export function exactCounters<T>(value: T): T {
  * JSON, stable: record values of 64-bit integer fields as strings (a JSON number would lose digits in
  * JavaScript); counters (`Exact`, exactCounters) as numbers with every digit, even beyond 2^53.
  */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)).replace(
+export function toJson(value: unknown, floats?: (v: number) => string): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : floats && typeof v === 'number' ? Number(floats(v)) : v)).replace(
     /"\\u0000exact:(\d+)"/g,
     '$1',
   );

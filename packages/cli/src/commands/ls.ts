@@ -1,7 +1,7 @@
 import { inspectChannel } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { exactCounters, explainOpenError, formatBytes, hex64, listChannelFiles, table, toJson, render, type DirOption } from '../common.js';
+import { exactCounters, explainOpenError, formatBytes, formatCount, hex64, listChannelFiles, table, toJson, render, type DirOption } from '../common.js';
 import { channelDir } from './open.js';
 
 export interface ChannelSummary {
@@ -86,12 +86,12 @@ export function lsCommand(dirArg: string | undefined, opts: DirOption & { json?:
       r.name,
       r.schemaName!,
       `${r.recordSize} B`,
-      String(r.capacity),
+      formatCount(r.capacity!),
       r.policy!,
-      String(r.head),
+      formatCount(r.head!),
       String(r.publishersAlive),
       subscriberSummary(r),
-      r.maxLag! > 0n ? pc.yellow(String(r.maxLag)) : '0',
+      r.maxLag! > 0n ? pc.yellow(formatCount(r.maxLag!)) : '0',
       formatBytes(r.fileSize!),
     ]);
   }

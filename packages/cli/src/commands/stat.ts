@@ -1,6 +1,6 @@
 import pc from 'picocolors';
 
-import { exactCounters, formatAge, formatBytes, hex64, stateColor, table, toJson, render, type DirOption } from '../common.js';
+import { exactCounters, formatAge, formatBytes, formatCount, hex64, stateColor, table, toJson, render, type DirOption } from '../common.js';
 import { channelRef, openInspector } from './open.js';
 
 export function statCommand(channel: string, opts: DirOption & { json?: boolean }): number {
@@ -21,23 +21,23 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
       ['fingerprint', hex64(i.fingerprint)],
       ['format version', String(i.formatVersion)],
       ['record size', `${i.recordSize} B`],
-      ['capacity', `${i.capacity} records`],
+      ['capacity', `${formatCount(i.capacity)} records`],
       ['policy', i.policy],
-      ['block timeout', `${i.blockTimeoutMs} ms`],
-      ['heartbeat timeout', `${i.heartbeatTimeoutMs} ms`],
-      ['unblock timeout', `${i.unblockTimeoutMs} ms`],
+      ['block timeout', `${formatCount(i.blockTimeoutMs)} ms`],
+      ['heartbeat timeout', `${formatCount(i.heartbeatTimeoutMs)} ms`],
+      ['unblock timeout', `${formatCount(i.unblockTimeoutMs)} ms`],
       ['max subscribers', String(i.maxSubscribers)],
       ['max publishers', String(i.maxPublishers)],
-      ['file size', `${formatBytes(i.fileSize)} (${i.fileSize} bytes)`],
+      ['file size', `${formatBytes(i.fileSize)} (${formatCount(i.fileSize)} bytes)`],
       ['created', i.createdAt.toISOString()],
-      ['published (head)', String(s.head)],
-      ['oldest in ring', s.head === 0n ? '-' : String(oldest)],
+      ['published (head)', formatCount(s.head)],
+      ['oldest in ring', s.head === 0n ? '-' : formatCount(oldest)],
       ['publishers alive', String(s.publishersAlive)],
       [
         'subscribers',
         `${s.subscribersActive} active, ${s.subscribersOffline} offline, ${s.subscribersDead} dead`,
       ],
-      ['worst lag', String(s.maxLag)],
+      ['worst lag', formatCount(s.maxLag)],
       ['claims given up', String(s.claimsRevoked)],
     ];
     const w = Math.max(...lines.map(([k]) => k.length));
@@ -52,9 +52,9 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
           sub.durable ? sub.name : pc.dim('(anonymous)'),
           stateColor(sub.state),
           String(sub.pid),
-          String(sub.cursor),
-          sub.lag > 0n ? pc.yellow(String(sub.lag)) : '0',
-          sub.lost > 0n ? pc.red(String(sub.lost)) : '0',
+          formatCount(sub.cursor),
+          sub.lag > 0n ? pc.yellow(formatCount(sub.lag)) : '0',
+          sub.lost > 0n ? pc.red(formatCount(sub.lost)) : '0',
           sub.heartbeatAgeMs >= 0 ? `${formatAge(sub.heartbeatAgeMs)} ago` : '-',
         ]);
       }

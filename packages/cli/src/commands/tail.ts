@@ -1,7 +1,7 @@
 import type { ChannelInspector } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { Exact, sleep, stopSignal, table, toJson, render, type DirOption } from '../common.js';
+import { Exact, formatFloat, sleep, stopSignal, table, toJson, render, type DirOption } from '../common.js';
 import { codecForChannel, type RecordCodec } from '../codec.js';
 import { channelRef, openInspector } from './open.js';
 
@@ -16,10 +16,12 @@ export interface TailOptions extends DirOption {
 /** How long a claimed but uncommitted record is waited for before it is skipped (given up by its publisher). */
 const UNCOMMITTED_PATIENCE_MS = 2000;
 
+/** A field's value in the table: floats rounded for reading (formatFloat); --json prints them exactly. */
 function cell(v: unknown): string {
   if (typeof v === 'string') return v;
-  if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return toJson(v);
+  if (typeof v === 'number') return formatFloat(v);
+  if (typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return toJson(v, formatFloat);
 }
 
 class Printer {

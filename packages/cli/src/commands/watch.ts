@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inspectChannel, type ChannelInspector, type ExactChannelStats } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { explainOpenError, formatAge, listChannelFiles, sleep, stateColor, stopSignal, table, render, type DirOption } from '../common.js';
+import { explainOpenError, formatAge, formatCount, listChannelFiles, sleep, stateColor, stopSignal, table, render, type DirOption } from '../common.js';
 import { channelDir } from './open.js';
 import { subscriberSummary } from './ls.js';
 
@@ -36,7 +36,7 @@ function formatRate(r: number | undefined): string {
   if (r === undefined) return '-';
   if (r >= 1e6) return `${(r / 1e6).toFixed(1)}M`;
   if (r >= 1e4) return `${(r / 1e3).toFixed(1)}k`;
-  return String(Math.round(r));
+  return formatCount(Math.round(r));
 }
 
 export async function watchCommand(dirArg: string | undefined, opts: WatchOptions): Promise<number> {
@@ -106,12 +106,12 @@ export async function watchCommand(dirArg: string | undefined, opts: WatchOption
         channels.push([
           name,
           w.ins.info.schemaName,
-          String(s.head),
+          formatCount(s.head),
           formatRate(rate),
           pc.cyan(sparkline(w.rates)),
           String(s.publishersAlive),
           subscriberSummary(s),
-          s.maxLag > 0n ? pc.yellow(String(s.maxLag)) : '0',
+          s.maxLag > 0n ? pc.yellow(formatCount(s.maxLag)) : '0',
         ]);
         for (const sub of s.subscribers) {
           subCount++;
@@ -120,8 +120,8 @@ export async function watchCommand(dirArg: string | undefined, opts: WatchOption
             sub.durable ? sub.name : pc.dim('(anonymous)'),
             stateColor(sub.state),
             String(sub.pid),
-            sub.lag > 0n ? pc.yellow(String(sub.lag)) : '0',
-            String(sub.lost),
+            sub.lag > 0n ? pc.yellow(formatCount(sub.lag)) : '0',
+            formatCount(sub.lost),
             sub.heartbeatAgeMs >= 0 ? `${formatAge(sub.heartbeatAgeMs)} ago` : '-',
           ]);
         }
