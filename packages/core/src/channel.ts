@@ -26,6 +26,12 @@ export interface RecordView {
 /** The plain-object form a record class accepts in `assign()`. */
 export type RecordInput<T> = T extends { assign(input: infer I): unknown } ? I : never;
 
+/** The message type's name of a generated record (its Symbol.toStringTag), for type errors. */
+type MessageName<T> = T extends { readonly [Symbol.toStringTag]: infer N extends string } ? N : 'another message type';
+
+/** What a record of another type than the channel's meets in publish(): a type error naming both. */
+export type WrongType<I, T> = `a ${MessageName<I>} record cannot be published on a channel of ${MessageName<T>}`;
+
 
 export interface ChannelOptions {
   /** Directory of the channel files; default: defaultDir(). */
@@ -334,6 +340,9 @@ export class Channel<T extends RecordView> extends ChannelBase {
    * channel is full; a `block` channel waits (synchronously) up to its time-out, then throws
    * MMBUS_E_TIMEOUT. Use publishAsync() to wait without blocking the event loop.
    */
+  publish(input: RecordInput<T> | ((record: T) => void) | T): boolean;
+  /** A record of another message type is refused: at compile time by this signature (its error names both types), at run time with MMBUS_E_SCHEMA. */
+  publish<I extends RecordView>(input: I & WrongType<I, T>): never;
   publish(input: RecordInput<T> | ((record: T) => void) | T): boolean {
     return this.publishWithin(input, -1);
   }
@@ -457,6 +466,9 @@ export class Channel<T extends RecordView> extends ChannelBase {
    * Publishes one record; on a full `block` channel waits for room without blocking the event loop
    * (up to the channel's time-out, then MMBUS_E_TIMEOUT). Resolves false only for a full `reject`.
    */
+  publishAsync(input: RecordInput<T> | ((record: T) => void) | T): Promise<boolean>;
+  /** A record of another message type: see publish(). */
+  publishAsync<I extends RecordView>(input: I & WrongType<I, T>): Promise<never>;
   async publishAsync(input: RecordInput<T> | ((record: T) => void) | T): Promise<boolean> {
     if (this.info.policy !== 'block') return this.publish(input);
     const deadline = Date.now() + this.info.blockTimeoutMs;

@@ -353,6 +353,13 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     });
   }
   cls.addProperty({ name: 'view', type: 'DataView', docs: [{ description: 'The view the record is read from.' }] });
+  ctx.helpers.add('tag');
+  cls.addGetAccessor({
+    name: '[toStringTag]',
+    returnType: `'${s.fqn}'`,
+    docs: [{ description: `The message type, for people (\`String(record)\`) and for type errors that name it (a ${s.name} where another type is expected).` }],
+    statements: `return '${s.fqn}';`,
+  });
   cls.addProperty({ name: 'offset', type: 'number', docs: [{ description: 'Byte offset of the record in view.' }] });
   cls.addProperty({ name: TS_PRIVATE_LAST, type: 'number', docs: [{ description: 'The last offset of view where a whole record fits (set by wrap()).' }] });
   for (const f of nested) {

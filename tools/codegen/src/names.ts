@@ -51,7 +51,7 @@ export const OBJECT_PROTOTYPE_NAMES = new Set([
 ]);
 
 /** Members of every generated class besides those made from fields (statics are another namespace). */
-export const TS_CLASS_MEMBERS = ['view', 'offset', 'wrap', 'moveTo', 'clear', 'toObject', 'toJSON', 'assign', 'constructor'];
+export const TS_CLASS_MEMBERS = ['view', 'offset', 'wrap', 'moveTo', 'clear', 'toObject', 'toJSON', 'assign', 'constructor', '[toStringTag]'];
 
 /** Private member of every generated class: `_mmbus` names are refused in schemas, so no field makes it. */
 export const TS_PRIVATE_LAST = '#_mmbusLast';

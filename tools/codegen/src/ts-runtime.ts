@@ -33,6 +33,8 @@ export function viewError(what: string, view: DataView, err: unknown): unknown {
     { cause: err },
   );
 }`,
+  tag: `/** Symbol.toStringTag, under a name no schema type can shadow (a struct may be named Symbol). */
+export const toStringTag: typeof Symbol.toStringTag = Symbol.toStringTag;`,
   bounds: `export function checkBounds(name: string, size: number, view: DataView, offset: number): void {
   if (!(view instanceof DataView)) throw invalidValue(\`\${name}: the view\`, view, 'a DataView');
   if (!(offset >= 0 && offset + size <= view.byteLength && Number.isInteger(offset))) {
@@ -246,7 +248,7 @@ export function writeText(what: string, setter: string, view: DataView, at: numb
 
 /** The functions a helper exports, and its types as `type X` (for an import list). */
 export function exportedFunctions(code: string): string[] {
-  return [...code.matchAll(/^export (function|type) (\w+)/gm)].map((m) => (m[1] === 'type' ? `type ${m[2]}` : (m[2] as string)));
+  return [...code.matchAll(/^export (function|type|const) (\w+)/gm)].map((m) => (m[1] === 'type' ? `type ${m[2]}` : (m[2] as string)));
 }
 
 /** The runtime module: every helper the generated modules use, once per output directory. */

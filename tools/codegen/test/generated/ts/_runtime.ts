@@ -32,6 +32,9 @@ export function viewError(what: string, view: DataView, err: unknown): unknown {
   );
 }
 
+/** Symbol.toStringTag, under a name no schema type can shadow (a struct may be named Symbol). */
+export const toStringTag: typeof Symbol.toStringTag = Symbol.toStringTag;
+
 export function checkBounds(name: string, size: number, view: DataView, offset: number): void {
   if (!(view instanceof DataView)) throw invalidValue(`${name}: the view`, view, 'a DataView');
   if (!(offset >= 0 && offset + size <= view.byteLength && Number.isInteger(offset))) {
