@@ -2,7 +2,7 @@
 // The runtime shared by the modules generated into this directory (bounds and index checks, 64-bit
 // integers as numbers, UTF-8 text fields, value checks). Internal: import the generated classes, not these.
 
-import { MmbusError } from '@mmbus/runtime';
+import { MmbusError, type RecordLayout, type StructLayout } from '@mmbus/runtime';
 
 /** How a value shows in a message: strings quoted, bigints with n, objects by kind. */
 function shown(v: unknown): string {
@@ -34,6 +34,27 @@ export function viewError(what: string, view: DataView, err: unknown): unknown {
 
 /** Symbol.toStringTag, under a name no schema type can shadow (a struct may be named Symbol). */
 export const toStringTag: typeof Symbol.toStringTag = Symbol.toStringTag;
+
+const layouts = new WeakMap<object, RecordLayout>();
+
+/** A generated class's LAYOUT: its own part, then every struct nested in it once (innermost first), built on first use. */
+export function layoutOf(type: object, own: () => Omit<RecordLayout, 'structs'>, nested: () => readonly { readonly LAYOUT: RecordLayout }[]): RecordLayout {
+  let layout = layouts.get(type);
+  if (layout === undefined) {
+    const structs: StructLayout[] = [];
+    const seen = new Set<string>();
+    for (const { LAYOUT: n } of nested()) {
+      for (const st of [...n.structs, { name: n.name, size: n.size, align: n.align, fields: n.fields }]) {
+        if (seen.has(st.name)) continue;
+        seen.add(st.name);
+        structs.push(st);
+      }
+    }
+    layout = { ...own(), structs };
+    layouts.set(type, layout);
+  }
+  return layout;
+}
 
 export function checkBounds(name: string, size: number, view: DataView, offset: number): void {
   if (!(view instanceof DataView)) throw invalidValue(`${name}: the view`, view, 'a DataView');
