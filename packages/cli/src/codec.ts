@@ -1,9 +1,12 @@
-// Record codecs: a channel's records as plain objects (tail) and plain JSON as records (publish), either
-// through a generated class of @mmbus/messages or, with --schema, through a decoder built from the
-// codegen parser's layout (every field read at its offset by its type).
+// Record codecs: a channel's records as plain objects (tail) and plain JSON as records (publish), all
+// through one description of the record, a RecordLayout (@mmbus/runtime): the one the channel file
+// carries (self-describing channels), else --schema's struct, else the LAYOUT of the generated type of
+// @mmbus/messages with the channel's name. So every output has one convention: the schema's field
+// names (point_id) and enum values by name (Good).
 import type { MessageType, RecordView } from '@mmbus/core';
 import { MESSAGE_TYPES } from '@mmbus/messages';
-import type { ElemType, FieldDef, ScalarKind, StructDef } from '@mmbus/runtime/schema';
+import { recordDecoder, recordLayoutFingerprint, type LayoutElem, type LayoutScalar, type RecordLayout, type StructLayout } from '@mmbus/runtime';
+import type { StructDef } from '@mmbus/runtime/schema';
 
 import { CliError, hex64 } from './common.js';
 
@@ -12,20 +15,16 @@ export interface RecordCodec {
   readonly name: string;
   readonly fingerprint: bigint;
   readonly size: number;
-  /** Where the type comes from: '@mmbus/messages' or the schema file. */
+  /** Where the layout comes from: the channel file, the schema file, or '@mmbus/messages'. */
   readonly source: string;
   /** Top-level field names, in layout order (the table's columns). */
   readonly fields: readonly string[];
-  /** The class openChannel() takes. */
+  /** The class openChannel() takes (it writes the layout into a channel it creates). */
   readonly type: MessageType<RecordView>;
   /** A record (a copy from ChannelInspector.read) as a plain object; 64-bit integers as bigint. */
   decode(bytes: Uint8Array): Record<string, unknown>;
-  /** Plain JSON (numbers or strings for 64-bit fields) as the object the class's assign() takes. */
+  /** Plain JSON (numbers or strings of digits for 64-bit fields) checked, as the object the class's assign() takes. */
   fromJson(json: unknown): Record<string, unknown>;
-}
-
-interface GeneratedClass extends MessageType<RecordView> {
-  new (view?: DataView, offset?: number): RecordView & { toObject(): Record<string, unknown> };
 }
 
 const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -38,6 +37,8 @@ function notARecord(json: unknown, type: string): string {
   return `${JSON.stringify(json)} is not a record: give a JSON object of ${type} fields`;
 }
 
+const shown = (v: unknown): string => (typeof v === 'bigint' ? String(v) : (JSON.stringify(v) ?? String(v)));
+
 function toBigInt(v: unknown, what: string): bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
@@ -45,97 +46,22 @@ function toBigInt(v: unknown, what: string): bigint {
     const s = v.trim();
     return s.startsWith('-') ? -BigInt(s.slice(1)) : BigInt(s);
   }
-  throw new CliError(`${what}: expected an integer (a number or a string of digits), got ${JSON.stringify(v)}`);
+  throw new CliError(`${what}: expected an integer (a number or a string of digits), got ${shown(v)}`);
 }
 
-/** Converts JSON to the shape of a generated class's toObject() (bigint where the field is 64-bit). */
-function convertLike(value: unknown, shape: unknown, what: string): unknown {
-  if (typeof shape === 'bigint') return toBigInt(value, what);
-  // numbers and booleans as JSON has them: the generated class then checks each value (its range, the
-  // enum's values) and refuses what the field cannot hold, as in TypeScript (docs/api.md, Record values)
-  if (typeof shape === 'number') {
-    if (typeof value === 'number') return value;
-    throw new CliError(`${what}: expected a number, got ${JSON.stringify(value)}`);
-  }
-  if (typeof shape === 'boolean') {
-    if (typeof value === 'boolean') return value;
-    throw new CliError(`${what}: expected true or false, got ${JSON.stringify(value)}`);
-  }
-  if (typeof shape === 'string') {
-    if (typeof value === 'string') return value;
-    throw new CliError(`${what}: expected a string, got ${JSON.stringify(value)}`);
-  }
-  if (Array.isArray(shape)) {
-    if (!Array.isArray(value)) throw new CliError(`${what}: expected an array, got ${JSON.stringify(value)}`);
-    if (value.length > shape.length) throw new CliError(`${what}: at most ${shape.length} elements, got ${value.length}`);
-    return value.map((v, i) => convertLike(v, shape[i], `${what}[${i}]`));
-  }
-  if (isPlainObject(shape)) {
-    if (!isPlainObject(value)) throw new CliError(`${what}: expected an object, got ${JSON.stringify(value)}`);
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (!(k in shape)) throw new CliError(`${what ? `${what}: ` : ''}no field '${k}' (fields: ${Object.keys(shape).join(', ')})`);
-      out[k] = convertLike(v, shape[k], what ? `${what}.${k}` : `field '${k}'`);
-    }
-    return out;
-  }
-  return value;
-}
-
-export function generatedCodec(type: MessageType<RecordView>): RecordCodec {
-  const cls = type as GeneratedClass;
-  const shape = new cls().toObject();
-  return {
-    name: cls.NAME,
-    fingerprint: cls.FINGERPRINT,
-    size: cls.SIZE,
-    source: '@mmbus/messages',
-    fields: Object.keys(shape),
-    type: cls,
-    decode: (bytes) => new cls(viewOf(bytes), 0).toObject(),
-    fromJson: (json) => {
-      if (!isPlainObject(json)) throw new CliError(notARecord(json, cls.NAME));
-      return convertLike(json, shape, '') as Record<string, unknown>;
-    },
-  };
-}
-
-// ---- dynamic codec from a schema layout ----
-
-const SCALAR_BYTES: Record<ScalarKind, number> = {
-  bool: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, float32: 4, float64: 8,
-};
-
-function elemSize(t: ElemType): number {
-  if (t.kind === 'scalar') return SCALAR_BYTES[t.scalar];
-  if (t.kind === 'enum') return SCALAR_BYTES[t.def.underlying];
-  return t.def.size;
-}
-
-function readScalar(dv: DataView, at: number, k: ScalarKind): number | bigint | boolean {
-  switch (k) {
-    case 'bool': return dv.getUint8(at) !== 0;
-    case 'int8': return dv.getInt8(at);
-    case 'uint8': return dv.getUint8(at);
-    case 'int16': return dv.getInt16(at, true);
-    case 'uint16': return dv.getUint16(at, true);
-    case 'int32': return dv.getInt32(at, true);
-    case 'uint32': return dv.getUint32(at, true);
-    case 'int64': return dv.getBigInt64(at, true);
-    case 'uint64': return dv.getBigUint64(at, true);
-    case 'float32': return dv.getFloat32(at, true);
-    case 'float64': return dv.getFloat64(at, true);
-  }
-}
-
-const INT_RANGE: Partial<Record<ScalarKind, [number, number]>> = {
+const INT_RANGE: Partial<Record<LayoutScalar, [number, number]>> = {
   int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
   int32: [-2147483648, 2147483647], uint32: [0, 4294967295],
 };
 
-function writeScalar(dv: DataView, at: number, k: ScalarKind, v: unknown, what: string): void {
+/**
+ * Writes one scalar, checked as the generated classes check it (docs/api.md, Record values): numbers
+ * and booleans as JSON has them, integers in range, float32 within its range; 64-bit integers also as
+ * strings of digits (JSON numbers lose digits beyond 2^53).
+ */
+function writeScalar(dv: DataView, at: number, k: LayoutScalar, v: unknown, what: string): void {
   if (k === 'bool') {
-    if (typeof v !== 'boolean') throw new CliError(`${what}: expected true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw new CliError(`${what}: expected true or false, got ${shown(v)}`);
     dv.setUint8(at, v ? 1 : 0);
     return;
   }
@@ -147,123 +73,101 @@ function writeScalar(dv: DataView, at: number, k: ScalarKind, v: unknown, what: 
     else dv.setBigUint64(at, b, true);
     return;
   }
-  const n = v;
-  if (typeof n !== 'number') throw new CliError(`${what}: expected a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number') throw new CliError(`${what}: expected a number, got ${shown(v)}`);
   if (k === 'float32') {
-    if (Number.isFinite(n) && Math.abs(n) >= 3.4028235677973366e38) throw new CliError(`${what}: ${n} is beyond what a float32 holds`);
-    return dv.setFloat32(at, n, true);
+    if (Number.isFinite(v) && Math.abs(v) >= 3.4028235677973366e38) throw new CliError(`${what}: ${v} is beyond what a float32 holds`);
+    return dv.setFloat32(at, v, true);
   }
-  if (k === 'float64') return dv.setFloat64(at, n, true);
+  if (k === 'float64') return dv.setFloat64(at, v, true);
   const range = INT_RANGE[k]!;
-  if (!Number.isInteger(n) || n < range[0] || n > range[1]) throw new CliError(`${what}: ${n} is not an integer that fits ${k}`);
+  if (!Number.isInteger(v) || v < range[0] || v > range[1]) throw new CliError(`${what}: ${v} is not an integer in ${range[0]} .. ${range[1]} (${k})`);
   switch (k) {
-    case 'int8': return dv.setInt8(at, n);
-    case 'uint8': return dv.setUint8(at, n);
-    case 'int16': return dv.setInt16(at, n, true);
-    case 'uint16': return dv.setUint16(at, n, true);
-    case 'int32': return dv.setInt32(at, n, true);
-    default: return dv.setUint32(at, n, true);
+    case 'int8': return dv.setInt8(at, v);
+    case 'uint8': return dv.setUint8(at, v);
+    case 'int16': return dv.setInt16(at, v, true);
+    case 'uint16': return dv.setUint16(at, v, true);
+    case 'int32': return dv.setInt32(at, v, true);
+    default: return dv.setUint32(at, v, true);
   }
 }
 
-const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
-function readElem(dv: DataView, at: number, t: ElemType): unknown {
-  if (t.kind === 'scalar') return readScalar(dv, at, t.scalar);
-  if (t.kind === 'enum') {
-    const raw = readScalar(dv, at, t.def.underlying) as number | bigint;
-    const name = t.def.values.find((v) => v.value === BigInt(raw))?.name;
-    return name ?? raw;
+/** Writes JSON into records of one layout; every struct it nests is looked up once by name. */
+class LayoutWriter {
+  private readonly structs: Map<string, StructLayout>;
+  constructor(layout: RecordLayout) {
+    this.structs = new Map(layout.structs.map((st) => [st.name, st]));
   }
-  return readStruct(dv, at, t.def);
-}
 
-function writeElem(dv: DataView, at: number, t: ElemType, v: unknown, what: string): void {
-  if (t.kind === 'scalar') return writeScalar(dv, at, t.scalar, v, what);
-  if (t.kind === 'enum') {
-    let value = v;
-    if (typeof v === 'string' && !/^-?\d+$/.test(v.trim())) {
-      const found = t.def.values.find((x) => x.name === v);
-      if (!found) throw new CliError(`${what}: '${v}' is not a value of ${t.def.fqn} (${t.def.values.map((x) => x.name).join(', ')})`);
-      value = found.value;
+  struct(dv: DataView, base: number, st: StructLayout, obj: Record<string, unknown>, what: string): void {
+    for (const [k, v] of Object.entries(obj)) {
+      const f = st.fields.find((x) => x.name === k);
+      if (!f) throw new CliError(`${what ? `${what}: ` : ''}no field '${k}' in ${st.name} (fields: ${st.fields.map((x) => x.name).join(', ')})`);
+      const at = base + f.offset;
+      const where = what ? `${what}.${k}` : `field '${k}'`;
+      const t = f.type;
+      if (t.kind === 'text') {
+        if (typeof v !== 'string') throw new CliError(`${where}: expected a string, got ${shown(v)}`);
+        if (v.includes('\0')) throw new CliError(`${where}: the text holds NUL (U+0000), which would end it`);
+        const bytes = utf8Encoder.encode(v);
+        if (bytes.length > t.length) throw new CliError(`${where}: the text is ${bytes.length} bytes in UTF-8 but the field holds ${t.length} [MMBUS_E_TOOBIG]`);
+        const field = new Uint8Array(dv.buffer, dv.byteOffset + at, t.length);
+        field.set(bytes);
+        field.fill(0, bytes.length);
+      } else if (t.kind === 'array') {
+        if (!Array.isArray(v)) throw new CliError(`${where}: expected an array, got ${shown(v)}`);
+        if (v.length > t.length) throw new CliError(`${where}: at most ${t.length} elements, got ${v.length}`);
+        const step = f.size / t.length;
+        v.forEach((e, i) => this.elem(dv, at + i * step, t.elem, e, `${where}[${i}]`));
+      } else {
+        this.elem(dv, at, t, v, where);
+      }
     }
-    // a value of the enum, by name or by number (a string of digits too, for 64-bit enums): nothing else
-    const asBig = typeof value === 'bigint' ? value : Number.isInteger(value) ? BigInt(value as number) : typeof value === 'string' ? BigInt(value.trim()) : undefined;
-    const known = asBig !== undefined && t.def.values.some((x) => x.value === asBig);
-    if (!known) {
-      throw new CliError(`${what}: ${JSON.stringify(typeof value === 'bigint' ? String(value) : value)} is not a value of ${t.def.fqn} (${t.def.values.map((x) => `${x.name} = ${x.value}`).join(', ')})`);
+  }
+
+  private elem(dv: DataView, at: number, t: LayoutElem, v: unknown, what: string): void {
+    if (t.kind === 'scalar') return writeScalar(dv, at, t.scalar, v, what);
+    if (t.kind === 'enum') {
+      // a value of the enum, by name or by number (a string of digits too, for 64-bit enums): nothing else
+      const byName = typeof v === 'string' ? t.values.find((x) => x.name === v) : undefined;
+      const asBig = byName
+        ? BigInt(byName.value)
+        : typeof v === 'bigint'
+          ? v
+          : Number.isInteger(v)
+            ? BigInt(v as number)
+            : typeof v === 'string' && /^-?\d+$/.test(v.trim())
+              ? BigInt(v.trim())
+              : undefined;
+      if (asBig === undefined || !t.values.some((x) => BigInt(x.value) === asBig)) {
+        throw new CliError(`${what}: ${shown(v)} is not a value of ${t.name} (${t.values.map((x) => `${x.name} = ${x.value}`).join(', ')})`);
+      }
+      const big = t.scalar === 'int64' || t.scalar === 'uint64';
+      return writeScalar(dv, at, t.scalar, big ? asBig : Number(asBig), what);
     }
-    const big = t.def.underlying === 'int64' || t.def.underlying === 'uint64';
-    return writeScalar(dv, at, t.def.underlying, big ? asBig : Number(asBig), what);
-  }
-  if (!isPlainObject(v)) throw new CliError(`${what}: expected an object, got ${JSON.stringify(v)}`);
-  writeStruct(dv, at, t.def, v, what);
-}
-
-function readField(dv: DataView, base: number, f: FieldDef): unknown {
-  const at = base + f.offset;
-  const t = f.type;
-  if (t.kind === 'text') {
-    let n = 0;
-    while (n < t.length && dv.getUint8(at + n) !== 0) n++;
-    return utf8.decode(new Uint8Array(dv.buffer, dv.byteOffset + at, n));
-  }
-  if (t.kind === 'array') {
-    const step = elemSize(t.elem);
-    return Array.from({ length: t.length }, (_, i) => readElem(dv, at + i * step, t.elem));
-  }
-  return readElem(dv, at, t);
-}
-
-function writeField(dv: DataView, base: number, f: FieldDef, v: unknown, what: string): void {
-  const at = base + f.offset;
-  const t = f.type;
-  if (t.kind === 'text') {
-    if (typeof v !== 'string') throw new CliError(`${what}: expected a string, got ${JSON.stringify(v)}`);
-    if (v.includes('\0')) throw new CliError(`${what}: the text holds NUL (U+0000), which would end it`);
-    const bytes = utf8Encoder.encode(v);
-    if (bytes.length > t.length) throw new CliError(`${what}: the text is ${bytes.length} bytes in UTF-8 but the field holds ${t.length}`);
-    const field = new Uint8Array(dv.buffer, dv.byteOffset + at, t.length);
-    field.set(bytes);
-    field.fill(0, bytes.length);
-    return;
-  }
-  if (t.kind === 'array') {
-    if (!Array.isArray(v)) throw new CliError(`${what}: expected an array, got ${JSON.stringify(v)}`);
-    if (v.length > t.length) throw new CliError(`${what}: at most ${t.length} elements, got ${v.length}`);
-    const step = elemSize(t.elem);
-    v.forEach((e, i) => writeElem(dv, at + i * step, t.elem, e, `${what}[${i}]`));
-    return;
-  }
-  writeElem(dv, at, t, v, what);
-}
-
-function readStruct(dv: DataView, base: number, def: StructDef): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const f of def.fields) out[f.name] = readField(dv, base, f);
-  return out;
-}
-
-function writeStruct(dv: DataView, base: number, def: StructDef, obj: Record<string, unknown>, what: string): void {
-  for (const [k, v] of Object.entries(obj)) {
-    const f = def.fields.find((x) => x.name === k);
-    if (!f) throw new CliError(`${what ? `${what}: ` : ''}no field '${k}' in ${def.fqn} (fields: ${def.fields.map((x) => x.name).join(', ')})`);
-    writeField(dv, base, f, v, what ? `${what}.${k}` : `field '${k}'`);
+    const st = this.structs.get(t.name);
+    if (!st) throw new CliError(`${what}: the layout has no struct '${t.name}'`);
+    if (!isPlainObject(v)) throw new CliError(`${what}: expected an object, got ${shown(v)}`);
+    this.struct(dv, at, st, v, what);
   }
 }
 
-/** A codec (and a class openChannel accepts) for a struct of a schema file. */
-export function dynamicCodec(def: StructDef, source: string): RecordCodec {
-  class DynamicRecord implements RecordView {
-    static readonly NAME = def.fqn;
-    static readonly SIZE = def.size;
-    static readonly ALIGN = def.align;
-    static readonly FINGERPRINT = def.fingerprint;
+/** A codec, and a class openChannel accepts, for records of `layout`. */
+export function layoutCodec(layout: RecordLayout, source: string): RecordCodec {
+  const writer = new LayoutWriter(layout);
+  const decode = recordDecoder(layout);
+  const fingerprint = recordLayoutFingerprint(layout);
+  class DescribedRecord implements RecordView {
+    static readonly NAME = layout.name;
+    static readonly SIZE = layout.size;
+    static readonly ALIGN = layout.align;
+    static readonly FINGERPRINT = fingerprint;
+    static readonly LAYOUT = layout;
     view: DataView;
     offset: number;
     constructor(view?: DataView, offset = 0) {
-      this.view = view ?? new DataView(new ArrayBuffer(def.size));
+      this.view = view ?? new DataView(new ArrayBuffer(layout.size));
       this.offset = offset;
     }
     wrap(view: DataView, offset: number): this {
@@ -276,28 +180,33 @@ export function dynamicCodec(def: StructDef, source: string): RecordCodec {
       return this;
     }
     assign(obj: Record<string, unknown>): this {
-      writeStruct(this.view, this.offset, def, obj, '');
+      writer.struct(this.view, this.offset, layout, obj, '');
       return this;
     }
     toObject(): Record<string, unknown> {
-      return readStruct(this.view, this.offset, def);
+      return decode(this.view, this.offset);
     }
   }
   return {
-    name: def.fqn,
-    fingerprint: def.fingerprint,
-    size: def.size,
+    name: layout.name,
+    fingerprint,
+    size: layout.size,
     source,
-    fields: def.fields.map((f) => f.name),
-    type: DynamicRecord,
-    decode: (bytes) => readStruct(viewOf(bytes), 0, def),
+    fields: layout.fields.map((f) => f.name),
+    type: DescribedRecord,
+    decode: (bytes) => decode(viewOf(bytes), 0),
     fromJson: (json) => {
-      if (!isPlainObject(json)) throw new CliError(notARecord(json, def.fqn));
-      // validate now (into scratch), so a bad record fails before anything is published
-      writeStruct(new DataView(new ArrayBuffer(def.size)), 0, def, json, '');
+      if (!isPlainObject(json)) throw new CliError(notARecord(json, layout.name));
+      // checked now (into scratch), so a bad record fails before anything is published
+      writer.struct(new DataView(new ArrayBuffer(layout.size)), 0, layout, json, '');
       return json;
     },
   };
+}
+
+/** A described type of @mmbus/messages: its static LAYOUT. */
+interface DescribedType extends MessageType<RecordView> {
+  readonly LAYOUT: RecordLayout;
 }
 
 /** Every struct of a schema file (and its includes). */
@@ -317,33 +226,39 @@ export async function loadSchemaStructs(file: string): Promise<StructDef[]> {
   }
 }
 
-/** A codec by schema name: from --schema, else from @mmbus/messages. */
+/** A codec by schema name: from --schema, else the generated type of @mmbus/messages. */
 export async function codecByName(name: string, schemaFile?: string): Promise<RecordCodec> {
   if (schemaFile) {
     const structs = await loadSchemaStructs(schemaFile);
     const def = structs.find((s) => s.fqn === name) ?? structs.find((s) => s.name === name);
     if (!def) throw new CliError(`schema ${schemaFile} declares no struct '${name}' (it declares: ${structs.map((s) => s.fqn).join(', ') || 'none'})`);
-    return dynamicCodec(def, schemaFile);
+    const { recordLayout } = await import('@mmbus/runtime/schema');
+    return layoutCodec(recordLayout(def), schemaFile);
   }
   const type = MESSAGE_TYPES.find((t) => t.NAME === name) ?? MESSAGE_TYPES.find((t) => t.NAME.split('.').pop() === name);
   if (!type) {
     throw new CliError(`no generated message type '${name}' in @mmbus/messages (known: ${MESSAGE_TYPES.map((t) => t.NAME).join(', ')}); pass --schema <file.fbs>`);
   }
-  return generatedCodec(type as unknown as MessageType<RecordView>);
+  return layoutCodec((type as unknown as DescribedType).LAYOUT, '@mmbus/messages');
 }
 
-/** The codec whose name and fingerprint match a channel's header; refuses a schema mismatch. */
+/**
+ * The codec of a channel: --schema when given (an override), else the layout the channel file carries,
+ * else the generated type of its schema name (files written without a layout); refuses a schema mismatch.
+ */
 export async function codecForChannel(
   channel: { name: string; schemaName: string; fingerprint: bigint; recordSize: number },
   schemaFile?: string,
+  layout?: RecordLayout,
 ): Promise<RecordCodec> {
   let codec: RecordCodec;
+  if (!schemaFile && layout) return layoutCodec(layout, `the channel file`);
   try {
     codec = await codecByName(channel.schemaName, schemaFile);
   } catch (err) {
     if (err instanceof CliError && !schemaFile) {
       throw new CliError(
-        `channel '${channel.name}' holds ${channel.schemaName} (fingerprint ${hex64(channel.fingerprint)}), which @mmbus/messages does not know; pass --schema <file.fbs>`,
+        `channel '${channel.name}' holds ${channel.schemaName} (fingerprint ${hex64(channel.fingerprint)}) and its file does not describe its records (made without a layout), and @mmbus/messages does not know it; pass --schema <file.fbs>`,
       );
     }
     throw err;

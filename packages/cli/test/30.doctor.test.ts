@@ -5,7 +5,9 @@ import { expect, it } from 'vitest';
 
 import { openChannel } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
-import { cli, useScratchDir } from './helpers.ts';
+import { layoutCodec } from '../src/index.ts';
+import { cli, SCHEMAS, useScratchDir } from './helpers.ts';
+import { loadSchemas, recordLayout, type StructDef } from '@mmbus/runtime/schema';
 
 let dir: string;
 useScratchDir((d) => (dir = d));
@@ -34,20 +36,26 @@ it('a cursor beyond the head is an error; a lapped subscriber a warning', async 
   expect(r.stdout).toMatch(/error\s+people: subscriber 'away' \(pid \d+\) has cursor 1000, beyond the last published record \(head 40\): the cursor is corrupt/);
 });
 
-it('schemas this repo does not know, or knows in another version, are warnings', async () => {
+it('schemas this repo does not know: fine when the file describes its records, a warning when not; another version of a known one: a warning', async () => {
   const v2 = join(dir, 'person-v2.fbs');
   writeFileSync(v2, 'namespace mmbus;\nstruct Person { index: long; age: ubyte; }\n');
   const lab = join(dir, 'lab.fbs');
   writeFileSync(lab, 'namespace lab;\nstruct Sample { a: int; }\n');
   expect((await cli(['publish', 'old', '-d', dir, '--schema', v2, '--type', 'mmbus.Person', '--json', '{"age":3}'])).code).toBe(0);
   expect((await cli(['publish', 'lab', '-d', dir, '--schema', lab, '--type', 'lab.Sample', '--json', '{"a":3}'])).code).toBe(0);
+  // a file without a layout: a C publisher of an older libmmbus, or describe: false
+  const def = loadSchemas([lab]).schemas[0]!.decls.find((d): d is StructDef => d.kind === 'struct')!;
+  const codec = layoutCodec(recordLayout(def), lab);
+  openChannel('bare', codec.type, { dir, describe: false }).close();
   const r = await cli(['doctor', dir]);
   expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(/warning\s+lab: schema lab\.Sample \(fingerprint 0x[0-9a-f]{16}\) is not one of this repo's message types/);
+  expect(r.stdout).toMatch(/warning\s+bare: schema lab\.Sample \(fingerprint 0x[0-9a-f]{16}\) is not one of this repo's message types and the file does not describe its records/);
+  expect(r.stdout).not.toMatch(/warning\s+lab:/);
   expect(r.stdout).toMatch(/warning\s+old: schema mmbus\.Person has fingerprint 0x[0-9a-f]{16}, but this repo's mmbus\.Person has 0x[0-9a-f]{16}: the channel was made with another version of the schema/);
   expect(r.stdout).toContain('0 errors, 2 warnings');
-  // and tail refuses the old layout without its schema, but reads it with it
-  const tail = await cli(['tail', 'old', '-d', dir]);
+  // the described file decodes as it is, without its schema; this repo's Person is refused as --schema
+  expect((await cli(['tail', 'old', '-d', dir, '--json'])).stdout).toBe('{"seq":0,"record":{"index":"0","age":3}}\n');
+  const tail = await cli(['tail', 'old', '-d', dir, '--schema', join(SCHEMAS, 'person.fbs')]);
   expect(tail.code).toBe(1);
   expect(tail.stderr).toContain('schema mismatch');
   expect((await cli(['tail', 'old', '-d', dir, '--schema', v2, '--json'])).stdout).toBe('{"seq":0,"record":{"index":"0","age":3}}\n');

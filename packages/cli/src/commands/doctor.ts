@@ -26,9 +26,11 @@ export function diagnose(dir: string): { channels: string[]; findings: Finding[]
     try {
       const i = ins.info;
       const known = knownType(i.schemaName, i.fingerprint);
-      if (!known.byName) {
-        add('warning', `schema ${i.schemaName} (fingerprint ${hex64(i.fingerprint)}) is not one of this repo's message types; decode it with --schema <file.fbs>`);
-      } else if (!known.exact) {
+      // the file describes its records (checked against the header when read): any tool decodes them
+      const described = ins.layout !== undefined;
+      if (!known.byName && !described) {
+        add('warning', `schema ${i.schemaName} (fingerprint ${hex64(i.fingerprint)}) is not one of this repo's message types and the file does not describe its records (made without a layout); decode it with --schema <file.fbs>`);
+      } else if (known.byName && !known.exact) {
         add('warning', `schema ${i.schemaName} has fingerprint ${hex64(i.fingerprint)}, but this repo's ${i.schemaName} has ${hex64(known.fingerprint!)}: the channel was made with another version of the schema`);
       }
       // what readers rely on: stamps, head, cursors, announced claims (libmmbus's mmbus_verify)

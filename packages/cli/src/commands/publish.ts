@@ -30,7 +30,7 @@ export async function publishCommand(channel: string, opts: PublishOptions): Pro
   try {
     const ins = inspectChannel(ref.name, ref.dir);
     try {
-      codec = await codecForChannel(ins.info, opts.schema);
+      codec = await codecForChannel(ins.info, opts.schema, ins.layout);
     } finally {
       ins.close();
     }

@@ -73,7 +73,7 @@ export async function tailCommand(channel: string, opts: TailOptions): Promise<n
   const ins = openInspector(ref);
   const stop = opts.follow ? stopSignal() : undefined;
   try {
-    const codec = await codecForChannel(ins.info, opts.schema);
+    const codec = await codecForChannel(ins.info, opts.schema, ins.layout);
     const printer = new Printer(codec, !!opts.json);
     const head = ins.headExact();
     const capacity = BigInt(ins.info.capacity);
