@@ -31,6 +31,8 @@ describe('numbers for people, exact in --json', () => {
     expect(stat.stdout).toMatch(/published \(head\)\s+1,234\n/);
     expect(stat.stdout).toMatch(/block timeout\s+5,000 ms/);
     expect(stat.stdout).toMatch(/file size\s+\S+ \S+ \([\d,]+ bytes\)/);
+    // the layout the file carries, by the schema's names
+    expect(stat.stdout).toContain('record layout      in the file: timestamp_ns@0 value@8 point_id@16 device_id@20 quality@24 tag@25');
     const json = JSON.parse((await cli(['ls', dir, '--json'])).stdout) as { channels: { head: number; capacity: number }[] };
     expect(json.channels[0]).toMatchObject({ head: 1234, capacity: 4096 });
     const statJson = JSON.parse((await cli(['stat', 'points', '-d', dir, '--json'])).stdout) as { stats: { head: number } };

@@ -1,7 +1,14 @@
+import type { RecordLayout } from '@mmbus/runtime';
 import pc from 'picocolors';
 
 import { exactCounters, formatAge, formatBytes, formatCount, hex64, stateColor, table, toJson, render, type DirOption } from '../common.js';
 import { channelRef, openInspector } from './open.js';
+
+/** The fields a channel file describes, or why it describes none. */
+function describedFields(layout: RecordLayout | undefined): string {
+  if (!layout) return 'not in the file (made without one: decode with --schema)';
+  return `in the file: ${layout.fields.map((f) => `${f.name}@${f.offset}`).join(' ')}`;
+}
 
 export function statCommand(channel: string, opts: DirOption & { json?: boolean }): number {
   const ref = channelRef(channel, opts);
@@ -10,7 +17,7 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
     const i = ins.info;
     const s = ins.statsExact();
     if (opts.json) {
-      process.stdout.write(`${toJson({ info: { ...i, fingerprint: hex64(i.fingerprint) }, stats: exactCounters(s) })}\n`);
+      process.stdout.write(`${toJson({ info: { ...i, fingerprint: hex64(i.fingerprint) }, layout: ins.layout ?? null, stats: exactCounters(s) })}\n`);
       return 0;
     }
     const oldest = s.head > BigInt(i.capacity) ? s.head - BigInt(i.capacity) : 0n;
@@ -18,6 +25,7 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
       ['channel', i.name],
       ['file', `${i.dir}/${i.name}.db`],
       ['schema', i.schemaName],
+      ['record layout', describedFields(ins.layout)],
       ['fingerprint', hex64(i.fingerprint)],
       ['format version', String(i.formatVersion)],
       ['record size', `${i.recordSize} B`],
