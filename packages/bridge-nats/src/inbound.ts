@@ -1,0 +1,235 @@
+// NATS → mmbus: every message of the subject is checked and decoded into a staging chunk as it
+// arrives (a refused one is counted and never written); chunks are published with publishBatch,
+// one claim per chunk, after each burst the client delivered, under the channel's own policy.
+import type { Msg, Subscription as NatsSubscription } from 'nats';
+
+import { MmbusError, openChannel } from '@mmbus/core';
+
+import { openRouteChannel, type RecordChannel } from './channels.ts';
+import type { BridgeConfig, InRouteConfig } from './config.ts';
+import type { GeneratedRecord, RecordClass } from './layout.ts';
+import type { NatsLink } from './link.ts';
+import { OnceLog } from './outbound.ts';
+import { Refused, type RefusalKind } from './refused.ts';
+import type { InRouteStats } from './stats.ts';
+import { RecordCodec } from './wire.ts';
+
+const WAIT_MIN_MS = 1;
+const WAIT_MAX_MS = 20;
+/** Records that may wait for room in a full `block` channel (the larger of rings and batches): more are dropped (`backlog`). */
+const BACKLOG_RINGS = 2;
+const BACKLOG_BATCHES = 16;
+
+interface Chunk {
+  bytes: Uint8Array;
+  view: DataView;
+  n: number;
+}
+
+export class InRoute {
+  readonly cfg: InRouteConfig;
+  readonly label: string;
+  private readonly bridge: BridgeConfig;
+  private readonly link: NatsLink;
+  private readonly log: (line: string) => void;
+  private readonly once: OnceLog;
+  private ch: RecordChannel | null = null;
+  private codec!: RecordCodec;
+  private size = 0;
+  private capacity = 0;
+  private backlog = 0;
+  private blockTimeoutMs = 0;
+  private target!: GeneratedRecord;
+  private sub: NatsSubscription | null = null;
+  private chunk: Chunk | null = null;
+  private readonly queue: Chunk[] = [];
+  private queued = 0;
+  private pumping: Promise<void> | null = null;
+  private scheduled = false;
+  private readonly counters: Omit<InRouteStats, 'direction' | 'channel' | 'subject' | 'encoding' | 'lag' | 'queued'> = {
+    received: 0,
+    published: 0,
+    refused: {},
+    dropped: { full: 0, timeout: 0, backlog: 0 },
+  };
+
+  constructor(cfg: InRouteConfig, bridge: BridgeConfig, link: NatsLink, log: (line: string) => void) {
+    this.cfg = cfg;
+    this.bridge = bridge;
+    this.link = link;
+    this.label = `${cfg.subject} → ${cfg.channel}`;
+    this.log = (line) => log(`route ${this.label}: ${line}`);
+    this.once = new OnceLog(this.log);
+  }
+
+  /** Opens (or creates, with `type`) the channel; publishes never wait inside a call (see publishChunk). */
+  open(types: RecordClass[]): void {
+    const first = openRouteChannel(this.bridge.dir, this.cfg.channel, this.cfg.type, types, {
+      ...(this.cfg.capacity !== undefined ? { capacity: this.cfg.capacity } : {}),
+      ...(this.cfg.policy !== undefined ? { policy: this.cfg.policy } : {}),
+    });
+    // the file's block time-out is how long publishBatch would wait: the bridge waits that long itself,
+    // on a second handle whose own time-out is 0 (a time-out given at creation would become the file's)
+    this.blockTimeoutMs = first.info.blockTimeoutMs;
+    const ch = openChannel(this.cfg.channel, first.type, { dir: this.bridge.dir, create: false, timeoutMs: 0 });
+    first.close();
+    this.ch = ch;
+    const type = ch.type as unknown as RecordClass;
+    this.codec = new RecordCodec(type, this.cfg.encoding);
+    this.size = type.SIZE;
+    this.capacity = ch.info.capacity;
+    this.backlog = Math.max(BACKLOG_RINGS * this.capacity, BACKLOG_BATCHES * this.cfg.batch);
+    this.target = new type();
+  }
+
+  start(): void {
+    this.sub = this.link.nc.subscribe(this.cfg.subject, {
+      ...(this.cfg.queue ? { queue: this.cfg.queue } : {}),
+      callback: (err, m) => {
+        if (!err) this.take(m);
+      },
+    });
+  }
+
+  stats(): InRouteStats {
+    return {
+      direction: 'in',
+      channel: this.cfg.channel,
+      subject: this.cfg.subject,
+      encoding: this.cfg.encoding,
+      ...this.counters,
+      refused: { ...this.counters.refused },
+      dropped: { ...this.counters.dropped },
+      queued: this.queued + (this.chunk?.n ?? 0),
+      lag: this.sub && !this.sub.isClosed() ? this.sub.getPending() : 0,
+    };
+  }
+
+  private newChunk(): Chunk {
+    const bytes = new Uint8Array(this.cfg.batch * this.size);
+    return { bytes, view: new DataView(bytes.buffer), n: 0 };
+  }
+
+  /** One NATS message: checked and decoded into the staging chunk now, published after the burst. */
+  private take(m: Msg): void {
+    this.counters.received++;
+    if (this.queued + (this.chunk?.n ?? 0) >= this.backlog) {
+      this.counters.dropped.backlog++;
+      this.once.say('backlog', `${this.backlog} records wait for room in the channel: dropping new ones (counted as dropped.backlog)`);
+      return;
+    }
+    const c = (this.chunk ??= this.newChunk());
+    this.target.wrap(c.view, c.n * this.size);
+    try {
+      this.codec.decode(m.data, m.headers, this.target);
+    } catch (err) {
+      c.bytes.fill(0, c.n * this.size, (c.n + 1) * this.size);
+      if (err instanceof Refused) this.refuse(err.kind, err.message);
+      else this.log(`a message could not be decoded (a bug: ${(err as Error).stack ?? String(err)}); not published`);
+      return;
+    }
+    if (++c.n === this.cfg.batch) {
+      this.queue.push(c);
+      this.queued += c.n;
+      this.chunk = null;
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.pump();
+      });
+    }
+  }
+
+  private refuse(kind: RefusalKind, why: string): void {
+    this.counters.refused[kind] = (this.counters.refused[kind] ?? 0) + 1;
+    this.once.say(`refused:${kind}`, `refused a message (${kind}): ${why}; more of this kind are counted, not logged`);
+  }
+
+  /** Publishes every waiting chunk, in order; one pump at a time. */
+  private pump(): Promise<void> {
+    this.pumping ??= (async () => {
+      try {
+        for (;;) {
+          if (this.queue.length === 0 && this.chunk && this.chunk.n > 0) {
+            this.queue.push(this.chunk);
+            this.queued += this.chunk.n;
+            this.chunk = null;
+          }
+          const c = this.queue[0];
+          if (!c) break;
+          await this.publishChunk(c);
+          this.queue.shift();
+          this.queued -= c.n;
+        }
+      } finally {
+        this.pumping = null;
+      }
+    })();
+    return this.pumping;
+  }
+
+  /**
+   * publishBatch in claims of at most a ring. The channel's policy decides a full ring: `reject`
+   * publishes what fits (halving the claim) and drops the rest of the chunk (dropped.full); `block`
+   * waits without blocking the event loop, up to the file's block time-out, then drops the claim
+   * (dropped.timeout); `overwrite` is never full.
+   */
+  private async publishChunk(c: Chunk): Promise<void> {
+    const ch = this.ch!;
+    const size = this.size;
+    let off = 0;
+    let k = Math.min(c.n, this.capacity);
+    let deadline = Date.now() + this.blockTimeoutMs;
+    let wait = WAIT_MIN_MS;
+    while (off < c.n) {
+      k = Math.min(k, c.n - off);
+      const from = off;
+      const fill = (r: GeneratedRecord, i: number): void => {
+        new Uint8Array(r.view.buffer, r.view.byteOffset + r.offset, size).set(c.bytes.subarray((from + i) * size, (from + i + 1) * size));
+      };
+      let outcome: 'published' | 'full' | 'timeout';
+      try {
+        outcome = ch.publishBatch(k, fill, k) === k ? 'published' : 'full'; // one claim: all of it or none
+      } catch (err) {
+        if (!(err instanceof MmbusError) || err.code !== 'MMBUS_E_TIMEOUT') throw err;
+        if (Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, wait));
+          wait = Math.min(wait * 2, WAIT_MAX_MS);
+          continue;
+        }
+        outcome = 'timeout';
+      }
+      if (outcome === 'full') {
+        if (k > 1) {
+          k = Math.ceil(k / 2);
+          continue;
+        }
+        const rest = c.n - off;
+        this.counters.dropped.full += rest;
+        this.once.say('full', `the channel (policy reject) was full: dropped ${rest} records (counted as dropped.full)`);
+        return;
+      }
+      if (outcome === 'published') {
+        this.counters.published += k;
+      } else {
+        this.counters.dropped.timeout += k;
+        this.once.say('timeout', `the channel (policy block) stayed full for ${this.blockTimeoutMs} ms: dropped ${k} records (counted as dropped.timeout)`);
+      }
+      off += k;
+      deadline = Date.now() + this.blockTimeoutMs;
+      wait = WAIT_MIN_MS;
+    }
+  }
+
+  /** Stops taking messages, publishes what was already taken (waiting for room as above), closes the channel. */
+  async stop(): Promise<void> {
+    if (this.sub && !this.sub.isClosed()) {
+      // messages the client already holds are delivered to take() before drain() resolves
+      await this.sub.drain().catch(() => this.sub?.unsubscribe());
+    }
+    await this.pump();
+    this.ch?.close();
+  }
+}

@@ -1,0 +1,310 @@
+// mmbus → NATS: a durable subscriber of the channel; each batch is copied, published, and acknowledged
+// in mmbus only once NATS has it (JetStream: every record's PubAck; core NATS: a flush). A batch that
+// is not confirmed stays unacknowledged in mmbus, so a restarted bridge sends it again; JetStream
+// drops the copies it already stored by their message ids.
+import { createInbox, type Msg, type NatsError, type Subscription as NatsSubscription } from 'nats';
+
+import type { Subscription } from '@mmbus/core';
+
+import { openRouteChannel, type RecordChannel } from './channels.ts';
+import type { BridgeConfig, OutRouteConfig } from './config.ts';
+import type { GeneratedRecord, RecordClass } from './layout.ts';
+import type { NatsLink } from './link.ts';
+import type { OutRouteStats } from './stats.ts';
+import { messageId, RecordCodec } from './wire.ts';
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2000;
+const td = new TextDecoder();
+
+/** Records [first, first + payloads.length) of a channel, copied out of the ring and encoded. */
+interface OutBatch {
+  first: number;
+  payloads: Uint8Array[];
+}
+
+/** Resolves after ms, or when `stop` resolves. Never spins. */
+function pause(ms: number, stop: Promise<void>): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([new Promise<void>((r) => (t = setTimeout(r, ms))), stop]).finally(() => clearTimeout(t));
+}
+
+/** Logs a message the first time its key is seen (a failure repeated on every retry is said once). */
+export class OnceLog {
+  private readonly seen = new Set<string>();
+  constructor(private readonly log: (line: string) => void) {}
+  say(key: string, line: string): void {
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.log(line);
+  }
+  forget(key: string): void {
+    this.seen.delete(key);
+  }
+}
+
+export class OutRoute {
+  readonly cfg: OutRouteConfig;
+  readonly label: string;
+  private readonly bridge: BridgeConfig;
+  private readonly link: NatsLink;
+  private readonly log: (line: string) => void;
+  private readonly once: OnceLog;
+  private ch: RecordChannel | null = null;
+  private sub: Subscription<GeneratedRecord & import('@mmbus/core').RecordView> | null = null;
+  private codec!: RecordCodec;
+  private incarnation = 0;
+  private acks: NatsSubscription | null = null;
+  private inbox = '';
+  /** JetStream: the sequence numbers sent and not acknowledged yet, and who to tell when none are left. */
+  private unacked = new Set<number>();
+  private onAck: (() => void) | null = null;
+  private ackError: string | null = null;
+  /** Error answers in this attempt: when every record left has one, the attempt ends without waiting. */
+  private failedAnswers = 0;
+  private waiting = false;
+  private stopping = false;
+  /** A stop waits this long for the batch in flight; then `drainPassed` and `drainDeadline` resolves. */
+  private drainPassed = false;
+  private passDrain!: () => void;
+  private readonly drainDeadline = new Promise<void>((r) => (this.passDrain = r));
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly counters: Omit<OutRouteStats, 'direction' | 'channel' | 'subject' | 'encoding' | 'durable' | 'stream' | 'lag' | 'lost'> = {
+    forwarded: 0,
+    resent: 0,
+    acked: 0,
+    duplicates: 0,
+    overwritten: 0,
+    inFlight: 0,
+    lastSeq: null,
+    held: false,
+  };
+
+  constructor(cfg: OutRouteConfig, bridge: BridgeConfig, link: NatsLink, log: (line: string) => void) {
+    this.cfg = cfg;
+    this.bridge = bridge;
+    this.link = link;
+    this.label = `${cfg.channel} → ${cfg.subject}`;
+    this.log = (line) => log(`route ${this.label}: ${line}`);
+    this.once = new OnceLog(this.log);
+  }
+
+  /** Opens the channel and its durable subscriber, and (JetStream) the subscription acknowledgements come on. */
+  open(types: RecordClass[]): void {
+    const ch = openRouteChannel(this.bridge.dir, this.cfg.channel, this.cfg.type, types);
+    this.ch = ch;
+    this.codec = new RecordCodec(ch.type as unknown as RecordClass, this.cfg.encoding);
+    this.incarnation = ch.info.createdAt.getTime();
+    if (this.cfg.jetstream) {
+      this.inbox = createInbox();
+      this.acks = this.link.nc.subscribe(`${this.inbox}.*`, { callback: (err, m) => this.ack(err, m) });
+    }
+    this.sub = ch.subscribe({ name: this.cfg.durable, start: this.cfg.start, maxBatch: this.cfg.batch });
+  }
+
+  stats(): OutRouteStats {
+    let lag = 0;
+    let lost = 0;
+    if (this.ch && !this.ch.closed) {
+      const me = this.ch.stats().subscribers.find((s) => s.durable && s.name === this.cfg.durable);
+      lag = me?.lag ?? 0;
+      lost = me?.lost ?? 0;
+    }
+    if (this.sub) lost = Math.max(lost, this.sub.lost);
+    return {
+      direction: 'out',
+      channel: this.cfg.channel,
+      subject: this.cfg.subject,
+      encoding: this.cfg.encoding,
+      durable: this.cfg.durable,
+      stream: this.cfg.jetstream?.stream ?? null,
+      ...this.counters,
+      lag,
+      lost,
+    };
+  }
+
+  /**
+   * Forwards batches until stopped. A batch is acknowledged in mmbus (by taking the next one, or by
+   * leaving the iteration) only after NATS confirmed all of it; if a stop comes first and the drain
+   * time-out passes, the batch is left unacknowledged and the subscription open (`held`): the process
+   * must then exit without closing it, and the next start forwards the batch again.
+   */
+  async run(): Promise<void> {
+    const sub = this.sub!;
+    const it = sub[Symbol.asyncIterator]();
+    const type = this.ch!.type as unknown as RecordClass;
+    const size = type.SIZE;
+    const scratch = new type();
+    for (;;) {
+      if (this.stopping) break;
+      this.waiting = true;
+      const r = await it.next();
+      this.waiting = false;
+      if (r.done) break;
+      const b = r.value;
+      // copy first, then ask which records were overwritten meanwhile (overwrite channels only)
+      const n = b.length;
+      const copy = new Uint8Array(n * size);
+      for (let i = 0; i < n; i++) {
+        const rec = b.get(i);
+        copy.set(new Uint8Array(rec.view.buffer, rec.view.byteOffset + rec.offset, size), i * size);
+      }
+      const bad = b.overwritten();
+      this.counters.overwritten += bad;
+      const view = new DataView(copy.buffer);
+      const payloads: Uint8Array[] = [];
+      for (let i = bad; i < n; i++) {
+        scratch.wrap(view, i * size);
+        payloads.push(this.codec.payload(scratch, copy.subarray(i * size, (i + 1) * size)));
+      }
+      const batch: OutBatch = { first: b.seq + bad, payloads };
+      this.counters.inFlight = payloads.length;
+      const done = payloads.length === 0 || (await (this.cfg.jetstream ? this.sendJetStream(batch) : this.sendCore(batch)));
+      this.counters.inFlight = done ? 0 : payloads.length;
+      if (!done) {
+        this.counters.held = true;
+        this.log(`stopped with ${payloads.length} records not confirmed by NATS: left unacknowledged in mmbus, forwarded again at the next start`);
+        return;
+      }
+      if (payloads.length) this.counters.lastSeq = batch.first + payloads.length - 1;
+    }
+    await it.return?.(); // acknowledges the last batch, which NATS confirmed
+    this.close();
+  }
+
+  /** Asks run() to end: at once when it waits for records, else after the batch in flight (or the drain time-out). */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.drainTimer = setTimeout(() => {
+      this.drainPassed = true;
+      this.passDrain();
+    }, this.bridge.drainTimeoutMs);
+    if (this.waiting) this.sub?.close(); // holds no batch while it waits: nothing is acknowledged
+  }
+
+  /** Closes the subscription and channel (not after a held stop: see run()). */
+  close(): void {
+    clearTimeout(this.drainTimer);
+    this.acks?.unsubscribe();
+    this.acks = null;
+    if (this.counters.held) return;
+    this.sub?.close();
+    this.ch?.close();
+  }
+
+  // ---- core NATS ---------------------------------------------------------------------------------
+
+  private publishAll(batch: OutBatch, reply: boolean): void {
+    const { nc } = this.link;
+    const js = this.cfg.jetstream;
+    for (let i = 0; i < batch.payloads.length; i++) {
+      const seq = batch.first + i;
+      if (reply && !this.unacked.has(seq)) continue;
+      const hdrs = this.codec.headers(this.cfg.channel, seq, js ? messageId(this.bridge.origin, this.cfg.channel, this.incarnation, seq) : undefined);
+      nc.publish(this.cfg.subject, batch.payloads[i], reply ? { reply: `${this.inbox}.${seq}`, headers: hdrs } : { headers: hdrs });
+    }
+  }
+
+  /** Publishes the batch and flushes; on a failure, waits for the connection and sends it all again. */
+  private async sendCore(batch: OutBatch): Promise<boolean> {
+    const n = batch.payloads.length;
+    let delay = RETRY_MIN_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (!(await this.connected())) return false;
+      try {
+        this.publishAll(batch, false);
+        if (attempt === 0) this.counters.forwarded += n;
+        else this.counters.resent += n;
+        const flushed = this.link.nc.flush();
+        flushed.catch(() => {}); // raced below; a rejection after the drain time-out is nobody's
+        await Promise.race([flushed, this.drainDeadline]);
+        if (this.drainPassed) return false;
+        this.counters.acked += n;
+        this.once.forget('flush');
+        return true;
+      } catch (err) {
+        this.once.say('flush', `publishing failed (${(err as Error).message}); sending the batch again once connected`);
+      }
+      await pause(delay, this.drainDeadline);
+      if (this.drainPassed) return false;
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  // ---- JetStream ---------------------------------------------------------------------------------
+
+  /** A PubAck (or an error) for the record whose sequence number ends the reply subject. */
+  private ack(err: NatsError | null, m: Msg): void {
+    if (err) return;
+    const seq = Number(m.subject.slice(this.inbox.length + 1));
+    if (!this.unacked.has(seq)) return; // a late answer to a send already confirmed
+    const failed = (why: string): void => {
+      this.ackError = why;
+      if (++this.failedAnswers >= this.unacked.size) this.onAck?.();
+    };
+    if (m.headers?.code === 503) return failed(`no JetStream stream captures ${this.cfg.subject} (503 no responders)`);
+    let a: { error?: { code?: number; err_code?: number; description?: string }; duplicate?: boolean };
+    try {
+      a = JSON.parse(td.decode(m.data)) as typeof a;
+    } catch {
+      return failed(`an acknowledgement that is not JSON: ${td.decode(m.data).slice(0, 100)}`);
+    }
+    if (a.error) return failed(`JetStream refused a record: ${a.error.description ?? 'error'} (${a.error.err_code ?? a.error.code})`);
+    this.unacked.delete(seq);
+    this.counters.acked++;
+    if (a.duplicate) this.counters.duplicates++;
+    if (this.failedAnswers >= this.unacked.size) this.onAck?.();
+  }
+
+  /**
+   * Publishes every record not acknowledged yet (with its message id, replies to this route's inbox),
+   * and waits until all are acknowledged, the ack time-out passes, or the connection drops; then
+   * sends what is left again, until everything is confirmed or a stop's drain time-out passes.
+   */
+  private async sendJetStream(batch: OutBatch): Promise<boolean> {
+    const n = batch.payloads.length;
+    this.unacked = new Set(Array.from({ length: n }, (_, i) => batch.first + i));
+    let delay = RETRY_MIN_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (!(await this.connected())) return false;
+      this.ackError = null;
+      this.failedAnswers = 0;
+      const all = new Promise<void>((r) => (this.onAck = r));
+      let dropped!: () => void;
+      const lost = new Promise<void>((r) => (dropped = r));
+      const off = this.link.onDisconnect(dropped);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((r) => (timer = setTimeout(r, this.bridge.nats.ackTimeoutMs)));
+      try {
+        const sending = this.unacked.size;
+        this.publishAll(batch, true);
+        if (attempt === 0) this.counters.forwarded += n;
+        else this.counters.resent += sending;
+        await Promise.race([all, lost, timedOut, this.drainDeadline]);
+      } catch (err) {
+        this.ackError = `publishing failed (${(err as Error).message})`;
+      } finally {
+        clearTimeout(timer);
+        off();
+        this.onAck = null;
+      }
+      if (this.unacked.size === 0) {
+        this.once.forget('ack');
+        return true;
+      }
+      if (this.drainPassed) return false;
+      this.once.say('ack', `${this.unacked.size} of ${n} records not acknowledged (${this.ackError ?? 'no answer in time, or the connection dropped'}); sending them again`);
+      await pause(delay, this.drainDeadline);
+      if (this.drainPassed) return false;
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  /** Waits for the connection; false if a stop's drain time-out passes first. */
+  private async connected(): Promise<boolean> {
+    if (!this.link.connected) await this.link.whenConnected(this.drainDeadline);
+    return !this.drainPassed && this.link.connected;
+  }
+}

@@ -1,0 +1,37 @@
+// Why an inbound message was refused: a stable name per kind (counted per kind, logged once per kind).
+
+export const REFUSAL_KINDS = [
+  /** a required Mmbus-* header is missing or malformed */
+  'header',
+  /** Mmbus-Encoding names another encoding than the route's */
+  'encoding',
+  /** Mmbus-Schema names another schema than the channel's */
+  'schema',
+  /** Mmbus-Fingerprint is another layout's */
+  'fingerprint',
+  /** the payload or Mmbus-Record-Size is not the channel's record size */
+  'size',
+  /** JSON: not JSON (or not UTF-8) */
+  'json-syntax',
+  /** JSON: a field the schema does not have */
+  'json-field',
+  /** JSON: a field of the schema is missing */
+  'json-missing',
+  /** JSON: a value of the wrong type (e.g. a number for a 64-bit integer, which must be a string) */
+  'json-type',
+  /** JSON: a value out of its field's range (integer width, text bytes, array length, float32) */
+  'json-range',
+] as const;
+
+export type RefusalKind = (typeof REFUSAL_KINDS)[number];
+
+export class Refused extends Error {
+  override readonly name = 'Refused';
+
+  constructor(
+    readonly kind: RefusalKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,72 @@
+// Helpers of the bridge's tests: a real nats-server per test file (JetStream in a temp dir, always
+// stopped), the bridge as a tracked child process, NATS clients closed after each test.
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { lastJson, runTs, type Child } from '@mmbus/test-kit';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+
+import type { BridgeStats } from '../src/index.ts';
+import { NatsServer } from '../src/nats-server.ts';
+
+export { killChildren, useScratchDir, type Child } from '@mmbus/test-kit';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(here, '../../..');
+export const CPP_BUILD = join(ROOT, 'examples-cpp/build');
+
+/** A nats-server for the whole test file: started before its tests, stopped (store removed) after. */
+export function useNatsServer(opts: { jetstream?: boolean } = {}): () => NatsServer {
+  let server: NatsServer | undefined;
+  beforeAll(async () => {
+    server = await NatsServer.start(opts);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error('the nats-server of this file did not start');
+    return server;
+  };
+}
+
+const clients = new Set<NatsConnection>();
+afterEach(async () => {
+  await Promise.all([...clients].map((c) => c.close().catch(() => {})));
+  clients.clear();
+});
+
+/** A NATS client of the test itself, closed after the test. */
+export async function natsClient(url: string): Promise<NatsConnection> {
+  const nc = await connect({ servers: url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+  clients.add(nc);
+  return nc;
+}
+
+/** Starts the bridge (test/fixtures/bridge.ts) with this configuration; resolves once it printed `ready`. */
+export async function startBridge(dir: string, config: object, file = 'bridge.json'): Promise<Child> {
+  const path = join(dir, file);
+  writeFileSync(path, JSON.stringify({ dir, statsIntervalMs: 200, ...config }));
+  const child = runTs(join(here, 'fixtures/bridge.ts'), [path]);
+  await child.line('ready');
+  return child;
+}
+
+/** SIGTERM, then the final stats it printed (it must exit 0 unless `code` says otherwise). */
+export async function stopBridge(child: Child, code = 0): Promise<BridgeStats> {
+  child.proc.kill('SIGTERM');
+  const e = await child.exited;
+  expect(e.code, e.stderr).toBe(code);
+  return lastJson<BridgeStats>(e.stdout);
+}
+
+/** Resolves when `cond()` holds, checking every `ms` (never spins); throws after `limitMs` with `what`. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, limitMs = 60_000, ms = 20): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, ms));
+  }
+}
