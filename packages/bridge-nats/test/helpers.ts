@@ -4,11 +4,12 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { lastJson, runTs, type Child } from '@mmbus/test-kit';
+import { Person } from '@mmbus/messages';
+import { expectedChecksum, lastJson, runTs, type Child } from '@mmbus/test-kit';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 
-import type { BridgeStats } from '../src/index.ts';
+import { HEADER, type BridgeStats } from '../src/index.ts';
 import { NatsServer } from '../src/nats-server.ts';
 
 export { killChildren, useScratchDir, type Child } from '@mmbus/test-kit';
@@ -69,4 +70,35 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, ms));
   }
+}
+
+/** A Person record as the C++ publisher writes it (index i, name person-i, age i % 100), or why not. */
+export function personProblem(data: Uint8Array, expectedIndex: number): string | null {
+  if (data.length !== Person.SIZE) return `${data.length} bytes`;
+  const p = new Person(new DataView(data.buffer, data.byteOffset, data.byteLength), 0);
+  const i = Number(p.index);
+  if (i !== expectedIndex) return `index ${i}, expected ${expectedIndex}`;
+  if (p.name !== `person-${i}` || p.age !== i % 100) return `index ${i}: name '${p.name}', age ${p.age}`;
+  return null;
+}
+
+/**
+ * Reads a whole JetStream stream in order (an ordered consumer) and checks that it holds exactly the
+ * channel's records 0..n-1, once each and in order, each one the C++ publisher's Person record.
+ */
+export async function expectStreamOfPeople(nc: NatsConnection, stream: string, n: number): Promise<void> {
+  const info = await (await nc.jetstreamManager()).streams.info(stream);
+  expect(info.state.messages, 'messages in the stream').toBe(n);
+  const messages = await (await nc.jetstream().consumers.get(stream)).consume();
+  let i = 0;
+  let checksum = 0;
+  for await (const m of messages) {
+    const seq = m.headers?.get(HEADER.seq);
+    if (seq !== String(i)) expect.fail(`stream message ${m.seq}: ${HEADER.seq} ${seq}, expected ${i}`);
+    const why = personProblem(m.data, i);
+    if (why) expect.fail(`stream message ${m.seq}: ${why}`);
+    checksum += i % 2 === 0 ? i : -i;
+    if (++i === n) break;
+  }
+  expect(checksum).toBe(expectedChecksum(n));
 }
