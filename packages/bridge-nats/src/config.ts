@@ -96,6 +96,11 @@ export interface BridgeConfig {
   drainTimeoutMs: number;
 }
 
+/** Where a bridge keeps its stats unless told otherwise: next to its channels. */
+export function defaultStatsFile(dir: string, name: string): string {
+  return join(dir, `${name}.bridge.json`);
+}
+
 // ---- checking --------------------------------------------------------------------------------------
 
 type Obj = Record<string, unknown>;
@@ -247,7 +252,7 @@ export function parseConfig(v: unknown, source = 'config'): BridgeConfig {
     origin: str(o, 'origin', source) ?? hostname(),
     nats,
     routes,
-    statsFile: resolve(str(o, 'statsFile', source) ?? join(dir, `${name}.bridge.json`)),
+    statsFile: resolve(str(o, 'statsFile', source) ?? defaultStatsFile(dir, name)),
     statsIntervalMs: int(o, 'statsIntervalMs', source, 100, 3_600_000) ?? DEFAULTS.statsIntervalMs,
     drainTimeoutMs: int(o, 'drainTimeoutMs', source, 0, 600_000) ?? DEFAULTS.drainTimeoutMs,
   };

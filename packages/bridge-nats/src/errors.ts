@@ -9,6 +9,8 @@ export const BRIDGE_ERROR_CODES = [
   'BRIDGE_E_UNSUPPORTED',
   /** NATS refused a setup step (connect, stream creation); transient publish failures are retried, not thrown. */
   'BRIDGE_E_NATS',
+  /** A bridge's stats file is missing or unreadable (`mmbus bridge stat`). */
+  'BRIDGE_E_STATS',
   /** The nats-server binary is missing or did not start (the test and bench helper). */
   'BRIDGE_E_SERVER',
 ] as const;

@@ -3,6 +3,7 @@ export { Bridge, runBridge, subjectMatches, type BridgeOptions, type RunIo } fro
 export {
   configFromFlags,
   DEFAULTS,
+  defaultStatsFile,
   loadConfig,
   parseConfig,
   type BridgeConfig,

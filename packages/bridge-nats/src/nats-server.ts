@@ -1,9 +1,9 @@
 // A real nats-server for the tests and the benchmark: on a loopback port, JetStream in a temp dir,
 // stopped (and its store removed) by stop(). Not used by the bridge itself.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 import { BridgeError } from './errors.ts';
 
@@ -14,11 +14,9 @@ const STOP_GRACE_MS = 5_000;
 /** setpriv (util-linux) asks the kernel to kill the server when its parent dies: never left behind. */
 const SETPRIV = '/usr/bin/setpriv';
 
-/** The nats-server binary, or a BRIDGE_E_SERVER error that says how to install it. */
-export function findNatsServer(): string {
-  for (const p of CANDIDATES) if (existsSync(p)) return p;
-  const w = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
-  if (w.status === 0 && w.stdout.trim()) return w.stdout.trim();
+/** The nats-server binary (Debian's place, else on `path`), or a BRIDGE_E_SERVER error that says how to install it. */
+export function findNatsServer(candidates: readonly string[] = CANDIDATES, path = process.env.PATH ?? ''): string {
+  for (const p of [...candidates, ...path.split(delimiter).filter(Boolean).map((d) => join(d, 'nats-server'))]) if (existsSync(p)) return p;
   throw new BridgeError(
     'BRIDGE_E_SERVER',
     'nats-server is not installed: install it with `apt-get install nats-server` (Debian package; .ci/run installs it)',

@@ -86,12 +86,12 @@ export function readStatsFile(file: string): BridgeStats {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new BridgeError('BRIDGE_E_CONFIG', missing ? `no bridge stats at ${file} (is the bridge running with this name and directory?)` : `cannot read ${file}: ${(err as Error).message}`);
+    throw new BridgeError('BRIDGE_E_STATS', missing ? `no bridge stats at ${file} (is the bridge running with this name and directory?)` : `cannot read ${file}: ${(err as Error).message}`);
   }
   try {
     return JSON.parse(text) as BridgeStats;
   } catch (err) {
-    throw new BridgeError('BRIDGE_E_CONFIG', `${file} is not a bridge stats file: ${(err as Error).message}`);
+    throw new BridgeError('BRIDGE_E_STATS', `${file} is not a bridge stats file: ${(err as Error).message}`);
   }
 }
 

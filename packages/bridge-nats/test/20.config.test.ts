@@ -8,6 +8,7 @@ import { useScratchDir } from '@mmbus/test-kit';
 import { describe, expect, it } from 'vitest';
 
 import { BridgeError, configFromFlags, DEFAULTS, loadConfig, parseConfig, subjectMatches } from '../src/index.ts';
+import { findNatsServer } from '../src/nats-server.ts';
 
 let dir: string;
 useScratchDir((d) => (dir = d));
@@ -134,5 +135,14 @@ describe('subjects', () => {
     ['a.b.c', 'a.b', false],
   ])('%s matches %s: %s', (filter, subject, yes) => {
     expect(subjectMatches(filter, subject)).toBe(yes);
+  });
+});
+
+describe('the nats-server of the tests', () => {
+  it('missing: a BRIDGE_E_SERVER error that says to install the Debian package', () => {
+    const e = error(() => findNatsServer([join(dir, 'nats-server')], dir));
+    expect(e.code).toBe('BRIDGE_E_SERVER');
+    expect(e.message).toContain('apt-get install nats-server');
+    expect(findNatsServer()).toMatch(/\/nats-server$/);
   });
 });
