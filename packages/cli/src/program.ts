@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { CliError, describeError, EXIT_FAIL, EXIT_USAGE, parseIntOption } from './common.ts';
+import { bridgeCommand } from './commands/bridge.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { lsCommand } from './commands/ls.ts';
 import { gcCommand, rmCommand } from './commands/manage.ts';
@@ -109,6 +110,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--strict', 'warnings (unknown schema, dead subscribers) fail too')
     .addHelpText('after', '\nExit 0 when no errors were found (warnings are listed), 1 when any was (or any warning, with --strict).')
     .action((dir: string | undefined, opts) => done(doctorCommand(dir, opts)));
+
+  bridgeCommand(program, dirOption, done);
 
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP);
   return program;
