@@ -46,11 +46,11 @@ export async function natsClient(url: string): Promise<NatsConnection> {
   return nc;
 }
 
-/** Starts the bridge (test/fixtures/bridge.ts) with this configuration; resolves once it printed `ready`. */
+/** Starts the bridge (src/main.ts) with this configuration; resolves once it printed `ready`. */
 export async function startBridge(dir: string, config: object, file = 'bridge.json'): Promise<Child> {
   const path = join(dir, file);
   writeFileSync(path, JSON.stringify({ dir, statsIntervalMs: 200, ...config }));
-  const child = runTs(join(here, 'fixtures/bridge.ts'), [path]);
+  const child = runTs(join(here, '../src/main.ts'), [path]);
   await child.line('ready');
   return child;
 }
