@@ -34,7 +34,7 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
+  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|nats|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
   process.exit(0);
 }
 const QUICK = opts.quick;
@@ -170,8 +170,10 @@ const SYSTEMS: System[] = [
   { id: 'uds', group: 'uds', label: 'Unix socket stream (node:net)', pub: tsPeer('uds.ts'), sub: tsPeer('uds.ts'), throughput: true, latency: 'Node, 1 ms timer ticks', idle: 'Unix socket, node:net subscriber' },
 ];
 const selected = SYSTEMS.filter((s) => ONLY.length === 0 || ONLY.some((o) => s.id === o || s.group === o));
-if (selected.length === 0) {
-  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
+// the NATS bridge has its own harness (packages/bridge-nats/bench), run after these
+const NATS_BRIDGE = ONLY.length === 0 || ONLY.includes('nats');
+if (selected.length === 0 && !NATS_BRIDGE) {
+  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, nats, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
   process.exit(2);
 }
 
@@ -504,7 +506,12 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  if (selected.length) await main();
+  if (NATS_BRIDGE) {
+    const args = [...(QUICK ? ['--quick'] : []), ...(opts['no-write'] ? ['--no-write'] : [])];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'packages/bridge-nats/bench/bench.ts'), ...args], { stdio: 'inherit' });
+    if (r.status !== 0) process.exitCode = 1;
+  }
 } catch (e) {
   console.error(`bench: ${(e as Error).stack ?? String(e)}`);
   process.exitCode = 1;
