@@ -180,7 +180,15 @@ export async function runBridge(config: BridgeConfig, io: RunIo, opts: Omit<Brid
   const sig = signals();
   let bridge: Bridge;
   try {
-    bridge = await Bridge.start(config, { ...opts, log });
+    const started = Bridge.start(config, { ...opts, log });
+    const first = await Promise.race([started, sig.stop, io.stop ?? new Promise(() => {})]);
+    if (!(first instanceof Bridge)) {
+      // stopped while waiting for a first server: the nats client's first connect cannot be
+      // cancelled (it retries forever), so the process ends here; nothing was forwarded yet
+      log('stopped before connecting to NATS');
+      process.exit(0);
+    }
+    bridge = first;
   } catch (err) {
     sig.dispose();
     throw err;

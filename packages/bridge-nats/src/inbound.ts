@@ -9,9 +9,9 @@ import { openRouteChannel, type RecordChannel } from './channels.ts';
 import type { BridgeConfig, InRouteConfig } from './config.ts';
 import type { GeneratedRecord, RecordClass } from './layout.ts';
 import type { NatsLink } from './link.ts';
-import { OnceLog } from './outbound.ts';
 import { Refused, type RefusalKind } from './refused.ts';
 import type { InRouteStats } from './stats.ts';
+import { OnceLog, pause } from './util.ts';
 import { RecordCodec } from './wire.ts';
 
 const WAIT_MIN_MS = 1;
@@ -195,7 +195,7 @@ export class InRoute {
       } catch (err) {
         if (!(err instanceof MmbusError) || err.code !== 'MMBUS_E_TIMEOUT') throw err;
         if (Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, wait));
+          await pause(wait);
           wait = Math.min(wait * 2, WAIT_MAX_MS);
           continue;
         }
@@ -226,8 +226,11 @@ export class InRoute {
   /** Stops taking messages, publishes what was already taken (waiting for room as above), closes the channel. */
   async stop(): Promise<void> {
     if (this.sub && !this.sub.isClosed()) {
-      // messages the client already holds are delivered to take() before drain() resolves
-      await this.sub.drain().catch(() => this.sub?.unsubscribe());
+      // messages the client already holds are delivered to take() before drain() resolves; a
+      // drain needs the server, which may be gone: wait for it at most the drain time-out
+      const drained = this.sub.drain().catch(() => {});
+      await pause(this.bridge.drainTimeoutMs, drained);
+      if (!this.sub.isClosed()) this.sub.unsubscribe();
     }
     await this.pump();
     this.ch?.close();

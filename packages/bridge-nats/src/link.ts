@@ -52,6 +52,7 @@ export class NatsLink {
   }
 
   static async open(opts: NatsOptions, name: string, log: (line: string) => void): Promise<NatsLink> {
+    log(`nats: connecting to ${opts.servers.join(', ')}`);
     try {
       const nc = await connect({
         servers: opts.servers,

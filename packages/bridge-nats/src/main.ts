@@ -1,9 +1,19 @@
 // The bridge as a process, from a configuration file: `node --import tsx src/main.ts bridge.json`.
 // What `mmbus bridge run --config FILE` does; the tests and the benchmark start this one.
-import { loadConfig } from './config.ts';
-import { runBridge } from './bridge.ts';
+import { MmbusError } from '@mmbus/core';
 
-process.exitCode = await runBridge(loadConfig(process.argv[2]!), {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-});
+import { runBridge } from './bridge.ts';
+import { loadConfig } from './config.ts';
+import { BridgeError } from './errors.ts';
+
+try {
+  process.exitCode = await runBridge(loadConfig(process.argv[2]!), {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+  });
+} catch (err) {
+  // one line, like the mmbus command: what and why, and the stable code
+  const code = err instanceof BridgeError || err instanceof MmbusError ? ` [${err.code}]` : '';
+  process.stderr.write(`mmbus bridge: error: ${(err as Error).message}${code}\n`);
+  process.exitCode = err instanceof BridgeError && err.code === 'BRIDGE_E_CONFIG' ? 2 : 1;
+}

@@ -4,13 +4,14 @@
 // drops the copies it already stored by their message ids.
 import { createInbox, type Msg, type NatsError, type Subscription as NatsSubscription } from 'nats';
 
-import type { Subscription } from '@mmbus/core';
+import type { RecordView, Subscription } from '@mmbus/core';
 
 import { openRouteChannel, type RecordChannel } from './channels.ts';
 import type { BridgeConfig, OutRouteConfig } from './config.ts';
 import type { GeneratedRecord, RecordClass } from './layout.ts';
 import type { NatsLink } from './link.ts';
 import type { OutRouteStats } from './stats.ts';
+import { OnceLog, pause } from './util.ts';
 import { messageId, RecordCodec } from './wire.ts';
 
 const RETRY_MIN_MS = 50;
@@ -23,26 +24,6 @@ interface OutBatch {
   payloads: Uint8Array[];
 }
 
-/** Resolves after ms, or when `stop` resolves. Never spins. */
-function pause(ms: number, stop: Promise<void>): Promise<void> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([new Promise<void>((r) => (t = setTimeout(r, ms))), stop]).finally(() => clearTimeout(t));
-}
-
-/** Logs a message the first time its key is seen (a failure repeated on every retry is said once). */
-export class OnceLog {
-  private readonly seen = new Set<string>();
-  constructor(private readonly log: (line: string) => void) {}
-  say(key: string, line: string): void {
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    this.log(line);
-  }
-  forget(key: string): void {
-    this.seen.delete(key);
-  }
-}
-
 export class OutRoute {
   readonly cfg: OutRouteConfig;
   readonly label: string;
@@ -51,7 +32,7 @@ export class OutRoute {
   private readonly log: (line: string) => void;
   private readonly once: OnceLog;
   private ch: RecordChannel | null = null;
-  private sub: Subscription<GeneratedRecord & import('@mmbus/core').RecordView> | null = null;
+  private sub: Subscription<GeneratedRecord & RecordView> | null = null;
   private codec!: RecordCodec;
   private incarnation = 0;
   private acks: NatsSubscription | null = null;

@@ -9,7 +9,7 @@ import { expectedChecksum, lastJson, spawnChild } from '@mmbus/test-kit';
 import { describe, expect, it } from 'vitest';
 
 import { formatStats, HEADER, hex64, readStatsFile, type OutRouteStats } from '../src/index.ts';
-import { CPP_BUILD, natsClient, startBridge, stopBridge, useNatsServer, useScratchDir } from './helpers.ts';
+import { bridgeProcess, CPP_BUILD, natsClient, startBridge, stopBridge, useNatsServer, useScratchDir } from './helpers.ts';
 
 let dir: string;
 useScratchDir((d) => (dir = d));
@@ -133,5 +133,24 @@ describe('mmbus → NATS', () => {
     expect(checksum).toBe(expectedChecksum(2 * each));
     const final = await stopBridge(bridge);
     expect(final.routes[0]).toMatchObject({ forwarded: 2 * each, acked: 2 * each, resent: 0, stream: null, held: false });
+  });
+
+  it('an existing stream that does not capture the subject, or a missing one not to be created: the bridge does not start', async () => {
+    const nc = await natsClient(server().url);
+    await (await nc.jetstreamManager()).streams.add({ name: 'OTHER', subjects: ['other.>'] });
+    const route = { direction: 'out', channel: 'people', subject: 'people.x', type: 'Person' };
+    const a = await bridgeProcess(dir, { nats: { servers: server().url }, routes: [{ ...route, jetstream: { stream: 'OTHER' } }] }).exited;
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain('stream OTHER does not capture that subject (its subjects: other.>) [BRIDGE_E_NATS]');
+    const b = await bridgeProcess(dir, { nats: { servers: server().url }, routes: [{ ...route, jetstream: { stream: 'NONE', create: false } }] }).exited;
+    expect(b.code).toBe(1);
+    expect(b.stderr).toContain('stream NONE does not exist (and the route does not create it) [BRIDGE_E_NATS]');
+  });
+
+  it('a channel that does not exist and no type to create it: a configuration error (exit 2)', async () => {
+    const e = await bridgeProcess(dir, { nats: { servers: server().url }, routes: [{ direction: 'out', channel: 'nothing', subject: 'x' }] }).exited;
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain("channel 'nothing' does not exist in");
+    expect(e.stderr).toContain("give the route a 'type' to create it [BRIDGE_E_CONFIG]");
   });
 });

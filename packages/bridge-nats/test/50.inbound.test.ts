@@ -7,7 +7,7 @@ import { headers, type NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 
 import { HEADER, hex64, readStatsFile, type InRouteStats } from '../src/index.ts';
-import { natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.ts';
+import { bridgeProcess, natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.ts';
 
 let dir: string;
 useScratchDir((d) => (dir = d));
@@ -212,5 +212,22 @@ describe('NATS → mmbus', () => {
     expect(final.routes[0]).toMatchObject({ received: 3000, published: 3000, dropped: { full: 0, timeout: 0, backlog: 0 } });
     sub.close();
     ch.close();
+  });
+
+  it('a JetStream route on a server without JetStream: the bridge does not start, and says why', async () => {
+    const e = await bridgeProcess(dir, {
+      nats: { servers: server().url },
+      routes: [{ direction: 'out', channel: 'people', subject: 'people.out', type: 'Person', jetstream: { stream: 'PEOPLE' } }],
+    }).exited;
+    expect(e.code).toBe(1);
+    expect(e.stderr).toMatch(/mmbus bridge: error: route people → people\.out: JetStream is not available on the server .*start nats-server with -js \[BRIDGE_E_NATS\]/);
+    expect(e.stdout).not.toContain('ready');
+  });
+
+  it('a channel of another schema than the route says: refused at start (BRIDGE_E_SCHEMA), nothing opened', async () => {
+    openChannel('people', Person, { dir }).close();
+    const e = await bridgeProcess(dir, { nats: { servers: server().url }, routes: [{ direction: 'in', channel: 'people', subject: 'p', type: 'PointUpdate' }] }).exited;
+    expect(e.code).toBe(1);
+    expect(e.stderr).toContain("channel 'people' holds mmbus.Person, not mmbus.PointUpdate [BRIDGE_E_SCHEMA]");
   });
 });

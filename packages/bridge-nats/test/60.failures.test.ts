@@ -11,7 +11,7 @@ import { DiscardPolicy, nanos, type NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 
 import { readStatsFile, type OutRouteStats } from '../src/index.ts';
-import { CPP_BUILD, expectStreamOfPeople, natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.ts';
+import { bridgeProcess, CPP_BUILD, expectStreamOfPeople, natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.ts';
 
 let dir: string;
 useScratchDir((d) => (dir = d));
@@ -157,5 +157,41 @@ describe('failures mid-stream (JetStream)', () => {
     await until(() => (readStatsFile(join(dir, 'bridge.bridge.json')).routes[0] as OutRouteStats).lag === 0, 'the bridge to finish');
     await stopBridge(next);
     await expectStreamOfPeople(nc, 'HELD', n);
+  });
+
+  it('started before nats-server is up: it waits, connects when the server comes, and forwards everything', async () => {
+    makeChannel();
+    const n = 2000;
+    const pub = spawnChild(join(CPP_BUILD, 'person-publisher'), ['--dir', dir, '--count', String(n), '--capacity', String(RING), '--quiet']);
+    expect((await pub.exited).code).toBe(0);
+    await server().halt();
+    const bridge = bridgeProcess(dir, route('LATE'));
+    // it cannot be ready without a server; bring the server and it is
+    const ready = bridge.line('ready');
+    await server().restart();
+    await ready;
+    const nc = await natsClient(server().url);
+    await until(async () => (await (await nc.jetstreamManager()).streams.info('LATE').then((i) => i.state.messages, () => 0)) >= n, 'every record in the stream');
+    await stopBridge(bridge);
+    await expectStreamOfPeople(nc, 'LATE', n);
+  });
+
+  it('stopped (SIGTERM) while waiting for a first server: it exits 0', async () => {
+    makeChannel();
+    await server().halt();
+    const bridge = bridgeProcess(dir, route('NEVER'));
+    let stderr = '';
+    await new Promise<void>((resolve) =>
+      bridge.proc.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('nats: connecting to')) resolve();
+      }),
+    );
+    bridge.proc.kill('SIGTERM');
+    const exit = await bridge.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.stderr).toContain('stopped before connecting to NATS');
+    expect(exit.stdout).toBe(''); // never ready, no final stats
+    await server().restart();
   });
 });

@@ -46,11 +46,16 @@ export async function natsClient(url: string): Promise<NatsConnection> {
   return nc;
 }
 
-/** Starts the bridge (src/main.ts) with this configuration; resolves once it printed `ready`. */
-export async function startBridge(dir: string, config: object, file = 'bridge.json'): Promise<Child> {
+/** Runs the bridge (src/main.ts) with this configuration (the channel dir and a short stats interval by default). */
+export function bridgeProcess(dir: string, config: object, file = 'bridge.json'): Child {
   const path = join(dir, file);
   writeFileSync(path, JSON.stringify({ dir, statsIntervalMs: 200, ...config }));
-  const child = runTs(join(here, '../src/main.ts'), [path]);
+  return runTs(join(here, '../src/main.ts'), [path]);
+}
+
+/** Starts the bridge; resolves once it printed `ready` (every route open). */
+export async function startBridge(dir: string, config: object, file = 'bridge.json'): Promise<Child> {
+  const child = bridgeProcess(dir, config, file);
   await child.line('ready');
   return child;
 }
