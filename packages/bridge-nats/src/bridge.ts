@@ -80,10 +80,11 @@ export class Bridge {
     this.outs = outs;
     this.ins = ins;
     this.running = outs.map((r) => r.run());
-    this.failed = Promise.all(this.running).then(
+    const outFailed = Promise.all(this.running).then(
       () => new Promise<never>(() => {}),
       (err: unknown) => Promise.reject(err instanceof Error ? err : new Error(String(err))),
     );
+    this.failed = Promise.race([outFailed, ...ins.map((r) => r.failed)]);
     this.failed.catch(() => {});
   }
 
@@ -137,12 +138,15 @@ export class Bridge {
    */
   stop(): Promise<{ held: string[] }> {
     this.stopping ??= (async () => {
-      for (const r of this.outs) r.stop();
-      await Promise.allSettled(this.running);
-      await Promise.all(this.ins.map((r) => r.stop()));
-      const held = this.outs.filter((r) => r.stats().held).map((r) => r.label);
-      await this.link.close();
-      return { held };
+      try {
+        for (const r of this.outs) r.stop();
+        await Promise.allSettled(this.running);
+        for (const r of this.outs) r.close();
+        await Promise.allSettled(this.ins.map((r) => r.stop()));
+        return { held: this.outs.filter((r) => r.isHeld).map((r) => r.label) };
+      } finally {
+        await this.link.close(); // the connection is what keeps the process alive
+      }
     })();
     return this.stopping;
   }
@@ -208,7 +212,8 @@ export async function runBridge(config: BridgeConfig, io: RunIo, opts: Omit<Brid
   try {
     await Promise.race([sig.stop, io.stop ?? new Promise(() => {}), bridge.failed]);
   } catch (err) {
-    log(`stopping: ${(err as Error).message}`);
+    const c = (err as { code?: unknown }).code;
+    log(`stopping: ${(err as Error).message}${typeof c === 'string' ? ` [${c}]` : ''}`);
     code = 1;
   } finally {
     sig.dispose();

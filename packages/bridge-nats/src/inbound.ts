@@ -19,6 +19,8 @@ const WAIT_MAX_MS = 20;
 /** Records that may wait for room in a full `block` channel (the larger of rings and batches): more are dropped (`backlog`). */
 const BACKLOG_RINGS = 2;
 const BACKLOG_BATCHES = 16;
+/** How often the channel file is checked (removed or replaced under the bridge: MMBUS_E_STALE), like mmbus's own waits do. */
+const CHECK_MS = 1000;
 
 interface Chunk {
   bytes: Uint8Array;
@@ -46,6 +48,10 @@ export class InRoute {
   private queued = 0;
   private pumping: Promise<void> | null = null;
   private scheduled = false;
+  private checker: NodeJS.Timeout | undefined;
+  private fail!: (err: Error) => void;
+  /** Rejects when publishing into the channel fails (a channel removed under it, a broken file). */
+  readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
   private readonly counters: Omit<InRouteStats, 'direction' | 'channel' | 'subject' | 'encoding' | 'lag' | 'queued'> = {
     received: 0,
     published: 0,
@@ -54,6 +60,7 @@ export class InRoute {
   };
 
   constructor(cfg: InRouteConfig, bridge: BridgeConfig, link: NatsLink, log: (line: string) => void) {
+    this.failed.catch(() => {}); // observed by the bridge
     this.cfg = cfg;
     this.bridge = bridge;
     this.link = link;
@@ -83,6 +90,16 @@ export class InRoute {
   }
 
   start(): void {
+    // a publisher never waits here, so nothing else would notice the file going away
+    this.checker = setInterval(() => {
+      try {
+        this.ch?.check();
+      } catch (err) {
+        clearInterval(this.checker);
+        this.fail(err as Error);
+      }
+    }, CHECK_MS);
+    this.checker.unref();
     this.sub = this.link.nc.subscribe(this.cfg.subject, {
       ...(this.cfg.queue ? { queue: this.cfg.queue } : {}),
       callback: (err, m) => {
@@ -137,7 +154,7 @@ export class InRoute {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
-        void this.pump();
+        this.pump().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
       });
     }
   }
@@ -232,7 +249,8 @@ export class InRoute {
       await pause(this.bridge.drainTimeoutMs, drained);
       if (!this.sub.isClosed()) this.sub.unsubscribe();
     }
-    await this.pump();
+    await this.pump().catch(() => {}); // a failure was reported by `failed`
+    clearInterval(this.checker);
     this.ch?.close();
   }
 }

@@ -4,7 +4,7 @@
 // drops the copies it already stored by their message ids.
 import { createInbox, type Msg, type NatsError, type Subscription as NatsSubscription } from 'nats';
 
-import type { RecordView, Subscription } from '@mmbus/core';
+import type { Batch, RecordView, Subscription } from '@mmbus/core';
 
 import { openRouteChannel, type RecordChannel } from './channels.ts';
 import type { BridgeConfig, OutRouteConfig } from './config.ts';
@@ -83,15 +83,23 @@ export class OutRoute {
     this.sub = ch.subscribe({ name: this.cfg.durable, start: this.cfg.start, maxBatch: this.cfg.batch });
   }
 
+  /** A stop left its batch unacknowledged (see run()). */
+  get isHeld(): boolean {
+    return this.counters.held;
+  }
+
   stats(): OutRouteStats {
     let lag = 0;
     let lost = 0;
     if (this.ch && !this.ch.closed) {
-      const me = this.ch.stats().subscribers.find((s) => s.durable && s.name === this.cfg.durable);
-      lag = me?.lag ?? 0;
-      lost = me?.lost ?? 0;
+      try {
+        const me = this.ch.stats().subscribers.find((s) => s.durable && s.name === this.cfg.durable);
+        lag = me?.lag ?? 0;
+        lost = Math.max(me?.lost ?? 0, this.sub?.lost ?? 0);
+      } catch {
+        // a channel removed under the bridge has no stats: run() reports it
+      }
     }
-    if (this.sub) lost = Math.max(lost, this.sub.lost);
     return {
       direction: 'out',
       channel: this.cfg.channel,
@@ -120,8 +128,12 @@ export class OutRoute {
     for (;;) {
       if (this.stopping) break;
       this.waiting = true;
-      const r = await it.next();
-      this.waiting = false;
+      let r: IteratorResult<Batch<GeneratedRecord & RecordView>>;
+      try {
+        r = await it.next();
+      } finally {
+        this.waiting = false;
+      }
       if (r.done) break;
       const b = r.value;
       // copy first, then ask which records were overwritten meanwhile (overwrite channels only)
@@ -151,7 +163,6 @@ export class OutRoute {
       if (payloads.length) this.counters.lastSeq = batch.first + payloads.length - 1;
     }
     await it.return?.(); // acknowledges the last batch, which NATS confirmed
-    this.close();
   }
 
   /** Asks run() to end: at once when it waits for records, else after the batch in flight (or the drain time-out). */
@@ -162,21 +173,26 @@ export class OutRoute {
       this.drainPassed = true;
       this.passDrain();
     }, this.bridge.drainTimeoutMs);
-    if (this.waiting) this.sub?.close(); // holds no batch while it waits: nothing is acknowledged
+    if (this.waiting) this.close(); // holds no batch while it waits: nothing is acknowledged
   }
 
-  /** Closes the subscription and channel (not after a held stop: see run()). */
+  /** Closes the subscription and channel (not after a held stop: see run()). Safe to call again. */
   close(): void {
     clearTimeout(this.drainTimer);
     this.acks?.unsubscribe();
     this.acks = null;
     if (this.counters.held) return;
-    this.sub?.close();
-    this.ch?.close();
+    try {
+      this.sub?.close();
+      this.ch?.close();
+    } catch {
+      // a channel removed under the bridge cannot be closed cleanly: the failure was reported by run()
+    }
   }
 
-  // ---- core NATS ---------------------------------------------------------------------------------
+  // ---- publishing ----------------------------------------------------------------------------------
 
+  /** Publishes the batch's records (JetStream: those not acknowledged yet, with ids and reply subjects). */
   private publishAll(batch: OutBatch, reply: boolean): void {
     const { nc } = this.link;
     const js = this.cfg.jetstream;
@@ -188,7 +204,7 @@ export class OutRoute {
     }
   }
 
-  /** Publishes the batch and flushes; on a failure, waits for the connection and sends it all again. */
+  /** Core NATS: publishes the batch and flushes; on a failure, waits for the connection and sends it all again. */
   private async sendCore(batch: OutBatch): Promise<boolean> {
     const n = batch.payloads.length;
     let delay = RETRY_MIN_MS;

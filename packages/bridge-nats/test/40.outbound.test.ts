@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { unlinkChannel } from '@mmbus/core';
 import { PointUpdate } from '@mmbus/messages';
 import { expectedChecksum, lastJson, spawnChild } from '@mmbus/test-kit';
 import { describe, expect, it } from 'vitest';
@@ -152,5 +153,30 @@ describe('mmbus → NATS', () => {
     expect(e.code).toBe(2);
     expect(e.stderr).toContain("channel 'nothing' does not exist in");
     expect(e.stderr).toContain("give the route a 'type' to create it [BRIDGE_E_CONFIG]");
+  });
+
+  it('its channel removed under it: the bridge stops, exit 1, saying why (MMBUS_E_STALE)', async () => {
+    const bridge = await startBridge(dir, {
+      nats: { servers: server().url },
+      routes: [
+        { direction: 'out', channel: 'people', subject: 'people.out', type: 'Person' },
+        { direction: 'in', channel: 'inbox', subject: 'people.in', type: 'Person' },
+      ],
+    });
+    unlinkChannel('people', dir);
+    const e = await bridge.exited;
+    expect(e.code).toBe(1);
+    expect(e.stderr).toMatch(/stopping: .*was removed or replaced.*\[MMBUS_E_STALE\]/);
+  });
+
+  it('an inbound channel removed under it: the same', async () => {
+    const bridge = await startBridge(dir, {
+      nats: { servers: server().url },
+      routes: [{ direction: 'in', channel: 'inbox', subject: 'people.in', type: 'Person' }],
+    });
+    unlinkChannel('inbox', dir);
+    const e = await bridge.exited;
+    expect(e.code).toBe(1);
+    expect(e.stderr).toMatch(/stopping: .*was removed or replaced.*\[MMBUS_E_STALE\]/);
   });
 });
