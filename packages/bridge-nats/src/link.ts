@@ -9,6 +9,11 @@ import { BridgeError } from './errors.ts';
 const PING_INTERVAL_MS = 5000;
 const MAX_PINGS_OUT = 2;
 
+/** A server URL without its user and password (they go to logs and the stats file otherwise). */
+export function redact(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//***@');
+}
+
 export interface LinkStats {
   servers: string[];
   connected: boolean;
@@ -27,7 +32,7 @@ export class NatsLink {
 
   private constructor(nc: NatsConnection, servers: string[], log: (line: string) => void) {
     this.nc = nc;
-    const counters: LinkStats = { servers, connected: true, server: nc.getServer(), disconnects: 0, reconnects: 0 };
+    const counters: LinkStats = { servers: servers.map(redact), connected: true, server: nc.getServer(), disconnects: 0, reconnects: 0 };
     this.counters = counters;
     void (async () => {
       for await (const s of nc.status()) {
@@ -52,7 +57,8 @@ export class NatsLink {
   }
 
   static async open(opts: NatsOptions, name: string, log: (line: string) => void): Promise<NatsLink> {
-    log(`nats: connecting to ${opts.servers.join(', ')}`);
+    const shown = opts.servers.map(redact).join(', ');
+    log(`nats: connecting to ${shown}`);
     try {
       const nc = await connect({
         servers: opts.servers,
@@ -71,7 +77,7 @@ export class NatsLink {
       log(`nats: connected to ${nc.getServer()}`);
       return new NatsLink(nc, opts.servers, log);
     } catch (err) {
-      throw new BridgeError('BRIDGE_E_NATS', `cannot connect to ${opts.servers.join(', ')}: ${(err as Error).message}`, { cause: err });
+      throw new BridgeError('BRIDGE_E_NATS', `cannot connect to ${shown}: ${(err as Error).message}`, { cause: err });
     }
   }
 

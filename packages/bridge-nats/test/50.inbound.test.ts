@@ -1,6 +1,8 @@
 // NATS → mmbus against a real nats-server: NATS publishers → bridge → channel → TS subscriber, every
 // record checked; malformed messages refused and counted per kind (never written, logged once per
 // kind); the channel's policy decides what a full ring does.
+import { readFileSync } from 'node:fs';
+
 import { openChannel, type Channel, type Subscription } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
 import { headers, type NatsConnection } from 'nats';
@@ -229,5 +231,15 @@ describe('NATS → mmbus', () => {
     const e = await bridgeProcess(dir, { nats: { servers: server().url }, routes: [{ direction: 'in', channel: 'people', subject: 'p', type: 'PointUpdate' }] }).exited;
     expect(e.code).toBe(1);
     expect(e.stderr).toContain("channel 'people' holds mmbus.Person, not mmbus.PointUpdate [BRIDGE_E_SCHEMA]");
+  });
+
+  it('a password in a server URL reaches neither the log nor the stats file', async () => {
+    const url = server().url.replace('nats://', 'nats://bridge:s3cret@');
+    const bridge = await startBridge(dir, { nats: { servers: url }, routes: [{ direction: 'in', channel: 'people', subject: 'p', type: 'Person' }] });
+    const stats = readFileSync(`${dir}/bridge.bridge.json`, 'utf8');
+    const final = await stopBridge(bridge);
+    const e = await bridge.exited;
+    expect(final.nats.servers).toEqual([server().url.replace('nats://', 'nats://***@')]);
+    for (const text of [stats, e.stderr, e.stdout]) expect(text).not.toContain('s3cret');
   });
 });
