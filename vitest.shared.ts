@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { ViteUserConfig } from 'vitest/config';
 
 export function mmbusVitestConfig(project: string, overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
-  const reportDir = process.env.MMBUS_REPORT_DIR;
+  const reportDir = process.env['MMBUS_REPORT_DIR'];
   return {
     test: {
       testTimeout: 120_000,

@@ -78,6 +78,9 @@ function run(cmd, argv, cwd = root) {
 if (!existsSync(join(root, 'packages', 'core', 'build', 'Release', 'mmbus.node'))) {
   run('npm', ['run', 'install', '-w', '@mmbus/core']);
 }
+if (!['runtime', 'core', 'messages'].every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')))) {
+  run('npx', ['nx', 'run-many', '-t', 'build', '-p', 'runtime', 'core', 'messages', '--outputStyle=stream']);
+}
 if (!existsSync(join(buildDir, 'collector-host')) || !existsSync(join(buildDir, 'libcollector.so'))) {
   run('cmake', ['-S', 'examples-cpp', '-B', 'examples-cpp/build', '-DCMAKE_BUILD_TYPE=Release']);
   run('cmake', ['--build', 'examples-cpp/build', '-j', '2']);
@@ -155,18 +158,29 @@ try {
   let mismatched = 0;
   for (let i = 0; i < points; i++) if (!Object.is(mine[i], theirs[i])) mismatched++;
 
-  ok = mine.length === points && theirs.length === points && mismatched === 0 && bs.received === hs.published && bs.lost === 0 && bs.bad === 0 && bs.distinctPoints === points;
+  // a late subscriber: joins now, after everything, and gets every point's current value at once
+  const late = start(process.execPath, [
+    '--import', 'tsx', join(root, 'examples-cpp', 'ts', 'late-viewer.ts'),
+    '--dir', dir, '--points', String(points), '--values', libValues,
+  ]);
+  const l = await late.exited;
+  const ls = lastJson(l.lines);
+  if (l.code !== 0 || !ls) throw new Error(`the late subscriber failed (${l.code ?? l.signal})`);
+
+  ok = mine.length === points && theirs.length === points && mismatched === 0 && bs.received === hs.published && bs.lost === 0 && bs.bad === 0 && bs.distinctPoints === points && ls.equal && ls.values === points;
   console.log('');
   console.log(bold('start-up burst'));
   console.log(`  collector published ${fmt(hs.burst)} updates in ${hs.burstMs.toFixed(1)} ms (${fmt(hs.burstMsgsPerSec)} msg/s)`);
   console.log(`  web back end had every point after ${bs.burstMs.toFixed(1)} ms (${fmt(bs.burstMsgsPerSec)} msg/s)`);
   console.log(bold('steady changes'));
   console.log(`  ${fmt(hs.changes)} changes in ${duration} s (${fmt(duration > 0 ? hs.changes / duration : 0)}/s)`);
+  console.log(bold('late subscriber (keyed channel: joins after the collector stopped)'));
+  console.log(`  ${fmt(ls.values)} current values in ${ls.snapshotMs} ms; equal to the collector's: ${fmt(points - ls.mismatched)}/${fmt(points)}`);
   console.log(bold('summary'));
   console.log(`  published ${fmt(hs.published)}, received ${fmt(bs.received)}, lost ${fmt(bs.lost)}, malformed ${fmt(bs.bad)}`);
   console.log(`  points with a value: ${fmt(bs.distinctPoints)}/${fmt(points)}; final values equal to the collector's: ${fmt(points - mismatched)}/${fmt(points)}`);
   console.log(`  sum of final values: back end ${bs.valueSum}, collector ${hs.valueSum}`);
-  console.log(ok ? green(bold('OK: nothing lost, every point ends with the value the collector published')) : red(bold('FAILED: the back end does not hold what the collector published')));
+  console.log(ok ? green(bold('OK: nothing lost, every point ends with the value the collector published, and a late subscriber gets them all')) : red(bold('FAILED: the back end does not hold what the collector published')));
 } catch (err) {
   console.error(red(`npm start: ${err.message}`));
 } finally {

@@ -92,10 +92,10 @@ struct Collector {
     r->timestamp_ns = ts;
     r->value = value;
     r->device_id = p / ppd;
-    r->point_id = p % ppd;
+    r->point_id = p;  // the key of the keyed channel: unique on the bus
     r->quality = MMBUS_QUALITY_GOOD;
     char tag[48];
-    int len = std::snprintf(tag, sizeof tag, "dev%u/pt%u", r->device_id, r->point_id);
+    int len = std::snprintf(tag, sizeof tag, "dev%u/pt%u", r->device_id, p % ppd);
     mmbus_PointUpdate_set_tag_n(r, tag, size_t(len), 1);
   }
 
@@ -207,6 +207,10 @@ COLLECTOR_EXPORT int collector_start(const char *dir, const collector_options_t 
   mo.fingerprint = MMBUS_POINT_UPDATE_FINGERPRINT;
   mo.capacity = o->capacity;
   mo.policy = mmbus_policy_t(o->policy);
+  // keyed: the channel keeps every point's latest value, so a late subscriber gets them all at once
+  mo.key_count = c->points;
+  mo.key_offset = MMBUS_POINT_UPDATE_KEY_OFFSET;
+  mo.key_size = MMBUS_POINT_UPDATE_KEY_SIZE;
   const char *name = o->channel ? o->channel : "points";
   int rc = mmbus_open(dir, name, &mo, &c->ch);
   if (rc < 0) {

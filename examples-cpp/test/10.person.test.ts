@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 import { batchLogCoverage, expectedChecksum, resultOf, runCpp, runTs, useScratchDir } from './helpers.js';
 
-const RECORDS = Number(process.env.MMBUS_TEST_RECORDS ?? 2_000_000);
+const RECORDS = Number(process.env['MMBUS_TEST_RECORDS'] ?? 2_000_000);
 
 interface SubResult {
   received: number;

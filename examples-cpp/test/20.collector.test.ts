@@ -86,6 +86,25 @@ describe('collector-host (libcollector.so through dlopen) -> TS web back end', (
     expect(readFileSync(join(dir, 'ts-values.bin')).equals(readFileSync(join(dir, 'lib-values.bin')))).toBe(true);
   });
 
+  it('a late TS subscriber of the keyed channel, after the burst and changes, gets all 210,000 current values at once, equal to the collector\'s', async () => {
+    const { host } = await scenario(70, 3000, ['--rate', '50000', '--duration', '1']);
+    expect(host).toMatchObject({ ok: true, points: 210_000, burstDone: true });
+    const late = await resultOf<{ values: number; points: number; equal: boolean; mismatched: number }>(
+      runTs('late-viewer', ['--dir', dir, '--points', '210000', '--values', join(dir, 'lib-values.bin')]),
+    );
+    expect(late).toMatchObject({ values: 210_000, points: 210_000, equal: true, mismatched: 0 });
+    // the same through the channel API: every point's latest record, its key and tag consistent
+    const ch = openChannel('points', PointUpdate, { dir });
+    expect(ch.keyCount).toBe(210_000);
+    const lib = new Float64Array(readFileSync(join(dir, 'lib-values.bin')).buffer.slice(0));
+    let equal = 0;
+    ch.snapshot('all', (r, key) => {
+      if (r.pointId === key && r.deviceId === Math.floor(key / 3000) && r.tag === `dev${r.deviceId}/pt${key % 3000}` && Object.is(r.value, lib[key])) equal++;
+    });
+    expect(equal).toBe(210_000);
+    ch.close();
+  });
+
   it('the library exports only its C ABI, and the host finds it next to itself', async () => {
     const nm = spawnSync('nm', ['-D', '--defined-only', join(buildDir, 'libcollector.so')], { encoding: 'utf8' });
     expect(nm.status, nm.stderr).toBe(0);

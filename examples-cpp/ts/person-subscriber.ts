@@ -31,7 +31,7 @@ const untilIndex = a['until-index'] ? Number(a['until-index']) : -1;
 const start = (a.start || (a.durable ? 'oldest' : 'newest')) as 'newest' | 'oldest';
 
 const ch = openChannel(a.channel!, Person, { dir: a.dir });
-const sub = ch.subscribe({ name: a.durable || undefined, start, maxBatch: 4096 });
+const sub = ch.subscribe({ ...(a.durable ? { name: a.durable } : {}), start, maxBatch: 4096 });
 process.stdout.write('ready\n');
 
 let received = 0;

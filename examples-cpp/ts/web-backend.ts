@@ -1,5 +1,5 @@
 // The "web back end": subscribes durably to the collector's `points` channel and keeps the latest
-// value of every point (index = device_id * points-per-device + point_id), as a web server would to
+// value of every point (point_id is the point's index, the channel's key), as a web server would to
 // answer "what is point X now". Prints "ready" on stdout once subscribed.
 //
 // It stops when told how many records to expect: a line "stop N" on stdin (N = what the collector
@@ -36,8 +36,9 @@ const points = devices * ppd;
 
 const ch = openChannel(a.channel!, PointUpdate, {
   dir: a.dir,
-  capacity: a.capacity ? Number(a.capacity) : undefined,
-  policy: a.policy as Policy | undefined,
+  keys: points, // keyed by point_id, as the collector creates it: whoever comes first creates it alike
+  ...(a.capacity ? { capacity: Number(a.capacity) } : {}),
+  ...(a.policy ? { policy: a.policy as Policy } : {}),
 });
 const sub = ch.subscribe({ name: a.name, start: 'oldest' });
 process.stdout.write('ready\n');
@@ -83,12 +84,11 @@ for await (const batch of sub) {
   for (let i = 0; i < batch.length; i++) {
     const r = batch.get(i);
     const d = r.deviceId;
-    const p = r.pointId;
-    if (d >= devices || p >= ppd || r.tag !== expectTag(d, p)) {
+    const idx = r.pointId;
+    if (idx >= points || d !== Math.floor(idx / ppd) || r.tag !== expectTag(d, idx % ppd)) {
       bad++;
       continue;
     }
-    const idx = d * ppd + p;
     last[idx] = r.value;
     if (!seen[idx]) {
       seen[idx] = 1;

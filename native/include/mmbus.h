@@ -42,6 +42,7 @@ extern "C" {
 #define MMBUS_MAX_SUBSCRIBERS_LIMIT 4096u
 #define MMBUS_MAX_PUBLISHERS_LIMIT 4096u
 #define MMBUS_TIMEOUT_MAX_MS (INT64_C(1) << 40) /* ~35 years: every time-out is 0..this */
+#define MMBUS_KEY_COUNT_MAX (UINT64_C(1) << 24) /* keys of a keyed channel (16.7 M) */
 
 /* ---- errors ----------------------------------------------------------------------------------
  * The one list of error codes: X(name, value, description). Bindings generate their tables from it
@@ -122,7 +123,11 @@ typedef struct mmbus_options {
   int64_t unblock_timeout_ms;  /* a claim not committed this long while its publisher shows no sign of
                                   progress is given up (MMBUS_E_REVOKED to it); <0 = file's (1000), 0 = never */
   int64_t lock_timeout_ms;     /* longest wait for the channel's table lock; <0 = 5000 */
-  uint64_t reserved[6];        /* zero (mmbus_options_init) */
+  uint64_t key_count;          /* keyed channel: keys 0..key_count-1 (1..MMBUS_KEY_COUNT_MAX); 0 = not keyed
+                                  on create, the file's on open */
+  uint32_t key_offset;         /* byte offset of the key field in a record (keyed: with key_size) */
+  uint32_t key_size;           /* 1, 2, 4 or 8: an unsigned little-endian integer; 0 = the file's on open */
+  uint64_t reserved[4];        /* zero (mmbus_options_init) */
 } mmbus_options_t;
 
 /* Fills defaults (all "take from file / default"). Always call before setting fields. */
@@ -170,7 +175,14 @@ typedef struct mmbus_info {
   uint64_t file_size;
   uint64_t data_offset;       /* byte offset of record 0 in the file */
   uint64_t stamps_offset;     /* byte offset of the commit stamps */
-  uint64_t reserved[8];
+  uint64_t key_count;         /* keyed channels: the number of keys; 0 = not keyed */
+  uint32_t key_offset;        /* the key field: offset in a record and size in bytes */
+  uint32_t key_size;
+  uint64_t keys_offset;       /* byte offset of the key table */
+  uint64_t key_entry_size;    /* bytes per key in it; its buffers start key_header_size bytes into an entry */
+  uint32_t key_header_size;
+  uint32_t reserved32;
+  uint64_t reserved[3];
 } mmbus_info_t;
 MMBUS_API int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *info);
 
@@ -266,6 +278,39 @@ MMBUS_API uint64_t mmbus_sub_lost(const mmbus_sub_t *sub);
 MMBUS_API uint64_t mmbus_sub_cursor(const mmbus_sub_t *sub);
 /* Index of the subscriber's slot in the table (stable while it is attached). */
 MMBUS_API int mmbus_sub_slot(const mmbus_sub_t *sub);
+
+/* ---- keyed channels --------------------------------------------------------------------------
+ * A keyed channel (created with key_count > 0) keeps, beside the ring, the latest record of every key
+ * 0..key_count-1, written in the same commit as the ring record: every publish of a record makes it its
+ * key's latest value (unless a later record of that key was committed first). A record whose key is out
+ * of range is refused with MMBUS_E_INVAL and nothing is written. */
+
+/* Copies the latest record of `key` into out (size = the record size); *seq (if not NULL) receives its
+ * sequence number. MMBUS_E_NOENT if no record of that key was ever published. Never torn, never a
+ * record whose commit was not decided; never waits. */
+MMBUS_API int mmbus_latest(const mmbus_channel_t *ch, uint64_t key, void *out, size_t size, uint64_t *seq);
+/* The key of a record of this channel (MMBUS_E_STATE on a channel that is not keyed). */
+MMBUS_API int mmbus_key_of(const mmbus_channel_t *ch, const void *record, uint64_t *key);
+
+/* Asking for keys: a subscriber of a keyed channel that asked for keys sees only their records
+ * (mmbus_sub_wants), and, with a snapshot, first gets each newly asked key's latest value
+ * (mmbus_sub_snapshot) and then exactly the changes after it: no gap, no change twice. Keys are asked
+ * as ranges [first, first + count); asking again or changing the set while running is allowed. */
+typedef enum mmbus_snapshot {
+  MMBUS_SNAPSHOT_NONE = 0,   /* only the changes from the cursor on */
+  MMBUS_SNAPSHOT_ALL = 1,    /* every newly asked key's latest value first */
+  MMBUS_SNAPSHOT_CHANGED = 2 /* a durable subscriber that resumed: only the keys whose latest value is
+                                newer than the records it had consumed (what changed while it was
+                                away: the keys it asked for then); otherwise as ALL */
+} mmbus_snapshot_t;
+MMBUS_API int mmbus_sub_ask(mmbus_sub_t *sub, uint64_t first, uint64_t count, int snapshot);
+MMBUS_API int mmbus_sub_unask(mmbus_sub_t *sub, uint64_t first, uint64_t count);
+/* The next pending snapshot value: copies it to out and returns 1 with its key and sequence number,
+ * or 0 when none is pending (then poll goes on with the changes). Keys never published are skipped. */
+MMBUS_API int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, uint64_t *seq);
+/* Whether record i of the last polled batch is one the subscriber asked for and has not had yet (its
+ * key asked, and newer than the snapshot value it was given); call it for each record in order. */
+MMBUS_API int mmbus_sub_wants(mmbus_sub_t *sub, const mmbus_batch_t *batch, uint32_t i);
 
 /* ---- liveness and stats ---------------------------------------------------------------------- */
 typedef enum mmbus_sub_state {

@@ -56,6 +56,8 @@ uint64_t header_checksum(const file_header_t *h) {
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+static uint64_t key_entry_bytes(uint32_t stride) { return align_up(sizeof(key_entry_t) + (uint64_t)KEY_BUFFERS * stride, 64); }
+
 /* Offsets of every area, computed from the sizes alone (never read from the file and trusted). */
 static void compute_layout(file_header_t *h) {
   h->header_size = MMBUS_HEADER_SIZE;
@@ -64,7 +66,20 @@ static void compute_layout(file_header_t *h) {
   h->pubs_offset = h->subs_offset + (uint64_t)h->max_subscribers * MMBUS_SLOT_SIZE;
   h->stamps_offset = align_up(h->pubs_offset + (uint64_t)h->max_publishers * MMBUS_SLOT_SIZE, MMBUS_LINE);
   h->data_offset = align_up(h->stamps_offset + h->capacity * 8, 4096);
-  h->file_size = align_up(h->data_offset + h->capacity * h->record_stride, 4096);
+  uint64_t data_end = h->data_offset + h->capacity * h->record_stride;
+  if (h->flags & HFLAG_KEYED) {
+    h->keys_offset = align_up(data_end, 4096);
+    h->file_size = align_up(h->keys_offset + h->key_count * key_entry_bytes(h->record_stride), 4096);
+  } else {
+    h->keys_offset = 0;
+    h->file_size = align_up(data_end, 4096);
+  }
+}
+
+/* The key field: 1, 2, 4 or 8 bytes inside the record. */
+static int key_field_ok(uint64_t count, uint32_t offset, uint32_t size, uint32_t record_size) {
+  return count >= 1 && count <= MMBUS_KEY_COUNT_MAX && (size == 1 || size == 2 || size == 4 || size == 8) &&
+         (uint64_t)offset + size <= record_size;
 }
 
 static int path_of(char *out, size_t cap, const char *dir, const char *name) {
@@ -94,8 +109,9 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
                          h->version, MMBUS_FORMAT_VERSION);
   if (header_checksum(h) != h->header_checksum)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has a corrupt header (checksum mismatch)", path);
-  if (h->flags != 0)
-    return mmbus_set_err(MMBUS_E_VERSION, "'%s' uses header flags 0x%x this library does not know", path, h->flags);
+  if (h->flags & ~HFLAGS_KNOWN)
+    return mmbus_set_err(MMBUS_E_VERSION, "'%s' uses header flags 0x%x this library does not know", path,
+                         h->flags & ~HFLAGS_KNOWN);
   for (size_t i = 0; i < sizeof h->reserved; i++)
     if (h->reserved[i])
       return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has non-zero reserved header bytes (at %zu)", path,
@@ -116,12 +132,19 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
       !timeout_in_range(h->unblock_timeout_ms))
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has a time-out outside 0..%lld ms", path,
                          (long long)MMBUS_TIMEOUT_MAX_MS);
+  if (h->flags & HFLAG_KEYED) {
+    if (!key_field_ok(h->key_count, h->key_offset, h->key_size, h->record_size))
+      return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has an invalid key table (%llu keys, a %u-byte key at %u)", path,
+                           (unsigned long long)h->key_count, h->key_size, h->key_offset);
+  } else if (h->key_count || h->key_offset || h->key_size || h->keys_offset) {
+    return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has key table fields but is not keyed", path);
+  }
   file_header_t expect = *h;
   compute_layout(&expect);
   if (expect.header_size != h->header_size || expect.record_stride != h->record_stride ||
       expect.subs_offset != h->subs_offset || expect.pubs_offset != h->pubs_offset ||
       expect.stamps_offset != h->stamps_offset || expect.data_offset != h->data_offset ||
-      expect.file_size != h->file_size)
+      expect.keys_offset != h->keys_offset || expect.file_size != h->file_size)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has inconsistent area offsets", path);
   if (actual_size < h->file_size)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' is truncated: %llu bytes, the header says %llu", path,
@@ -163,6 +186,14 @@ static int check_options(const file_header_t *h, const mmbus_options_t *o, const
   if (o->max_publishers && o->max_publishers != h->max_publishers)
     return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' has %u publisher slots, not %u", path, h->max_publishers,
                          o->max_publishers);
+  if (o->key_count && !(h->flags & HFLAG_KEYED))
+    return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' is not a keyed channel (it was created without keys)", path);
+  if (o->key_count && o->key_count != h->key_count)
+    return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' has %llu keys, not %llu", path, (unsigned long long)h->key_count,
+                         (unsigned long long)o->key_count);
+  if (o->key_size && (h->flags & HFLAG_KEYED) && (o->key_size != h->key_size || o->key_offset != h->key_offset))
+    return mmbus_set_err(MMBUS_E_MISMATCH, "'%s' keys its records by the %u bytes at %u, not the %u bytes at %u", path,
+                         h->key_size, h->key_offset, o->key_size, o->key_offset);
   return 0;
 }
 
@@ -195,6 +226,11 @@ static int check_option_ranges(const mmbus_options_t *o) {
   }
   if (o->record_size > MMBUS_RECORD_SIZE_MAX)
     return mmbus_set_err(MMBUS_E_INVAL, "record size %u is out of range 1..%u", o->record_size, MMBUS_RECORD_SIZE_MAX);
+  if (o->key_count > MMBUS_KEY_COUNT_MAX)
+    return mmbus_set_err(MMBUS_E_INVAL, "key_count %llu is beyond %llu", (unsigned long long)o->key_count,
+                         (unsigned long long)MMBUS_KEY_COUNT_MAX);
+  if (o->key_size && o->key_size != 1 && o->key_size != 2 && o->key_size != 4 && o->key_size != 8)
+    return mmbus_set_err(MMBUS_E_INVAL, "key_size %u: a key is an unsigned integer of 1, 2, 4 or 8 bytes", o->key_size);
   return 0;
 }
 
@@ -222,6 +258,16 @@ static int build_header(file_header_t *h, const mmbus_options_t *o) {
   h->block_timeout_ms = o->block_timeout_ms < 0 ? MMBUS_DEFAULT_BLOCK_TIMEOUT_MS : o->block_timeout_ms;
   h->heartbeat_timeout_ms = o->heartbeat_timeout_ms < 0 ? MMBUS_DEFAULT_HEARTBEAT_TIMEOUT_MS : o->heartbeat_timeout_ms;
   h->unblock_timeout_ms = o->unblock_timeout_ms < 0 ? MMBUS_DEFAULT_UNBLOCK_TIMEOUT_MS : o->unblock_timeout_ms;
+  if (o->key_count) {
+    if (!key_field_ok(o->key_count, o->key_offset, o->key_size, o->record_size))
+      return mmbus_set_err(MMBUS_E_INVAL, "a keyed channel needs key_size 1, 2, 4 or 8 and the key field inside the "
+                                          "%u-byte record (key_offset %u, key_size %u)", o->record_size, o->key_offset,
+                           o->key_size);
+    h->flags |= HFLAG_KEYED;
+    h->key_count = o->key_count;
+    h->key_offset = o->key_offset;
+    h->key_size = o->key_size;
+  }
   compute_layout(h);
   h->header_checksum = header_checksum(h);
   return 0;
@@ -494,6 +540,13 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   ch->data_wake = (wake_line_t *)(ch->base + OFF_DATA_WAKE);
   ch->space_wake = (wake_line_t *)(ch->base + OFF_SPACE_WAKE);
   ch->helped_claims = (uint32_t *)(ch->base + OFF_FENCE_LINE);
+  if (ch->hdr.flags & HFLAG_KEYED) {
+    ch->keys = ch->base + ch->hdr.keys_offset;
+    ch->key_count = ch->hdr.key_count;
+    ch->key_entry_size = key_entry_bytes(ch->hdr.record_stride);
+    ch->key_offset = ch->hdr.key_offset;
+    ch->key_size = ch->hdr.key_size;
+  }
   ch->subs = (sub_slot_t *)(ch->base + ch->hdr.subs_offset);
   ch->pubs = (pub_slot_t *)(ch->base + ch->hdr.pubs_offset);
   ch->stamps = (uint64_t *)(ch->base + ch->hdr.stamps_offset);
@@ -541,6 +594,12 @@ int mmbus_close(mmbus_channel_t *ch) {
                          ch->path);
   if (ch->pub) {
     pub_slot_t *p = ch->pub;
+    if (pub_finish_own(ch) != 0) {
+      /* a decided commit that cannot be finished now: leave the slot to look dead (its lock goes with
+       * the handle), so that the next process to take it over or to wait for it completes the claim */
+      free_channel(ch);
+      return 0;
+    }
     if (ld_relaxed(&p->pending) != MMBUS_NO_CLAIM) {
       /* closed with a claim outstanding: give it up, so nobody waits for it */
       mmbus_claim_t c = {PENDING_SEQ(ld_relaxed(&p->pending)), (uint32_t)ld_relaxed(&p->pending_n), ch->stride, ch->data, ch->mask};
@@ -604,6 +663,12 @@ int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *i) {
   i->file_size = h->file_size;
   i->data_offset = h->data_offset;
   i->stamps_offset = h->stamps_offset;
+  i->key_count = h->key_count;
+  i->key_offset = h->key_offset;
+  i->key_size = h->key_size;
+  i->keys_offset = h->keys_offset;
+  i->key_entry_size = ch->key_entry_size;
+  i->key_header_size = ch->keys ? KEY_HEADER_SIZE : 0;
   return 0;
 }
 
@@ -725,8 +790,12 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
                                           "file was damaged", opts->name, ch->path, (unsigned long long)cursor,
                          (unsigned long long)h);
   }
+  uint64_t behind_from = UINT64_MAX, resumed_at = resume ? cursor : 0;
   if (cursor < bound) {
-    if (resume) { /* away for more than a lap: what it missed is lost */
+    if (resume && ch->keys) { /* keyed: a snapshot of what changed may stand in for what it missed */
+      behind_from = cursor;
+      align = SKIP_LOST;
+    } else if (resume) { /* away for more than a lap: what it missed is lost */
       lost += bound - cursor;
       align = SKIP_LOST;
     } else {
@@ -746,6 +815,10 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   sub->cursor = cursor;
   sub->align = align;
   sub->lost = lost;
+  sub->behind_from = behind_from;
+  sub->resumed_at = resumed_at;
+  sub->behind_to = bound;
+  sub->snap_next = UINT64_MAX;
   sub->last_heartbeat_ns = os_mono_ns();
   sub->next_check_ns = sub->last_heartbeat_ns;
   ch->open_subs++;
@@ -768,6 +841,7 @@ int mmbus_sub_close(mmbus_sub_t *sub) {
   wake(ch, ch->space_wake, &ch->space_waker); /* a publisher may be waiting on this subscriber */
   ch->open_subs--;
   watch_free(&sub->watch);
+  sub_keys_free(sub);
   free(sub);
   return 0;
 }
@@ -787,8 +861,9 @@ int mmbus_gc(mmbus_channel_t *ch) {
   }
   for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
     pub_slot_t *p = &ch->pubs[i];
-    if (ld_acquire(&p->state) == PUB_ACTIVE && !pub_slot_alive(ch, i)) {
+    if (ld_acquire(&p->state) == PUB_ACTIVE && !pub_slot_alive(ch, i) && pub_take_over_locked(ch, i) == 0) {
       pub_resolve_locked(ch, p); /* a dead publisher writes nothing late */
+      st_relaxed(&p->pending, MMBUS_NO_CLAIM);
       st_release(&p->state, (uint32_t)PUB_FREE);
       reclaimed++;
     }
@@ -917,6 +992,22 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
     if (raw != MMBUS_NO_CLAIM && (n == 0 || n > ch->capacity || pending > head))
       PROBLEM("publisher slot %u: claim of %llu records at %llu is impossible (head %llu)", i, (unsigned long long)n,
               (unsigned long long)pending, (unsigned long long)head);
+  }
+  for (uint64_t k = 0; ch->keys && k < ch->key_count; k++) {
+    const key_entry_t *e = key_entry(ch, k);
+    uint64_t v = ld_acquire(&e->ver), q = v & KEY_VER_SEQ;
+    if ((v >> KEY_VER_CUR_SHIFT) >= KEY_BUFFERS)
+      PROBLEM("key %llu names buffer %llu of %u", (unsigned long long)k, (unsigned long long)(v >> KEY_VER_CUR_SHIFT),
+              KEY_BUFFERS);
+    else if (q > head)
+      PROBLEM("key %llu holds sequence %llu, beyond head %llu", (unsigned long long)k, (unsigned long long)(q - 1),
+              (unsigned long long)head);
+    else if (q) {
+      uint64_t held = record_key(ch, key_buffer(ch, (key_entry_t *)e, (uint32_t)(v >> KEY_VER_CUR_SHIFT)));
+      fence_acquire();
+      if (held != k && ld_relaxed(&e->ver) == v) /* unchanged while read: not a writer's moment */
+        PROBLEM("key %llu holds a record of key %llu", (unsigned long long)k, (unsigned long long)held);
+    }
   }
 #undef PROBLEM
   return problems;

@@ -65,9 +65,30 @@ typedef struct file_header {
   uint64_t file_size;           /* 184 */
   uint64_t header_checksum;     /* 192: FNV-1a 64 of bytes 0..255, this field taken as 0 */
   int64_t unblock_timeout_ms;   /* 200 */
-  uint8_t reserved[48];         /* 208 */
+  uint64_t key_count;           /* 208 keyed (HFLAG_KEYED): keys 0..key_count-1 */
+  uint32_t key_offset;          /* 216 the key field in a record... */
+  uint32_t key_size;            /* 220 ...1, 2, 4 or 8 bytes, unsigned little-endian */
+  uint64_t keys_offset;         /* 224 the key table (computed) */
+  uint8_t reserved[24];         /* 232 */
 } file_header_t;
 _Static_assert(sizeof(file_header_t) == 256, "header layout");
+
+#define HFLAG_KEYED 0x1u /* header flag: the file holds a key table (docs/format.md §11) */
+#define HFLAGS_KNOWN HFLAG_KEYED
+
+/* A key table entry: the latest record of one key, in one of three buffers (a writer fills a buffer
+ * nobody reads, then flips `ver`; a stopped writer can only ever hold one of them). */
+#define KEY_BUFFERS 3u
+#define KEY_VER_SEQ (STAMP_SEQ_MASK)         /* ver bits 0..61: sequence + 1 of the record held (0: none) */
+#define KEY_VER_CUR_SHIFT 62                 /* ver bits 62..63: the buffer holding it */
+#define KEY_HEADER_SIZE 64u /* the buffers start on a cache line: a 128-byte record is two lines */
+typedef struct key_entry {
+  uint64_t ver;                   /* A */
+  uint64_t busy[KEY_BUFFERS];     /* A: 0, or the writer's token while it fills that buffer */
+  uint8_t reserved[KEY_HEADER_SIZE - 8 * (1 + KEY_BUFFERS)];
+  /* then KEY_BUFFERS buffers of record_stride bytes */
+} key_entry_t;
+_Static_assert(sizeof(key_entry_t) == KEY_HEADER_SIZE, "key entry header");
 
 /* Mutable control lines after the static header. */
 #define OFF_LOCK_LINE 256u  /* int32 holder_pid, u32 0, u64 holder_pid_ns: who took the table lock last */
@@ -122,9 +143,12 @@ typedef struct pub_slot {
   uint32_t claiming;     /*  72 1 from the announcement until the claim is handed to the caller: its
                                  slots are not being written yet (readers' overrun check) */
   uint32_t reserved0;    /*  76 */
-  uint64_t helped;       /*  80 first sequence + 1 of a committing claim whose first stamp another
-                                 process wrote, until its owner has written it too */
-  uint8_t reserved[40];  /*  88 */
+  uint64_t helped;       /*  80 first sequence + 1 of a committing claim that another process
+                                 completed (stamps, keys), until its owner has completed it too */
+  uint64_t helped_n;     /*  88 records of that claim */
+  uint64_t updating;     /*  96 keyed: key + 1 of the key buffer the owner is filling (0: none), for
+                                 whoever takes the slot over after the owner died */
+  uint8_t reserved[24];  /* 104 */
 } pub_slot_t;
 _Static_assert(sizeof(pub_slot_t) == MMBUS_SLOT_SIZE, "publisher slot layout");
 
@@ -154,6 +178,10 @@ struct mmbus_channel {
   wake_line_t *data_wake;
   wake_line_t *space_wake;
   uint32_t *helped_claims;
+  uint8_t *keys;           /* keyed: the key table */
+  uint64_t key_count;
+  uint64_t key_entry_size;
+  uint32_t key_offset, key_size;
   os_waker_t data_waker;
   os_waker_t space_waker;
   sub_slot_t *subs;
@@ -207,6 +235,22 @@ struct mmbus_sub {
   int chasing;             /* the last batch was small and right behind the publisher */
   stuck_watch_t watch;     /* poll and wait (never at the same time) */
   uint64_t next_check_ns;
+  /* keyed: what it asked for, what it had of each key, and snapshot values still to give */
+  uint8_t *asked;          /* bit per key */
+  uint64_t **had;          /* per key: sequence + 1 of the newest record given (snapshot or change), in
+                              pages of HAD_PAGE_KEYS allocated when a key in them is asked */
+  uint8_t *snap_pending;   /* bit per key: its snapshot value is still to be given */
+  uint64_t snap_next;      /* first key that may be pending */
+  uint64_t snap_count;     /* keys pending */
+  uint64_t behind_from;    /* keyed: a durable cursor that resumed behind the ring, until a snapshot
+                              (or the first poll, which then counts the skipped records lost); else
+                              UINT64_MAX */
+  uint64_t behind_to;
+  uint64_t resumed_at;     /* durable, resumed: the cursor it had stored (what it consumed before) */
+  int read_any;            /* a batch was handed out since subscribing */
+  struct had_undo *undo;   /* what mmbus_sub_wants changed in the batch in hand, to take back what an
+                              overwrite spoilt before the reader had it */
+  uint32_t undo_n, undo_cap;
 };
 
 /* error.c */
@@ -228,5 +272,15 @@ void watch_free(stuck_watch_t *w);
 
 /* ring.c, shared with channel.c */
 void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p);
+int pub_finish_own(mmbus_channel_t *ch);
+int pub_take_over_locked(mmbus_channel_t *ch, uint32_t i);
+static inline key_entry_t *key_entry(const mmbus_channel_t *ch, uint64_t key) {
+  return (key_entry_t *)(ch->keys + key * ch->key_entry_size);
+}
+static inline uint8_t *key_buffer(const mmbus_channel_t *ch, key_entry_t *e, uint32_t b) {
+  return (uint8_t *)e + sizeof(key_entry_t) + (size_t)b * ch->stride;
+}
+uint64_t record_key(const mmbus_channel_t *ch, const uint8_t *record);
+void sub_keys_free(mmbus_sub_t *sub);
 
 #endif

@@ -78,6 +78,11 @@ int os_unlink(const char *path);
  * *broken becomes non-zero (the caller then fails every call with MMBUS_E_CORRUPT). */
 int os_map(os_file_t f, size_t size, int readonly, void **base, volatile int **broken);
 void os_unmap(void *base, size_t size);
+/* Makes [p, p + len) of a mapping present and writable now, in one call, instead of a page fault at
+ * each first write (best effort: nothing happens where the OS cannot). */
+void os_prefault_write(void *p, size_t len);
+/* The same for reading. */
+void os_prefault_read(const void *p, size_t len);
 int os_msync(void *base, size_t size);
 
 /* ---- byte-range locks on the channel file (the kernel drops them when their owner dies) ---- */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -137,3 +138,19 @@ int os_byte_locked(os_file_t f, uint64_t off) {
   }
   return fl.l_type != F_UNLCK;
 }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+static void prefault(const void *p, size_t len, int advice) {
+  uintptr_t page = 4096, start = (uintptr_t)p & ~(page - 1);
+  (void)madvise((void *)start, len + ((uintptr_t)p - start), advice); /* older kernels: EINVAL, no harm */
+}
+
+void os_prefault_write(void *p, size_t len) { prefault(p, len, MADV_POPULATE_WRITE); }
+void os_prefault_read(const void *p, size_t len) { prefault(p, len, MADV_POPULATE_READ); }

@@ -1,6 +1,7 @@
 /* The ring: claim, commit, poll, ack, wait, back-pressure, and what happens to claims whose publisher
  * died or got stuck (docs/format.md, "Protocol"). */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 
 #include "atomics.h"
@@ -81,8 +82,22 @@ void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p) {
   }
   if (ld_relaxed(&p->helped)) {
     st_release(&p->helped, 0);
+    st_relaxed(&p->helped_n, 0);
     fetch_add_seq_cst(ch->helped_claims, (uint32_t)-1);
   }
+}
+
+static int finish_decided(mmbus_channel_t *ch, uint64_t first, uint32_t n, int helper);
+static void free_dead_owner_buffer(mmbus_channel_t *ch, uint32_t i);
+
+/* A dead owner's slot, before it is reused: its key buffer freed, and a claim it had decided to
+ * commit completed (it is committed: its records are complete). Locked. */
+int pub_take_over_locked(mmbus_channel_t *ch, uint32_t i) {
+  pub_slot_t *p = &ch->pubs[i];
+  free_dead_owner_buffer(ch, i);
+  uint64_t raw = ld_acquire(&p->pending);
+  if (raw == MMBUS_NO_CLAIM || !(raw & PENDING_COMMITTING)) return 0;
+  return finish_decided(ch, PENDING_SEQ(raw), (uint32_t)ld_relaxed(&p->pending_n), 1);
 }
 
 static int attach_publisher(mmbus_channel_t *ch) {
@@ -94,7 +109,12 @@ static int attach_publisher(mmbus_channel_t *ch) {
       pub_slot_t *p = &ch->pubs[i];
       uint32_t st = ld_acquire(&p->state);
       if (pass == 0 ? st != PUB_FREE : (st != PUB_ACTIVE || pub_slot_alive(ch, i))) continue;
-      if (os_lock_byte(ch->file, LOCK_PUB(i), -1) == 0) found = (int)i;
+      if (os_lock_byte(ch->file, LOCK_PUB(i), -1) != 0) continue;
+      if (pass == 1 && pub_take_over_locked(ch, i) != 0) { /* its owner's decided claim cannot be completed yet */
+        os_unlock_byte(ch->file, LOCK_PUB(i));
+        continue;
+      }
+      found = (int)i;
     }
   }
   if (found >= 0) {
@@ -118,6 +138,9 @@ static int attach_publisher(mmbus_channel_t *ch) {
                          ch->hdr.max_publishers, ch->path);
   __atomic_store_n(&ch->pub_index, found, __ATOMIC_RELEASE);
   ch->pub = &ch->pubs[found];
+  /* A publisher writes every key's entry sooner or later (a start-up burst: all at once): mapped in
+   * one call, not a page fault per 4 KiB of a table that can be hundreds of MB */
+  if (ch->keys) os_prefault_write(ch->keys, (size_t)(ch->key_count * ch->key_entry_size));
   return 0;
 }
 
@@ -148,15 +171,178 @@ static int fenced(mmbus_channel_t *ch, uint64_t seq) {
   return 0;
 }
 
-/* Whether the slot of sequence seq (committed) must not be reused yet: seq is the first record of a
- * claim whose stamp another process wrote for its stuck owner, who will write it again when it
- * resumes (the same value: harmless until a later lap is there). */
+/* ---- keyed channels: the table of latest values ------------------------------------------------ */
+
+#define HELPER_TOKEN (UINT64_C(1) << 63) /* a key buffer filled by a helper, under the table lock */
+#define TOKEN_SEQ_MASK ((UINT64_C(1) << 48) - 1)
+
+/* Who fills a key buffer: a helper, or publisher slot i (i + 1 in the top 16 bits), for record seq. */
+static inline uint64_t key_token(const mmbus_channel_t *ch, uint64_t seq, int helper) {
+  uint64_t who = helper ? HELPER_TOKEN : (uint64_t)(ch->pub_index + 1) << 48;
+  return who | ((seq + 1) & TOKEN_SEQ_MASK);
+}
+
+uint64_t record_key(const mmbus_channel_t *ch, const uint8_t *record) {
+  uint64_t k = 0;
+  const uint8_t *p = record + ch->key_offset;
+  for (uint32_t i = ch->key_size; i-- > 0;) k = (k << 8) | p[i]; /* little-endian, as the codegen lays it out */
+  return k;
+}
+
+static inline const uint8_t *ring_record(const mmbus_channel_t *ch, uint64_t seq) {
+  return ch->data + (size_t)(seq & ch->mask) * ch->stride;
+}
+
+/* A key buffer held by a writer that cannot finish any more: a dead publisher, or a helper (helpers
+ * hold the table lock while they write, so a helper token seen under the lock is a dead helper's). */
+static void free_stale_buffers(mmbus_channel_t *ch, key_entry_t *e, int have_lock) {
+  int locked = have_lock;
+  for (uint32_t b = 0; b < KEY_BUFFERS; b++) {
+    uint64_t t = ld_acquire(&e->busy[b]);
+    if (!t) continue;
+    if (t & HELPER_TOKEN) {
+      if (!locked && chan_lock(ch) == 0) locked = 2;
+      if (!locked) continue;
+    } else if (pub_slot_alive(ch, (uint32_t)((t >> 48) - 1))) {
+      continue;
+    }
+    cas_seq_cst(&e->busy[b], &t, 0); /* its half-written buffer is not current: nobody reads it */
+  }
+  if (locked == 2) chan_unlock(ch);
+}
+
+/* Makes record seq (in the ring) the latest of `key` unless a later record of that key is there
+ * already: fill a buffer nobody reads (claimed with a CAS), then flip `ver` to it with a CAS that only
+ * goes to a later sequence. Readers never wait; a writer that stops can only ever strand the buffer it
+ * holds. A helper (completing a stopped owner's claim) may race the owner finishing and the ring moving
+ * on, so it checks after copying that the slot was not reused meanwhile (then the owner updated the key
+ * before its stamps, and there is nothing to do). 0, or MMBUS_E_BUSY when no buffer came free before
+ * the deadline (two stopped writers of this key). */
+static int key_update(mmbus_channel_t *ch, uint64_t key, uint64_t seq, uint64_t token, int64_t timeout_ms,
+                      int helper) {
+  key_entry_t *e = key_entry(ch, key);
+  const uint8_t *data = ring_record(ch, seq);
+  idle_t idle;
+  idle_init(&idle, 1, GAP_SLEEP_NS);
+  uint64_t deadline = 0;
+  if (!helper) st_relaxed(&ch->pub->updating, key + 1);
+  for (;;) {
+    uint64_t v = ld_acquire(&e->ver);
+    if ((v & KEY_VER_SEQ) >= seq + 1) break; /* a later record of this key won */
+    uint32_t cur = (uint32_t)(v >> KEY_VER_CUR_SHIFT);
+    int got = -1;
+    for (uint32_t b = 0; b < KEY_BUFFERS && got < 0; b++) {
+      if (b == cur || ld_relaxed(&e->busy[b])) continue;
+      uint64_t zero = 0;
+      if (cas_seq_cst(&e->busy[b], &zero, token)) got = (int)b;
+    }
+    if (got >= 0) {
+      /* a buffer only becomes current through its own holder's flip: if it is current now, the one
+       * before us flipped to it and let go: take another */
+      if ((uint32_t)(ld_acquire(&e->ver) >> KEY_VER_CUR_SHIFT) == (uint32_t)got) {
+        st_release(&e->busy[got], 0);
+        continue;
+      }
+      memcpy(key_buffer(ch, e, (uint32_t)got), data, ch->record_size);
+      fence_acquire();
+      if (!helper || ld_acquire(ch->head) <= seq + ch->capacity) {
+        uint64_t nv = (seq + 1) | ((uint64_t)got << KEY_VER_CUR_SHIFT);
+        v = ld_acquire(&e->ver);
+        while ((v & KEY_VER_SEQ) < seq + 1)
+          if (cas_seq_cst(&e->ver, &v, nv)) break;
+      }
+      st_release(&e->busy[got], 0);
+      break;
+    }
+    if (idle_busy(&idle)) continue;
+    free_stale_buffers(ch, e, helper);
+    uint64_t now = os_mono_ns();
+    if (!deadline) deadline = deadline_after(now, timeout_ms);
+    if (now >= deadline) {
+      if (!helper) st_relaxed(&ch->pub->updating, 0);
+      return mmbus_set_err(MMBUS_E_BUSY, "'%s': key %llu cannot be updated: every spare buffer of it is held by "
+                                         "a stopped writer", ch->path, (unsigned long long)key);
+    }
+    os_sleep_ns(GAP_SLEEP_NS);
+  }
+  if (!helper) st_relaxed(&ch->pub->updating, 0);
+  return 0;
+}
+
+/* A dead owner's key buffer (its slot is being taken over: nothing else will free it). Locked. */
+static void free_dead_owner_buffer(mmbus_channel_t *ch, uint32_t i) {
+  pub_slot_t *p = &ch->pubs[i];
+  uint64_t k = ld_relaxed(&p->updating);
+  if (k && ch->keys && k - 1 < ch->key_count) {
+    key_entry_t *e = key_entry(ch, k - 1);
+    for (uint32_t b = 0; b < KEY_BUFFERS; b++) {
+      uint64_t t = ld_acquire(&e->busy[b]);
+      if (t && !(t & HELPER_TOKEN) && (t >> 48) == i + 1) cas_seq_cst(&e->busy[b], &t, 0);
+    }
+  }
+  st_relaxed(&p->updating, 0);
+}
+
+/* A key's entry header, for writing: a large table is far away in memory; fetching the entries of a
+ * claim's records all at once overlaps their cache misses instead of paying them one after the other. */
+static inline void prefetch_key(const mmbus_channel_t *ch, uint64_t key) {
+  __builtin_prefetch(key_entry(ch, key), 1, 3);
+}
+
+/* The buffer an update of `key` will most likely fill (the one after the current), for writing. */
+static inline void prefetch_key_buffer(mmbus_channel_t *ch, uint64_t key) {
+  key_entry_t *e = key_entry(ch, key);
+  uint32_t next = ((uint32_t)(ld_relaxed(&e->ver) >> KEY_VER_CUR_SHIFT) + 1) % KEY_BUFFERS;
+  const uint8_t *b = key_buffer(ch, e, next);
+  for (uint32_t off = 0; off < ch->record_size; off += 64) __builtin_prefetch(b + off, 1, 3);
+}
+
+/* The keys of a claim's records (before anything of it is decided): all in range? */
+static int check_keys(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t k = record_key(ch, ring_record(ch, seq + i));
+    if (k >= ch->key_count)
+      return mmbus_set_err(MMBUS_E_INVAL, "record %u of the claim has key %llu, out of range 0..%llu of '%s': "
+                                          "nothing was published", i, (unsigned long long)k,
+                           (unsigned long long)(ch->key_count - 1), ch->path);
+  }
+  return 0;
+}
+
+/* What a decided (committing) claim still has to do, by its owner or by a helper: every record's key,
+ * then the stamps, the first last. Everything here is a CAS that only moves forward or a write of the
+ * same bytes the owner writes, so owner and helper may overlap. */
+static int finish_decided(mmbus_channel_t *ch, uint64_t first, uint32_t n, int helper) {
+  if (ch->keys)
+    for (uint32_t i = 0; i < n; i++) {
+      uint64_t k = record_key(ch, ring_record(ch, first + i));
+      if (k < ch->key_count) {
+        /* a helper holds the table lock: it does not wait for buffers, a later pass retries */
+        int rc = key_update(ch, k, first + i, key_token(ch, first + i, helper), helper ? 0 : ch->block_timeout_ms,
+                            helper);
+        if (rc) return rc;
+      }
+    }
+  for (uint32_t i = n; i-- > 0;) {
+    uint64_t *sp = stamp_of(ch, first + i), want = (first + i + 1) | (i ? STAMP_CONT : 0);
+    uint64_t v = ld_relaxed(sp);
+    while (stamp_seq(v) < first + i + 1)
+      if (cas_seq_cst(sp, &v, want)) break;
+  }
+  return 0;
+}
+
+/* Whether the slot of sequence seq (committed) must not be reused yet: seq is in a claim that another
+ * process completed for its stopped owner, who will write the same stamps again when it resumes
+ * (harmless until a later lap is there). */
 static int helped_fence(mmbus_channel_t *ch, uint64_t seq) {
   for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
     pub_slot_t *p = &ch->pubs[i];
     uint64_t hp = ld_acquire(&p->helped);
-    if (hp != seq + 1) continue;
-    if (ld_acquire(&p->pending) != (seq | PENDING_COMMITTING)) continue; /* it wrote its stamp: done */
+    if (!hp) continue;
+    uint64_t first = hp - 1, n = ld_relaxed(&p->helped_n);
+    if (seq < first || seq - first >= n) continue;
+    if (ld_acquire(&p->pending) != (first | PENDING_COMMITTING)) continue; /* it completed it: done */
     if (pub_slot_alive(ch, i)) return 1;
     if (chan_lock(ch) == 0) {
       if (ld_acquire(&p->helped) == hp && !pub_slot_alive(ch, i)) pub_resolve_locked(ch, p);
@@ -166,33 +352,32 @@ static int helped_fence(mmbus_channel_t *ch, uint64_t seq) {
   return 0;
 }
 
-/* A live owner showing no progress for the unblock time-out. Undecided (pending = its first
- * sequence): decide it given up, with the one CAS its commit would need too, and fence its slots.
- * Decided to commit but stopped before writing its first stamp: write that stamp for it (its records
- * are complete) and fence that slot until the owner has written it too. */
-static void unblock_claim(mmbus_channel_t *ch, uint32_t i, uint64_t raw, uint64_t n, uint64_t progress) {
+/* A claim whose owner cannot go on: dead, or alive but without progress for the unblock time-out.
+ * Undecided (pending = its first sequence; only when alive): decide it given up, with the one CAS its
+ * commit needs too, and fence its slots. Decided to commit (COMMITTING): its records are complete, so
+ * complete it for the owner — keys and stamps — and, if the owner lives, fence those slots until it has
+ * completed it too. */
+static void unblock_claim(mmbus_channel_t *ch, uint32_t i, uint64_t raw, uint64_t n, uint64_t progress, int alive) {
   if (chan_lock(ch)) return; /* read-only or lock busy: another waiter will do it */
   pub_slot_t *p = &ch->pubs[i];
   uint64_t first = PENDING_SEQ(raw);
-  if (ld_acquire(&p->state) == PUB_ACTIVE && ld_relaxed(&p->progress) == progress && pub_slot_alive(ch, i)) {
-    if (!(raw & PENDING_COMMITTING)) {
-      uint64_t expect = raw;
-      if (!ld_relaxed(&p->revoked) && cas_seq_cst(&p->pending, &expect, first | PENDING_REVOKED)) {
-        st_relaxed(&p->revoked_n, n);
-        st_release(&p->revoked, first + 1);
-      }
-    } else if (ld_acquire(&p->pending) == raw && !ld_relaxed(&p->helped)) {
-      uint64_t *sp = stamp_of(ch, first);
-      uint64_t v = ld_acquire(sp);
-      while (stamp_seq(v) < first + 1)
-        if (cas_seq_cst(sp, &v, first + 1)) break;
-      if (ld_acquire(sp) == first + 1) {
-        fetch_add_seq_cst(ch->helped_claims, 1u);
-        st_release(&p->helped, first + 1);
-      }
+  int still = ld_acquire(&p->state) == PUB_ACTIVE && ld_acquire(&p->pending) == raw &&
+              (!alive || (ld_relaxed(&p->progress) == progress && pub_slot_alive(ch, i)));
+  if (still && !(raw & PENDING_COMMITTING) && alive) {
+    uint64_t expect = raw;
+    if (!ld_relaxed(&p->revoked) && cas_seq_cst(&p->pending, &expect, first | PENDING_REVOKED)) {
+      st_relaxed(&p->revoked_n, n);
+      st_release(&p->revoked, first + 1);
+    }
+  } else if (still && (raw & PENDING_COMMITTING) && !ld_relaxed(&p->helped)) {
+    if (finish_decided(ch, first, (uint32_t)n, 1) == 0 && alive) {
+      st_relaxed(&p->helped_n, n);
+      fetch_add_seq_cst(ch->helped_claims, 1u);
+      st_release(&p->helped, first + 1);
     }
   }
   chan_unlock(ch);
+  wake(ch, ch->data_wake, &ch->data_waker);
 }
 
 /* The gap at seq: claimed (head > seq), its stamp not there. Gives it up when no live publisher can
@@ -218,7 +403,14 @@ static int settle_gap(mmbus_channel_t *ch, stuck_watch_t *w, uint64_t seq, uint6
     uint64_t pending = PENDING_SEQ(raw), n = ld_relaxed(&p->pending_n);
     int covers = seq >= pending && seq - pending < n;
     if (!covers && pending <= seq) continue;
-    if (!pub_slot_alive(ch, i)) continue; /* dead: it can commit nothing */
+    if (!pub_slot_alive(ch, i)) {
+      /* dead: it can commit nothing more. Decided to commit: it is committed, its records complete */
+      if (covers && (raw & PENDING_COMMITTING)) {
+        unblock_claim(ch, i, raw, n, 0, 0);
+        if (committed_for(ld_acquire(stamp_of(ch, seq)), seq)) return 1;
+      }
+      continue;
+    }
     if (!covers) {
       if (pending < next_live) next_live = pending;
       continue;
@@ -229,7 +421,7 @@ static int settle_gap(mmbus_channel_t *ch, stuck_watch_t *w, uint64_t seq, uint6
       w->progress[i] = progress;
       w->since_ns[i] = now;
     } else if (ch->unblock_timeout_ns && now - w->since_ns[i] >= ch->unblock_timeout_ns) {
-      unblock_claim(ch, i, raw, n, progress);
+      unblock_claim(ch, i, raw, n, progress, 1);
       if (committed_for(ld_acquire(stamp_of(ch, seq)), seq)) return 1; /* its stamp was written for it */
       if (ld_acquire(&p->pending) & PENDING_REVOKED) continue;       /* given up: it holds nothing */
     }
@@ -429,6 +621,21 @@ static void abandon_own(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
   wake(ch, ch->data_wake, &ch->data_waker);
 }
 
+/* A commit of ours that could not update a key in time (two stopped writers held every spare buffer of
+ * it) is decided: it is finished before anything else this handle does. */
+int pub_finish_own(mmbus_channel_t *ch) {
+  pub_slot_t *p = ch->pub;
+  uint64_t raw = p ? ld_relaxed(&p->pending) : MMBUS_NO_CLAIM;
+  if (raw == MMBUS_NO_CLAIM || !(raw & PENDING_COMMITTING)) return 0;
+  int rc = finish_decided(ch, PENDING_SEQ(raw), (uint32_t)ld_relaxed(&p->pending_n), 0);
+  if (rc) return rc;
+  st_release(&p->pending, MMBUS_NO_CLAIM);
+  resolve_own(ch);
+  fence_seq_cst();
+  wake(ch, ch->data_wake, &ch->data_waker);
+  return 0;
+}
+
 static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *c) {
   if (!ch || !c) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   if (ch->readonly) return mmbus_set_err(MMBUS_E_PERM, "'%s' was opened read-only", ch->path);
@@ -444,8 +651,13 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
     if (rc) return rc;
   }
   pub_slot_t *p = ch->pub;
-  if (ld_relaxed(&p->pending) != MMBUS_NO_CLAIM)
+  uint64_t raw = ld_relaxed(&p->pending);
+  if (raw != MMBUS_NO_CLAIM && (raw & PENDING_COMMITTING)) {
+    rc = pub_finish_own(ch);
+    if (rc) return rc;
+  } else if (raw != MMBUS_NO_CLAIM) {
     return mmbus_set_err(MMBUS_E_STATE, "a claim of this handle is not committed yet (one claim at a time per handle)");
+  }
   resolve_own(ch); /* a claim of ours given up earlier: we are past it */
   if (++ch->claims_unchecked >= CHECK_EVERY_CLAIMS) {
     ch->claims_unchecked = 0;
@@ -537,20 +749,39 @@ static int given_up(mmbus_channel_t *ch, const mmbus_claim_t *c) {
                        (long long)(ch->unblock_timeout_ns / 1000000u));
 }
 
-/* Commits [seq, seq + n): the later records' stamps first, then the decision — one CAS on this
- * handle's own slot (a line no reader touches) from "claimed" to "committing", the same word on which
- * the others would give the claim up — then the first stamp, which makes the whole claim visible at
- * once. A claim that others gave up cannot be committed late: the CAS fails. */
+/* Commits [seq, seq + n). The decision first — one CAS on this handle's own slot (a line no reader
+ * touches) from "claimed" to "committing", the same word on which the others would give the claim up —
+ * then (keyed) every record's key, then the later records' stamps, then the first stamp, which makes
+ * the whole claim visible at once. A claim that others gave up cannot be committed late: the CAS fails.
+ * A decided claim always ends committed: if its owner stops or dies, others complete it. */
 static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   uint64_t seq = c->seq;
   pub_slot_t *p = ch->pub;
   if (__builtin_expect(ld_relaxed(&p->revoked) == seq + 1, 0)) return given_up(ch, c);
-  for (uint32_t i = c->n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT);
+  if (ch->keys) {
+    int rc = check_keys(ch, seq, c->n);
+    if (rc) {
+      abandon_own(ch, seq, c->n);
+      return rc;
+    }
+  }
   uint64_t expect = seq;
   if (__builtin_expect(!cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING), 0)) return given_up(ch, c);
+  if (ch->keys) {
+    if (c->n > 1) {
+      for (uint32_t i = 0; i < c->n; i++) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i)));
+      for (uint32_t i = 0; i < c->n; i++) prefetch_key_buffer(ch, record_key(ch, ring_record(ch, seq + i)));
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+      int rc = key_update(ch, record_key(ch, ring_record(ch, seq + i)), seq + i, key_token(ch, seq + i, 0),
+                          ch->block_timeout_ms, 0);
+      if (rc) return rc; /* decided: the others complete it (docs/format.md §8.8) */
+    }
+  }
+  for (uint32_t i = c->n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT);
   st_release(stamp_of(ch, seq), seq + 1);
   st_release(&p->pending, MMBUS_NO_CLAIM);
-  if (__builtin_expect(ld_relaxed(&p->helped) != 0, 0)) resolve_own(ch); /* another wrote our stamp meanwhile */
+  if (__builtin_expect(ld_relaxed(&p->helped) != 0, 0)) resolve_own(ch); /* another completed it meanwhile */
   st_relaxed(&p->published, ld_relaxed(&p->published) + c->n);
   /* The fence orders the stamp before the need_wake load (no missed wake-up). One-record commits skip
    * it: a sleeper that races one wakes from its first, 1 ms, sleep instead (docs/format.md §8.10). */
@@ -571,6 +802,7 @@ static int check_own_claim(mmbus_channel_t *ch, const mmbus_claim_t *c, const ch
 int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   int rc = check_own_claim(ch, c, "commit");
   if (rc) return ch ? outcome(ch, rc) : rc;
+  if (ld_relaxed(&ch->pub->pending) & PENDING_COMMITTING) return outcome(ch, pub_finish_own(ch)); /* again */
   if ((rc = chan_usable(ch)) != 0) {
     st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
     return rc;
@@ -581,6 +813,9 @@ int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
 int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   int rc = check_own_claim(ch, c, "abort");
   if (rc) return rc;
+  if (ld_relaxed(&ch->pub->pending) & PENDING_COMMITTING)
+    return mmbus_set_err(MMBUS_E_STATE, "the claim at %llu was decided (its commit was under way): it is committed, "
+                                        "not aborted; mmbus_commit finishes it", (unsigned long long)c->seq);
   abandon_own(ch, c->seq, c->n); /* the same outcome when the others gave it up already */
   return 0;
 }
@@ -590,6 +825,12 @@ int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size) {
   if (size != ch->record_size)
     return mmbus_set_err(MMBUS_E_TOOBIG, "record of %zu bytes on '%s', which holds %u-byte records", size, ch->path,
                          ch->record_size);
+  if (ch->keys) {
+    uint64_t k = record_key(ch, rec);
+    if (k >= ch->key_count)
+      return mmbus_set_err(MMBUS_E_INVAL, "key %llu is out of range 0..%llu of '%s': nothing was published",
+                           (unsigned long long)k, (unsigned long long)(ch->key_count - 1), ch->path);
+  }
   mmbus_claim_t c;
   int rc = mmbus_claim(ch, 1, -1, &c);
   if (rc) return rc;
@@ -603,10 +844,16 @@ int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n) {
   if (n > ch->capacity)
     return mmbus_set_err(MMBUS_E_TOOBIG, "batch of %zu records exceeds the ring of %llu", n,
                          (unsigned long long)ch->capacity);
+  const uint8_t *src = recs;
+  if (ch->keys)
+    for (size_t i = 0; i < n; i++)
+      if (record_key(ch, src + i * ch->record_size) >= ch->key_count)
+        return mmbus_set_err(MMBUS_E_INVAL, "record %zu has key %llu, out of range 0..%llu of '%s': nothing was "
+                                            "published", i, (unsigned long long)record_key(ch, src + i * ch->record_size),
+                             (unsigned long long)(ch->key_count - 1), ch->path);
   mmbus_claim_t c;
   int rc = mmbus_claim(ch, (uint32_t)n, -1, &c);
   if (rc) return rc;
-  const uint8_t *src = recs;
   for (uint32_t i = 0; i < c.n; i++) memcpy(mmbus_claim_record(&c, i), src + (size_t)i * ch->record_size, ch->record_size);
   return outcome(ch, commit_claim(ch, &c));
 }
@@ -634,6 +881,9 @@ static void publish_cursor(mmbus_sub_t *sub) {
 }
 
 enum { AT_NOTHING = 0, AT_RECORD = 1, AT_MOVED = 2 };
+
+static void resnapshot_changed(mmbus_sub_t *sub);
+static void spoilt_values(mmbus_sub_t *sub, uint32_t bad);
 
 /* What is at the cursor (docs/format.md §8.6): a record to hand out, nothing yet, or something to
  * step over (a given-up slot, the rest of a claim whose start was not seen, a lapped slot). */
@@ -668,6 +918,7 @@ static int settle_cursor(mmbus_sub_t *sub) {
   sub->lost += oldest - c;
   sub->cursor = oldest;
   sub->align = SKIP_LOST;
+  if (sub->asked) resnapshot_changed(sub); /* what it missed: each asked key's current value */
   return AT_MOVED;
 }
 
@@ -676,6 +927,13 @@ static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   mmbus_channel_t *ch = sub->ch;
   int rc = chan_usable(ch);
   if (rc) return rc;
+  if (__builtin_expect(sub->snap_count != 0, 0))
+    return mmbus_set_err(MMBUS_E_STATE, "snapshot values are pending: take them first (mmbus_sub_snapshot), then poll");
+  if (__builtin_expect(sub->behind_from != UINT64_MAX, 0)) { /* resumed behind the ring, no snapshot asked */
+    sub->lost += sub->behind_to - sub->behind_from;
+    sub->behind_from = UINT64_MAX;
+    publish_cursor(sub);
+  }
   if (max == 0) max = UINT32_MAX;
   if (max > ch->capacity) max = (uint32_t)ch->capacity;
   uint64_t now = os_mono_ns();
@@ -712,7 +970,7 @@ static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
                                             "file was damaged", ch->path);
     publish_cursor(sub);
   }
-  if (r != AT_RECORD) {
+  if (r != AT_RECORD || __builtin_expect(sub->snap_count != 0, 0)) { /* a lap left snapshots to take first */
     sub->has_batch = 0;
     sub->chasing = 0;
     b->n = 0;
@@ -729,6 +987,8 @@ static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   sub->batch_seq = c;
   sub->batch_n = n;
   sub->has_batch = 1;
+  sub->read_any = 1;
+  sub->undo_n = 0;
   sub->checked_overrun = -1;
   sub->flowing = 1;
   b->seq = c;
@@ -795,6 +1055,8 @@ static int ack_impl(mmbus_sub_t *sub, uint32_t count) {
   uint32_t bad = sub->checked_overrun >= 0 ? (uint32_t)sub->checked_overrun : batch_overrun(sub, count);
   if (bad > count) bad = count;
   sub->lost += bad;
+  /* keyed: a value overwritten before it was read is given again, as the key's latest */
+  if (__builtin_expect(bad && sub->asked, 0)) spoilt_values(sub, bad);
   sub->cursor = end;
   sub->has_batch = 0;
   publish_cursor(sub);
@@ -824,7 +1086,7 @@ static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
   idle_t idle;
   idle_init(&idle, sub->flowing, MAX_SLEEP_NS);
   for (;;) {
-    if (something_at(sub)) return 0;
+    if (something_at(sub) || sub->snap_count) return 0; /* snapshot values to take count as something */
     if (idle_busy(&idle)) continue;
     if (ld_acquire(&sub->interrupted)) {
       st_relaxed(&sub->interrupted, 0);
@@ -893,4 +1155,266 @@ int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size) 
   if (overwritten_prefix(ch, seq, 1) || ld_relaxed(sp) != v)
     return mmbus_set_err(MMBUS_E_NOENT, "record %llu was overwritten while it was read", (unsigned long long)seq);
   return 0;
+}
+
+/* ---- keyed channels: latest values and subscribers that ask for keys ------------------------------ */
+
+static int require_keyed(const mmbus_channel_t *ch) {
+  if (!ch->keys) return mmbus_set_err(MMBUS_E_STATE, "'%s' is not a keyed channel", ch->path);
+  return 0;
+}
+
+int mmbus_key_of(const mmbus_channel_t *ch, const void *record, uint64_t *key) {
+  if (!ch || !record || !key) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  int rc = require_keyed(ch);
+  if (rc) return rc;
+  *key = record_key(ch, record);
+  return 0;
+}
+
+#define LATEST_TRIES 1000 /* a key rewritten faster than one record can be copied, that many times */
+
+/* Seqlock read of the current buffer: its writers only ever flip `ver` away from it first. */
+static int read_latest(const mmbus_channel_t *ch, uint64_t key, void *out, uint64_t *version) {
+  key_entry_t *e = key_entry(ch, key);
+  for (int t = 0; t < LATEST_TRIES; t++) {
+    uint64_t v1 = ld_acquire(&e->ver);
+    if (!(v1 & KEY_VER_SEQ)) return MMBUS_E_NOENT;
+    uint32_t b = (uint32_t)(v1 >> KEY_VER_CUR_SHIFT);
+    if (b >= KEY_BUFFERS) return mmbus_set_err(MMBUS_E_CORRUPT, "'%s': key %llu names buffer %u: the file was damaged",
+                                               ch->path, (unsigned long long)key, b);
+    memcpy(out, key_buffer(ch, e, b), ch->record_size);
+    fence_acquire();
+    if (ld_relaxed(&e->ver) == v1) {
+      *version = v1 & KEY_VER_SEQ;
+      if (*version > ld_acquire(ch->head) || record_key(ch, out) != key)
+        return mmbus_set_err(MMBUS_E_CORRUPT, "'%s': the latest value of key %llu is %s: the file was damaged", ch->path,
+                             (unsigned long long)key, *version > ld_acquire(ch->head) ? "beyond head" : "another key's");
+      return 0;
+    }
+    cpu_relax();
+  }
+  return mmbus_set_err(MMBUS_E_BUSY, "'%s': key %llu changed %d times while it was read", ch->path,
+                       (unsigned long long)key, LATEST_TRIES);
+}
+
+int mmbus_latest(const mmbus_channel_t *ch, uint64_t key, void *out, size_t size, uint64_t *seq) {
+  if (!ch || !out) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  int rc = require_keyed(ch);
+  if (rc) return rc;
+  if (size != ch->record_size)
+    return mmbus_set_err(MMBUS_E_TOOBIG, "buffer of %zu bytes for %u-byte records", size, ch->record_size);
+  if (key >= ch->key_count)
+    return mmbus_set_err(MMBUS_E_INVAL, "key %llu is out of range 0..%llu of '%s'", (unsigned long long)key,
+                         (unsigned long long)(ch->key_count - 1), ch->path);
+  uint64_t version;
+  rc = read_latest(ch, key, out, &version);
+  if (rc == MMBUS_E_NOENT) return mmbus_set_err(MMBUS_E_NOENT, "no record of key %llu was published on '%s'",
+                                                (unsigned long long)key, ch->path);
+  if (rc) return rc;
+  if (seq) *seq = version - 1;
+  return 0;
+}
+
+static inline int bit(const uint8_t *set, uint64_t k) { return (set[k >> 3] >> (k & 7)) & 1; }
+static inline void bit_set(uint8_t *set, uint64_t k) { set[k >> 3] = (uint8_t)(set[k >> 3] | (1u << (k & 7))); }
+static inline void bit_clear(uint8_t *set, uint64_t k) { set[k >> 3] = (uint8_t)(set[k >> 3] & ~(1u << (k & 7))); }
+
+/* The next key >= k whose bit is set, or `count`: whole clear bytes at a time. */
+static uint64_t next_bit(const uint8_t *set, uint64_t k, uint64_t count) {
+  while (k < count) {
+    if (!set[k >> 3]) k = (k | 7) + 1;
+    else if (bit(set, k)) return k;
+    else k++;
+  }
+  return count;
+}
+
+#define HAD_PAGE_KEYS 1024u /* a subscriber's memory grows with the keys it asks for, not the channel's */
+
+static inline uint64_t *had_of(const mmbus_sub_t *sub, uint64_t k) {
+  uint64_t *page = sub->had[k / HAD_PAGE_KEYS];
+  return page ? page + k % HAD_PAGE_KEYS : NULL;
+}
+
+void sub_keys_free(mmbus_sub_t *sub) {
+  if (sub->had)
+    for (uint64_t i = 0; i < (sub->ch->key_count + HAD_PAGE_KEYS - 1) / HAD_PAGE_KEYS; i++) free(sub->had[i]);
+  free(sub->had);
+  free(sub->asked);
+  free(sub->snap_pending);
+  free(sub->undo);
+  sub->undo = NULL;
+  sub->had = NULL;
+  sub->asked = sub->snap_pending = NULL;
+}
+
+static int keyed_state(mmbus_sub_t *sub) {
+  mmbus_channel_t *ch = sub->ch;
+  int rc = require_keyed(ch);
+  if (rc || sub->asked) return rc;
+  size_t bytes = (size_t)((ch->key_count + 7) / 8);
+  sub->asked = calloc(bytes, 1);
+  sub->snap_pending = calloc(bytes, 1);
+  sub->had = calloc((size_t)((ch->key_count + HAD_PAGE_KEYS - 1) / HAD_PAGE_KEYS), sizeof *sub->had);
+  if (!sub->asked || !sub->snap_pending || !sub->had) {
+    sub_keys_free(sub);
+    return mmbus_set_err(MMBUS_E_NOMEM, "out of memory for the key sets of %llu keys", (unsigned long long)ch->key_count);
+  }
+  return 0;
+}
+
+static int key_range(const mmbus_sub_t *sub, uint64_t first, uint64_t count) {
+  uint64_t n = sub->ch->key_count;
+  if (count == 0 || first >= n || count > n - first)
+    return mmbus_set_err(MMBUS_E_INVAL, "keys [%llu, %llu + %llu) are not a non-empty range of 0..%llu",
+                         (unsigned long long)first, (unsigned long long)first, (unsigned long long)count,
+                         (unsigned long long)(n - 1));
+  return 0;
+}
+
+static void snap_mark(mmbus_sub_t *sub, uint64_t k) {
+  bit_set(sub->snap_pending, k);
+  sub->snap_count++;
+  if (k < sub->snap_next) sub->snap_next = k;
+}
+
+/* After a lap or a resume: every asked key whose latest value is newer than what the subscriber had
+ * of it gets that value (mmbus_sub_snapshot), instead of the changes it missed. */
+static void resnapshot_changed(mmbus_sub_t *sub) {
+  mmbus_channel_t *ch = sub->ch;
+  for (uint64_t k = next_bit(sub->asked, 0, ch->key_count); k < ch->key_count; k = next_bit(sub->asked, k + 1, ch->key_count)) {
+    if (bit(sub->snap_pending, k)) continue;
+    if ((ld_acquire(&key_entry(ch, k)->ver) & KEY_VER_SEQ) > *had_of(sub, k)) snap_mark(sub, k);
+  }
+}
+
+struct had_undo {
+  uint32_t i;   /* record of the batch */
+  uint64_t key, before;
+};
+
+/* The first `bad` records of the batch were overwritten before the reader had them: what mmbus_sub_wants
+ * counted as had of them is taken back, and the keys' latest values are given instead. */
+static void spoilt_values(mmbus_sub_t *sub, uint32_t bad) {
+  for (uint32_t j = sub->undo_n; j-- > 0;)
+    if (sub->undo[j].i < bad) *had_of(sub, sub->undo[j].key) = sub->undo[j].before;
+  sub->undo_n = 0;
+  resnapshot_changed(sub);
+}
+
+/* A subscriber that has read nothing yet may sit at head while claims below it are still in flight:
+ * their keys are updated only at their commit, after this subscriber's snapshot. It starts at the
+ * oldest claim in flight instead, and the version check of mmbus_sub_wants drops what the snapshot had. */
+static void rewind_to_frontier(mmbus_sub_t *sub) {
+  mmbus_channel_t *ch = sub->ch;
+  uint64_t h = ld_acquire(ch->head), lo = h;
+  for (uint32_t i = 0; i < ch->hdr.max_publishers; i++) {
+    const pub_slot_t *p = &ch->pubs[i];
+    if (ld_acquire(&p->state) != PUB_ACTIVE) continue;
+    uint64_t raw = ld_acquire(&p->pending);
+    if (raw == MMBUS_NO_CLAIM || (raw & PENDING_REVOKED)) continue;
+    if (PENDING_SEQ(raw) < lo) lo = PENDING_SEQ(raw);
+  }
+  uint64_t bound = h > ch->capacity ? h - ch->capacity : 0;
+  if (lo < bound) lo = bound;
+  if (lo < sub->cursor) {
+    sub->cursor = lo;
+    sub->align = SKIP_FREE;
+    publish_cursor(sub); /* publishers hold back for these too */
+  }
+}
+
+int mmbus_sub_ask(mmbus_sub_t *sub, uint64_t first, uint64_t count, int snapshot) {
+  if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
+  int rc = keyed_state(sub);
+  if (rc == 0) rc = key_range(sub, first, count);
+  if (rc) return rc;
+  if (snapshot < MMBUS_SNAPSHOT_NONE || snapshot > MMBUS_SNAPSHOT_CHANGED)
+    return mmbus_set_err(MMBUS_E_INVAL, "snapshot %d: MMBUS_SNAPSHOT_NONE, _ALL or _CHANGED", snapshot);
+  if (snapshot && sub->has_batch)
+    return mmbus_set_err(MMBUS_E_STATE, "ack the batch in hand before asking for snapshots");
+  for (uint64_t pg = first / HAD_PAGE_KEYS; pg <= (first + count - 1) / HAD_PAGE_KEYS; pg++)
+    if (!sub->had[pg] && !(sub->had[pg] = calloc(HAD_PAGE_KEYS, sizeof **sub->had)))
+      return mmbus_set_err(MMBUS_E_NOMEM, "out of memory for the keys asked");
+  if (snapshot && !sub->read_any) rewind_to_frontier(sub);
+  if (snapshot) os_prefault_read(key_entry(sub->ch, first), (size_t)(count * sub->ch->key_entry_size)); /* read soon */
+  for (uint64_t k = first; k < first + count; k++) {
+    if (bit(sub->asked, k)) continue;
+    bit_set(sub->asked, k);
+    /* CHANGED: what it consumed before it went away counts as had */
+    *had_of(sub, k) = snapshot == MMBUS_SNAPSHOT_CHANGED && !sub->read_any ? sub->resumed_at : 0;
+    if (snapshot) snap_mark(sub, k);
+  }
+  if (snapshot && sub->behind_from != UINT64_MAX) { /* back after a lap: what changed meanwhile */
+    resnapshot_changed(sub);
+    sub->behind_from = UINT64_MAX;
+  }
+  return 0;
+}
+
+int mmbus_sub_unask(mmbus_sub_t *sub, uint64_t first, uint64_t count) {
+  if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
+  int rc = keyed_state(sub);
+  if (rc == 0) rc = key_range(sub, first, count);
+  if (rc) return rc;
+  for (uint64_t k = first; k < first + count; k++) {
+    if (!bit(sub->asked, k)) continue;
+    bit_clear(sub->asked, k);
+    if (bit(sub->snap_pending, k)) {
+      bit_clear(sub->snap_pending, k);
+      sub->snap_count--;
+    }
+  }
+  return 0;
+}
+
+int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, uint64_t *seq) {
+  if (!sub || !out) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  mmbus_channel_t *ch = sub->ch;
+  int rc = require_keyed(ch);
+  if (rc) return rc;
+  if (size != ch->record_size)
+    return mmbus_set_err(MMBUS_E_TOOBIG, "buffer of %zu bytes for %u-byte records", size, ch->record_size);
+  while (sub->snap_count) {
+    uint64_t k = next_bit(sub->snap_pending, sub->snap_next, ch->key_count);
+    if (k >= ch->key_count) { /* cannot happen while snap_count > 0 unless the sets disagree */
+      sub->snap_count = 0;
+      break;
+    }
+    bit_clear(sub->snap_pending, k);
+    sub->snap_count--;
+    sub->snap_next = k + 1;
+    uint64_t version, *had = had_of(sub, k);
+    rc = read_latest(ch, k, out, &version);
+    if (rc == MMBUS_E_NOENT) continue; /* never published: nothing to give; its first record will come */
+    if (rc) return rc;
+    if (version <= *had) continue; /* the stream gave it this one already */
+    *had = version;
+    if (key) *key = k;
+    if (seq) *seq = version - 1;
+    return 1;
+  }
+  sub->snap_next = UINT64_MAX;
+  return 0;
+}
+
+int mmbus_sub_wants(mmbus_sub_t *sub, const mmbus_batch_t *b, uint32_t i) {
+  if (!sub || !b) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  if (!sub->asked) return 1; /* asked for nothing in particular: every record */
+  if (i >= b->n) return mmbus_set_err(MMBUS_E_INVAL, "record %u of a batch of %u", i, b->n);
+  uint64_t k = record_key(sub->ch, mmbus_batch_record(b, i));
+  if (k >= sub->ch->key_count || !bit(sub->asked, k)) return 0;
+  uint64_t version = b->seq + i + 1, *had = had_of(sub, k);
+  if (version <= *had) return 0; /* the snapshot already had this one, or a later one */
+  if (sub->undo_n == sub->undo_cap) {
+    uint32_t cap = sub->undo_cap ? sub->undo_cap * 2 : 256;
+    struct had_undo *u = realloc(sub->undo, (size_t)cap * sizeof *u);
+    if (!u) return mmbus_set_err(MMBUS_E_NOMEM, "out of memory for the subscriber's key bookkeeping");
+    sub->undo = u;
+    sub->undo_cap = cap;
+  }
+  sub->undo[sub->undo_n++] = (struct had_undo){i, k, *had};
+  *had = version;
+  return 1;
 }

@@ -16,9 +16,9 @@ import { openChannel } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
 import { connect, type NatsConnection } from 'nats';
 
-import { HEADER } from '../src/index.ts';
-import { NatsServer } from '../src/nats-server.ts';
-import { expectedChecksum, indexOf, nowNs, signed } from './peers/common.ts';
+import { HEADER } from '../src/index.js';
+import { NatsServer } from '../src/nats-server.js';
+import { expectedChecksum, indexOf, nowNs, signed } from './peers/common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
@@ -75,10 +75,21 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
+/** What a peer reports on its last line (each peer its own fields: bench/peers/*.ts). */
+interface PeerResult {
+  received?: number;
+  checksum?: number;
+  tFirst?: number;
+  tLast?: number;
+  tStart?: number;
+  tEnd?: number;
+  cpuUs?: number;
+}
+
 interface Peer {
   proc: ChildProcess;
   ready: Promise<void>;
-  result: Promise<Record<string, number>>;
+  result: Promise<PeerResult>;
   exited: Promise<void>;
 }
 
@@ -88,13 +99,13 @@ function peer(file: string, args: string[]): Peer {
   let out = '';
   let err = '';
   let onReady!: () => void;
-  let onResult!: (r: Record<string, number>) => void;
+  let onResult!: (r: PeerResult) => void;
   let onFail!: (e: Error) => void;
   const ready = new Promise<void>((res, rej) => {
     onReady = res;
     onFail = rej;
   });
-  const result = new Promise<Record<string, number>>((res, rej) => {
+  const result = new Promise<PeerResult>((res, rej) => {
     onResult = res;
     const prev = onFail;
     onFail = (e) => {
@@ -111,7 +122,7 @@ function peer(file: string, args: string[]): Peer {
       const line = out.slice(0, nl).trim();
       out = out.slice(nl + 1);
       if (line === 'ready') onReady();
-      else if (line.startsWith('{')) onResult(JSON.parse(line) as Record<string, number>);
+      else if (line.startsWith('{')) onResult(JSON.parse(line) as PeerResult);
     }
   });
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));

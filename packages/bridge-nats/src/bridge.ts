@@ -2,14 +2,14 @@
 // runBridge(), the process around it that `mmbus bridge run` is (stats file, signals, exit code).
 import { nanos, StorageType, type NatsError } from 'nats';
 
-import { knownTypes } from './channels.ts';
-import type { BridgeConfig, OutRouteConfig } from './config.ts';
-import { BridgeError } from './errors.ts';
-import { InRoute } from './inbound.ts';
-import type { RecordClass } from './layout.ts';
-import { NatsLink } from './link.ts';
-import { OutRoute } from './outbound.ts';
-import { writeStatsFile, type BridgeStats } from './stats.ts';
+import { knownTypes } from './channels.js';
+import type { BridgeConfig, OutRouteConfig } from './config.js';
+import { BridgeError } from './errors.js';
+import { InRoute } from './inbound.js';
+import type { RecordClass } from './layout.js';
+import { NatsLink } from './link.js';
+import { OutRoute } from './outbound.js';
+import { writeStatsFile, type BridgeStats } from './stats.js';
 
 /** JetStream's "stream not found". */
 const STREAM_NOT_FOUND = 10059;

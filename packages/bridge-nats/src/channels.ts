@@ -1,11 +1,12 @@
 // Which message class a route's channel holds, and opening it: the channel file's own schema name and
 // fingerprint decide; a configured `type` must agree, and is needed only to create a missing channel.
-import { inspectChannel, MmbusError, openChannel, type Channel, type ChannelOptions, type MessageType, type RecordView } from '@mmbus/core';
+import { inspectChannel, openChannel, type Channel, type ChannelOptions, type MessageType, type RecordView } from '@mmbus/core';
 import { MESSAGE_TYPES } from '@mmbus/messages';
+import { MmbusError } from '@mmbus/runtime';
 
-import { BridgeError } from './errors.ts';
-import type { GeneratedRecord, RecordClass } from './layout.ts';
-import { hex64 } from './wire.ts';
+import { BridgeError } from './errors.js';
+import type { GeneratedRecord, RecordClass } from './layout.js';
+import { hex64 } from './wire.js';
 
 export type RecordChannel = Channel<GeneratedRecord & RecordView>;
 

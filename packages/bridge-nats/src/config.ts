@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { checkChannelName, defaultDir, MmbusError, type Policy } from '@mmbus/core';
+import { checkChannelName, defaultDir, type Policy } from '@mmbus/core';
+import { MmbusError } from '@mmbus/runtime';
 
-import { BridgeError } from './errors.ts';
-import { ENCODINGS, type Encoding } from './wire.ts';
+import { BridgeError } from './errors.js';
+import { ENCODINGS, type Encoding } from './wire.js';
 
 export const DEFAULTS = {
   name: 'bridge',
@@ -174,18 +175,19 @@ const KV_HELP =
 
 function route(v: unknown, where: string, bridgeName: string): RouteConfig {
   const peek = object(v, where, [...new Set([...OUT_KEYS, ...IN_KEYS, 'bucket', 'key'])]);
-  const direction = peek.direction;
+  const direction = peek['direction'];
   if (direction === 'kv') throw new BridgeError('BRIDGE_E_UNSUPPORTED', `${where}: ${KV_HELP}`);
   if (direction !== 'out' && direction !== 'in') fail(`${where}.direction`, `expected 'out' (mmbus → NATS) or 'in' (NATS → mmbus), got ${JSON.stringify(direction)}`);
   const o = object(v, where, direction === 'out' ? OUT_KEYS : IN_KEYS);
   const channel = channelName(o, where);
   const subject = str(o, 'subject', where) ?? fail(where, "'subject' is required");
   checkSubject(subject, `${where}.subject`, direction === 'in');
+  const type = str(o, 'type', where);
   const base: RouteBase = {
     channel,
     subject,
     encoding: oneOf(o, 'encoding', where, ENCODINGS) ?? 'raw',
-    type: str(o, 'type', where),
+    ...(type === undefined ? {} : { type }),
     batch: int(o, 'batch', where, 1, BATCH_MAX) ?? DEFAULTS.batch,
   };
   if (direction === 'in') {
@@ -193,13 +195,20 @@ function route(v: unknown, where: string, bridgeName: string): RouteConfig {
     if (queue !== undefined) checkSubject(queue, `${where}.queue`, false);
     const capacity = int(o, 'capacity', where, 2, 2 ** 32);
     if (capacity !== undefined && !Number.isInteger(Math.log2(capacity))) fail(`${where}.capacity`, `${capacity} is not a power of two`);
-    return { direction, ...base, queue, capacity, policy: oneOf(o, 'policy', where, ['block', 'reject', 'overwrite'] as const) };
+    const policy = oneOf(o, 'policy', where, ['block', 'reject', 'overwrite'] as const);
+    return {
+      direction,
+      ...base,
+      ...(queue === undefined ? {} : { queue }),
+      ...(capacity === undefined ? {} : { capacity }),
+      ...(policy === undefined ? {} : { policy }),
+    };
   }
   const durable = str(o, 'durable', where) ?? `nats.${bridgeName}`;
   if (Buffer.byteLength(durable) > SUB_NAME_MAX) fail(`${where}.durable`, `'${durable}' is longer than ${SUB_NAME_MAX} bytes`);
   let jetstream: JetStreamOptions | null = null;
-  if (o.jetstream !== undefined && o.jetstream !== false) {
-    const j = object(o.jetstream, `${where}.jetstream`, ['stream', 'create', 'duplicateWindowMs']);
+  if (o['jetstream'] !== undefined && o['jetstream'] !== false) {
+    const j = object(o['jetstream'], `${where}.jetstream`, ['stream', 'create', 'duplicateWindowMs']);
     const stream = str(j, 'stream', `${where}.jetstream`) ?? fail(`${where}.jetstream`, "'stream' is required");
     if (!STREAM_NAME.test(stream)) fail(`${where}.jetstream.stream`, `'${stream}' is not a stream name (letters, digits, _ and -)`);
     jetstream = {
@@ -220,25 +229,29 @@ export function parseConfig(v: unknown, source = 'config'): BridgeConfig {
   const name = str(o, 'name', source) ?? DEFAULTS.name;
   if (!BRIDGE_NAME.test(name)) fail(`${source}.name`, `'${name}' is not a bridge name (1..40 of A-Z a-z 0-9 _ -)`);
   const dir = resolve(str(o, 'dir', source) ?? defaultDir());
-  const n = object(o.nats ?? {}, `${source}.nats`, NATS_KEYS);
+  const n = object(o['nats'] ?? {}, `${source}.nats`, NATS_KEYS);
   let servers: string[] = [...DEFAULTS.servers];
-  if (n.servers !== undefined) {
-    const s = typeof n.servers === 'string' ? [n.servers] : n.servers;
+  if (n['servers'] !== undefined) {
+    const s = typeof n['servers'] === 'string' ? [n['servers']] : n['servers'];
     if (!Array.isArray(s) || s.length === 0 || !s.every((x) => typeof x === 'string' && x !== '')) {
-      fail(`${source}.nats.servers`, `expected a URL or a non-empty list of URLs, got ${JSON.stringify(n.servers)}`);
+      fail(`${source}.nats.servers`, `expected a URL or a non-empty list of URLs, got ${JSON.stringify(n['servers'])}`);
     }
     servers = s as string[];
   }
+  const credentials: Pick<NatsOptions, 'user' | 'pass' | 'token'> = {};
+  for (const k of ['user', 'pass', 'token'] as const) {
+    const v = str(n, k, `${source}.nats`);
+    if (v !== undefined) credentials[k] = v;
+  }
   const nats: NatsOptions = {
     servers,
-    user: str(n, 'user', `${source}.nats`),
-    pass: str(n, 'pass', `${source}.nats`),
-    token: str(n, 'token', `${source}.nats`),
+    ...credentials,
     reconnectWaitMs: int(n, 'reconnectWaitMs', `${source}.nats`, 10, 600_000) ?? DEFAULTS.reconnectWaitMs,
     ackTimeoutMs: int(n, 'ackTimeoutMs', `${source}.nats`, 100, 600_000) ?? DEFAULTS.ackTimeoutMs,
   };
-  if (!Array.isArray(o.routes) || o.routes.length === 0) fail(`${source}.routes`, 'expected a non-empty list of routes');
-  const routes = o.routes.map((r, i) => route(r, `${source}.routes[${i}]`, name));
+  const routeList = o['routes'];
+  if (!Array.isArray(routeList) || routeList.length === 0) fail(`${source}.routes`, 'expected a non-empty list of routes');
+  const routes = routeList.map((r, i) => route(r, `${source}.routes[${i}]`, name));
   const durables = new Set<string>();
   for (const r of routes) {
     if (r.direction !== 'out') continue;
@@ -309,7 +322,7 @@ function routeFlag(flag: '--out' | '--in', value: string): { channel: string; su
 export function configFromFlags(f: BridgeFlags): BridgeConfig {
   const base = (f.config ? readJson(f.config) : {}) as Obj;
   if (f.config) parseConfig(base, f.config); // its own errors first, naming the file
-  const routes = [...((base.routes as unknown[] | undefined) ?? [])];
+  const routes = [...((base['routes'] as unknown[] | undefined) ?? [])];
   const common = { ...(f.encoding ? { encoding: f.encoding } : {}), ...(f.type ? { type: f.type } : {}) };
   for (const v of f.out ?? []) routes.push({ direction: 'out', ...routeFlag('--out', v), ...common, ...(f.stream ? { jetstream: { stream: f.stream } } : {}) });
   for (const v of f.in ?? []) routes.push({ direction: 'in', ...routeFlag('--in', v), ...common });
@@ -321,7 +334,7 @@ export function configFromFlags(f: BridgeFlags): BridgeConfig {
     ...(f.origin ? { origin: f.origin } : {}),
     ...(f.statsFile ? { statsFile: f.statsFile } : {}),
     ...(f.statsInterval !== undefined ? { statsIntervalMs: f.statsInterval } : {}),
-    nats: { ...((base.nats as Obj | undefined) ?? {}), ...(f.server?.length ? { servers: f.server } : {}) },
+    nats: { ...((base['nats'] as Obj | undefined) ?? {}), ...(f.server?.length ? { servers: f.server } : {}) },
     routes,
   };
   return parseConfig(merged, f.config ? `${f.config} and the flags` : 'flags');

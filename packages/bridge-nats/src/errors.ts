@@ -1,4 +1,4 @@
-// The bridge's own failures, each with a stable code (mmbus failures stay MmbusError from @mmbus/core).
+// The bridge's own failures, each with a stable code (mmbus failures stay MmbusError from @mmbus/runtime).
 
 export const BRIDGE_ERROR_CODES = [
   /** A configuration file or flag is wrong: the message names the key or flag. */

@@ -3,16 +3,17 @@
 // one claim per chunk, after each burst the client delivered, under the channel's own policy.
 import type { Msg, Subscription as NatsSubscription } from 'nats';
 
-import { MmbusError, openChannel } from '@mmbus/core';
+import { openChannel } from '@mmbus/core';
+import { MmbusError } from '@mmbus/runtime';
 
-import { openRouteChannel, type RecordChannel } from './channels.ts';
-import type { BridgeConfig, InRouteConfig } from './config.ts';
-import type { GeneratedRecord, RecordClass } from './layout.ts';
-import type { NatsLink } from './link.ts';
-import { Refused, type RefusalKind } from './refused.ts';
-import type { InRouteStats } from './stats.ts';
-import { OnceLog, pause } from './util.ts';
-import { RecordCodec } from './wire.ts';
+import { openRouteChannel, type RecordChannel } from './channels.js';
+import type { BridgeConfig, InRouteConfig } from './config.js';
+import type { GeneratedRecord, RecordClass } from './layout.js';
+import type { NatsLink } from './link.js';
+import { Refused, type RefusalKind } from './refused.js';
+import type { InRouteStats } from './stats.js';
+import { OnceLog, pause } from './util.js';
+import { RecordCodec } from './wire.js';
 
 const WAIT_MIN_MS = 1;
 const WAIT_MAX_MS = 20;

@@ -1,5 +1,5 @@
 // @mmbus/bridge-nats: mmbus channels to NATS subjects and back (docs/bridge.md).
-export { Bridge, runBridge, subjectMatches, type BridgeOptions, type RunIo } from './bridge.ts';
+export { Bridge, runBridge, subjectMatches, type BridgeOptions, type RunIo } from './bridge.js';
 export {
   configFromFlags,
   DEFAULTS,
@@ -13,9 +13,9 @@ export {
   type NatsOptions,
   type OutRouteConfig,
   type RouteConfig,
-} from './config.ts';
-export { BRIDGE_ERROR_CODES, BridgeError, type BridgeErrorCode } from './errors.ts';
-export { jsonToInput, recordToJson, shapeOf, type RecordClass, type Shape } from './layout.ts';
-export { REFUSAL_KINDS, Refused, type RefusalKind } from './refused.ts';
-export { formatStats, isLive, readStatsFile, refusedTotal, type BridgeStats, type InRouteStats, type OutRouteStats, type RouteStats } from './stats.ts';
-export { ENCODINGS, HEADER, hex64, messageId, RecordCodec, type Encoding } from './wire.ts';
+} from './config.js';
+export { BRIDGE_ERROR_CODES, BridgeError, type BridgeErrorCode } from './errors.js';
+export { jsonToInput, recordToJson, shapeOf, type RecordClass, type Shape } from './layout.js';
+export { REFUSAL_KINDS, Refused, type RefusalKind } from './refused.js';
+export { formatStats, isLive, readStatsFile, refusedTotal, type BridgeStats, type InRouteStats, type OutRouteStats, type RouteStats } from './stats.js';
+export { ENCODINGS, HEADER, hex64, messageId, RecordCodec, type Encoding } from './wire.js';

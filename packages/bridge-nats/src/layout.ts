@@ -7,7 +7,7 @@
 // lengths) is read off the class itself, once per class, by writing probe values into a scratch
 // record through assign() and reading them back with toObject(). Inbound values are then checked
 // against those kinds explicitly; assign() only ever sees values that fit.
-import { Refused, type RefusalKind } from './refused.ts';
+import { Refused, type RefusalKind } from './refused.js';
 
 export type Leaf =
   | { kind: 'int'; signed: boolean; bits: 8 | 16 | 32 }

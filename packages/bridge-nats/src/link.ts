@@ -2,8 +2,8 @@
 // plus what the routes need to know of it: whether it is up now, and a wake-up when it comes back.
 import { connect, type NatsConnection } from 'nats';
 
-import type { NatsOptions } from './config.ts';
-import { BridgeError } from './errors.ts';
+import type { NatsOptions } from './config.js';
+import { BridgeError } from './errors.js';
 
 /** A lost server is noticed within about PING_INTERVAL_MS × (MAX_PINGS_OUT + 1) when its socket does not close. */
 const PING_INTERVAL_MS = 5000;
@@ -63,9 +63,9 @@ export class NatsLink {
       const nc = await connect({
         servers: opts.servers,
         name: `mmbus-bridge-${name}`,
-        user: opts.user,
-        pass: opts.pass,
-        token: opts.token,
+        ...(opts.user === undefined ? {} : { user: opts.user }),
+        ...(opts.pass === undefined ? {} : { pass: opts.pass }),
+        ...(opts.token === undefined ? {} : { token: opts.token }),
         reconnect: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: opts.reconnectWaitMs,

@@ -1,10 +1,10 @@
-// The bridge as a process, from a configuration file: `node --import tsx src/main.ts bridge.json`.
+// The bridge as a process, from a configuration file: `node dist/main.js bridge.json` (or src/main.ts through tsx).
 // What `mmbus bridge run --config FILE` does; the tests and the benchmark start this one.
-import { MmbusError } from '@mmbus/core';
+import { MmbusError } from '@mmbus/runtime';
 
-import { runBridge } from './bridge.ts';
-import { loadConfig } from './config.ts';
-import { BridgeError } from './errors.ts';
+import { runBridge } from './bridge.js';
+import { loadConfig } from './config.js';
+import { BridgeError } from './errors.js';
 
 try {
   process.exitCode = await runBridge(loadConfig(process.argv[2]!), {

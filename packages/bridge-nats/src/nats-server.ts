@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
-import { BridgeError } from './errors.ts';
+import { BridgeError } from './errors.js';
 
 /** Where Debian's package puts it (apt-get install nats-server), then the usual places. */
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
@@ -15,7 +15,7 @@ const STOP_GRACE_MS = 5_000;
 const SETPRIV = '/usr/bin/setpriv';
 
 /** The nats-server binary (Debian's place, else on `path`), or a BRIDGE_E_SERVER error that says how to install it. */
-export function findNatsServer(candidates: readonly string[] = CANDIDATES, path = process.env.PATH ?? ''): string {
+export function findNatsServer(candidates: readonly string[] = CANDIDATES, path = process.env['PATH'] ?? ''): string {
   for (const p of [...candidates, ...path.split(delimiter).filter(Boolean).map((d) => join(d, 'nats-server'))]) if (existsSync(p)) return p;
   throw new BridgeError(
     'BRIDGE_E_SERVER',

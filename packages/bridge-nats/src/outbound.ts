@@ -6,13 +6,13 @@ import { createInbox, type Msg, type NatsError, type Subscription as NatsSubscri
 
 import type { Batch, RecordView, Subscription } from '@mmbus/core';
 
-import { openRouteChannel, type RecordChannel } from './channels.ts';
-import type { BridgeConfig, OutRouteConfig } from './config.ts';
-import type { GeneratedRecord, RecordClass } from './layout.ts';
-import type { NatsLink } from './link.ts';
-import type { OutRouteStats } from './stats.ts';
-import { OnceLog, pause } from './util.ts';
-import { messageId, RecordCodec } from './wire.ts';
+import { openRouteChannel, type RecordChannel } from './channels.js';
+import type { BridgeConfig, OutRouteConfig } from './config.js';
+import type { GeneratedRecord, RecordClass } from './layout.js';
+import type { NatsLink } from './link.js';
+import type { OutRouteStats } from './stats.js';
+import { OnceLog, pause } from './util.js';
+import { messageId, RecordCodec } from './wire.js';
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;

@@ -28,10 +28,10 @@ export type RefusalKind = (typeof REFUSAL_KINDS)[number];
 export class Refused extends Error {
   override readonly name = 'Refused';
 
-  constructor(
-    readonly kind: RefusalKind,
-    message: string,
-  ) {
+  readonly kind: RefusalKind;
+
+  constructor(kind: RefusalKind, message: string) {
     super(message);
+    this.kind = kind;
   }
 }

@@ -2,10 +2,10 @@
 // written to a stats file while it runs and printed by `mmbus bridge stat`.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
-import { BridgeError } from './errors.ts';
-import type { LinkStats } from './link.ts';
-import type { RefusalKind } from './refused.ts';
-import type { Encoding } from './wire.ts';
+import { BridgeError } from './errors.js';
+import type { LinkStats } from './link.js';
+import type { RefusalKind } from './refused.js';
+import type { Encoding } from './wire.js';
 
 export interface OutRouteStats {
   direction: 'out';

@@ -3,8 +3,11 @@
 /** Logs a line the first time its key is seen: a failure repeated on every retry is said once. */
 export class OnceLog {
   private readonly seen = new Set<string>();
+  private readonly log: (line: string) => void;
 
-  constructor(private readonly log: (line: string) => void) {}
+  constructor(log: (line: string) => void) {
+    this.log = log;
+  }
 
   say(key: string, line: string): void {
     if (this.seen.has(key)) return;

@@ -2,8 +2,8 @@
 // record's bytes (raw) or its toObject() as JSON (json); headers say what it is and where it comes from.
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 
-import { jsonToInput, recordToJson, shapeOf, type GeneratedRecord, type RecordClass, type Shape } from './layout.ts';
-import { Refused } from './refused.ts';
+import { jsonToInput, recordToJson, shapeOf, type GeneratedRecord, type RecordClass, type Shape } from './layout.js';
+import { Refused } from './refused.js';
 
 export const ENCODINGS = ['raw', 'json'] as const;
 export type Encoding = (typeof ENCODINGS)[number];

@@ -3,14 +3,14 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { loadSchemas, type ElemType, type FieldType, type StructDef } from '@mmbus/codegen/schema';
+import { loadSchemas, type ElemType, type FieldType, type StructDef } from '@mmbus/runtime/schema';
 import { Person, PointUpdate } from '@mmbus/messages';
 import { describe, expect, it } from 'vitest';
 
 // The codegen corpus (checked in, generated from tools/codegen/test/corpus): one of every field kind.
-import * as corpus from '../../../tools/codegen/test/generated/ts/index.ts';
-import { jsonToInput, recordToJson, shapeOf, type RecordClass, type Shape } from '../src/layout.ts';
-import { Refused } from '../src/refused.ts';
+import * as corpus from '../../../tools/codegen/test/generated/ts/index.js';
+import { jsonToInput, recordToJson, shapeOf, type RecordClass, type Shape } from '../src/layout.js';
+import { Refused } from '../src/refused.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CORPUS = join(here, '../../../tools/codegen/test/corpus');

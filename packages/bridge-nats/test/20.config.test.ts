@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { useScratchDir } from '@mmbus/test-kit';
 import { describe, expect, it } from 'vitest';
 
-import { BridgeError, configFromFlags, DEFAULTS, loadConfig, parseConfig, subjectMatches } from '../src/index.ts';
-import { findNatsServer } from '../src/nats-server.ts';
+import { BridgeError, configFromFlags, DEFAULTS, loadConfig, parseConfig, subjectMatches } from '../src/index.js';
+import { findNatsServer } from '../src/nats-server.js';
 
 let dir: string;
 useScratchDir((d) => (dir = d));

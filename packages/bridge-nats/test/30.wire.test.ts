@@ -4,7 +4,7 @@ import { Person, PointUpdate } from '@mmbus/messages';
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import { describe, expect, it } from 'vitest';
 
-import { HEADER, hex64, messageId, RecordCodec, Refused, type RecordClass } from '../src/index.ts';
+import { HEADER, hex64, messageId, RecordCodec, Refused, type RecordClass } from '../src/index.js';
 
 const PersonClass = Person as unknown as RecordClass;
 const enc = new TextEncoder();

@@ -4,13 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { unlinkChannel } from '@mmbus/core';
+import { openChannel, unlinkChannel } from '@mmbus/core';
 import { PointUpdate } from '@mmbus/messages';
 import { expectedChecksum, lastJson, spawnChild } from '@mmbus/test-kit';
 import { describe, expect, it } from 'vitest';
 
-import { formatStats, HEADER, hex64, readStatsFile, type OutRouteStats } from '../src/index.ts';
-import { bridgeProcess, CPP_BUILD, natsClient, startBridge, stopBridge, useNatsServer, useScratchDir } from './helpers.ts';
+import { formatStats, HEADER, hex64, readStatsFile, type OutRouteStats } from '../src/index.js';
+import { bridgeProcess, CPP_BUILD, natsClient, startBridge, stopBridge, useNatsServer, useScratchDir } from './helpers.js';
 
 let dir: string;
 useScratchDir((d) => (dir = d));
@@ -28,7 +28,9 @@ describe('mmbus → NATS', () => {
     const devices = 70;
     const perDevice = 3000;
     const points = devices * perDevice;
-    // the bridge first, so its durable subscriber holds the block ring for it from the first record
+    // the collector's keyed channel, created first (as the collector opens it) so that the bridge's
+    // durable subscriber holds the block ring from the first record
+    openChannel('points', PointUpdate, { dir, keys: points, capacity: 65536, policy: 'block' }).close();
     const bridge = await startBridge(dir, {
       nats: { servers: server().url },
       routes: [{ direction: 'out', channel: 'points', subject: 'plant.points', type: 'PointUpdate', batch: 4096, jetstream: { stream: 'POINTS' } }],
@@ -40,6 +42,8 @@ describe('mmbus → NATS', () => {
       '--dir', dir, '--devices', String(devices), '--points-per-device', String(perDevice),
       '--capacity', '65536', '--policy', 'block', '--rate', '0', '--dump-values', join(dir, 'lib-values.bin'), '--quiet',
     ]);
+    // a collector that fails ends the wait below (the test then fails on its exit code and stderr)
+    void host.exited.then((e) => e.code !== 0 && messages.stop());
 
     const values = new Float64Array(points);
     let received = 0;
@@ -55,7 +59,7 @@ describe('mmbus → NATS', () => {
       view.wrap(new DataView(m.data.buffer, m.data.byteOffset, m.data.byteLength), 0);
       const p = received;
       const [device, point] = [Math.floor(p / perDevice), p % perDevice];
-      if (view.deviceId !== device || view.pointId !== point || view.tag !== `dev${device}/pt${point}` || view.quality !== 0) {
+      if (view.deviceId !== device || view.pointId !== p || view.tag !== `dev${device}/pt${point}` || view.quality !== 0) {
         expect.fail(`record ${p}: ${JSON.stringify(view.toObject(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
       }
       values[p] = view.value;

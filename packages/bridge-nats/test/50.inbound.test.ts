@@ -8,8 +8,8 @@ import { Person } from '@mmbus/messages';
 import { headers, type NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 
-import { HEADER, hex64, readStatsFile, type InRouteStats } from '../src/index.ts';
-import { bridgeProcess, natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.ts';
+import { HEADER, hex64, readStatsFile, type InRouteStats } from '../src/index.js';
+import { bridgeProcess, natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.js';
 
 let dir: string;
 useScratchDir((d) => (dir = d));

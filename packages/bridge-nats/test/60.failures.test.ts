@@ -10,8 +10,8 @@ import { spawnChild } from '@mmbus/test-kit';
 import { DiscardPolicy, nanos, type NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 
-import { readStatsFile, type OutRouteStats } from '../src/index.ts';
-import { bridgeProcess, CPP_BUILD, expectStreamOfPeople, natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.ts';
+import { readStatsFile, type OutRouteStats } from '../src/index.js';
+import { bridgeProcess, CPP_BUILD, expectStreamOfPeople, natsClient, startBridge, stopBridge, until, useNatsServer, useScratchDir } from './helpers.js';
 
 let dir: string;
 useScratchDir((d) => (dir = d));

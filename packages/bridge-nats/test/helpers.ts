@@ -9,8 +9,8 @@ import { expectedChecksum, lastJson, runTs, type Child } from '@mmbus/test-kit';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 
-import { HEADER, type BridgeStats } from '../src/index.ts';
-import { NatsServer } from '../src/nats-server.ts';
+import { HEADER, type BridgeStats } from '../src/index.js';
+import { NatsServer } from '../src/nats-server.js';
 
 export { killChildren, useScratchDir, type Child } from '@mmbus/test-kit';
 

@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript source through tsx, so `mmbus` works with plain node.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/main.ts');
+// mmbus: the compiled command (npm run build writes dist/).
+import '../dist/main.js';

@@ -3,9 +3,9 @@
 // codegen parser's layout (every field read at its offset by its type).
 import type { MessageType, RecordView } from '@mmbus/core';
 import { MESSAGE_TYPES } from '@mmbus/messages';
-import type { ElemType, FieldDef, ScalarKind, StructDef } from '@mmbus/codegen/schema';
+import type { ElemType, FieldDef, ScalarKind, StructDef } from '@mmbus/runtime/schema';
 
-import { CliError, hex64 } from './common.ts';
+import { CliError, hex64 } from './common.js';
 
 export interface RecordCodec {
   /** Fully qualified schema name, e.g. 'mmbus.Person'. */
@@ -285,8 +285,8 @@ export function dynamicCodec(def: StructDef, source: string): RecordCodec {
 
 /** Every struct of a schema file (and its includes). */
 export async function loadSchemaStructs(file: string): Promise<StructDef[]> {
-  // loaded only when needed: the codegen package brings ts-morph (half a second to load)
-  const { loadSchemas, SchemaError } = await import('@mmbus/codegen/schema');
+  // loaded only when needed (--schema): the reader is most of the code a command could load
+  const { loadSchemas, SchemaError } = await import('@mmbus/runtime/schema');
   try {
     const model = loadSchemas([file]);
     return model.schemas.flatMap((s) => s.decls.filter((d): d is StructDef => d.kind === 'struct'));
@@ -342,7 +342,7 @@ export async function codecForChannel(
 }
 
 /** The generated type whose name and fingerprint match, if any (doctor). */
-export function knownType(schemaName: string, fingerprint: bigint): { byName: boolean; exact: boolean; fingerprint?: bigint } {
+export function knownType(schemaName: string, fingerprint: bigint): { byName: boolean; exact: boolean; fingerprint: bigint | undefined } {
   const byName = MESSAGE_TYPES.find((t) => t.NAME === schemaName);
   return { byName: !!byName, exact: !!byName && byName.FINGERPRINT === fingerprint, fingerprint: byName?.FINGERPRINT };
 }

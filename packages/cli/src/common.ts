@@ -1,9 +1,10 @@
-// Shared pieces of every command: the channel directory, channel arguments, errors and formatting.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+// Shared pieces of every command: errors, exit codes and formatting (light: `mmbus --help` loads only
+// this and commander; the channel directory and arguments, which need @mmbus/core, are in commands/open.ts).
+import { readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
-import { defaultDir, MmbusError } from '@mmbus/core';
-import Table from 'cli-table3';
+import { MmbusError } from '@mmbus/runtime';
+import type Table from 'cli-table3';
 import { InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 
@@ -24,19 +25,6 @@ export class CliError extends Error {
 
 export interface DirOption {
   dir?: string;
-}
-
-/** --dir, else $MMBUS_DIR, else core's default (<tmpdir>/mmbus). */
-export function channelDir(opts: DirOption, positional?: string): string {
-  return resolve(positional ?? opts.dir ?? defaultDir());
-}
-
-/** A channel given by name (in the directory) or as a path to its `.db` file. */
-export function channelRef(arg: string, opts: DirOption): { name: string; dir: string } {
-  if (arg.endsWith('.db') && (arg.includes('/') || existsSync(arg))) {
-    return { name: basename(arg).slice(0, -3), dir: resolve(dirname(arg)) };
-  }
-  return { name: arg, dir: channelDir(opts) };
 }
 
 /** The channel names of a directory: every `*.db` file, sorted. */
@@ -84,8 +72,13 @@ export function parseIntOption(_name: string, min: number) {
 }
 
 /** A borderless table (columns aligned with spaces): readable in a terminal, easy to grep or awk. */
+const require = createRequire(import.meta.url);
+let TableClass: typeof Table | undefined;
+
 export function table(head: string[], colWidths?: number[]): Table.Table {
-  return new Table({
+  // loaded when a table is printed: the module and its dependencies take a while to load
+  TableClass ??= require('cli-table3') as typeof Table;
+  return new TableClass({
     head: head.map((h) => pc.bold(h)),
     ...(colWidths ? { colWidths } : {}),
     chars: {
@@ -127,7 +120,10 @@ export function stateColor(state: string): string {
 
 /** A 64-bit counter (sequence number, head, cursor, lag, lost) for JSON: printed as an exact number. */
 export class Exact {
-  constructor(readonly value: bigint) {}
+  readonly value: bigint;
+  constructor(value: bigint) {
+    this.value = value;
+  }
   toJSON(): string {
     return `\u0000exact:${this.value}`;
   }

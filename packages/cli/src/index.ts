@@ -1,5 +1,5 @@
-// @mmbus/cli: the `mmbus` command (bin/mmbus.mjs runs src/main.ts). Exported for tests and embedding.
-export { buildProgram, run } from './program.ts';
-export { CliError } from './common.ts';
-export { codecByName, codecForChannel, dynamicCodec, generatedCodec, type RecordCodec } from './codec.ts';
-export { sparkline } from './commands/watch.ts';
+// @mmbus/cli: the `mmbus` command (bin/mmbus.mjs runs dist/main.js). Exported for tests and embedding.
+export { buildProgram, run } from './program.js';
+export { CliError } from './common.js';
+export { codecByName, codecForChannel, dynamicCodec, generatedCodec, type RecordCodec } from './codec.js';
+export { sparkline } from './commands/watch.js';

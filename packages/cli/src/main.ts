@@ -1,5 +1,5 @@
 // Entry point of the `mmbus` command.
-import { run } from './program.ts';
+import { run } from './program.js';
 
 // `mmbus tail ... | head` closes the pipe early: that is not an error
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

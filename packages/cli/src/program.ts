@@ -1,15 +1,13 @@
 // The `mmbus` command line: commander wiring, exit codes and one-line errors.
+// Each command's module (and @mmbus/core with it) is loaded when the command runs: `mmbus --help`
+// loads commander and common.ts only.
+import { createRequire } from 'node:module';
+
 import { Command, CommanderError, Option } from 'commander';
 
-import { CliError, describeError, EXIT_FAIL, EXIT_USAGE, parseIntOption } from './common.ts';
-import { bridgeCommand } from './commands/bridge.ts';
-import { doctorCommand } from './commands/doctor.ts';
-import { lsCommand } from './commands/ls.ts';
-import { gcCommand, rmCommand } from './commands/manage.ts';
-import { publishCommand } from './commands/publish.ts';
-import { statCommand } from './commands/stat.ts';
-import { tailCommand } from './commands/tail.ts';
-import { watchCommand } from './commands/watch.ts';
+import { CliError, describeError, EXIT_FAIL, EXIT_USAGE, parseIntOption } from './common.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -20,6 +18,8 @@ Exit codes:
 The channel directory: --dir, else $MMBUS_DIR, else <tmpdir>/mmbus.
 A <channel> is a channel name in that directory, or a path to its .db file.`;
 
+const collect = (v: string, all: string[] = []): string[] => [...all, v];
+
 function dirOption(): Option {
   return new Option('-d, --dir <dir>', 'channel directory (default: $MMBUS_DIR, else <tmpdir>/mmbus)');
 }
@@ -27,7 +27,7 @@ function dirOption(): Option {
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('mmbus')
     .description('inspect and operate mmbus channels (memory-mapped pub/sub files)')
-    .version('0.1.0')
+    .version(version)
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .exitOverride()
     .showSuggestionAfterError()
@@ -42,7 +42,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('[dir]', 'channel directory (overrides --dir)')
     .addOption(dirOption())
     .option('--json', 'one JSON document')
-    .action((dir: string | undefined, opts) => done(lsCommand(dir, opts)));
+    .action(async (dir: string | undefined, opts) => done((await import('./commands/ls.js')).lsCommand(dir, opts)));
 
   program
     .command('stat')
@@ -50,7 +50,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<channel>', 'channel name or path to its .db file')
     .addOption(dirOption())
     .option('--json', 'one JSON document')
-    .action((channel: string, opts) => done(statCommand(channel, opts)));
+    .action(async (channel: string, opts) => done((await import('./commands/stat.js')).statCommand(channel, opts)));
 
   program
     .command('tail')
@@ -62,7 +62,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'JSON lines ({"seq":N,"record":{...}}; 64-bit integers as strings) instead of a table')
     .option('--schema <file.fbs>', 'decode with this schema instead of the generated types of @mmbus/messages')
     .addOption(new Option('--interval <ms>', 'poll period with -f').argParser(parseIntOption('--interval', 1)).default(100))
-    .action(async (channel: string, opts) => done(await tailCommand(channel, opts)));
+    .action(async (channel: string, opts) => done(await (await import('./commands/tail.js')).tailCommand(channel, opts)));
 
   program
     .command('watch')
@@ -72,7 +72,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--interval <ms>', 'refresh period', parseIntOption('--interval', 10), 1000)
     .option('--once', 'print one frame and exit')
     .option('--iterations <n>', 'print n frames and exit', parseIntOption('--iterations', 1))
-    .action(async (dir: string | undefined, opts) => done(await watchCommand(dir, opts)));
+    .action(async (dir: string | undefined, opts) => done(await (await import('./commands/watch.js')).watchCommand(dir, opts)));
 
   program
     .command('publish')
@@ -84,14 +84,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--type <name>', 'create the channel if missing, for this schema type (e.g. mmbus.Person)')
     .option('--capacity <n>', 'ring capacity when the channel is created (a power of two)', parseIntOption('--capacity', 1))
     .addHelpText('after', '\n64-bit integer fields take a number or a string of digits. Example:\n  mmbus publish people --json \'{"index": "42", "name": "Ada", "age": 36}\'')
-    .action(async (channel: string, opts) => done(await publishCommand(channel, opts)));
+    .action(async (channel: string, opts) => done(await (await import('./commands/publish.js')).publishCommand(channel, opts)));
 
   program
     .command('gc')
     .description("reclaim dead subscribers' and publishers' slots now; prints how many")
     .argument('<channel>', 'channel name or path to its .db file')
     .addOption(dirOption())
-    .action((channel: string, opts) => done(gcCommand(channel, opts)));
+    .action(async (channel: string, opts) => done((await import('./commands/manage.js')).gcCommand(channel, opts)));
 
   program
     .command('rm')
@@ -99,7 +99,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<channel>', 'channel name or path to its .db file')
     .addOption(dirOption())
     .option('-f, --force', 'remove even when in use, or when the file is not a valid channel')
-    .action((channel: string, opts) => done(rmCommand(channel, opts)));
+    .action(async (channel: string, opts) => done((await import('./commands/manage.js')).rmCommand(channel, opts)));
 
   program
     .command('doctor')
@@ -109,9 +109,35 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'one JSON document')
     .option('--strict', 'warnings (unknown schema, dead subscribers) fail too')
     .addHelpText('after', '\nExit 0 when no errors were found (warnings are listed), 1 when any was (or any warning, with --strict).')
-    .action((dir: string | undefined, opts) => done(doctorCommand(dir, opts)));
+    .action(async (dir: string | undefined, opts) => done((await import('./commands/doctor.js')).doctorCommand(dir, opts)));
 
-  bridgeCommand(program, dirOption, done);
+  const bridge = program.command('bridge').description('forward channels to NATS subjects and subjects into channels (@mmbus/bridge-nats)');
+  bridge
+    .command('run')
+    .description('run a bridge until Ctrl-C / SIGTERM: routes from --config and/or --out/--in')
+    .option('-c, --config <file>', 'a JSON configuration file (docs/bridge.md)')
+    .option('-s, --server <url>', 'NATS server URL (repeat for several; default nats://127.0.0.1:4222)', collect)
+    .option('--out <channel=subject>', 'forward a channel to a subject (mmbus → NATS; repeatable)', collect)
+    .option('--in <channel=subject>', 'publish a subject (wildcards allowed) into a channel (NATS → mmbus; repeatable)', collect)
+    .addOption(new Option('--encoding <encoding>', 'wire encoding of the --out/--in routes').choices(['raw', 'json']))
+    .option('--stream <name>', 'publish the --out routes to this JetStream stream (created if missing): acknowledged and de-duplicated')
+    .option('--type <schema>', 'message type of the --out/--in channels, to create them when missing (e.g. mmbus.PointUpdate)')
+    .option('--name <name>', 'bridge name: durable subscriber nats.<name>, stats file <dir>/<name>.bridge.json (default bridge)')
+    .addOption(dirOption())
+    .option('--origin <id>', 'this host in JetStream message ids (default: the host name)')
+    .option('--stats-file <file>', 'where to keep the stats (default <dir>/<name>.bridge.json)')
+    .option('--stats-interval <ms>', 'how often the stats file is rewritten', parseIntOption('--stats-interval', 100))
+    .addHelpText('after', '\nExamples:\n  mmbus bridge run --out points=plant.points --stream POINTS\n  mmbus bridge run --in commands=plant.commands.* --encoding json --type mmbus.PointUpdate\n  mmbus bridge run --config bridge.json')
+    .action(async (opts) => done(await (await import('./commands/bridge.js')).bridgeRunCommand(opts)));
+  bridge
+    .command('stat')
+    .description("a running (or stopped) bridge's stats: connection, and per route forwarded, acknowledged, duplicates, refused, lag")
+    .argument('[name]', 'bridge name', 'bridge')
+    .addOption(dirOption())
+    .option('--stats-file <file>', 'the stats file (default <dir>/<name>.bridge.json)')
+    .option('--json', 'the stats file as is')
+    .addHelpText('after', '\nExit 0 when the bridge is running, 1 when it stopped, looks dead, or has no stats file.')
+    .action(async (name: string, opts) => done((await import('./commands/bridge.js')).bridgeStatCommand(name, opts)));
 
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP);
   return program;

@@ -5,7 +5,7 @@ import { NatsServer } from '@mmbus/bridge-nats/nats-server';
 import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { cli, startCli, useScratchDir } from './helpers.ts';
+import { cli, startCli, useScratchDir } from './helpers.js';
 
 let dir: string;
 useScratchDir((d) => (dir = d));

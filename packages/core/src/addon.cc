@@ -42,6 +42,7 @@ struct Sub {
   bool stop = false;
   int64_t timeout_ms = -1;
   Napi::FunctionReference callback;  // the callback of the wait in progress
+  mmbus_batch_t batch{};             // the last polled batch (keyed: wants() looks at it)
   bool closed = false;
   int refs = 2;  // the JavaScript handle and the thread-safe function; both released on the JS thread
 };
@@ -137,7 +138,8 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   if (o.Get("exclusive").ToBoolean()) opts.flags |= MMBUS_EXCL;
   if (o.Get("readonly").ToBoolean()) opts.flags |= MMBUS_READONLY;
   static const double kMaxMs = static_cast<double>(MMBUS_TIMEOUT_MAX_MS);
-  double recordSize, capacity, policy, blockMs, heartbeatMs, unblockMs, lockMs, mode, maxSubs, maxPubs;
+  double recordSize, capacity, policy, blockMs, heartbeatMs, unblockMs, lockMs, mode, maxSubs, maxPubs, keyCount,
+      keyOffset, keySize;
   if (!OptInteger(o, "recordSize", 0, MMBUS_RECORD_SIZE_MAX, 0, &recordSize) ||
       !OptInteger(o, "capacity", 0, static_cast<double>(MMBUS_CAPACITY_MAX), 0, &capacity) ||
       !OptInteger(o, "policy", 0, 3, 0, &policy) || !OptInteger(o, "blockTimeoutMs", -1, kMaxMs, -1, &blockMs) ||
@@ -145,7 +147,9 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
       !OptInteger(o, "unblockTimeoutMs", -1, kMaxMs, -1, &unblockMs) ||
       !OptInteger(o, "lockTimeoutMs", -1, kMaxMs, -1, &lockMs) || !OptInteger(o, "mode", 0, 0777, 0, &mode) ||
       !OptInteger(o, "maxSubscribers", 0, MMBUS_MAX_SUBSCRIBERS_LIMIT, 0, &maxSubs) ||
-      !OptInteger(o, "maxPublishers", 0, MMBUS_MAX_PUBLISHERS_LIMIT, 0, &maxPubs))
+      !OptInteger(o, "maxPublishers", 0, MMBUS_MAX_PUBLISHERS_LIMIT, 0, &maxPubs) ||
+      !OptInteger(o, "keyCount", 0, static_cast<double>(MMBUS_KEY_COUNT_MAX), 0, &keyCount) ||
+      !OptInteger(o, "keyOffset", 0, MMBUS_RECORD_SIZE_MAX, 0, &keyOffset) || !OptInteger(o, "keySize", 0, 8, 0, &keySize))
     return Code(env, Fail(MMBUS_E_INVAL, "an option is not an integer in its range"));
   opts.record_size = static_cast<uint32_t>(recordSize);
   opts.capacity = static_cast<uint64_t>(capacity);
@@ -157,6 +161,9 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   opts.mode = static_cast<uint32_t>(mode);
   opts.max_subscribers = static_cast<uint32_t>(maxSubs);
   opts.max_publishers = static_cast<uint32_t>(maxPubs);
+  opts.key_count = static_cast<uint64_t>(keyCount);
+  opts.key_offset = static_cast<uint32_t>(keyOffset);
+  opts.key_size = static_cast<uint32_t>(keySize);
   std::string schema;
   Napi::Value sv = o.Get("schemaName");
   if (sv.IsString()) {
@@ -210,6 +217,12 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   infoObj.Set("maxPublishers", in.max_publishers);
   infoObj.Set("fileSize", static_cast<double>(in.file_size));
   infoObj.Set("dataOffset", static_cast<double>(in.data_offset));
+  infoObj.Set("keyCount", static_cast<double>(in.key_count));
+  infoObj.Set("keyOffset", in.key_offset);
+  infoObj.Set("keySize", in.key_size);
+  infoObj.Set("keysOffset", static_cast<double>(in.keys_offset));
+  infoObj.Set("keyEntrySize", static_cast<double>(in.key_entry_size));
+  infoObj.Set("keyHeaderSize", in.key_header_size);
   Napi::Object result = Napi::Object::New(env);
   result.Set("handle", Napi::External<Channel>::New(env, c, [](Napi::Env, Channel *c) {
                // Collected without close(): free it now, or when its last subscriber is closed.
@@ -461,7 +474,7 @@ Napi::Value Poll(const Napi::CallbackInfo &info) {
   if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
   if (Armed(s)) return Code(info.Env(), Busy());
   uint32_t max = info[1].As<Napi::Number>().Uint32Value();
-  mmbus_batch_t b;
+  mmbus_batch_t &b = s->batch;
   int n = mmbus_poll(s->sub, max, &b);
   Napi::Float64Array out = info[2].As<Napi::Float64Array>();
   out[0] = static_cast<double>(b.seq);
@@ -479,7 +492,7 @@ Napi::Value PollCopy(const Napi::CallbackInfo &info) {
   Napi::Float64Array out = info[2].As<Napi::Float64Array>();
   Napi::TypedArray dst = info[3].As<Napi::TypedArray>();
   uint8_t *to = static_cast<uint8_t *>(dst.ArrayBuffer().Data()) + dst.ByteOffset();
-  mmbus_batch_t b;
+  mmbus_batch_t &b = s->batch;
   int n = mmbus_poll(s->sub, max, &b);
   if (n > 0) {
     if (static_cast<size_t>(n) * b.stride > dst.ByteLength()) return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "copy buffer too small"));
@@ -491,6 +504,116 @@ Napi::Value PollCopy(const Napi::CallbackInfo &info) {
   out[0] = static_cast<double>(b.seq);
   out[1] = static_cast<double>(mmbus_sub_lost(s->sub));
   return Napi::Number::New(info.Env(), n);
+}
+
+// ---- keyed channels ----
+
+template <typename T>
+T *Elements(const Napi::Value &v, size_t *count) {
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  *count = ta.ElementLength();
+  return reinterpret_cast<T *>(static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+}
+
+// latest(handle, keys: Uint32Array, dst: Uint8Array, seqs: Float64Array) -> records found | negative
+// code: the latest record of keys[i] to dst at i * stride, its sequence to seqs[i] (-1: none yet).
+Napi::Value Latest(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (!info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsTypedArray())
+    return Code(info.Env(), Fail(MMBUS_E_INVAL, "latest(handle, keys, dst, seqs)"));
+  size_t nkeys, dstLen, nseqs;
+  const uint32_t *keys = Elements<uint32_t>(info[1], &nkeys);
+  uint8_t *dst = Elements<uint8_t>(info[2], &dstLen);
+  double *seqs = Elements<double>(info[3], &nseqs);
+  if (nseqs < nkeys || dstLen < nkeys * c->record_stride) return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "buffers too small"));
+  int found = 0;
+  for (size_t i = 0; i < nkeys; i++) {
+    uint64_t seq;
+    int rc = mmbus_latest(c->ch, keys[i], dst + i * c->record_stride, c->record_size, &seq);
+    if (rc == MMBUS_E_NOENT) {
+      seqs[i] = -1;
+      continue;
+    }
+    if (rc) return Code(info.Env(), rc);
+    seqs[i] = static_cast<double>(seq);
+    found++;
+  }
+  return Napi::Number::New(info.Env(), found);
+}
+
+bool KeyArgs(const Napi::CallbackInfo &info, uint64_t *first, uint64_t *count) {
+  if (!info[1].IsNumber() || !info[2].IsNumber()) return false;
+  double f = info[1].As<Napi::Number>().DoubleValue(), n = info[2].As<Napi::Number>().DoubleValue();
+  if (!(f >= 0 && n >= 0 && f <= 9007199254740991.0 && n <= 9007199254740991.0) || f != static_cast<double>(static_cast<uint64_t>(f)) ||
+      n != static_cast<double>(static_cast<uint64_t>(n)))
+    return false;
+  *first = static_cast<uint64_t>(f);
+  *count = static_cast<uint64_t>(n);
+  return true;
+}
+
+// ask(sub, first, count, snapshot: 0 none | 1 all | 2 changed) / unask(sub, first, count)
+Napi::Value Ask(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
+  uint64_t first, count;
+  if (!KeyArgs(info, &first, &count)) return Code(info.Env(), Fail(MMBUS_E_INVAL, "keys must be non-negative integers"));
+  return Code(info.Env(), mmbus_sub_ask(s->sub, first, count, info[3].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Value Unask(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
+  uint64_t first, count;
+  if (!KeyArgs(info, &first, &count)) return Code(info.Env(), Fail(MMBUS_E_INVAL, "keys must be non-negative integers"));
+  return Code(info.Env(), mmbus_sub_unask(s->sub, first, count));
+}
+
+// snapshot(sub, dst: Uint8Array, keys: Uint32Array, seqs: Float64Array) -> values taken (up to the
+// length of keys) | negative code: pending snapshot values, value i to dst at i * stride.
+Napi::Value Snapshot(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
+  size_t dstLen, nkeys, nseqs;
+  uint8_t *dst = Elements<uint8_t>(info[1], &dstLen);
+  uint32_t *keys = Elements<uint32_t>(info[2], &nkeys);
+  double *seqs = Elements<double>(info[3], &nseqs);
+  Channel *c = s->owner;
+  size_t max = nkeys < nseqs ? nkeys : nseqs;
+  if (dstLen / c->record_stride < max) max = dstLen / c->record_stride;
+  size_t n = 0;
+  while (n < max) {
+    uint64_t key, seq;
+    int rc = mmbus_sub_snapshot(s->sub, dst + n * c->record_stride, c->record_size, &key, &seq);
+    if (rc < 0) return Code(info.Env(), rc);
+    if (rc == 0) break;
+    keys[n] = static_cast<uint32_t>(key);
+    seqs[n] = static_cast<double>(seq);
+    n++;
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// wants(sub, idx: Uint32Array) -> how many: the indices of the last polled batch's records that the
+// subscriber asked for and has not had yet, in order.
+Napi::Value Wants(const Napi::CallbackInfo &info) {
+  Sub *s = SubOf(info[0]);
+  if (!s || s->closed) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "subscriber is closed"));
+  if (Armed(s)) return Code(info.Env(), Busy());
+  size_t cap;
+  uint32_t *idx = Elements<uint32_t>(info[1], &cap);
+  if (cap < s->batch.n) return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "index buffer too small"));
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < s->batch.n; i++) {
+    int w = mmbus_sub_wants(s->sub, &s->batch, i);
+    if (w < 0) return Code(info.Env(), w);
+    if (w) idx[m++] = i;
+  }
+  return Napi::Number::New(info.Env(), m);
 }
 
 Napi::Value Ack(const Napi::CallbackInfo &info) {
@@ -640,6 +763,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("subClose", Napi::Function::New(env, SubClose));
   exports.Set("poll", Napi::Function::New(env, Poll));
   exports.Set("ack", Napi::Function::New(env, Ack));
+  exports.Set("latest", Napi::Function::New(env, Latest));
+  exports.Set("ask", Napi::Function::New(env, Ask));
+  exports.Set("unask", Napi::Function::New(env, Unask));
+  exports.Set("snapshot", Napi::Function::New(env, Snapshot));
+  exports.Set("wants", Napi::Function::New(env, Wants));
   exports.Set("heartbeat", Napi::Function::New(env, Heartbeat));
   exports.Set("overrun", Napi::Function::New(env, Overrun));
   exports.Set("lost", Napi::Function::New(env, SubLost));

@@ -23,6 +23,10 @@ export interface ChannelInfo {
   maxPublishers: number;
   fileSize: number;
   createdAt: Date;
+  /** Keyed channels: the number of keys; 0 when not keyed. */
+  keyCount: number;
+  /** @internal where the key table starts in the file */
+  keysOffset: number;
 }
 
 /** Counters as numbers (exact below 2^53), or as bigints (`ExactChannelStats`, for tools). */
@@ -54,6 +58,8 @@ export abstract class ChannelBase {
       maxPublishers: i.maxPublishers,
       fileSize: i.fileSize,
       createdAt: new Date(Number(i.createdNs / 1000000n)),
+      keyCount: i.keyCount,
+      keysOffset: i.keysOffset,
     };
   }
 

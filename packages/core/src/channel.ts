@@ -1,5 +1,6 @@
 import { ChannelBase, POLICY_CODES, type Policy } from './base.js';
 import { check, invalid, MmbusError, nativeError } from './errors.js';
+import { keyRanges, keyReader, type Keys } from './keys.js';
 import { native, type ChannelHandle } from './native.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
@@ -8,6 +9,8 @@ export interface MessageType<T> {
   readonly NAME: string;
   readonly SIZE: number;
   readonly FINGERPRINT: bigint;
+  /** The key field of a keyed message type (`(mmbus_key)` in its schema): name, byte offset and size. */
+  readonly KEY?: { readonly field: string; readonly offset: number; readonly size: number };
   new (view?: DataView, offset?: number): T;
 }
 
@@ -53,12 +56,25 @@ export interface ChannelOptions {
   unblockTimeoutMs?: number;
   /** Longest wait for the channel's table lock (attach, detach, gc), ms. Default 5000. */
   lockTimeoutMs?: number;
+  /**
+   * A keyed channel: the number of keys (records carry keys 0 .. keys - 1 in the message type's key
+   * field), when the channel is created; opening an existing channel checks it. Default: the file's.
+   */
+  keys?: number;
 }
 
 const OPTION_KEYS = new Set<string>([
   'dir', 'capacity', 'policy', 'timeoutMs', 'create', 'exclusive', 'mode', 'maxSubscribers', 'maxPublishers',
-  'heartbeatTimeoutMs', 'unblockTimeoutMs', 'lockTimeoutMs',
+  'heartbeatTimeoutMs', 'unblockTimeoutMs', 'lockTimeoutMs', 'keys',
 ]);
+/** MMBUS_KEY_COUNT_MAX */
+const KEY_COUNT_MAX = 2 ** 24;
+/** A key's latest value is read again at most this often while it keeps changing (as in C). */
+const LATEST_TRIES = 1000;
+const KEY_BUFFERS = 3;
+const SEQ_MASK = (1n << 62n) - 1n;
+/** The head word's place in the file (docs/format.md §1: the head line). */
+const HEAD_OFFSET = 384;
 /** Every time-out is 0 .. 2^40 ms (MMBUS_TIMEOUT_MAX_MS). */
 const TIMEOUT_MAX_MS = 2 ** 40;
 
@@ -133,6 +149,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
   private readonly staging: T;
   private readonly stagingBytes: Uint8Array;
   private readonly writer: T;
+  private readonly spentView: DataView;
   private readonly subscriptions = new Set<Subscription<T>>();
 
   constructor(name: string, type: MessageType<T>, options: ChannelOptions = {}) {
@@ -150,6 +167,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
     if (capacity !== undefined && (capacity & (capacity - 1)) !== 0 && capacity !== 2 ** 32) {
       throw invalid(`option capacity must be a power of two, not ${capacity}`);
     }
+    const keys = integerOption(options.keys, 'keys', 1, KEY_COUNT_MAX);
+    const key = type.KEY;
+    if (keys !== undefined && !key) {
+      throw invalid(`option keys: ${String(type.NAME)} has no key field (mark one with (mmbus_key) in its schema)`);
+    }
     const dir = options.dir === undefined ? defaultDir() : cString(options.dir, 'option dir', 'MMBUS_E_DIR');
     const opened = native.open(dir, name, {
       create: booleanOption(options.create, 'create') ?? true,
@@ -166,6 +188,9 @@ export class Channel<T extends RecordView> extends ChannelBase {
       mode: integerOption(options.mode, 'mode', 0, 0o777) ?? 0,
       maxSubscribers: integerOption(options.maxSubscribers, 'maxSubscribers', 1, 4096) ?? 0,
       maxPublishers: integerOption(options.maxPublishers, 'maxPublishers', 1, 4096) ?? 0,
+      keyCount: keys ?? 0,
+      keyOffset: key?.offset ?? 0,
+      keySize: key?.size ?? 0,
     });
     if (typeof opened === 'number') throw nativeError(opened, `opening channel '${name}' in ${dir}`);
     super(name, dir, opened.handle, opened.info);
@@ -179,6 +204,124 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.staging = new type();
     this.stagingBytes = new Uint8Array(this.staging.view.buffer, this.staging.view.byteOffset + this.staging.offset, type.SIZE);
     this.writer = new type();
+    this.spentView = new DataView(new ArrayBuffer(type.SIZE));
+    const i = opened.info;
+    this.keyCount = i.keyCount;
+    this.readKey = i.keyCount ? keyReader(i.keyOffset, i.keySize) : null;
+    this.keyEntrySize = i.keyEntrySize;
+    this.keyHeaderSize = i.keyHeaderSize;
+    this.keyWords = opened.buffer && i.keyCount ? new BigUint64Array(opened.buffer, i.keysOffset, (i.keyCount * this.keyEntrySize) / 8) : null;
+    this.headWord = opened.buffer ? new BigUint64Array(opened.buffer, HEAD_OFFSET, 1) : null;
+  }
+
+  /** Keyed channels: the number of keys (0 .. keyCount - 1); 0 for a channel that is not keyed. */
+  readonly keyCount: number;
+  /** @internal reads a record's key (keyed channels) */
+  readonly readKey: ((view: DataView, offset: number) => number) | null;
+  private readonly keyEntrySize: number;
+  private readonly keyHeaderSize: number;
+  /** the key table as 64-bit words: entry k's `ver` is word k * keyEntrySize / 8 (docs/format.md §11) */
+  private readonly keyWords: BigUint64Array | null;
+  private readonly headWord: BigUint64Array | null;
+  private latestReader: T | null = null;
+  private latestBuf: { keys: Uint32Array; seqs: Float64Array; bytes: Uint8Array; view: DataView; record: T } | null = null;
+
+  /** The key of a record of this keyed channel. */
+  keyOf(record: RecordView): number {
+    if (!this.readKey) throw this.notKeyed();
+    return this.readKey(record.view, record.offset);
+  }
+
+  private notKeyed(): MmbusError {
+    return new MmbusError('MMBUS_E_STATE', -20, `'${this.name}' is not a keyed channel (create it with the option keys)`);
+  }
+
+  private checkKey(key: number): void {
+    if (!this.readKey) throw this.notKeyed();
+    if (!Number.isInteger(key) || key < 0 || key >= this.keyCount) {
+      throw invalid(`key ${key} is not one of the keys 0 .. ${this.keyCount - 1} of '${this.name}'`);
+    }
+  }
+
+  /**
+   * Keyed channels: a copy of the latest record published with `key` (its own memory: keep it as long
+   * as you like), or undefined if none was. Never torn; never waits.
+   */
+  latest(key: number): T | undefined {
+    this.checkKey(key);
+    const bytes = new Uint8Array(this.stride);
+    const seqs = new Float64Array(1);
+    const n = check(native.latest(this.liveHandle(), Uint32Array.of(key), bytes, seqs), `latest value of key ${key} of '${this.name}'`);
+    return n ? new this.type(new DataView(bytes.buffer), 0) : undefined;
+  }
+
+  /**
+   * Keyed channels: calls fn with the latest record of `key` read in place (no copy) and returns what
+   * fn returns, or undefined if no record of that key was published. fn may run more than once — again
+   * whenever a publisher replaced the value while fn read it — so it must only read the record and
+   * return a value; the record must not be kept after fn returns.
+   */
+  readLatest<R>(key: number, fn: (record: T) => R): R | undefined {
+    this.checkKey(key);
+    this.liveHandle();
+    const words = this.keyWords;
+    if (!words || !this.headWord) {
+      const copy = this.latest(key);
+      return copy === undefined ? undefined : fn(copy);
+    }
+    const reader = (this.latestReader ??= new this.type(this.view, this.dataOffset));
+    const at = (key * this.keyEntrySize) / 8;
+    const entry = this.info.keysOffset + key * this.keyEntrySize;
+    for (let t = 0; t < LATEST_TRIES; t++) {
+      const v = Atomics.load(words, at);
+      if ((v & SEQ_MASK) === 0n) return undefined;
+      const buffer = Number(v >> 62n);
+      const offset = entry + this.keyHeaderSize + buffer * this.stride;
+      if (buffer >= KEY_BUFFERS || (v & SEQ_MASK) > Atomics.load(this.headWord, 0) || this.readKey!(this.view, offset) !== key) {
+        if (Atomics.load(words, at) !== v) continue; // a writer's moment, not damage
+        throw new MmbusError('MMBUS_E_CORRUPT', -24, `'${this.name}': the latest value of key ${key} is damaged (the file was written by something other than mmbus)`);
+      }
+      reader.wrap(this.view, offset);
+      const result = fn(reader);
+      if (Atomics.load(words, at) === v) return result;
+    }
+    throw new MmbusError('MMBUS_E_BUSY', -13, `'${this.name}': key ${key} changed ${LATEST_TRIES} times while it was read`);
+  }
+
+  /**
+   * Keyed channels: calls fn(record, key, seq) with the latest record of each of `keys` that has one
+   * (copied a thousand at a time, one native call each; the record is valid only during the call).
+   * Returns how many it found.
+   */
+  snapshot(keys: Keys, fn: (record: T, key: number, seq: number) => void): number {
+    if (!this.readKey) throw this.notKeyed();
+    const ranges = keyRanges(keys, this.keyCount);
+    const chunk = 1024;
+    const buf = (this.latestBuf ??= (() => {
+      const bytes = new Uint8Array(chunk * this.stride);
+      const view = new DataView(bytes.buffer);
+      return { keys: new Uint32Array(chunk), seqs: new Float64Array(chunk), bytes, view, record: new this.type(view, 0) };
+    })());
+    let found = 0;
+    for (const [first, count] of ranges) {
+      for (let k = first; k < first + count; k += chunk) {
+        const m = Math.min(chunk, first + count - k);
+        for (let j = 0; j < m; j++) buf.keys[j] = k + j;
+        const n = check(
+          native.latest(this.liveHandle(), buf.keys.subarray(0, m), buf.bytes, buf.seqs),
+          `snapshot of '${this.name}'`,
+        );
+        if (n === 0) continue;
+        for (let j = 0; j < m; j++) {
+          const seq = buf.seqs[j] as number;
+          if (seq < 0) continue;
+          buf.record.moveTo(j * this.stride);
+          fn(buf.record, k + j, seq);
+          found++;
+        }
+      }
+    }
+    return found;
   }
 
   /** @internal byte offset of the record with sequence number seq in the mapping */
@@ -214,9 +357,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
         new Uint8Array(w.view.buffer, w.view.byteOffset + w.offset, this.type.SIZE).set(this.bytesOf(input));
       }
     } catch (err) {
+      this.detachWriter();
       native.commit(h, true); // give the slot up: subscribers step over it
       throw err;
     }
+    this.detachWriter();
     check(this.commitClaim(h, 1), `publishing on '${this.name}'`);
     return true;
   }
@@ -235,6 +380,15 @@ export class Channel<T extends RecordView> extends ChannelBase {
     if (i === 0) this.copyArea.bytes.fill(0, 0, need);
     this.writer.wrap(this.copyArea.view, i * this.stride);
     return this.writer;
+  }
+
+  /**
+   * The record handed to a fill callback is the ring slot itself until the claim is committed; after
+   * that, a reference the callback kept points at a scratch record, so writing it can never change a
+   * committed record.
+   */
+  private detachWriter(): void {
+    this.writer.wrap(this.spentView, 0);
   }
 
   private commitClaim(h: ChannelHandle, n: number): number {
@@ -286,9 +440,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
       try {
         for (let i = 0; i < k; i++) fill(this.writerAt(seq, i, k), done + i);
       } catch (err) {
+        this.detachWriter();
         native.commit(h, true);
         throw err;
       }
+      this.detachWriter();
       check(this.commitClaim(h, k), `publishing on '${this.name}'`);
       done += k;
     }
@@ -321,7 +477,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
 
   /** Subscribes: durable when `name` is given (resumes after its last consumed record), else anonymous. */
   subscribe(options: SubscribeOptions = {}): Subscription<T> {
-    const sub = new Subscription(this, options, () => this.subscriptions.delete(sub));
+    let sub: Subscription<T> | undefined; // a constructor that fails closes itself before it is set
+    sub = new Subscription(this, options, () => sub && this.subscriptions.delete(sub));
     this.subscriptions.add(sub);
     return sub;
   }

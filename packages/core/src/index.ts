@@ -4,7 +4,8 @@ export type { ChannelOptions, MessageType, RecordInput, RecordView } from './cha
 export { ChannelBase } from './base.js';
 export type { ChannelInfo, ChannelStats, ExactChannelStats, Policy } from './base.js';
 export { Batch, Subscription } from './subscription.js';
-export type { SubscribeOptions } from './subscription.js';
+export type { AskOptions, SubscribeOptions } from './subscription.js';
+export type { KeyRange, Keys } from './keys.js';
 export { MmbusError } from './errors.js';
 export type { MmbusErrorCode } from './errors.js';
 export { ChannelInspector, inspectChannel } from './inspect.js';

@@ -1,5 +1,5 @@
-// Loads the addon (built by `npm install` through node-gyp) and types its functions.
-import { createRequire } from 'node:module';
+// Loads the addon (prebuilt, or compiled by `npm install` through node-gyp) and types its functions.
+import { loadAddon } from './load-addon.js';
 
 export interface NativeInfo {
   formatVersion: number;
@@ -19,6 +19,14 @@ export interface NativeInfo {
   fileSize: number;
   dataOffset: number;
   stampsOffset: number;
+  /** Keyed channels: keys 0 .. keyCount-1, the key field, and where the key table starts; 0 when not keyed. */
+  keyCount: number;
+  keyOffset: number;
+  keySize: number;
+  keysOffset: number;
+  /** Bytes per key in the key table, and where in an entry its buffers start (docs/format.md §11). */
+  keyEntrySize: number;
+  keyHeaderSize: number;
 }
 
 export interface NativeOpenOptions {
@@ -37,6 +45,9 @@ export interface NativeOpenOptions {
   mode?: number;
   maxSubscribers?: number;
   maxPublishers?: number;
+  keyCount?: number;
+  keyOffset?: number;
+  keySize?: number;
 }
 
 export interface NativeSubscriberStats<N = number> {
@@ -96,6 +107,15 @@ export interface NativeBinding {
   /** Acknowledges the last polled batch, or only its first `count` records. */
   ack(s: SubHandle, count?: number): number;
   heartbeat(s: SubHandle): number;
+  /** Keyed: the latest record of keys[i] to dst at i * stride, its sequence to seqs[i] (-1: none yet); how many found. */
+  latest(h: ChannelHandle, keys: Uint32Array, dst: Uint8Array, seqs: Float64Array): number;
+  /** snapshot: 0 none, 1 every key's latest value, 2 only what changed while a durable subscriber was away. */
+  ask(s: SubHandle, first: number, count: number, snapshot: number): number;
+  unask(s: SubHandle, first: number, count: number): number;
+  /** Takes pending snapshot values (at most keys.length): value i to dst at i * stride; how many. */
+  snapshot(s: SubHandle, dst: Uint8Array, keys: Uint32Array, seqs: Float64Array): number;
+  /** Indices of the last polled batch's records the subscriber asked for and has not had; how many. */
+  wants(s: SubHandle, idx: Uint32Array): number;
   /** Overwrite channels: records of the last polled batch (from its start) that may have been overwritten. */
   overrun(s: SubHandle): number;
   lost(s: SubHandle): number;
@@ -120,5 +140,4 @@ export interface NativeBinding {
   strerror(code: number): string;
 }
 
-const require = createRequire(import.meta.url);
-export const native: NativeBinding = require('../build/Release/mmbus.node') as NativeBinding;
+export const native: NativeBinding = loadAddon() as NativeBinding;

@@ -1,5 +1,6 @@
 import type { Channel, RecordView } from './channel.js';
 import { check, closedError, MmbusError, nativeError } from './errors.js';
+import { keyRanges, type Keys } from './keys.js';
 import { native, type SubHandle } from './native.js';
 
 export interface SubscribeOptions {
@@ -11,6 +12,32 @@ export interface SubscribeOptions {
   maxBatch?: number;
   /** Aborting ends the iteration (and onMessage) and closes the subscription. */
   signal?: AbortSignal;
+  /**
+   * Keyed channels: only records of these keys reach this subscriber (batches, iteration, onMessage).
+   * Default: every record. Change the set while running with ask() and unask().
+   */
+  keys?: Keys;
+  /**
+   * Keyed channels, with `keys`: first each asked key's latest value (batches with `snapshot` true),
+   * then exactly the changes after it — no gap, nothing twice. 'changed': a durable subscriber that
+   * resumes gets only the keys whose latest value is newer than what it had acknowledged before it went
+   * away (what changed meanwhile, if it asked for the same keys then); otherwise as true. Default false.
+   */
+  snapshot?: boolean | 'changed';
+}
+
+/** How ask() takes a snapshot. */
+export interface AskOptions {
+  /** Each newly asked key's latest value first (default true); 'changed' as in SubscribeOptions. */
+  snapshot?: boolean | 'changed';
+}
+
+const SNAPSHOT_CODES = { false: 0, true: 1, changed: 2 } as const;
+function snapshotCode(v: unknown, what: string): number {
+  if (v === undefined || v === false) return 0;
+  if (v === true) return 1;
+  if (v === 'changed') return 2;
+  throw new MmbusError('MMBUS_E_INVAL', -1, `${what} must be true, false or 'changed', not ${JSON.stringify(v) ?? String(v)}`);
 }
 
 const HEARTBEAT_MS = 1000;
@@ -23,20 +50,29 @@ const WAIT_INTR = -21;
  * `get(i)` and the iterator re-point one flyweight, so keep values, not records.
  */
 export class Batch<T extends RecordView> implements Iterable<T> {
+  /** Sequence number of the batch's first record in the ring (see seqOf for each record). */
   seq = 0;
   length = 0;
+  /** Keyed channels: these are snapshot values (each key's latest record, copied), not changes. */
+  snapshot = false;
+  /** keyed: which records of the polled range are handed out (null: all of them) */
+  private picked: Uint32Array | null = null;
+  private snapSeqs: Float64Array | null = null;
+  private snapKeys: Uint32Array | null = null;
+  /** @internal set after unask() while the batch is in hand: records of keys given back are skipped */
+  keep: ((key: number) => boolean) | null = null;
   private firstSlot = 0;
   private view: DataView;
   private base = 0;
   private slots = 0;
   private overwrittenWhileCopied = 0;
   private readonly record: T;
+  private readonly channel: Channel<T>;
+  private readonly overrunOf: () => number;
 
-  constructor(
-    private readonly channel: Channel<T>,
-    record: T,
-    private readonly overrunOf: () => number,
-  ) {
+  constructor(channel: Channel<T>, record: T, overrunOf: () => number) {
+    this.channel = channel;
+    this.overrunOf = overrunOf;
     this.record = record;
     this.view = new DataView(new ArrayBuffer(0)); // set by reset()
   }
@@ -48,7 +84,29 @@ export class Batch<T extends RecordView> implements Iterable<T> {
    * Always 0 for `block` and `reject` channels.
    */
   overwritten(): number {
-    return this.channel.copying ? this.overwrittenWhileCopied : this.overrunOf();
+    if (this.snapshot) return 0;
+    const raw = this.channel.copying ? this.overwrittenWhileCopied : this.overrunOf();
+    if (!this.picked || raw === 0) return raw;
+    let n = 0; // records handed out that lie in the overwritten prefix of the polled range
+    while (n < this.length && (this.picked[n] as number) < raw) n++;
+    return n;
+  }
+
+  /** The sequence number of record i (snapshot values: the sequence of the record they are). */
+  seqOf(i: number): number {
+    if (this.snapSeqs) return this.snapSeqs[i] as number;
+    return this.seq + this.raw(i);
+  }
+
+  /** Keyed channels: the key of record i. */
+  keyOf(i: number): number {
+    if (this.snapKeys) return this.snapKeys[i] as number;
+    return this.channel.keyOf(this.get(i));
+  }
+
+  /** the index of record i in the polled range */
+  private raw(i: number): number {
+    return this.picked ? (this.picked[i] as number) : i;
   }
 
   /**
@@ -58,6 +116,8 @@ export class Batch<T extends RecordView> implements Iterable<T> {
    * right now is caught by overwritten() after reading.
    */
   intact(i: number): boolean {
+    if (this.snapshot) return true;
+    i = this.raw(i);
     if (this.channel.copying) return i >= this.overwrittenWhileCopied;
     const stamps = this.channel.stampsLow;
     let slot = this.firstSlot + i;
@@ -69,6 +129,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
   /** @internal */
   reset(seq: number, length: number): void {
     const ch = this.channel;
+    this.unpick();
     this.seq = seq;
     this.length = length;
     if (this.view !== ch.view) this.record.wrap(ch.view, ch.dataOffset);
@@ -80,6 +141,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
 
   /** @internal copying mode: the records were copied to `view`, record i at i * stride */
   resetCopied(seq: number, length: number, view: DataView, overwritten: number): void {
+    this.unpick();
     this.seq = seq;
     this.length = length;
     if (this.view !== view) this.record.wrap(view, 0);
@@ -90,10 +152,42 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     this.overwrittenWhileCopied = overwritten;
   }
 
+  /** @internal snapshot values copied to view (value i at i * stride), with their keys and sequences */
+  resetSnapshot(length: number, view: DataView, keys: Uint32Array, seqs: Float64Array): void {
+    this.resetCopied(0, length, view, 0);
+    this.snapshot = true;
+    this.snapKeys = keys;
+    this.snapSeqs = seqs;
+  }
+
+  /** @internal only records picked[0 .. n) of the polled range are handed out */
+  pick(picked: Uint32Array, n: number): void {
+    this.picked = picked;
+    this.length = n;
+  }
+
+  private unpick(): void {
+    this.picked = null;
+    this.snapshot = false;
+    this.snapKeys = null;
+    this.snapSeqs = null;
+    this.keep = null;
+  }
+
+  /** @internal still to be handed out: intact, and (after unask) of a key still asked */
+  wanted(i: number): boolean {
+    return this.intact(i) && (this.keep === null || this.keep(this.keyOf(i)));
+  }
+
+  /** @internal how many records of the polled range up to and including record i */
+  rawCount(i: number): number {
+    return this.raw(i) + 1;
+  }
+
   /** The i-th record of the batch (the same flyweight object, re-pointed). */
   get(i: number): T {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
-    let slot = this.firstSlot + i;
+    let slot = this.firstSlot + this.raw(i);
     if (slot >= this.slots) slot -= this.slots;
     this.record.moveTo(this.base + slot * this.channel.stride);
     return this.record;
@@ -101,7 +195,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
 
   /** The records still intact (see intact()), one flyweight re-pointed: keep values, not records. */
   *[Symbol.iterator](): Iterator<T> {
-    for (let i = 0; i < this.length; i++) if (this.intact(i)) yield this.get(i);
+    for (let i = 0; i < this.length; i++) if (this.wanted(i)) yield this.get(i);
   }
 }
 
@@ -122,6 +216,14 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   /** Set while the waiter thread waits for this subscriber (JS must not touch it meanwhile). */
   private settleWait: ((dataReady: boolean) => void) | null = null;
   private lostCount = 0;
+  /** keyed: asked for keys (then only their records are handed out, picked by the C library) */
+  private asking = false;
+  /** keyed: which keys are asked now (a byte per key), for a batch in hand when keys are given back */
+  private asked: Uint8Array | null = null;
+  private picked: Uint32Array | null = null;
+  private snapArea: { bytes: Uint8Array; view: DataView; keys: Uint32Array; seqs: Float64Array } | null = null;
+  /** ask/unask called while the waiter thread has the subscriber: done when the wait returns */
+  private readonly deferred: (() => void)[] = [];
 
   /** @internal use channel.subscribe() */
   constructor(channel: Channel<T>, options: SubscribeOptions, onClose: () => void) {
@@ -135,6 +237,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     if (start !== 'newest' && start !== 'oldest') throw new MmbusError('MMBUS_E_INVAL', -1, `start must be 'newest' or 'oldest', not '${String(start)}'`);
     if (options.name !== undefined && typeof options.name !== 'string') throw new MmbusError('MMBUS_E_NAME', -2, 'subscriber name must be a string');
     if (options.signal?.aborted) throw new MmbusError('MMBUS_E_INTR', WAIT_INTR, 'the signal was aborted before subscribing');
+    const snapshot = snapshotCode(options.snapshot, 'option snapshot');
     const h = native.subscribe(channel.liveHandle(), this.name ?? null, start === 'oldest' ? 1 : 0);
     if (typeof h === 'number') throw nativeError(h, `subscribing to '${channel.name}'`);
     this.handle = h;
@@ -151,6 +254,78 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
       this.abortListener = () => this.close();
       this.signal.addEventListener('abort', this.abortListener, { once: true });
     }
+    if (options.keys !== undefined || snapshot) {
+      try {
+        if (!channel.keyCount) {
+          throw new MmbusError('MMBUS_E_STATE', -20, `options keys and snapshot need a keyed channel; '${channel.name}' is not keyed`);
+        }
+        if (options.keys === undefined) throw new MmbusError('MMBUS_E_INVAL', -1, 'option snapshot needs the option keys (which keys)');
+        if (options.keys !== 'all' || snapshot) this.askNow(options.keys, snapshot);
+      } catch (err) {
+        this.close();
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Keyed channels: asks for more keys. With a snapshot (the default) each newly asked key's latest
+   * value comes first (a batch with `snapshot` true), then its changes. Keys asked already are left as
+   * they are. Allowed at any time, also from inside the iteration.
+   */
+  ask(keys: Keys, options: AskOptions = {}): void {
+    const snapshot = snapshotCode(options.snapshot ?? true, 'option snapshot');
+    this.live();
+    if (!this.channel.keyCount) throw new MmbusError('MMBUS_E_STATE', -20, `'${this.channel.name}' is not a keyed channel`);
+    const ranges = keyRanges(keys, this.channel.keyCount); // validated now, not when a wait returns
+    this.whenIdle(() => this.askRanges(ranges, snapshot));
+  }
+
+  /** Keyed channels: gives keys back: no record of them reaches this subscriber any more. */
+  unask(keys: Keys): void {
+    this.live();
+    if (!this.channel.keyCount) throw new MmbusError('MMBUS_E_STATE', -20, `'${this.channel.name}' is not a keyed channel`);
+    const ranges = keyRanges(keys, this.channel.keyCount);
+    const asked = this.startAsking();
+    for (const [first, count] of ranges) asked.fill(0, first, first + count);
+    if (this.holding) this.batch.keep = (k) => asked[k] === 1; // the rest of the batch in hand
+    this.whenIdle(() => {
+      for (const [first, count] of ranges) check(native.unask(this.live(), first, count), `unask on '${this.channel.name}'`);
+    });
+  }
+
+  private askNow(keys: Keys, snapshot: number): void {
+    this.askRanges(keyRanges(keys, this.channel.keyCount), snapshot);
+  }
+
+  private startAsking(): Uint8Array {
+    this.asking = true;
+    this.picked ??= new Uint32Array(this.maxBatch);
+    return (this.asked ??= new Uint8Array(this.channel.keyCount));
+  }
+
+  private askRanges(ranges: [number, number][], snapshot: number): void {
+    const h = this.live();
+    const asked = this.startAsking();
+    if (snapshot) this.ackHeld(h); // the C library takes snapshots with no batch in hand
+    for (const [first, count] of ranges) {
+      check(native.ask(h, first, count, snapshot), `ask on '${this.channel.name}'`);
+      asked.fill(1, first, first + count);
+    }
+  }
+
+  /** Runs op now, or — while a wait has the subscriber — as soon as the wait is interrupted. */
+  private whenIdle(op: () => void): void {
+    if (!this.settleWait) {
+      op();
+      return;
+    }
+    this.deferred.push(op);
+    native.interrupt(this.live());
+  }
+
+  private runDeferred(): void {
+    while (this.deferred.length) (this.deferred.shift() as () => void)();
   }
 
   get closed(): boolean {
@@ -183,12 +358,41 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
       throw new MmbusError('MMBUS_E_STATE', -20, `a wait of this subscription to '${this.channel.name}' is in progress: iterate or poll, not both at once`);
     }
     this.ackHeld(h);
-    const n = this.copyBytes ? native.pollCopy(h, this.maxBatch, this.out, this.copyBytes) : native.poll(h, this.maxBatch, this.out);
-    if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
-    if (n === 0) return null;
-    if (this.copyView) this.batch.resetCopied(this.out[0] as number, n, this.copyView, this.out[2] as number);
-    else this.batch.reset(this.out[0] as number, n);
-    this.holding = true;
+    this.runDeferred();
+    if (this.asking) {
+      const snap = this.takeSnapshot(h);
+      if (snap) return snap;
+    }
+    // keyed: a batch with nothing asked for in it is consumed at once; a few of them per call
+    for (let tries = 0; tries < 16; tries++) {
+      const n = this.copyBytes ? native.pollCopy(h, this.maxBatch, this.out, this.copyBytes) : native.poll(h, this.maxBatch, this.out);
+      if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
+      if (n === 0) return null;
+      if (this.copyView) this.batch.resetCopied(this.out[0] as number, n, this.copyView, this.out[2] as number);
+      else this.batch.reset(this.out[0] as number, n);
+      this.holding = true;
+      if (!this.asking) return this.batch;
+      const picked = this.picked as Uint32Array;
+      const m = check(native.wants(h, picked), `filtering keys on '${this.channel.name}'`);
+      if (m > 0) {
+        this.batch.pick(picked, m);
+        return this.batch;
+      }
+      this.ackHeld(h);
+    }
+    return null;
+  }
+
+  /** Pending snapshot values (keyed), as a batch; null when none are pending. */
+  private takeSnapshot(h: SubHandle): Batch<T> | null {
+    const stride = this.channel.stride;
+    const area = (this.snapArea ??= (() => {
+      const bytes = new Uint8Array(this.maxBatch * stride);
+      return { bytes, view: new DataView(bytes.buffer), keys: new Uint32Array(this.maxBatch), seqs: new Float64Array(this.maxBatch) };
+    })());
+    const m = check(native.snapshot(h, area.bytes, area.keys, area.seqs), `snapshot of '${this.channel.name}'`);
+    if (m === 0) return null;
+    this.batch.resetSnapshot(m, area.view, area.keys, area.seqs);
     return this.batch;
   }
 
@@ -199,7 +403,8 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
       const rc = native.wait(h, -1, (code: number, detail: string) => {
         this.settleWait = null;
         if (code === 0) resolve(true);
-        else if (code === WAIT_INTR || this.handle === null) resolve(false);
+        // interrupted by close() (the handle is gone then), or by ask/unask: look again
+        else if (code === WAIT_INTR || this.handle === null) resolve(this.handle !== null);
         else reject(new MmbusError(native.errname(code) as MmbusError['code'], code, detail));
       });
       if (rc < 0) {
@@ -238,26 +443,30 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
    * fn stops and closes the subscription. Resolves when stopped (by fn, close() or the signal);
    * rejects with fn's exception, leaving its batch unacknowledged (a durable subscriber gets it again).
    */
-  async onMessage(fn: (record: T) => boolean | void): Promise<void> {
+  async onMessage(fn: (record: T, batch: Batch<T>) => boolean | void): Promise<void> {
     for (;;) {
       const b = await this.next();
       if (!b) return;
       for (let i = 0; i < b.length; i++) {
-        if (!b.intact(i)) continue; // overwritten while this subscriber was not counted: counted in lost
+        // skipped: overwritten while this subscriber was not counted (counted in lost), or a key given back
+        if (!b.wanted(i)) continue;
         let more: boolean | void;
         try {
-          more = fn(b.get(i));
+          more = fn(b.get(i), b);
         } catch (err) {
           this.holding = false; // not consumed: the batch is delivered again (durable subscribers)
           throw err;
         }
         if (more === false) {
           // Records up to and including this one are consumed; the rest of the batch is not.
-          this.holding = false;
-          check(native.ack(this.live(), i + 1), `acknowledging on '${this.channel.name}'`);
+          if (this.holding) {
+            this.holding = false;
+            check(native.ack(this.live(), b.rawCount(i)), `acknowledging on '${this.channel.name}'`);
+          }
           this.close();
           return;
         }
+        if (this.handle === null) return; // fn closed it
       }
     }
   }

@@ -89,8 +89,8 @@ describe('openChannel', () => {
 
   it('uses $MMBUS_DIR, creating it, when no dir is given', () => {
     const sub = join(dir, 'default-dir');
-    const saved = process.env.MMBUS_DIR;
-    process.env.MMBUS_DIR = sub;
+    const saved = process.env['MMBUS_DIR'];
+    process.env['MMBUS_DIR'] = sub;
     try {
       expect(codeOf(() => openChannel('d', Person))).toBe('MMBUS_E_DIR'); // only the built-in default is created
       mkdirSync(sub);
@@ -98,8 +98,8 @@ describe('openChannel', () => {
       expect(ch.info.dir).toBe(sub);
       ch.close();
     } finally {
-      if (saved === undefined) delete process.env.MMBUS_DIR;
-      else process.env.MMBUS_DIR = saved;
+      if (saved === undefined) delete process.env['MMBUS_DIR'];
+      else process.env['MMBUS_DIR'] = saved;
     }
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { batchLogCoverage, expectedChecksum, lastJson, runFixture, useScratchDir } from './helpers.js';
 
-const RECORDS = Number(process.env.MMBUS_TEST_RECORDS ?? 2_000_000);
+const RECORDS = Number(process.env['MMBUS_TEST_RECORDS'] ?? 2_000_000);
 interface Result {
   received: number;
   checksum: number;

@@ -74,11 +74,11 @@ describe('the default directory', () => {
   it('is private and refused when it is not', () => {
     const base = join(dir, 'tmp');
     mkdirSync(base, { mode: 0o1777 });
-    const saved = { TMPDIR: process.env.TMPDIR, XDG: process.env.XDG_RUNTIME_DIR, MMBUS_DIR: process.env.MMBUS_DIR };
+    const saved = { TMPDIR: process.env['TMPDIR'], XDG: process.env['XDG_RUNTIME_DIR'], MMBUS_DIR: process.env['MMBUS_DIR'] };
     try {
-      process.env.TMPDIR = base;
-      delete process.env.XDG_RUNTIME_DIR;
-      delete process.env.MMBUS_DIR;
+      process.env['TMPDIR'] = base;
+      delete process.env['XDG_RUNTIME_DIR'];
+      delete process.env['MMBUS_DIR'];
       const d = defaultDir();
       expect(d).toBe(join(base, `mmbus-${process.geteuid!()}`));
       const ch = openChannel('in-default', Person);
@@ -89,10 +89,10 @@ describe('the default directory', () => {
       expect(code(() => defaultDir())).toMatch(/^MMBUS_E_DIR: .*open to group or others/);
       expect(code(() => openChannel('again', Person))).toMatch(/^MMBUS_E_DIR: /);
     } finally {
-      if (saved.TMPDIR === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = saved.TMPDIR;
-      if (saved.XDG !== undefined) process.env.XDG_RUNTIME_DIR = saved.XDG;
-      if (saved.MMBUS_DIR !== undefined) process.env.MMBUS_DIR = saved.MMBUS_DIR;
+      if (saved.TMPDIR === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved.TMPDIR;
+      if (saved.XDG !== undefined) process.env['XDG_RUNTIME_DIR'] = saved.XDG;
+      if (saved.MMBUS_DIR !== undefined) process.env['MMBUS_DIR'] = saved.MMBUS_DIR;
     }
   });
 });

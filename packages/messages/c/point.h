@@ -22,20 +22,23 @@ typedef uint8_t mmbus_Quality;
 #define MMBUS_POINT_UPDATE_NAME "mmbus.PointUpdate"
 #define MMBUS_POINT_UPDATE_SIZE 128
 #define MMBUS_POINT_UPDATE_ALIGN 8
-#define MMBUS_POINT_UPDATE_FINGERPRINT UINT64_C(0xe07fd5035556c6cf)
+#define MMBUS_POINT_UPDATE_FINGERPRINT UINT64_C(0xc6f0c339a80557ad)
+/* keyed: the key field 'point_id' (mmbus_options_t key_offset, key_size) */
+#define MMBUS_POINT_UPDATE_KEY_OFFSET 16
+#define MMBUS_POINT_UPDATE_KEY_SIZE 4
 #define MMBUS_POINT_UPDATE_TAG_CAPACITY 64
 
 /**
  * One new value of one point of one device.
  *
- * Layout: struct mmbus.PointUpdate size=128 align=8;field timestamp_ns:uint64@0:8;field value:float64@8:8;field point_id:uint32@16:4;field device_id:uint32@20:4;field quality:enum mmbus.Quality:uint8@24:1;field tag:text[64]@25:64;
+ * Layout: struct mmbus.PointUpdate size=128 align=8;field timestamp_ns:uint64@0:8;field value:float64@8:8;field point_id:uint32@16:4;field device_id:uint32@20:4;field quality:enum mmbus.Quality:uint8@24:1;field tag:text[64]@25:64;key point_id;
  */
 typedef struct mmbus_PointUpdate {
   /** Source timestamp, nanoseconds since the Unix epoch. */
   MMBUS_ALIGNAS(8) uint64_t timestamp_ns;
   /** The value. */
   double value;
-  /** Point identifier, unique per device. */
+  /** Point identifier, unique on the bus (0 .. points - 1): the key of the keyed `points` channel. */
   uint32_t point_id;
   /** Device identifier. */
   uint32_t device_id;

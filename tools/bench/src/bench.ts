@@ -20,7 +20,6 @@ import type { CpuNs, Goal, IdleCase, LatencyCase, LatencyRun, RatioRow, Results,
 import { pairedRatios, summarize, verify, type LatencyNs } from './stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '../../..');
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -177,12 +176,12 @@ if (selected.length === 0 && !NATS_BRIDGE) {
   process.exit(2);
 }
 
+/** The C peer, built by CMake (c/CMakeLists.txt) against libmmbus as native/ builds it. */
 function buildCPeer(): string {
-  const out = join(here, '../build/mmbus_peer');
-  mkdirSync(dirname(out), { recursive: true });
-  const sources = ['channel.c', 'ring.c', 'error.c', 'os_posix.c', 'os_linux.c'].map((f) => join(root, 'native/src', f));
-  execFileSync('gcc', ['-O2', '-std=c11', '-I', join(root, 'native/include'), '-I', join(root, 'packages/messages/c'), join(here, '../c/mmbus_peer.c'), ...sources, '-lpthread', '-o', out]);
-  return out;
+  const build = join(here, '../build');
+  execFileSync('cmake', ['-S', join(here, '../c'), '-B', build, '-DCMAKE_BUILD_TYPE=Release'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('cmake', ['--build', build, '-j', '2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return join(build, 'mmbus_peer');
 }
 
 // ---- redis-server ----------------------------------------------------------------------------------
@@ -283,7 +282,7 @@ async function runOnce(s: System, mode: ChildConfig['mode'], subscribers: number
       // Subscribers still waiting print what they got on SIGTERM: a loss shows as a count.
       await Promise.all(subs.map((c) => c.stop()));
       const partial = await Promise.all(subs.map((c) => c.result.catch(() => null)));
-      const counts = partial.map((p) => (p ? `${p.received}` : '?')).join(', ');
+      const counts = partial.map((p) => (p ? `${p['received']}` : '?')).join(', ');
       throw new Error(`${(e as Error).message}; subscribers received ${counts} of ${records}`);
     }
     const pubResult = mode === 'idle' ? {} : await timeout(pub.result, 30_000, `${s.id} publisher report`);
@@ -303,14 +302,14 @@ async function throughputRun(s: System, subscribers: number): Promise<Throughput
       const bad = verify(RECORDS, r as { received: number; checksum: number });
       if (bad) return { ok: false, error: `a subscriber: ${bad}`, msgPerSec: NaN };
     }
-    const end = Math.max(...o.subs.map((r) => r.tLast!));
-    const seconds = (end - o.pub.tStart!) / 1e9;
-    const subCpu = o.subs.reduce((a, r) => a + r.cpuUs!, 0) * 1000;
+    const end = Math.max(...o.subs.map((r) => r['tLast']!));
+    const seconds = (end - o.pub['tStart']!) / 1e9;
+    const subCpu = o.subs.reduce((a, r) => a + r['cpuUs']!, 0) * 1000;
     const cpu: CpuNs = {
-      pub: (o.pub.cpuUs! * 1000) / RECORDS,
+      pub: (o.pub['cpuUs']! * 1000) / RECORDS,
       sub: subCpu / subscribers / RECORDS,
       broker: o.brokerNs / RECORDS,
-      total: (o.pub.cpuUs! * 1000 + subCpu + o.brokerNs) / RECORDS,
+      total: (o.pub['cpuUs']! * 1000 + subCpu + o.brokerNs) / RECORDS,
     };
     return { ok: true, msgPerSec: RECORDS / seconds, cpuNsPerMsg: cpu };
   } catch (e) {
@@ -337,7 +336,7 @@ async function idleRun(list: System[]): Promise<number[]> {
     list.map(async (s) => {
       try {
         const o = await runOnce(s, 'idle', 1, 0, 0, 20_000);
-        return (o.subs[0]!.cpuUs! / 5e6) * 100;
+        return (o.subs[0]!['cpuUs']! / 5e6) * 100;
       } catch (e) {
         idleErrors.push(`${s.label}: ${(e as Error).message}`);
         return NaN;
@@ -509,7 +508,7 @@ try {
   if (selected.length) await main();
   if (NATS_BRIDGE) {
     const args = [...(QUICK ? ['--quick'] : []), ...(opts['no-write'] ? ['--no-write'] : [])];
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'packages/bridge-nats/bench/bench.ts'), ...args], { stdio: 'inherit' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, '../../../packages/bridge-nats/bench/bench.ts'), ...args], { stdio: 'inherit' });
     if (r.status !== 0) process.exitCode = 1;
   }
 } catch (e) {

@@ -112,7 +112,7 @@ export function markdownReport(r: Results): string {
   const m = r.machine;
   return `## mmbus and its peers, side by side
 
-Measured ${r.date.slice(0, 10)} by \`npm run bench\` (tools/bench) on one machine, in one run: ${String(m.cpus)} × ${String(m.model)}, ${String(m.os)}, Node ${String(m.node)}, redis-server ${String(m.redis ?? '–')}, libzmq ${String(m.zeromq ?? '–')}; load average at start ${String(m.loadStart)}. Every subscriber is a separate process and checks the count and the checksum of what it received; a run that fails its check counts as failed, not as a figure. Ratios are computed per run pair (mmbus and the peer measured back to back), not from the medians.
+Measured ${r.date.slice(0, 10)} by \`npm run bench\` (tools/bench) on one machine, in one run: ${String(m['cpus'])} × ${String(m['model'])}, ${String(m['os'])}, Node ${String(m['node'])}, redis-server ${String(m['redis'] ?? '–')}, libzmq ${String(m['zeromq'] ?? '–')}; load average at start ${String(m['loadStart'])}. Every subscriber is a separate process and checks the count and the checksum of what it received; a run that fails its check counts as failed, not as a figure. Ratios are computed per run pair (mmbus and the peer measured back to back), not from the medians.
 ${sections(r, true)}
 `;
 }
@@ -140,7 +140,7 @@ export function svgChart(r: Results): string {
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   o.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   o.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">Throughput, ${r.config.records.toLocaleString('en-US')} × ${r.config.recordSize} B messages, msg/s per subscriber (log scale)</text>`);
-  o.push(`<text x="${left}" y="38" fill="#555">median of ${r.config.runs} run(s), ${esc(String(r.machine.cpus))} × ${esc(String(r.machine.model))}, ${r.date.slice(0, 10)}</text>`);
+  o.push(`<text x="${left}" y="38" fill="#555">median of ${r.config.runs} run(s), ${esc(String(r.machine['cpus']))} × ${esc(String(r.machine['model']))}, ${r.date.slice(0, 10)}</text>`);
   FANOUTS.forEach((n, i) => {
     const lx = width - 200 + i * 62;
     o.push(`<rect x="${lx}" y="28" width="12" height="12" fill="${COLORS[i]}"/><text x="${lx + 17}" y="38">1→${n}</text>`);

@@ -41,7 +41,7 @@ export interface RatioRow {
 export interface LatencyRun {
   ok: boolean;
   error?: string;
-  latNs?: LatencyNs;
+  latNs?: LatencyNs | undefined;
 }
 
 export interface LatencyCase {

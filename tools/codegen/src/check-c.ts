@@ -2,22 +2,23 @@
 // are compiled (macros, types and functions of the C headers, the compilers' predefined macros, the
 // common header, names reserved for the implementation) and against each other, after the name
 // transformations (namespace joining, UPPER_SNAKE).
-import { C_SCALAR, emitCCommon } from './emit-c.ts';
-import { formatPos, type Diagnostic, type Pos } from './diagnostics.ts';
-import type { EnumDef, FieldType, Model, StructDef } from './model.ts';
+import { C_SCALAR, emitCCommon } from './emit-c.js';
+import { formatPos, type Diagnostic, type Pos } from '@mmbus/runtime/schema';
+import type { EnumDef, FieldType, Model, StructDef } from '@mmbus/runtime/schema';
 import {
   C_COMMON_HEADER,
   C_STRUCT_CONSTANTS,
   cEnumValueMacro,
   cFieldMacro,
   cHeaderGuard,
+  C_KEY_CONSTANTS,
   cStructMacro,
   cTakenName,
   cTextFunctions,
   cTypeName,
   isCReserved,
   type CTakenName,
-} from './names.ts';
+} from './names.js';
 
 /** Where an identifier comes from: the schema item it is made from, for the messages. */
 interface Source {
@@ -68,6 +69,7 @@ function structIdents(s: StructDef): CIdentifier[] {
   const src: Source = { subject: `struct ${s.fqn}`, kind: 'struct', name: s.name, pos: s.pos, item: s };
   const out: CIdentifier[] = [{ name: cTypeName(s), space: 'global', role: 'type name', src }];
   for (const k of C_STRUCT_CONSTANTS) out.push({ name: cStructMacro(s, k), space: 'macro', role: 'macro', src });
+  if (s.key) for (const k of C_KEY_CONSTANTS) out.push({ name: cStructMacro(s, k), space: 'macro', role: 'macro', src });
   for (const f of s.fields) {
     const fsrc: Source = { subject: `field '${f.name}' of struct ${s.fqn}`, kind: 'field', name: f.name, pos: f.pos, parent: s, item: f };
     const macro = cFieldMacro(s, f);

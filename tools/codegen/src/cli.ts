@@ -1,8 +1,8 @@
 // mmbus-codegen <schemas...> --ts <dir> --c <dir> [--check]
 import { Command } from 'commander';
-import { SchemaError } from './diagnostics.ts';
-import { generate, staleFiles, writeFiles } from './generate.ts';
-import { loadSchemas } from './resolve.ts';
+import { SchemaError } from '@mmbus/runtime/schema';
+import { generate, staleFiles, writeFiles } from './generate.js';
+import { loadSchemas } from './rules.js';
 
 interface Options {
   ts?: string;

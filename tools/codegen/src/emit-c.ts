@@ -1,6 +1,6 @@
 // C header emitter: one header per schema, C11 and C++ compatible, no implicit padding.
-import { hex64, layoutText } from './fingerprint.ts';
-import { type ElemType, type EnumDef, type FieldDef, type SchemaDef, type StructDef, type ScalarKind } from './model.ts';
+import { hex64, layoutText } from '@mmbus/runtime/schema';
+import { type ElemType, type EnumDef, type FieldDef, type SchemaDef, type StructDef, type ScalarKind } from '@mmbus/runtime/schema';
 import {
   C_COMMON_HEADER,
   C_PAD_PREFIX,
@@ -10,7 +10,7 @@ import {
   cStructMacro,
   cTextFunctions,
   cTypeName,
-} from './names.ts';
+} from './names.js';
 
 /** The C type of each scalar: the only standard types a generated struct's members have. */
 export const C_SCALAR: Record<ScalarKind, string> = {
@@ -85,6 +85,11 @@ function emitStruct(s: StructDef): string[] {
   out.push(`#define ${cStructMacro(s, 'SIZE')} ${s.size}`);
   out.push(`#define ${cStructMacro(s, 'ALIGN')} ${s.align}`);
   out.push(`#define ${cStructMacro(s, 'FINGERPRINT')} UINT64_C(${hex64(s.fingerprint)})`);
+  if (s.key) {
+    out.push(`/* keyed: the key field '${s.key.name}' (mmbus_options_t key_offset, key_size) */`);
+    out.push(`#define ${cStructMacro(s, 'KEY_OFFSET')} ${s.key.offset}`);
+    out.push(`#define ${cStructMacro(s, 'KEY_SIZE')} ${s.key.size}`);
+  }
   for (const f of s.fields) {
     const macro = cFieldMacro(s, f);
     if (macro !== undefined && (f.type.kind === 'text' || f.type.kind === 'array')) out.push(`#define ${macro} ${f.type.length}`);

@@ -39,12 +39,12 @@ class Members {
     this.items.push({ kind: StructureKind.Method, ...s });
   }
 }
-import { hex64, layoutText } from './fingerprint.ts';
-import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from './model.ts';
-import { TS_PRIVATE_LAST, TS_RUNTIME_MODULE, tsFieldNames } from './names.ts';
-import { HELPERS, exportedFunctions } from './ts-runtime.ts';
+import { hex64, layoutText } from '@mmbus/runtime/schema';
+import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from '@mmbus/runtime/schema';
+import { TS_PRIVATE_LAST, TS_RUNTIME_MODULE, tsFieldNames } from './names.js';
+import { HELPERS, exportedFunctions } from './ts-runtime.js';
 
-export { emitTsRuntime } from './ts-runtime.ts';
+export { emitTsRuntime } from './ts-runtime.js';
 
 export function tsModuleName(schema: SchemaDef): string {
   return `${schema.baseName}.ts`;
@@ -285,6 +285,15 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
     initializer: `${hex64(s.fingerprint)}n`,
     docs: [{ description: 'FNV-1a 64 of the canonical layout text (see the Layout line above).' }],
   });
+  if (s.key) {
+    cls.addProperty({
+      isStatic: true,
+      isReadonly: true,
+      name: 'KEY',
+      initializer: `{ field: '${tsFieldNames(s.key).main}', offset: ${s.key.offset}, size: ${s.key.size} } as const`,
+      docs: [{ description: `The key field of this keyed message type: records of a keyed channel carry their key in '${tsFieldNames(s.key).main}'.` }],
+    });
+  }
   cls.addProperty({ name: 'view', type: 'DataView', docs: [{ description: 'The view the record is read from.' }] });
   cls.addProperty({ name: 'offset', type: 'number', docs: [{ description: 'Byte offset of the record in view.' }] });
   cls.addProperty({ name: TS_PRIVATE_LAST, type: 'number', docs: [{ description: 'The last offset of view where a whole record fits (set by wrap()).' }] });

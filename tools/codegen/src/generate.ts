@@ -1,14 +1,14 @@
 // Generation in memory, then an all-or-nothing write (each file via temp + rename), or a staleness check.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cHeaderName, emitCCommon, emitCHeader } from './emit-c.ts';
-import { emitTsIndex, emitTsModule, emitTsRuntime, tsModuleName } from './emit-ts.ts';
-import type { Model } from './model.ts';
-import { C_COMMON_HEADER, TS_RUNTIME_MODULE } from './names.ts';
+import { cHeaderName, emitCCommon, emitCHeader } from './emit-c.js';
+import { emitTsIndex, emitTsModule, emitTsRuntime, tsModuleName } from './emit-ts.js';
+import type { Model } from '@mmbus/runtime/schema';
+import { C_COMMON_HEADER, TS_RUNTIME_MODULE } from './names.js';
 
 export interface OutputDirs {
-  ts?: string;
-  c?: string;
+  ts?: string | undefined;
+  c?: string | undefined;
 }
 
 /** Every output file, path -> content, sorted by path. Throws before anything is written. */

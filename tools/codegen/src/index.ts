@@ -1,11 +1,10 @@
-export { SchemaError, formatDiagnostic, type Diagnostic, type Pos } from './diagnostics.ts';
-export { canonicalLayout, fnv1a64, hex64, layoutText } from './fingerprint.ts';
-export { cIdentifiers, type CIdentifier } from './check-c.ts';
-export { emitCCommon, emitCHeader, cHeaderName } from './emit-c.ts';
-export { emitTsIndex, emitTsModule, emitTsRuntime, tsModuleName } from './emit-ts.ts';
-export { generate, staleFiles, writeFiles, type OutputDirs } from './generate.ts';
-export * from './model.ts';
-export { ATTR_SIZE, ATTR_TEXT, loadSchemaText, loadSchemas, readSchemaFile } from './resolve.ts';
-export * from './limits.ts';
-export { parseSchema, type FileAst, type StructAst, type EnumAst } from './parser.ts';
-export { C_COMMON_HEADER, TS_RUNTIME_MODULE } from './names.ts';
+// @mmbus/codegen: the emitters (TypeScript flyweights, C headers) over the schema reader of
+// @mmbus/runtime/schema. Everything of the reader is here too, except that loadSchemas and
+// loadSchemaText apply the naming rules of generated code (rules.ts).
+export * from '@mmbus/runtime/schema';
+export { generatorRules, loadSchemaText, loadSchemas } from './rules.js';
+export { cIdentifiers, type CIdentifier } from './check-c.js';
+export { emitCCommon, emitCHeader, cHeaderName } from './emit-c.js';
+export { emitTsIndex, emitTsModule, emitTsRuntime, tsModuleName } from './emit-ts.js';
+export { generate, staleFiles, writeFiles, type OutputDirs } from './generate.js';
+export { C_COMMON_HEADER, TS_RUNTIME_MODULE } from './names.js';

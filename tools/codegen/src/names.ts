@@ -1,8 +1,8 @@
 // Identifier rules and spellings: keywords of the target languages, the names already taken where the
 // generated code is compiled, and every identifier the emitters make from schema names (the emitters
 // and the collision checks both spell them through these functions).
-import { C_LIBRARY_NAMES } from './c-library-names.ts';
-import type { EnumDef, EnumValueDef, FieldDef, SchemaDef, StructDef } from './model.ts';
+import { C_LIBRARY_NAMES } from './c-library-names.js';
+import type { EnumDef, EnumValueDef, FieldDef, SchemaDef, StructDef } from '@mmbus/runtime/schema';
 
 // `typeof` and `typeof_unqual`: keywords in C23 and (typeof) in GNU C, the default mode of gcc and clang.
 const C_KEYWORDS = `auto break case char const continue default do double else enum extern float for goto if
@@ -139,7 +139,10 @@ export function cMacroPrefix(d: Pick<Decl, 'namespace' | 'name'>): string {
 /** The per-struct constants, in the order the header defines them. */
 export const C_STRUCT_CONSTANTS = ['NAME', 'SIZE', 'ALIGN', 'FINGERPRINT'] as const;
 
-export function cStructMacro(s: StructDef, which: (typeof C_STRUCT_CONSTANTS)[number]): string {
+/** A keyed struct's constants: where its key field is (as the options of a keyed channel take it). */
+export const C_KEY_CONSTANTS = ['KEY_OFFSET', 'KEY_SIZE'] as const;
+
+export function cStructMacro(s: StructDef, which: (typeof C_STRUCT_CONSTANTS)[number] | (typeof C_KEY_CONSTANTS)[number]): string {
   return `${cMacroPrefix(s)}_${which}`;
 }
 

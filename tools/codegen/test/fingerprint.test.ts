@@ -8,7 +8,7 @@ const PERSON_FINGERPRINT = 0x71669c9ff47bbfc8n;
 const PERSON_CANONICAL =
   'struct mmbus.Person size=128 align=8;field index:int64@0:8;field name:text[64]@8:64;field age:uint8@72:1;';
 
-const ATTRS = 'attribute "mmbus_text";\nattribute "mmbus_size";\nnamespace t;\n';
+const ATTRS = 'attribute "mmbus_text";\nattribute "mmbus_size";\nattribute "mmbus_key";\nnamespace t;\n';
 
 function fp(src: string, name = 'S'): bigint {
   return struct(loadSchemaText({ 'x.fbs': ATTRS + src }), name).fingerprint;
@@ -52,6 +52,8 @@ describe('fingerprint', () => {
       'struct S (mmbus_size: 32, force_align: 16) { a: int; b: long; t: [ubyte:8] (mmbus_text); }', // alignment
       'struct S (mmbus_size: 32) { a: int; b: long; t: [ubyte:8]; }', // text marker
       'struct S (mmbus_size: 32) { a: int; b: long; t: [ubyte:9] (mmbus_text); }', // array length
+      'struct S (mmbus_size: 32) { a: uint (mmbus_key); b: long; t: [ubyte:8] (mmbus_text); }', // a key
+      'struct S (mmbus_size: 32) { a: uint; b: ulong (mmbus_key); t: [ubyte:8] (mmbus_text); }', // another key
     ];
     const values = variants.map((v) => fp(v));
     expect(new Set(values).size).toBe(variants.length);

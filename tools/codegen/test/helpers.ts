@@ -26,12 +26,12 @@ export interface RunResult {
 /** The environment for child processes, without Node's NO_COLOR/FORCE_COLOR warning on stderr. */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: '1' };
-  delete env.FORCE_COLOR;
+  delete env['FORCE_COLOR'];
   return env;
 }
 
 /** Runs a program; throws (failing the test) if it cannot be started, e.g. g++ or flatc is missing. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string } = {}): RunResult {
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string | undefined } = {}): RunResult {
   const r = spawnSync(cmd, [...args], { cwd: opts.cwd, encoding: 'utf8', maxBuffer: 64 << 20, env: childEnv() });
   if (r.error) {
     throw new Error(`cannot run ${cmd}: ${r.error.message}. Install it (Debian: flatbuffers-compiler, libflatbuffers-dev, g++, gcc)`);

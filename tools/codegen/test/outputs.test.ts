@@ -74,6 +74,19 @@ describe('generated TypeScript', () => {
     expect(c).toContain(`#define CORPUS_EDGE_FINGERPRINT UINT64_C(0x${Edge.FINGERPRINT.toString(16).padStart(16, '0')})`);
   });
 
+  it('a keyed type carries its key field: TS KEY, C KEY_OFFSET and KEY_SIZE', () => {
+    const schema = 'attribute "mmbus_key";\nnamespace k;\nstruct Tick { t: ulong; id: ushort (mmbus_key); }\nstruct Plain { id: ushort; }\n';
+    const file = join(tmp.dir, 'keyed.fbs');
+    writeFileSync(file, schema);
+    const model = loadSchemas([file]);
+    const ts = emitTsModule(model.schemas[0]!);
+    expect(ts).toContain("static readonly KEY = { field: 'id', offset: 8, size: 2 } as const;");
+    expect(ts.match(/static readonly KEY =/g)).toHaveLength(1); // Plain has none
+    const c = emitCHeader(model.schemas[0]!);
+    expect(c).toContain('#define K_TICK_KEY_OFFSET 8\n#define K_TICK_KEY_SIZE 2');
+    expect(c).not.toContain('K_PLAIN_KEY');
+  });
+
   it('re-points a flyweight with wrap() and checks bounds', () => {
     const buf = new DataView(new ArrayBuffer(Vec3.SIZE * 3));
     const v = new Vec3(buf, 0);

@@ -69,10 +69,10 @@ struct V { x: float; y: float; z: float; }
 struct S { tag: ubyte; v: V; bytes: [ubyte:32]; qs: [Q:3]; vs: [V:4]; ls: [n.V:1]; }`);
     const s = struct(m, 'S');
     const f = Object.fromEntries(s.fields.map((x) => [x.name, x]));
-    expect(f.v?.type.kind).toBe('struct');
-    expect([f.v?.offset, f.v?.size]).toEqual([4, 12]);
-    expect(f.bytes?.type).toMatchObject({ kind: 'array', length: 32, elem: { kind: 'scalar', scalar: 'uint8' } });
-    expect([f.bytes?.offset, f.qs?.offset, f.qs?.size, f.vs?.offset, f.vs?.size, f.ls?.offset]).toEqual([16, 48, 6, 56, 48, 104]);
+    expect(f['v']?.type.kind).toBe('struct');
+    expect([f['v']?.offset, f['v']?.size]).toEqual([4, 12]);
+    expect(f['bytes']?.type).toMatchObject({ kind: 'array', length: 32, elem: { kind: 'scalar', scalar: 'uint8' } });
+    expect([f['bytes']?.offset, f['qs']?.offset, f['qs']?.size, f['vs']?.offset, f['vs']?.size, f['ls']?.offset]).toEqual([16, 48, 6, 56, 48, 104]);
     expect(s.size).toBe(116);
   });
 
@@ -252,6 +252,29 @@ describe('parser: errors name file:line:column and what to do', () => {
     expect(errors('struct S (force_align: 2) { a: int; }')[0]).toMatch(/^main\.fbs:1:24: error: force_align: 2 is invalid/);
     expect(errors(`${ATTRS}struct S { a: [ushort:4] (mmbus_text); }`)).toEqual([
       "main.fbs:3:27: error: 'mmbus_text' marks a byte array holding UTF-8; declare field 'a' as [ubyte:N]",
+    ]);
+  });
+
+  it('mmbus_key: one unsigned integer field per struct, declared like every attribute', () => {
+    const KEY = `${ATTRS}attribute "mmbus_key";\n`;
+    const s = struct(load(`${KEY}struct P { t: ulong; id: uint (mmbus_key); }`), 'P');
+    expect(s.key?.name).toBe('id');
+    expect([s.key?.offset, s.key?.size]).toEqual([8, 4]);
+    expect(struct(load(`${KEY}struct P { t: ulong; id: uint; }`), 'P').key).toBeUndefined();
+    for (const t of ['ubyte', 'ushort', 'uint64']) expect(struct(load(`${KEY}struct P { k: ${t} (mmbus_key); }`), 'P').key?.name).toBe('k');
+    for (const t of ['int', 'float', 'bool', '[uint:2]']) {
+      expect(errors(`${KEY}struct P { k: ${t} (mmbus_key); }`)[0]).toMatch(
+        /error: 'mmbus_key' marks the key field, an unsigned integer \(ubyte, ushort, uint or ulong\); field 'k' is not one$/,
+      );
+    }
+    expect(errors(`${KEY}struct P { a: uint (mmbus_key); b: uint (mmbus_key); }`)).toEqual([
+      "main.fbs:4:42: error: struct P has two key fields ('a' and 'b'); a keyed message has one",
+    ]);
+    expect(errors(`${KEY}struct P (mmbus_key) { a: uint; }`)).toEqual([
+      "main.fbs:4:11: error: attribute 'mmbus_key' applies to a field, not to a struct; move it",
+    ]);
+    expect(errors(`${ATTRS}struct P { a: uint (mmbus_key); }`)).toEqual([
+      `main.fbs:3:21: error: attribute 'mmbus_key' is not declared; add 'attribute "mmbus_key";' to the schema (flatc requires it too)`,
     ]);
   });
 

@@ -20,7 +20,7 @@ export function tempDir(prefix = 'mmbus-test-'): { dir: string; cleanup: () => v
  */
 export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  if (!('FORCE_COLOR' in extra)) delete env.FORCE_COLOR;
+  if (!('FORCE_COLOR' in extra)) delete env['FORCE_COLOR'];
   for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
   return env;
 }

@@ -3,7 +3,7 @@
 import { openChannel } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
 
-import { cpuUs, exitWithParent, nowNs, report } from './common.ts';
+import { cpuUs, exitWithParent, nowNs, report } from './common.js';
 
 const [dir, name, count] = process.argv.slice(2) as [string, string, string];
 const n = Number(count);

@@ -7,8 +7,8 @@
 import { Person } from '@mmbus/messages';
 import { connect } from 'nats';
 
-import { messageId, RecordCodec, type RecordClass } from '../../src/index.ts';
-import { cpuUs, exitWithParent, nowNs, recordBytes, report } from './common.ts';
+import { messageId, RecordCodec, type RecordClass } from '../../src/index.js';
+import { cpuUs, exitWithParent, nowNs, recordBytes, report } from './common.js';
 
 const [url, subject, count, mode] = process.argv.slice(2) as [string, string, string, 'core-bare' | 'core' | 'jetstream'];
 const n = Number(count);

@@ -2,7 +2,7 @@
 //   nats-subscriber.ts <url> <subject> <n>
 import { connect } from 'nats';
 
-import { cpuUs, exitWithParent, indexOf, nowNs, report, signed } from './common.ts';
+import { cpuUs, exitWithParent, indexOf, nowNs, report, signed } from './common.js';
 
 const [url, subject, count] = process.argv.slice(2) as [string, string, string];
 const n = Number(count);

@@ -1,8 +1,9 @@
 import { inspectChannel } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelDir, explainOpenError, hex64, listChannelFiles, toJson, type DirOption } from '../common.ts';
-import { knownType } from '../codec.ts';
+import { explainOpenError, hex64, listChannelFiles, toJson, type DirOption } from '../common.js';
+import { channelDir } from './open.js';
+import { knownType } from '../codec.js';
 
 export interface Finding {
   channel: string;

@@ -1,7 +1,8 @@
 import { inspectChannel } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelDir, exactCounters, explainOpenError, formatBytes, hex64, listChannelFiles, table, toJson, render, type DirOption } from '../common.ts';
+import { exactCounters, explainOpenError, formatBytes, hex64, listChannelFiles, table, toJson, render, type DirOption } from '../common.js';
+import { channelDir } from './open.js';
 
 export interface ChannelSummary {
   name: string;

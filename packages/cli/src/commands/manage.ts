@@ -3,8 +3,8 @@ import { join } from 'node:path';
 
 import { checkChannelName, inspectChannel, MmbusError, unlinkChannel } from '@mmbus/core';
 
-import { channelRef, CliError, describeError, EXIT_USAGE, explainOpenError, type DirOption } from '../common.ts';
-import { openInspector } from './open.ts';
+import { CliError, describeError, EXIT_USAGE, explainOpenError, type DirOption } from '../common.js';
+import { channelRef, openInspector } from './open.js';
 
 export function gcCommand(channel: string, opts: DirOption): number {
   const ref = channelRef(channel, opts);

@@ -2,8 +2,9 @@ import { createInterface } from 'node:readline';
 
 import { inspectChannel, MmbusError, openChannel, type Channel, type RecordView } from '@mmbus/core';
 
-import { channelRef, CliError, describeError, EXIT_USAGE, explainOpenError, type DirOption } from '../common.ts';
-import { codecByName, codecForChannel, type RecordCodec } from '../codec.ts';
+import { CliError, describeError, EXIT_USAGE, explainOpenError, type DirOption } from '../common.js';
+import { channelRef } from './open.js';
+import { codecByName, codecForChannel, type RecordCodec } from '../codec.js';
 
 export interface PublishOptions extends DirOption {
   json?: string;

@@ -1,7 +1,7 @@
 import pc from 'picocolors';
 
-import { channelRef, exactCounters, formatAge, formatBytes, hex64, stateColor, table, toJson, render, type DirOption } from '../common.ts';
-import { openInspector } from './open.ts';
+import { exactCounters, formatAge, formatBytes, hex64, stateColor, table, toJson, render, type DirOption } from '../common.js';
+import { channelRef, openInspector } from './open.js';
 
 export function statCommand(channel: string, opts: DirOption & { json?: boolean }): number {
   const ref = channelRef(channel, opts);

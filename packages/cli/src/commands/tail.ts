@@ -1,9 +1,9 @@
 import type { ChannelInspector } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelRef, Exact, sleep, stopSignal, table, toJson, render, type DirOption } from '../common.ts';
-import { codecForChannel, type RecordCodec } from '../codec.ts';
-import { openInspector } from './open.ts';
+import { Exact, sleep, stopSignal, table, toJson, render, type DirOption } from '../common.js';
+import { codecForChannel, type RecordCodec } from '../codec.js';
+import { channelRef, openInspector } from './open.js';
 
 export interface TailOptions extends DirOption {
   lines: number;
@@ -24,10 +24,12 @@ function cell(v: unknown): string {
 
 class Printer {
   private widths: number[] | undefined;
-  constructor(
-    private readonly codec: RecordCodec,
-    private readonly json: boolean,
-  ) {}
+  private readonly codec: RecordCodec;
+  private readonly json: boolean;
+  constructor(codec: RecordCodec, json: boolean) {
+    this.codec = codec;
+    this.json = json;
+  }
 
   print(records: { seq: bigint; value: Record<string, unknown> }[], header: boolean): void {
     if (this.json) {

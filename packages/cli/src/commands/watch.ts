@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { inspectChannel, type ChannelInspector, type ExactChannelStats } from '@mmbus/core';
 import pc from 'picocolors';
 
-import { channelDir, explainOpenError, formatAge, listChannelFiles, sleep, stateColor, stopSignal, table, render, type DirOption } from '../common.ts';
-import { subscriberSummary } from './ls.ts';
+import { explainOpenError, formatAge, listChannelFiles, sleep, stateColor, stopSignal, table, render, type DirOption } from '../common.js';
+import { channelDir } from './open.js';
+import { subscriberSummary } from './ls.js';
 
 export interface WatchOptions extends DirOption {
   interval: number;

@@ -23,7 +23,7 @@ export interface PointUpdateObject {
   timestampNs: bigint;
   /** The value. */
   value: number;
-  /** Point identifier, unique per device. */
+  /** Point identifier, unique on the bus (0 .. points - 1): the key of the keyed `points` channel. */
   pointId: number;
   /** Device identifier. */
   deviceId: number;
@@ -37,14 +37,16 @@ export interface PointUpdateObject {
  * One new value of one point of one device.
  *
  * Flyweight over a 128-byte mmbus.PointUpdate record: re-point it with wrap().
- * Layout: struct mmbus.PointUpdate size=128 align=8;field timestamp_ns:uint64@0:8;field value:float64@8:8;field point_id:uint32@16:4;field device_id:uint32@20:4;field quality:enum mmbus.Quality:uint8@24:1;field tag:text[64]@25:64;
+ * Layout: struct mmbus.PointUpdate size=128 align=8;field timestamp_ns:uint64@0:8;field value:float64@8:8;field point_id:uint32@16:4;field device_id:uint32@20:4;field quality:enum mmbus.Quality:uint8@24:1;field tag:text[64]@25:64;key point_id;
  */
 export class PointUpdate {
   static readonly NAME = 'mmbus.PointUpdate';
   static readonly SIZE = 128;
   static readonly ALIGN = 8;
   /** FNV-1a 64 of the canonical layout text (see the Layout line above). */
-  static readonly FINGERPRINT = 0xe07fd5035556c6cfn;
+  static readonly FINGERPRINT = 0xc6f0c339a80557adn;
+  /** The key field of this keyed message type: records of a keyed channel carry their key in 'pointId'. */
+  static readonly KEY = { field: 'pointId', offset: 16, size: 4 } as const;
   /** The view the record is read from. */
   view: DataView;
   /** Byte offset of the record in view. */
@@ -103,7 +105,7 @@ export class PointUpdate {
     this.view.setFloat64(this.offset + 8, v, true);
   }
 
-  /** Point identifier, unique per device. */
+  /** Point identifier, unique on the bus (0 .. points - 1): the key of the keyed `points` channel. */
   get pointId(): number {
     return this.view.getUint32(this.offset + 16, true);
   }

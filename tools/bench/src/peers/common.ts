@@ -15,7 +15,7 @@ export interface ChildConfig {
   /** latency mode: messages per second */
   rate: number;
   /** mmbus TS publisher: 'batch' | 'single' */
-  variant?: string;
+  variant?: string | undefined;
 }
 
 export function config(): ChildConfig {
@@ -73,7 +73,10 @@ export class Receiver {
   private readonly lat: Float64Array | null;
   private readonly cpu0 = cpuUs();
 
-  constructor(private readonly cfg: ChildConfig) {
+  private readonly cfg: ChildConfig;
+
+  constructor(cfg: ChildConfig) {
+    this.cfg = cfg;
     this.lat = cfg.mode === 'latency' ? new Float64Array(cfg.records) : null;
   }
 
@@ -95,7 +98,7 @@ export class Receiver {
 
   result(): object {
     const out: Record<string, unknown> = { received: this.check.received, checksum: this.check.checksum, tFirst: this.tFirst, tLast: this.tLast, cpuUs: cpuUs() - this.cpu0 };
-    if (this.lat) out.latNs = percentilesNs(this.lat.subarray(0, Math.min(this.check.received, this.lat.length))) satisfies LatencyNs;
+    if (this.lat) out['latNs'] = percentilesNs(this.lat.subarray(0, Math.min(this.check.received, this.lat.length))) satisfies LatencyNs;
     return out;
   }
 

@@ -1,12 +1,12 @@
 // Loads schemas (following includes), resolves names, validates and lays out every struct by the
 // FlatBuffers struct rules: fields in declaration order, each at the next multiple of its alignment,
 // the struct aligned to its largest field (or force_align), its size rounded up to its alignment;
-// then, for mmbus, optionally padded to a declared size.
+// then, for mmbus, optionally padded to a declared size. Tools add their own checks (SchemaRules): the
+// code generator refuses names its TypeScript or C could not declare.
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { checkCNames } from './check-c.ts';
-import { SchemaError, formatPos, type Diagnostic, type Pos } from './diagnostics.ts';
-import { canonicalLength, layoutFingerprint } from './fingerprint.ts';
+import { SchemaError, formatPos, type Diagnostic, type Pos } from './diagnostics.js';
+import { canonicalLength, layoutFingerprint } from './fingerprint.js';
 import {
   ALIGN_MAX,
   ARRAY_LENGTH_MAX,
@@ -17,7 +17,7 @@ import {
   SCHEMA_FILES_MAX,
   SCHEMA_NAME_MAX,
   formatBytes,
-} from './limits.ts';
+} from './limits.js';
 import {
   SCALAR_SIZE,
   SCALAR_SPELLINGS,
@@ -31,25 +31,15 @@ import {
   type Model,
   type SchemaDef,
   type StructDef,
-} from './model.ts';
-import {
-  C_COMMON_HEADER,
-  C_PAD_PREFIX,
-  OBJECT_PROTOTYPE_NAMES,
-  TS_CLASS_MEMBERS,
-  TS_PRIVATE_LAST,
-  TS_RUNTIME_MODULE,
-  TS_STRICT_BINDINGS,
-  keywordLanguage,
-  tsFieldMembers,
-  tsFieldNames,
-} from './names.ts';
-import { runtimeExports } from './ts-runtime.ts';
-import { parseSchema, type AttrAst, type EnumAst, type FileAst, type StructAst, type TypeAst } from './parser.ts';
+} from './model.js';
+import { parseSchema, type AttrAst, type EnumAst, type FileAst, type StructAst, type TypeAst } from './parser.js';
 
 /** Our own attributes. flatc requires every non-builtin attribute to be declared: so do we. */
 export const ATTR_TEXT = 'mmbus_text';
 export const ATTR_SIZE = 'mmbus_size';
+/** Marks the key field of a keyed message type: records of a keyed channel carry their key in it. */
+export const ATTR_KEY = 'mmbus_key';
+const KEY_SCALARS = new Set(['uint8', 'uint16', 'uint32', 'uint64']);
 
 // flatc builtins that mean nothing for a fixed-size struct (or are table-only).
 const UNSUPPORTED_BUILTINS = new Set([
@@ -75,34 +65,45 @@ const UNSUPPORTED_BUILTINS = new Set([
   'offset64',
 ]);
 
-/**
- * Names a generated module refers to besides its own: globals, the runtime's helpers, and the
- * parameters of the methods that refer to a struct class by name (`new Nested(view, offset + 4)`).
- */
-const TS_TAKEN_NAMES = new Set([
-  'Array', 'ArrayBuffer', 'BigInt', 'DataView', 'Error', 'Math', 'Number', 'Object', 'Partial', 'RangeError',
-  'String', 'TextDecoder', 'TextEncoder', 'Uint8Array', 'view', 'offset', 'obj', ...runtimeExports(),
-]);
+type Decl = StructDef | EnumDef;
 
-/** Output files mmbus-codegen writes besides one per schema, by the schema base name that would clash. */
-const RESERVED_OUTPUTS = new Map([
-  ['index', 'index.ts'],
-  [TS_RUNTIME_MODULE.replace(/\.ts$/, ''), TS_RUNTIME_MODULE],
-  [C_COMMON_HEADER.replace(/\.h$/, ''), C_COMMON_HEADER],
-]);
+/**
+ * Checks a tool adds to the reader's own, each called where the reader checks the same thing (so the
+ * diagnostics keep the order of the schema). They refuse names; none of them changes a layout.
+ * Create one per load: they may keep state across the calls of one load.
+ */
+export interface SchemaRules {
+  /** Every schema file loaded, before anything is resolved (e.g. the names of output files). */
+  files?(schemas: readonly SchemaDef[]): Diagnostic[];
+  /** A namespace part, struct, enum, enum value or field name; `what` says which. */
+  name?(name: string, what: string): string[];
+  /**
+   * A struct or enum about to be declared: a message refuses it (it is then not declared).
+   * `sameName`: an earlier declaration of the same fully qualified name, which the reader reports.
+   */
+  declaration?(decl: Decl, sameName: Decl | undefined): string | undefined;
+  /** An enum value's name, in enum `enumName`. */
+  enumValue?(name: string, enumName: string): string | undefined;
+  /** Called once per struct: returns the check of each of its fields, in order. */
+  fields?(): (field: { name: string; type: FieldType }) => string | undefined;
+  /** The resolved model. */
+  model?(model: Model): Diagnostic[];
+}
 
 export interface LoadOptions {
   /** Reads a file; defaults to readSchemaFile (regular files only, bounded). */
   readFile?: (path: string) => string;
+  /** Checks of the tool loading the schemas, besides the reader's. */
+  rules?: SchemaRules;
 }
 
 /** A file refused before or while reading it; the message says why. `runLimit`: the run's input budget is spent. */
 class InputRefused extends Error {
-  constructor(
-    message: string,
-    readonly runLimit = false,
-  ) {
+  readonly runLimit: boolean;
+
+  constructor(message: string, runLimit = false) {
     super(message);
+    this.runLimit = runLimit;
   }
 }
 
@@ -236,41 +237,20 @@ export function loadSchemas(paths: readonly string[], opts: LoadOptions = {}): M
   for (const p of paths) load(p);
   if (diags.length > 0) throw new SchemaError(diags);
 
-  const baseNames = new Map<string, SchemaDef>();
-  for (const { def } of order) {
-    const reserved = RESERVED_OUTPUTS.get(def.baseName);
-    if (reserved) {
-      diags.push({
-        pos: { file: def.path, line: 1, col: 1 },
-        message: `schema ${def.path} would generate ${reserved}, which mmbus-codegen writes itself; rename the schema`,
-      });
-    } else if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(def.baseName)) {
-      diags.push({
-        pos: { file: def.path, line: 1, col: 1 },
-        message: `schema file name '${basename(def.path)}': the output files and the imports between them are named after it, so it must be letters, digits, '_', '-' and '.' (not starting with '.' or '-'); rename the file`,
-      });
-    }
-    const other = baseNames.get(def.baseName);
-    if (other) {
-      diags.push({
-        pos: { file: def.path, line: 1, col: 1 },
-        message: `schema ${def.path} and ${other.path} would generate the same output files (${def.baseName}.ts, ${def.baseName}.h); rename one`,
-      });
-    }
-    baseNames.set(def.baseName, def);
-  }
+  diags.push(...(opts.rules?.files?.(order.map((l) => l.def)) ?? []));
 
-  new Resolver(order, diags).run();
+  new Resolver(order, diags, opts.rules ?? {}).run();
   if (diags.length > 0) throw new SchemaError(diags);
   const model: Model = { schemas: order.map((l) => l.def) };
-  diags.push(...checkCNames(model));
+  diags.push(...(opts.rules?.model?.(model) ?? []));
   if (diags.length > 0) throw new SchemaError(diags);
   return model;
 }
 
 /** Parses and resolves schema text held in memory (tests, tools); includes are read from `files`. */
-export function loadSchemaText(files: Record<string, string>, roots: readonly string[] = Object.keys(files)): Model {
+export function loadSchemaText(files: Record<string, string>, roots: readonly string[] = Object.keys(files), rules?: SchemaRules): Model {
   return loadSchemas(roots, {
+    ...(rules ? { rules } : {}),
     readFile: (p) => {
       const key = p.replace(/^\.\//, '');
       const src = files[key];
@@ -280,25 +260,23 @@ export function loadSchemaText(files: Record<string, string>, roots: readonly st
   });
 }
 
-type Decl = StructDef | EnumDef;
-
-/** Members every generated class has besides those made from fields. */
-const TS_RESERVED_MEMBERS = new Set([...TS_CLASS_MEMBERS, TS_PRIVATE_LAST]);
-
 class Resolver {
   private readonly decls = new Map<string, Decl>();
   /** Attribute names declared in each schema and its includes. */
   private readonly declaredAttrs = new Map<SchemaDef, Set<string>>();
   /** Each schema and everything it includes, transitively. */
   private readonly visible = new Map<SchemaDef, Set<SchemaDef>>();
-  private readonly tsExportNames = new Map<string, Decl>();
   /** Canonical layout text the fingerprints may still hash in this run. */
   private layoutBudget = LAYOUT_TEXT_BYTES_MAX;
+  private readonly files: Loaded[];
+  private readonly diags: Diagnostic[];
+  private readonly rules: SchemaRules;
 
-  constructor(
-    private readonly files: Loaded[],
-    private readonly diags: Diagnostic[],
-  ) {}
+  constructor(files: Loaded[], diags: Diagnostic[], rules: SchemaRules) {
+    this.files = files;
+    this.diags = diags;
+    this.rules = rules;
+  }
 
   private err(pos: Pos, message: string): void {
     this.diags.push({ pos, message });
@@ -323,11 +301,7 @@ class Resolver {
   }
 
   private checkName(name: string, pos: Pos, what: string): void {
-    const lang = keywordLanguage(name);
-    if (lang) this.err(pos, `${what} name '${name}' is a keyword in ${lang}; rename it (e.g. '${name}_')`);
-    if (name.startsWith('_mmbus') || name.startsWith(C_PAD_PREFIX)) {
-      this.err(pos, `${what} name '${name}' is reserved for generated code; rename it`);
-    }
+    for (const message of this.rules.name?.(name, what) ?? []) this.err(pos, message);
   }
 
   private register(decl: Decl, nsPos: Pos): void {
@@ -339,37 +313,17 @@ class Resolver {
         `struct name '${decl.fqn}' is ${decl.fqn.length} bytes long, but a channel stores at most ${SCHEMA_NAME_MAX} bytes of its record type's name (MMBUS_SCHEMA_NAME_MAX); shorten the name or the namespace`,
       );
     }
-    if (TS_STRICT_BINDINGS.has(decl.name)) {
-      this.err(decl.pos, `${decl.kind} name '${decl.name}' cannot be declared in TypeScript: generated modules are strict mode code, where '${decl.name}' is not a valid name; rename it`);
-      return;
-    }
-    if (TS_TAKEN_NAMES.has(decl.name)) {
-      this.err(decl.pos, `${decl.kind} name '${decl.name}' would shadow a name the generated TypeScript uses; rename it`);
-      return;
-    }
-    const objectOf = /^(.+)Object$/.exec(decl.name)?.[1];
-    const base = objectOf !== undefined ? this.tsExportNames.get(objectOf) : undefined;
-    if (base?.kind === 'struct') {
-      this.err(decl.pos, `${decl.kind} name '${decl.name}' clashes with the TypeScript interface generated for struct ${base.name} (declared at ${formatPos(base.pos)}); rename it`);
-      return;
-    }
-    const taken = decl.kind === 'struct' ? this.tsExportNames.get(`${decl.name}Object`) : undefined;
-    if (taken) {
-      this.err(decl.pos, `struct ${decl.name} would generate the TypeScript interface ${taken.name}, already the name of the ${taken.kind} declared at ${formatPos(taken.pos)}; rename one of them`);
-      return;
-    }
     const prev = this.decls.get(decl.fqn);
+    const refused = this.rules.declaration?.(decl, prev);
+    if (refused !== undefined) {
+      this.err(decl.pos, refused);
+      return;
+    }
     if (prev) {
       this.err(decl.pos, `duplicate name '${decl.fqn}': already declared as a ${prev.kind} at ${formatPos(prev.pos)}; rename one of them`);
       return;
     }
-    const prevTs = this.tsExportNames.get(decl.name);
-    if (prevTs) {
-      this.err(decl.pos, `duplicate name '${decl.name}': ${prevTs.fqn} (${formatPos(prevTs.pos)}) has the same TypeScript export name; rename one of them`);
-      return;
-    }
     this.decls.set(decl.fqn, decl);
-    this.tsExportNames.set(decl.name, decl);
   }
 
   /** Declarations visible from `schema`: its own (so far) and its includes'. */
@@ -396,7 +350,7 @@ class Resolver {
         this.err(a.pos, `attribute '${a.name}' is not declared; add 'attribute "${a.name}";' to the schema (flatc requires it too)`);
         continue;
       }
-      const allowedOn: Record<string, string> = { force_align: 'struct', [ATTR_SIZE]: 'struct', [ATTR_TEXT]: 'field' };
+      const allowedOn: Record<string, string> = { force_align: 'struct', [ATTR_SIZE]: 'struct', [ATTR_TEXT]: 'field', [ATTR_KEY]: 'field' };
       const on = allowedOn[a.name];
       if (on && on !== where) {
         this.err(a.pos, `attribute '${a.name}' applies to a ${on}, not to a ${where}; move it`);
@@ -447,9 +401,8 @@ class Resolver {
     const values = new Map<bigint, string>();
     for (const v of ast.values) {
       this.checkName(v.name, v.pos, 'enum value');
-      if (OBJECT_PROTOTYPE_NAMES.has(v.name)) {
-        this.err(v.pos, `enum value name '${v.name}' would be a property of the TypeScript object ${ast.name}, but ${prototypeClash(v.name)}; rename it`);
-      }
+      const refused = this.rules.enumValue?.(v.name, ast.name);
+      if (refused !== undefined) this.err(v.pos, refused);
       const value = v.value ?? next;
       const firstPos = names.get(v.name);
       if (firstPos) this.err(v.pos, `duplicate enum value name '${v.name}' in enum ${ast.name} (first at ${formatPos(firstPos)}); rename one`);
@@ -493,22 +446,6 @@ class Resolver {
     return d.kind === 'enum' ? { kind: 'enum', def: d } : { kind: 'struct', def: d };
   }
 
-  private claimMember(members: Map<string, string>, member: string, field: string, pos: Pos): void {
-    if (TS_RESERVED_MEMBERS.has(member)) {
-      this.err(pos, `field '${field}' would generate the TypeScript member '${member}', which the generated class already has; rename the field`);
-      return;
-    }
-    if (OBJECT_PROTOTYPE_NAMES.has(member)) {
-      this.err(pos, `field '${field}' would generate the TypeScript member '${member}', but ${prototypeClash(member)}; rename the field`);
-      return;
-    }
-    const other = members.get(member);
-    if (other !== undefined && other !== field) {
-      this.err(pos, `field '${field}' would generate the TypeScript member '${member}', also generated for field '${other}'; rename one of them`);
-    }
-    members.set(member, field);
-  }
-
   private resolveStruct(schema: SchemaDef, ast: StructAst): StructDef {
     const fqn = ast.namespace ? `${ast.namespace}.${ast.name}` : ast.name;
     const def: StructDef = {
@@ -532,14 +469,7 @@ class Resolver {
     if (ast.fields.length === 0) this.err(ast.pos, `struct ${ast.name} has no fields; size 0 structs are not allowed (flatc refuses them too)`);
 
     const fieldNames = new Map<string, Pos>();
-    const tsMembers = new Map<string, string>();
-    const clashed = new Set<string>();
-    const claim = (member: string, field: string, pos: Pos): void => {
-      if (clashed.has(field)) return; // one message per field is enough
-      const before = this.diags.length;
-      this.claimMember(tsMembers, member, field, pos);
-      if (this.diags.length > before) clashed.add(field);
-    };
+    const checkField = this.rules.fields?.();
 
     // Exact in doubles: offset stays <= RECORD_SIZE_MAX (checked after each field) and one field is at
     // most ARRAY_LENGTH_MAX elements of at most RECORD_SIZE_MAX bytes, below 2^32.
@@ -597,12 +527,23 @@ class Resolver {
         break;
       }
       if (start > offset) def.padding.push({ offset, size: start - offset });
-      def.fields.push({ name: f.name, pos: f.pos, doc: f.doc, type, offset: start, size, align: falign } satisfies FieldDef);
+      const field = { name: f.name, pos: f.pos, doc: f.doc, type, offset: start, size, align: falign } satisfies FieldDef;
+      def.fields.push(field);
+      const key = fattrs.get(ATTR_KEY);
+      if (key) {
+        if (type.kind !== 'scalar' || !KEY_SCALARS.has(type.scalar)) {
+          this.err(key.pos, `'${ATTR_KEY}' marks the key field, an unsigned integer (ubyte, ushort, uint or ulong); field '${f.name}' is not one`);
+        } else if (def.key) {
+          this.err(key.pos, `struct ${ast.name} has two key fields ('${def.key.name}' and '${f.name}'); a keyed message has one`);
+        } else {
+          def.key = field;
+        }
+      }
       offset = start + size;
       align = Math.max(align, falign);
 
-      const names = tsFieldNames({ name: f.name, type });
-      for (const m of tsFieldMembers(names)) claim(m, f.name, f.pos);
+      const refused = checkField?.({ name: f.name, type });
+      if (refused !== undefined) this.err(f.pos, refused);
     }
 
     const fa = attrs.get('force_align');
@@ -656,11 +597,4 @@ class Resolver {
     this.register(def, ast.pos);
     return def;
   }
-}
-
-/** Why a name of Object.prototype cannot be a generated member or property. */
-function prototypeClash(name: string): string {
-  return name === '__proto__'
-    ? "'__proto__' in an object literal sets the prototype instead of a property"
-    : `every object inherits '${name}' from Object.prototype, which the generated member would shadow`;
 }

@@ -1,7 +1,7 @@
 // Recursive-descent parser for the FlatBuffers `struct` subset. Produces an AST per file; names are
 // resolved and layouts computed in resolve.ts.
-import { SchemaError, type Pos } from './diagnostics.ts';
-import { tokenize, type Token } from './lexer.ts';
+import { SchemaError, type Pos } from './diagnostics.js';
+import { tokenize, type Token } from './lexer.js';
 
 export interface AttrAst {
   name: string;
@@ -81,11 +81,13 @@ class Parser {
   private i = 0;
   private namespace = '';
   private seenDecl = false;
+  private readonly file: string;
+  private readonly toks: Token[];
 
-  constructor(
-    private readonly file: string,
-    private readonly toks: Token[],
-  ) {}
+  constructor(file: string, toks: Token[]) {
+    this.file = file;
+    this.toks = toks;
+  }
 
   private peek(k = 0): Token {
     return this.toks[Math.min(this.i + k, this.toks.length - 1)] as Token;

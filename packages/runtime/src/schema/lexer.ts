@@ -1,6 +1,6 @@
 // Tokenizer for the FlatBuffers schema subset. `///` comments are kept as documentation and attached
 // to the next token; other comments are skipped.
-import { SchemaError, type Pos } from './diagnostics.ts';
+import { SchemaError, type Pos } from './diagnostics.js';
 
 export type TokenKind = 'ident' | 'int' | 'float' | 'string' | 'punct' | 'eof';
 

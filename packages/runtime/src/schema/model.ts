@@ -1,5 +1,5 @@
 // The resolved schema model: types, layouts and fingerprints, shared by both emitters.
-import type { Pos } from './diagnostics.ts';
+import type { Pos } from './diagnostics.js';
 
 export type ScalarKind =
   | 'bool'
@@ -96,6 +96,8 @@ export interface StructDef {
   padding: { offset: number; size: number }[];
   /** FNV-1a 64 of the canonical layout text (fingerprint.ts: canonicalLayout). */
   fingerprint: bigint;
+  /** The key field of a keyed message type (`(mmbus_key)`: an unsigned integer field), if any. */
+  key?: FieldDef;
 }
 
 export interface EnumValueDef {

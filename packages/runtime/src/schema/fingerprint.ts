@@ -1,7 +1,7 @@
 // The layout fingerprint: FNV-1a 64 over a canonical text of the layout (see README.md). A struct's text
 // contains the whole text of each struct nested in it; it is hashed piece by piece, never built, and
 // the outputs print the short form (`layoutText`) where a nested struct is named, not expanded.
-import type { ElemType, FieldType, StructDef } from './model.ts';
+import type { ElemType, FieldType, StructDef } from './model.js';
 
 const MASK16 = 0xffff;
 
@@ -55,7 +55,9 @@ export function fnv1a64(text: string): bigint {
 }
 
 /** The canonical text of `s` as text pieces and the nested structs whose canonical text goes between them. */
-function pieces(s: Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields'>): (string | StructDef)[] {
+type Layout = Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields' | 'key'>;
+
+function pieces(s: Layout): (string | StructDef)[] {
   const out: (string | StructDef)[] = [];
   let text = `struct ${s.fqn} size=${s.size} align=${s.align};`;
   const elem = (t: ElemType): void => {
@@ -82,6 +84,7 @@ function pieces(s: Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields'>): (strin
     type(f.type);
     text += `@${f.offset}:${f.size};`;
   }
+  if (s.key) text += `key ${s.key.name};`;
   out.push(text);
   return out;
 }
@@ -100,23 +103,23 @@ export function canonicalLength(s: StructDef): number {
 }
 
 /** The canonical layout text, built in full (tests and tools; the fingerprint does not need it). */
-export function canonicalLayout(s: Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields'>): string {
+export function canonicalLayout(s: Layout): string {
   return pieces(s)
     .map((p) => (typeof p === 'string' ? p : canonicalLayout(p)))
     .join('');
 }
 
 /** The layout printed in the outputs: the canonical text with each nested struct shortened to its first part. */
-export function layoutText(s: Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields'>): string {
+export function layoutText(s: Layout): string {
   return pieces(s)
     .map((p) => (typeof p === 'string' ? p : `struct ${p.fqn} size=${p.size} align=${p.align};...`))
     .join('');
 }
 
 /** FNV-1a 64 of the canonical layout text, hashed piece by piece. */
-export function layoutFingerprint(s: Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields'>): bigint {
+export function layoutFingerprint(s: Layout): bigint {
   const h = new Fnv1a64();
-  const feed = (x: Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields'>): void => {
+  const feed = (x: Layout): void => {
     for (const p of pieces(x)) {
       if (typeof p === 'string') h.update(p);
       else feed(p);
