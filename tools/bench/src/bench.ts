@@ -33,7 +33,7 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|nats|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
+  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|keyed|nats|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
   process.exit(0);
 }
 const QUICK = opts.quick;
@@ -169,10 +169,14 @@ const SYSTEMS: System[] = [
   { id: 'uds', group: 'uds', label: 'Unix socket stream (node:net)', pub: tsPeer('uds.ts'), sub: tsPeer('uds.ts'), throughput: true, latency: 'Node, 1 ms timer ticks', idle: 'Unix socket, node:net subscriber' },
 ];
 const selected = SYSTEMS.filter((s) => ONLY.length === 0 || ONLY.some((o) => s.id === o || s.group === o));
-// the NATS bridge has its own harness (packages/bridge-nats/bench), run after these
-const NATS_BRIDGE = ONLY.length === 0 || ONLY.includes('nats');
-if (selected.length === 0 && !NATS_BRIDGE) {
-  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, nats, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
+/** Benchmarks with their own harness, run after the systems above: each a script taking --quick, --runs, --no-write. */
+const HARNESSES = [
+  { id: 'keyed', script: join(here, 'keyed.ts') },
+  // the NATS bridge's, next to the bridge (results in packages/bridge-nats/bench/results)
+  { id: 'nats', script: join(here, '../../../packages/bridge-nats/bench/bench.ts') },
+].filter((h) => ONLY.length === 0 || ONLY.includes(h.id));
+if (selected.length === 0 && HARNESSES.length === 0) {
+  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, keyed, nats, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
   process.exit(2);
 }
 
@@ -506,9 +510,9 @@ async function main(): Promise<void> {
 
 try {
   if (selected.length) await main();
-  if (NATS_BRIDGE) {
-    const args = [...(QUICK ? ['--quick'] : []), ...(opts['no-write'] ? ['--no-write'] : [])];
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, '../../../packages/bridge-nats/bench/bench.ts'), ...args], { stdio: 'inherit' });
+  for (const h of HARNESSES) {
+    const args = [...(QUICK ? ['--quick'] : []), ...(opts.runs ? ['--runs', opts.runs] : []), ...(opts['no-write'] ? ['--no-write'] : [])];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', h.script, ...args], { stdio: 'inherit' });
     if (r.status !== 0) process.exitCode = 1;
   }
 } catch (e) {
