@@ -1,9 +1,9 @@
 // The bridge: one NATS connection, its routes (mmbus → NATS and NATS → mmbus), their stats; and
 // runBridge(), the process around it that `mmbus bridge run` is (stats file, signals, exit code).
-import { nanos, StorageType, type NatsError } from 'nats';
+import { nanos, StorageType, type JetStreamManager, type NatsError } from 'nats';
 
 import { knownTypes } from './channels.js';
-import type { BridgeConfig, OutRouteConfig } from './config.js';
+import { kvPrefix, type BridgeConfig, type KvRouteConfig, type OutRouteConfig } from './config.js';
 import { BridgeError } from './errors.js';
 import { InRoute } from './inbound.js';
 import type { RecordClass } from './layout.js';
@@ -32,14 +32,46 @@ export function subjectMatches(filter: string, subject: string): boolean {
   return f.length === s.length;
 }
 
+async function jetstreamManager(link: NatsLink, route: string): Promise<JetStreamManager> {
+  try {
+    return await link.nc.jetstreamManager();
+  } catch (err) {
+    throw new BridgeError('BRIDGE_E_NATS', `route ${route}: JetStream is not available on the server (${(err as Error).message}); start nats-server with -js`, { cause: err });
+  }
+}
+
+/**
+ * A kv route's bucket: an existing one must be a KV bucket's stream (KV_<bucket> capturing
+ * $KV.<bucket>.>); a missing one is created (history 1, file storage) unless the route says not to.
+ */
+async function ensureBucket(link: NatsLink, r: KvRouteConfig, log: (line: string) => void): Promise<void> {
+  const route = `${r.channel} → KV ${r.bucket}`;
+  const jsm = await jetstreamManager(link, route);
+  try {
+    const info = await jsm.streams.info(`KV_${r.bucket}`);
+    if (!info.config.subjects?.includes(`${kvPrefix(r.bucket)}.>`)) {
+      throw new BridgeError('BRIDGE_E_NATS', `route ${route}: stream KV_${r.bucket} is not a KV bucket's (its subjects: ${(info.config.subjects ?? []).join(', ')})`);
+    }
+    if (info.config.duplicate_window <= 0) log(`route ${route}: bucket ${r.bucket} has no duplicate window: values resent after a restart are put again (the same values)`);
+    return;
+  } catch (err) {
+    if (err instanceof BridgeError) throw err;
+    if ((err as NatsError).api_error?.err_code !== STREAM_NOT_FOUND) {
+      throw new BridgeError('BRIDGE_E_NATS', `route ${route}: bucket ${r.bucket}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (!r.create) throw new BridgeError('BRIDGE_E_NATS', `route ${route}: bucket ${r.bucket} does not exist (and the route does not create it)`);
+  try {
+    await link.nc.jetstream().views.kv(r.bucket, { history: 1, storage: StorageType.File });
+    log(`route ${route}: created bucket ${r.bucket} (history 1, file storage)`);
+  } catch (err) {
+    throw new BridgeError('BRIDGE_E_NATS', `route ${route}: cannot create bucket ${r.bucket}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 async function ensureStream(link: NatsLink, r: OutRouteConfig, log: (line: string) => void): Promise<void> {
   const j = r.jetstream!;
-  let jsm;
-  try {
-    jsm = await link.nc.jetstreamManager();
-  } catch (err) {
-    throw new BridgeError('BRIDGE_E_NATS', `route ${r.channel} → ${r.subject}: JetStream is not available on the server (${(err as Error).message}); start nats-server with -js`, { cause: err });
-  }
+  const jsm = await jetstreamManager(link, `${r.channel} → ${r.subject}`);
   try {
     const info = await jsm.streams.info(j.stream);
     if (!info.config.subjects?.some((f) => subjectMatches(f, r.subject))) {
@@ -96,9 +128,12 @@ export class Bridge {
     const outs: OutRoute[] = [];
     const ins: InRoute[] = [];
     try {
-      for (const r of config.routes) if (r.direction === 'out' && r.jetstream) await ensureStream(link, r, log);
       for (const r of config.routes) {
-        if (r.direction === 'out') {
+        if (r.direction === 'out' && r.jetstream) await ensureStream(link, r, log);
+        if (r.direction === 'kv') await ensureBucket(link, r, log);
+      }
+      for (const r of config.routes) {
+        if (r.direction !== 'in') {
           const route = new OutRoute(r, config, link, log);
           outs.push(route);
           route.open(types);

@@ -31,6 +31,15 @@ const BRIDGE_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 const SUB_NAME_MAX = 63;
 /** JetStream stream names: no '.', '*', '>', whitespace or path separators. */
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+/** KV bucket names (the nats client's rule); the bucket's stream is KV_<bucket>. */
+const BUCKET_NAME = /^[A-Za-z0-9_-]{1,252}$/;
+/** The most keys a keyed channel has (KEY_COUNT_MAX of @mmbus/core: 2^24). */
+const KEYS_MAX = 2 ** 24;
+
+/** The subjects of a KV bucket's keys: `$KV.<bucket>.<key>`. */
+export function kvPrefix(bucket: string): string {
+  return `$KV.${bucket}`;
+}
 
 export interface NatsOptions {
   servers: string[];
@@ -81,7 +90,25 @@ export interface InRouteConfig extends RouteBase {
   policy?: Policy;
 }
 
-export type RouteConfig = OutRouteConfig | InRouteConfig;
+/**
+ * mmbus → a JetStream KV bucket: a durable keyed subscriber of `channel` (a keyed channel) putting each
+ * key's latest value to `$KV.<bucket>.<key>` (the key in decimal); `subject` is `$KV.<bucket>.>`.
+ */
+export interface KvRouteConfig extends RouteBase {
+  direction: 'kv';
+  bucket: string;
+  /** The durable subscriber's name (default `kv.<bridge name>`). */
+  durable: string;
+  /** Create the bucket (history 1, file storage) when it does not exist. */
+  create: boolean;
+  /** When the bridge creates the channel (it needs `type` then): its number of keys. */
+  keys?: number;
+}
+
+/** The routes that read a channel and publish to NATS (a stream or a bucket). */
+export type ForwardRouteConfig = OutRouteConfig | KvRouteConfig;
+
+export type RouteConfig = OutRouteConfig | InRouteConfig | KvRouteConfig;
 
 export interface BridgeConfig {
   name: string;
@@ -170,14 +197,37 @@ function channelName(o: Obj, where: string): string {
 const ROUTE_KEYS = ['direction', 'channel', 'subject', 'encoding', 'type', 'batch'];
 const OUT_KEYS = [...ROUTE_KEYS, 'durable', 'start', 'jetstream'];
 const IN_KEYS = [...ROUTE_KEYS, 'queue', 'capacity', 'policy'];
-const KV_HELP =
-  "the 'kv' direction (a keyed channel as a JetStream KV bucket) needs keyed channels, which mmbus does not have yet; forward the channel as a stream ('out') meanwhile";
+const KV_KEYS = ['direction', 'channel', 'bucket', 'encoding', 'type', 'batch', 'durable', 'create', 'keys'];
+
+function kvRoute(o: Obj, where: string, bridgeName: string): KvRouteConfig {
+  const channel = channelName(o, where);
+  const bucket = str(o, 'bucket', where) ?? fail(where, "'bucket' is required");
+  if (!BUCKET_NAME.test(bucket)) fail(`${where}.bucket`, `'${bucket}' is not a KV bucket name (letters, digits, _ and -)`);
+  const type = str(o, 'type', where);
+  const keys = int(o, 'keys', where, 1, KEYS_MAX);
+  const durable = str(o, 'durable', where) ?? `kv.${bridgeName}`;
+  if (Buffer.byteLength(durable) > SUB_NAME_MAX) fail(`${where}.durable`, `'${durable}' is longer than ${SUB_NAME_MAX} bytes`);
+  return {
+    direction: 'kv',
+    channel,
+    subject: `${kvPrefix(bucket)}.>`,
+    encoding: oneOf(o, 'encoding', where, ENCODINGS) ?? 'raw',
+    ...(type === undefined ? {} : { type }),
+    batch: int(o, 'batch', where, 1, BATCH_MAX) ?? DEFAULTS.batch,
+    bucket,
+    durable,
+    create: bool(o, 'create', where) ?? true,
+    ...(keys === undefined ? {} : { keys }),
+  };
+}
 
 function route(v: unknown, where: string, bridgeName: string): RouteConfig {
-  const peek = object(v, where, [...new Set([...OUT_KEYS, ...IN_KEYS, 'bucket', 'key'])]);
+  const peek = object(v, where, [...new Set([...OUT_KEYS, ...IN_KEYS, ...KV_KEYS])]);
   const direction = peek['direction'];
-  if (direction === 'kv') throw new BridgeError('BRIDGE_E_UNSUPPORTED', `${where}: ${KV_HELP}`);
-  if (direction !== 'out' && direction !== 'in') fail(`${where}.direction`, `expected 'out' (mmbus → NATS) or 'in' (NATS → mmbus), got ${JSON.stringify(direction)}`);
+  if (direction === 'kv') return kvRoute(object(v, where, KV_KEYS), where, bridgeName);
+  if (direction !== 'out' && direction !== 'in') {
+    fail(`${where}.direction`, `expected 'out' (mmbus → NATS), 'in' (NATS → mmbus) or 'kv' (a keyed channel → a KV bucket), got ${JSON.stringify(direction)}`);
+  }
   const o = object(v, where, direction === 'out' ? OUT_KEYS : IN_KEYS);
   const channel = channelName(o, where);
   const subject = str(o, 'subject', where) ?? fail(where, "'subject' is required");
@@ -254,7 +304,7 @@ export function parseConfig(v: unknown, source = 'config'): BridgeConfig {
   const routes = routeList.map((r, i) => route(r, `${source}.routes[${i}]`, name));
   const durables = new Set<string>();
   for (const r of routes) {
-    if (r.direction !== 'out') continue;
+    if (r.direction === 'in') continue;
     const k = `${r.channel}\u0000${r.durable}`;
     if (durables.has(k)) fail(`${source}.routes`, `two routes forward channel '${r.channel}' with durable subscriber '${r.durable}': give each its own 'durable'`);
     durables.add(k);
@@ -298,6 +348,7 @@ export interface BridgeFlags {
   server?: string[];
   out?: string[];
   in?: string[];
+  kv?: string[];
   encoding?: string;
   stream?: string;
   type?: string;
@@ -308,16 +359,17 @@ export interface BridgeFlags {
   statsInterval?: number;
 }
 
-/** `channel=subject` of --out and --in. */
-function routeFlag(flag: '--out' | '--in', value: string): { channel: string; subject: string } {
+/** `channel=subject` of --out and --in (`channel=bucket` of --kv). */
+function routeFlag(flag: '--out' | '--in' | '--kv', value: string): { channel: string; subject: string } {
   const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) fail(flag, `expected <channel>=<subject>, got '${value}'`);
+  if (eq <= 0 || eq === value.length - 1) fail(flag, `expected <channel>=<${flag === '--kv' ? 'bucket' : 'subject'}>, got '${value}'`);
   return { channel: value.slice(0, eq), subject: value.slice(eq + 1) };
 }
 
 /**
  * The configuration of the flags: the --config file if given, its name, dir, origin, servers and
- * stats file overridden by the flags, and one route per --out / --in (with --encoding, --stream, --type).
+ * stats file overridden by the flags, and one route per --out / --in / --kv (with --encoding, --type;
+ * --stream for --out).
  */
 export function configFromFlags(f: BridgeFlags): BridgeConfig {
   const base = (f.config ? readJson(f.config) : {}) as Obj;
@@ -326,6 +378,10 @@ export function configFromFlags(f: BridgeFlags): BridgeConfig {
   const common = { ...(f.encoding ? { encoding: f.encoding } : {}), ...(f.type ? { type: f.type } : {}) };
   for (const v of f.out ?? []) routes.push({ direction: 'out', ...routeFlag('--out', v), ...common, ...(f.stream ? { jetstream: { stream: f.stream } } : {}) });
   for (const v of f.in ?? []) routes.push({ direction: 'in', ...routeFlag('--in', v), ...common });
+  for (const v of f.kv ?? []) {
+    const { channel, subject: bucket } = routeFlag('--kv', v);
+    routes.push({ direction: 'kv', channel, bucket, ...common });
+  }
   if (f.stream && !(f.out ?? []).length) fail('--stream', 'applies to --out routes; give at least one');
   const merged: Obj = {
     ...base,

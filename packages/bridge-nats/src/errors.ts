@@ -5,8 +5,6 @@ export const BRIDGE_ERROR_CODES = [
   'BRIDGE_E_CONFIG',
   /** A message type does not match a channel (name, fingerprint or record size). */
   'BRIDGE_E_SCHEMA',
-  /** Something the configuration asks for exists in the design but not yet (the `kv` direction). */
-  'BRIDGE_E_UNSUPPORTED',
   /** NATS refused a setup step (connect, stream creation); transient publish failures are retried, not thrown. */
   'BRIDGE_E_NATS',
   /** A bridge's stats file is missing or unreadable (`mmbus bridge stat`). */

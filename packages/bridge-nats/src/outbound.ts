@@ -2,12 +2,18 @@
 // in mmbus only once NATS has it (JetStream: every record's PubAck; core NATS: a flush). A batch that
 // is not confirmed stays unacknowledged in mmbus, so a restarted bridge sends it again; JetStream
 // drops the copies it already stored by their message ids.
+//
+// A `kv` route is the same path into a KV bucket's stream: a durable keyed subscriber (snapshot
+// 'changed': a restart first puts the keys that changed while the bridge was away), each record put
+// to $KV.<bucket>.<key>; a batch carries each key once (its last value in the batch), so records
+// sent again after a partial acknowledgement can never put an older value over a newer one.
 import { createInbox, type Msg, type NatsError, type Subscription as NatsSubscription } from 'nats';
 
 import type { Batch, RecordView, Subscription } from '@mmbus/core';
 
 import { openRouteChannel, type RecordChannel } from './channels.js';
-import type { BridgeConfig, OutRouteConfig } from './config.js';
+import { BridgeError } from './errors.js';
+import { kvPrefix, type BridgeConfig, type ForwardRouteConfig } from './config.js';
 import type { GeneratedRecord, RecordClass } from './layout.js';
 import type { NatsLink } from './link.js';
 import type { OutRouteStats } from './stats.js';
@@ -18,14 +24,16 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
 const td = new TextDecoder();
 
-/** Records [first, first + payloads.length) of a channel, copied out of the ring and encoded. */
+/** Records of a channel copied out of the ring and encoded: record i is sequence seqs[i]. */
 interface OutBatch {
-  first: number;
+  seqs: number[];
+  /** kv: record i's subject ($KV.<bucket>.<key>); null: the route's subject. */
+  subjects: string[] | null;
   payloads: Uint8Array[];
 }
 
 export class OutRoute {
-  readonly cfg: OutRouteConfig;
+  readonly cfg: ForwardRouteConfig;
   readonly label: string;
   private readonly bridge: BridgeConfig;
   private readonly link: NatsLink;
@@ -50,7 +58,7 @@ export class OutRoute {
   private passDrain!: () => void;
   private readonly drainDeadline = new Promise<void>((r) => (this.passDrain = r));
   private drainTimer: NodeJS.Timeout | undefined;
-  private readonly counters: Omit<OutRouteStats, 'direction' | 'channel' | 'subject' | 'encoding' | 'durable' | 'stream' | 'lag' | 'lost'> = {
+  private readonly counters: Omit<OutRouteStats, 'direction' | 'channel' | 'subject' | 'encoding' | 'durable' | 'stream' | 'bucket' | 'waiting' | 'lag' | 'lost'> = {
     forwarded: 0,
     resent: 0,
     acked: 0,
@@ -61,26 +69,40 @@ export class OutRoute {
     held: false,
   };
 
-  constructor(cfg: OutRouteConfig, bridge: BridgeConfig, link: NatsLink, log: (line: string) => void) {
+  constructor(cfg: ForwardRouteConfig, bridge: BridgeConfig, link: NatsLink, log: (line: string) => void) {
     this.cfg = cfg;
     this.bridge = bridge;
     this.link = link;
-    this.label = `${cfg.channel} → ${cfg.subject}`;
+    this.label = cfg.direction === 'kv' ? `${cfg.channel} → KV ${cfg.bucket}` : `${cfg.channel} → ${cfg.subject}`;
     this.log = (line) => log(`route ${this.label}: ${line}`);
     this.once = new OnceLog(this.log);
   }
 
+  /** JetStream (a stream, or a KV bucket's): every record acknowledged, ids for de-duplication. */
+  private get acknowledged(): boolean {
+    return this.cfg.direction === 'kv' || this.cfg.jetstream !== null;
+  }
+
   /** Opens the channel and its durable subscriber, and (JetStream) the subscription acknowledgements come on. */
   open(types: RecordClass[]): void {
-    const ch = openRouteChannel(this.bridge.dir, this.cfg.channel, this.cfg.type, types);
+    const cfg = this.cfg;
+    const create = cfg.direction === 'kv' && cfg.keys !== undefined ? { keys: cfg.keys } : {};
+    const ch = openRouteChannel(this.bridge.dir, cfg.channel, cfg.type, types, create);
     this.ch = ch;
-    this.codec = new RecordCodec(ch.type as unknown as RecordClass, this.cfg.encoding);
+    if (cfg.direction === 'kv' && !ch.keyCount) {
+      ch.close();
+      throw new BridgeError('BRIDGE_E_CONFIG', `route ${this.label}: channel '${cfg.channel}' is not keyed (a bucket holds the latest value per key: forward it as a stream with an 'out' route)`);
+    }
+    this.codec = new RecordCodec(ch.type as unknown as RecordClass, cfg.encoding);
     this.incarnation = ch.info.createdAt.getTime();
-    if (this.cfg.jetstream) {
+    if (this.acknowledged) {
       this.inbox = createInbox();
       this.acks = this.link.nc.subscribe(`${this.inbox}.*`, { callback: (err, m) => this.ack(err, m) });
     }
-    this.sub = ch.subscribe({ name: this.cfg.durable, start: this.cfg.start, maxBatch: this.cfg.batch });
+    this.sub =
+      cfg.direction === 'kv'
+        ? ch.subscribe({ name: cfg.durable, keys: 'all', snapshot: 'changed', maxBatch: cfg.batch })
+        : ch.subscribe({ name: cfg.durable, start: cfg.start, maxBatch: cfg.batch });
   }
 
   /** A stop left its batch unacknowledged (see run()). */
@@ -100,14 +122,17 @@ export class OutRoute {
         // a channel removed under the bridge has no stats: run() reports it
       }
     }
+    const cfg = this.cfg;
     return {
-      direction: 'out',
-      channel: this.cfg.channel,
-      subject: this.cfg.subject,
-      encoding: this.cfg.encoding,
-      durable: this.cfg.durable,
-      stream: this.cfg.jetstream?.stream ?? null,
+      direction: cfg.direction,
+      channel: cfg.channel,
+      subject: cfg.subject,
+      encoding: cfg.encoding,
+      durable: cfg.durable,
+      stream: cfg.direction === 'kv' ? `KV_${cfg.bucket}` : (cfg.jetstream?.stream ?? null),
+      bucket: cfg.direction === 'kv' ? cfg.bucket : null,
       ...this.counters,
+      waiting: this.waiting,
       lag,
       lost,
     };
@@ -125,6 +150,7 @@ export class OutRoute {
     const type = this.ch!.type as unknown as RecordClass;
     const size = type.SIZE;
     const scratch = new type();
+    const kv = this.cfg.direction === 'kv' ? `${kvPrefix(this.cfg.bucket)}.` : null;
     for (;;) {
       if (this.stopping) break;
       this.waiting = true;
@@ -146,21 +172,27 @@ export class OutRoute {
       const bad = b.overwritten();
       this.counters.overwritten += bad;
       const view = new DataView(copy.buffer);
-      const payloads: Uint8Array[] = [];
-      for (let i = bad; i < n; i++) {
+      const batch: OutBatch = { seqs: [], subjects: kv ? [] : null, payloads: [] };
+      // kv: each key once, with its last value in the batch (the one a bucket of history 1 keeps)
+      const last = kv ? new Map<number, number>() : null;
+      if (last) for (let i = bad; i < n; i++) last.set(b.keyOf(i), i);
+      const picked = last ? [...last.values()].sort((x, y) => x - y) : Array.from({ length: n - bad }, (_, j) => bad + j);
+      for (const i of picked) {
         scratch.wrap(view, i * size);
-        payloads.push(this.codec.payload(scratch, copy.subarray(i * size, (i + 1) * size)));
+        batch.payloads.push(this.codec.payload(scratch, copy.subarray(i * size, (i + 1) * size)));
+        batch.seqs.push(b.seqOf(i));
+        if (kv) batch.subjects!.push(`${kv}${b.keyOf(i)}`);
       }
-      const batch: OutBatch = { first: b.seq + bad, payloads };
+      const payloads = batch.payloads;
       this.counters.inFlight = payloads.length;
-      const done = payloads.length === 0 || (await (this.cfg.jetstream ? this.sendJetStream(batch) : this.sendCore(batch)));
+      const done = payloads.length === 0 || (await (this.acknowledged ? this.sendJetStream(batch) : this.sendCore(batch)));
       this.counters.inFlight = done ? 0 : payloads.length;
       if (!done) {
         this.counters.held = true;
         this.log(`stopped with ${payloads.length} records not confirmed by NATS: left unacknowledged in mmbus, forwarded again at the next start`);
         return;
       }
-      if (payloads.length) this.counters.lastSeq = batch.first + payloads.length - 1;
+      for (const seq of batch.seqs) if (this.counters.lastSeq === null || seq > this.counters.lastSeq) this.counters.lastSeq = seq;
     }
     await it.return?.(); // acknowledges the last batch, which NATS confirmed
   }
@@ -195,12 +227,12 @@ export class OutRoute {
   /** Publishes the batch's records (JetStream: those not acknowledged yet, with ids and reply subjects). */
   private publishAll(batch: OutBatch, reply: boolean): void {
     const { nc } = this.link;
-    const js = this.cfg.jetstream;
+    const js = this.acknowledged;
     for (let i = 0; i < batch.payloads.length; i++) {
-      const seq = batch.first + i;
+      const seq = batch.seqs[i]!;
       if (reply && !this.unacked.has(seq)) continue;
       const hdrs = this.codec.headers(this.cfg.channel, seq, js ? messageId(this.bridge.origin, this.cfg.channel, this.incarnation, seq) : undefined);
-      nc.publish(this.cfg.subject, batch.payloads[i], reply ? { reply: `${this.inbox}.${seq}`, headers: hdrs } : { headers: hdrs });
+      nc.publish(batch.subjects?.[i] ?? this.cfg.subject, batch.payloads[i], reply ? { reply: `${this.inbox}.${seq}`, headers: hdrs } : { headers: hdrs });
     }
   }
 
@@ -262,7 +294,7 @@ export class OutRoute {
    */
   private async sendJetStream(batch: OutBatch): Promise<boolean> {
     const n = batch.payloads.length;
-    this.unacked = new Set(Array.from({ length: n }, (_, i) => batch.first + i));
+    this.unacked = new Set(batch.seqs);
     let delay = RETRY_MIN_MS;
     for (let attempt = 0; ; attempt++) {
       if (!(await this.connected())) return false;

@@ -7,14 +7,18 @@ import type { LinkStats } from './link.js';
 import type { RefusalKind } from './refused.js';
 import type { Encoding } from './wire.js';
 
+/** A route that forwards a channel: to a subject ('out') or into a KV bucket ('kv'). */
 export interface OutRouteStats {
-  direction: 'out';
+  direction: 'out' | 'kv';
   channel: string;
+  /** kv: `$KV.<bucket>.>` (each key's subject). */
   subject: string;
   encoding: Encoding;
   durable: string;
-  /** JetStream stream, or null for core NATS. */
+  /** JetStream stream (kv: the bucket's, `KV_<bucket>`), or null for core NATS. */
   stream: string | null;
+  /** kv: the bucket; otherwise null. */
+  bucket: string | null;
   /** Records handed to NATS (each once; sends again are `resent`). */
   forwarded: number;
   /** Records sent again after a time-out or a reconnect. */
@@ -31,7 +35,12 @@ export interface OutRouteStats {
   lag: number;
   /** Records of the batch being forwarded now. */
   inFlight: number;
-  /** Sequence number of the last record NATS confirmed. */
+  /**
+   * Waiting for new records: everything before was confirmed by NATS. (A kv route's snapshot values
+   * are not in `lag`: until the snapshot is done, this is false.)
+   */
+  waiting: boolean;
+  /** Sequence number of the last record NATS confirmed (kv: the highest). */
   lastSeq: number | null;
   /** Set when a stop left the batch in flight unacknowledged (it is forwarded again at the next start). */
   held: boolean;
@@ -127,8 +136,9 @@ export function formatStats(s: BridgeStats, now = Date.now()): string {
   let out = facts.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n\n';
   const rows = [['DIR', 'CHANNEL', 'SUBJECT', 'ENCODING', 'NATS', 'FORWARDED', 'ACKED', 'DUPLICATES', 'RESENT', 'REFUSED', 'DROPPED', 'LAG', 'LOST']];
   for (const r of s.routes) {
-    if (r.direction === 'out') {
-      rows.push(['out', r.channel, r.subject, r.encoding, r.stream ? `JetStream ${r.stream}` : 'core', String(r.forwarded), String(r.acked), String(r.duplicates), String(r.resent), '-', '-', String(r.lag), String(r.lost)]);
+    if (r.direction !== 'in') {
+      const nats = r.bucket !== null ? `KV ${r.bucket}` : r.stream ? `JetStream ${r.stream}` : 'core';
+      rows.push([r.direction, r.channel, r.subject, r.encoding, nats, String(r.forwarded), String(r.acked), String(r.duplicates), String(r.resent), '-', '-', String(r.lag), String(r.lost)]);
     } else {
       const dropped = r.dropped.full + r.dropped.timeout + r.dropped.backlog;
       rows.push(['in', r.channel, r.subject, r.encoding, 'core', String(r.published), '-', '-', '-', String(refusedTotal(r)), String(dropped), String(r.lag + r.queued), '-']);

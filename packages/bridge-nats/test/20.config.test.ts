@@ -76,10 +76,30 @@ describe('configuration', () => {
     expect(e.message).toMatch(/^bridge\.json/);
   });
 
-  it("the 'kv' direction is refused as not available yet, saying what it needs", () => {
-    const e = error(() => parseConfig({ dir, routes: [{ direction: 'kv', channel: 'points', subject: 'x', bucket: 'points' }] }));
-    expect(e.code).toBe('BRIDGE_E_UNSUPPORTED');
-    expect(e.message).toContain('keyed channels');
+  it("a 'kv' route: a keyed channel to a bucket, its defaults, and what is refused", () => {
+    const c = parseConfig({ dir, routes: [{ direction: 'kv', channel: 'points', bucket: 'points' }, { ...out, direction: 'out' }] });
+    expect(c.routes[0]).toEqual({ direction: 'kv', channel: 'points', bucket: 'points', subject: '$KV.points.>', encoding: 'raw', batch: DEFAULTS.batch, durable: 'kv.bridge', create: true });
+    // its own durable by default: it may share a channel with a stream route
+    expect(c.routes[1]).toMatchObject({ direction: 'out', durable: 'nats.bridge' });
+    expect(parseConfig({ dir, routes: [{ direction: 'kv', channel: 'p', bucket: 'b', type: 'PointUpdate', keys: 1000, create: false, encoding: 'json' }] }).routes[0]).toMatchObject({ keys: 1000, create: false, encoding: 'json' });
+    for (const [route, message] of [
+      [{ direction: 'kv', channel: 'points' }, "'bucket' is required"],
+      [{ direction: 'kv', channel: 'points', bucket: 'a.b' }, 'is not a KV bucket name'],
+      [{ direction: 'kv', channel: 'points', bucket: 'b', subject: 'x' }, "unknown key 'subject'"],
+      [{ direction: 'kv', channel: 'points', bucket: 'b', jetstream: { stream: 'S' } }, "unknown key 'jetstream'"],
+      [{ direction: 'kv', channel: 'points', bucket: 'b', keys: 0 }, 'routes[0].keys: expected an integer in 1..16777216'],
+      [{ direction: 'kv', channel: 'points', bucket: 'b', keys: 2 ** 24 + 1 }, 'routes[0].keys'],
+      [{ direction: 'kv', channel: 'points', bucket: 'b', create: 'yes' }, 'routes[0].create: expected true or false'],
+      [{ direction: 'sideways', channel: 'points' }, "expected 'out' (mmbus → NATS), 'in' (NATS → mmbus) or 'kv'"],
+    ] as const) {
+      const e = error(() => parseConfig({ dir, routes: [route] }));
+      expect(e.code, message).toBe('BRIDGE_E_CONFIG');
+      expect(e.message).toContain(message);
+    }
+    const twice = error(() => parseConfig({ dir, routes: [{ direction: 'kv', channel: 'p', bucket: 'a' }, { direction: 'kv', channel: 'p', bucket: 'b' }] }));
+    expect(twice.message).toContain("give each its own 'durable'");
+    expect(configFromFlags({ dir, kv: ['points=POINTS'], type: 'PointUpdate' }).routes).toEqual(parseConfig({ dir, routes: [{ direction: 'kv', channel: 'points', bucket: 'POINTS', type: 'PointUpdate' }] }).routes);
+    expect(error(() => configFromFlags({ dir, kv: ['points'] })).message).toContain('--kv: expected <channel>=<bucket>');
   });
 
   it('a file: read, parsed and checked, errors name the file', () => {

@@ -114,20 +114,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const bridge = program.command('bridge').description('forward channels to NATS subjects and subjects into channels (@mmbus/bridge-nats)');
   bridge
     .command('run')
-    .description('run a bridge until Ctrl-C / SIGTERM: routes from --config and/or --out/--in')
+    .description('run a bridge until Ctrl-C / SIGTERM: routes from --config and/or --out/--in/--kv')
     .option('-c, --config <file>', 'a JSON configuration file (docs/bridge.md)')
     .option('-s, --server <url>', 'NATS server URL (repeat for several; default nats://127.0.0.1:4222)', collect)
     .option('--out <channel=subject>', 'forward a channel to a subject (mmbus → NATS; repeatable)', collect)
     .option('--in <channel=subject>', 'publish a subject (wildcards allowed) into a channel (NATS → mmbus; repeatable)', collect)
-    .addOption(new Option('--encoding <encoding>', 'wire encoding of the --out/--in routes').choices(['raw', 'json']))
+    .option('--kv <channel=bucket>', "keep a keyed channel's latest value per key in a JetStream KV bucket (created if missing; repeatable)", collect)
+    .addOption(new Option('--encoding <encoding>', 'wire encoding of the --out/--in/--kv routes').choices(['raw', 'json']))
     .option('--stream <name>', 'publish the --out routes to this JetStream stream (created if missing): acknowledged and de-duplicated')
-    .option('--type <schema>', 'message type of the --out/--in channels, to create them when missing (e.g. mmbus.PointUpdate)')
+    .option('--type <schema>', 'message type of the --out/--in/--kv channels, to create them when missing (e.g. mmbus.PointUpdate)')
     .option('--name <name>', 'bridge name: durable subscriber nats.<name>, stats file <dir>/<name>.bridge.json (default bridge)')
     .addOption(dirOption())
     .option('--origin <id>', 'this host in JetStream message ids (default: the host name)')
     .option('--stats-file <file>', 'where to keep the stats (default <dir>/<name>.bridge.json)')
     .option('--stats-interval <ms>', 'how often the stats file is rewritten', parseIntOption('--stats-interval', 100))
-    .addHelpText('after', '\nExamples:\n  mmbus bridge run --out points=plant.points --stream POINTS\n  mmbus bridge run --in commands=plant.commands.* --encoding json --type mmbus.PointUpdate\n  mmbus bridge run --config bridge.json')
+    .addHelpText('after', '\nExamples:\n  mmbus bridge run --out points=plant.points --stream POINTS\n  mmbus bridge run --in commands=plant.commands.* --encoding json --type mmbus.PointUpdate\n  mmbus bridge run --kv points=points\n  mmbus bridge run --config bridge.json')
     .action(async (opts) => done(await (await import('./commands/bridge.js')).bridgeRunCommand(opts)));
   bridge
     .command('stat')
