@@ -3,7 +3,7 @@
 import { nanos, StorageType, type JetStreamManager, type NatsError } from 'nats';
 
 import { knownTypes } from './channels.js';
-import { kvPrefix, type BridgeConfig, type KvRouteConfig, type OutRouteConfig } from './config.js';
+import { kvPrefix, type BridgeConfig, type OutRouteConfig } from './config.js';
 import { BridgeError } from './errors.js';
 import { InRoute } from './inbound.js';
 import type { RecordClass } from './layout.js';
@@ -44,8 +44,7 @@ async function jetstreamManager(link: NatsLink, route: string): Promise<JetStrea
  * A kv route's bucket: an existing one must be a KV bucket's stream (KV_<bucket> capturing
  * $KV.<bucket>.>); a missing one is created (history 1, file storage) unless the route says not to.
  */
-async function ensureBucket(link: NatsLink, r: KvRouteConfig, log: (line: string) => void): Promise<void> {
-  const route = `${r.channel} → KV ${r.bucket}`;
+async function ensureBucket(link: NatsLink, r: { bucket: string; create: boolean }, route: string, log: (line: string) => void): Promise<void> {
   const jsm = await jetstreamManager(link, route);
   try {
     const info = await jsm.streams.info(`KV_${r.bucket}`);
@@ -130,7 +129,8 @@ export class Bridge {
     try {
       for (const r of config.routes) {
         if (r.direction === 'out' && r.jetstream) await ensureStream(link, r, log);
-        if (r.direction === 'kv') await ensureBucket(link, r, log);
+        if (r.direction === 'kv') await ensureBucket(link, r, `${r.channel} → KV ${r.bucket}`, log);
+        if (r.direction === 'in' && r.bucket !== undefined) await ensureBucket(link, { bucket: r.bucket, create: r.create ?? true }, `KV ${r.bucket} → ${r.channel}`, log);
       }
       for (const r of config.routes) {
         if (r.direction !== 'in') {
@@ -143,7 +143,7 @@ export class Bridge {
           route.open(types);
         }
       }
-      for (const r of ins) r.start();
+      for (const r of ins) await r.start();
     } catch (err) {
       for (const r of outs) r.close();
       await Promise.all(ins.map((r) => r.stop()));

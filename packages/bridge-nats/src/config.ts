@@ -80,9 +80,19 @@ export interface OutRouteConfig extends RouteBase {
   jetstream: JetStreamOptions | null;
 }
 
-/** NATS → mmbus: a subscription of `subject` (wildcards allowed) publishing into `channel`. */
+/**
+ * NATS → mmbus: a subscription of `subject` (wildcards allowed) publishing into `channel`; or, with
+ * `bucket`, a KV bucket's values (each key's latest, then every put) into a keyed channel, `subject`
+ * then being `$KV.<bucket>.>`.
+ */
 export interface InRouteConfig extends RouteBase {
   direction: 'in';
+  /** Read this KV bucket (key names: the decimal key of the keyed channel) instead of a subject. */
+  bucket?: string;
+  /** With `bucket`: create the bucket when missing (history 1, file storage). */
+  create?: boolean;
+  /** When the bridge creates the channel (with `type`; a bucket's needs a keyed channel): its number of keys. */
+  keys?: number;
   /** A NATS queue group: bridges sharing it split the messages. */
   queue?: string;
   /** When the bridge creates the channel (it needs `type` then). */
@@ -196,7 +206,7 @@ function channelName(o: Obj, where: string): string {
 
 const ROUTE_KEYS = ['direction', 'channel', 'subject', 'encoding', 'type', 'batch'];
 const OUT_KEYS = [...ROUTE_KEYS, 'durable', 'start', 'jetstream'];
-const IN_KEYS = [...ROUTE_KEYS, 'queue', 'capacity', 'policy'];
+const IN_KEYS = [...ROUTE_KEYS, 'queue', 'capacity', 'policy', 'bucket', 'create', 'keys'];
 const KV_KEYS = ['direction', 'channel', 'bucket', 'encoding', 'type', 'batch', 'durable', 'create', 'keys'];
 
 function kvRoute(o: Obj, where: string, bridgeName: string): KvRouteConfig {
@@ -230,7 +240,14 @@ function route(v: unknown, where: string, bridgeName: string): RouteConfig {
   }
   const o = object(v, where, direction === 'out' ? OUT_KEYS : IN_KEYS);
   const channel = channelName(o, where);
-  const subject = str(o, 'subject', where) ?? fail(where, "'subject' is required");
+  const bucket = direction === 'in' ? str(o, 'bucket', where) : undefined;
+  if (bucket !== undefined) {
+    if (!BUCKET_NAME.test(bucket)) fail(`${where}.bucket`, `'${bucket}' is not a KV bucket name (letters, digits, _ and -)`);
+    for (const k of ['subject', 'queue']) if (o[k] !== undefined) fail(`${where}.${k}`, `a route that reads a bucket has no '${k}' (its subjects are ${kvPrefix(bucket)}.<key>)`);
+  } else {
+    for (const k of ['create', 'keys']) if (o[k] !== undefined) fail(`${where}.${k}`, `'${k}' belongs to a route that reads a bucket ('bucket')`);
+  }
+  const subject = bucket !== undefined ? `${kvPrefix(bucket)}.>` : (str(o, 'subject', where) ?? fail(where, direction === 'in' ? "'subject' (or 'bucket') is required" : "'subject' is required"));
   checkSubject(subject, `${where}.subject`, direction === 'in');
   const type = str(o, 'type', where);
   const base: RouteBase = {
@@ -246,9 +263,13 @@ function route(v: unknown, where: string, bridgeName: string): RouteConfig {
     const capacity = int(o, 'capacity', where, 2, 2 ** 32);
     if (capacity !== undefined && !Number.isInteger(Math.log2(capacity))) fail(`${where}.capacity`, `${capacity} is not a power of two`);
     const policy = oneOf(o, 'policy', where, ['block', 'reject', 'overwrite'] as const);
+    const create = bool(o, 'create', where);
+    const keys = int(o, 'keys', where, 1, KEYS_MAX);
     return {
       direction,
       ...base,
+      ...(bucket === undefined ? {} : { bucket, create: create ?? true }),
+      ...(keys === undefined ? {} : { keys }),
       ...(queue === undefined ? {} : { queue }),
       ...(capacity === undefined ? {} : { capacity }),
       ...(policy === undefined ? {} : { policy }),
@@ -349,6 +370,7 @@ export interface BridgeFlags {
   out?: string[];
   in?: string[];
   kv?: string[];
+  kvIn?: string[];
   encoding?: string;
   stream?: string;
   type?: string;
@@ -360,9 +382,9 @@ export interface BridgeFlags {
 }
 
 /** `channel=subject` of --out and --in (`channel=bucket` of --kv). */
-function routeFlag(flag: '--out' | '--in' | '--kv', value: string): { channel: string; subject: string } {
+function routeFlag(flag: '--out' | '--in' | '--kv' | '--kv-in', value: string): { channel: string; subject: string } {
   const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) fail(flag, `expected <channel>=<${flag === '--kv' ? 'bucket' : 'subject'}>, got '${value}'`);
+  if (eq <= 0 || eq === value.length - 1) fail(flag, `expected <channel>=<${flag.startsWith('--kv') ? 'bucket' : 'subject'}>, got '${value}'`);
   return { channel: value.slice(0, eq), subject: value.slice(eq + 1) };
 }
 
@@ -381,6 +403,10 @@ export function configFromFlags(f: BridgeFlags): BridgeConfig {
   for (const v of f.kv ?? []) {
     const { channel, subject: bucket } = routeFlag('--kv', v);
     routes.push({ direction: 'kv', channel, bucket, ...common });
+  }
+  for (const v of f.kvIn ?? []) {
+    const { channel, subject: bucket } = routeFlag('--kv-in', v);
+    routes.push({ direction: 'in', channel, bucket, ...common });
   }
   if (f.stream && !(f.out ?? []).length) fail('--stream', 'applies to --out routes; give at least one');
   const merged: Obj = {

@@ -1,13 +1,14 @@
 // NATS → mmbus: every message of the subject is checked and decoded into a staging chunk as it
 // arrives (a refused one is counted and never written); chunks are published with publishBatch,
 // one claim per chunk, after each burst the client delivered, under the channel's own policy.
-import type { Msg, Subscription as NatsSubscription } from 'nats';
+import { DeliverPolicy, type ConsumerMessages, type JsMsg, type MsgHdrs, type Msg, type Subscription as NatsSubscription } from 'nats';
 
 import { openChannel } from '@mmbus/core';
 import { MmbusError } from '@mmbus/runtime';
 
 import { openRouteChannel, type RecordChannel } from './channels.js';
-import type { BridgeConfig, InRouteConfig } from './config.js';
+import { kvPrefix, type BridgeConfig, type InRouteConfig } from './config.js';
+import { BridgeError } from './errors.js';
 import type { GeneratedRecord, RecordClass } from './layout.js';
 import type { NatsLink } from './link.js';
 import { Refused, type RefusalKind } from './refused.js';
@@ -44,6 +45,9 @@ export class InRoute {
   private blockTimeoutMs = 0;
   private target!: GeneratedRecord;
   private sub: NatsSubscription | null = null;
+  /** A bucket's route: an ordered consumer of its stream, each key's last value first. */
+  private messages: ConsumerMessages | null = null;
+  private reading: Promise<void> | null = null;
   private chunk: Chunk | null = null;
   private readonly queue: Chunk[] = [];
   private queued = 0;
@@ -53,7 +57,7 @@ export class InRoute {
   private fail!: (err: Error) => void;
   /** Rejects when publishing into the channel fails (a channel removed under it, a broken file). */
   readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
-  private readonly counters: Omit<InRouteStats, 'direction' | 'channel' | 'subject' | 'encoding' | 'lag' | 'queued'> = {
+  private readonly counters: Omit<InRouteStats, 'direction' | 'channel' | 'subject' | 'bucket' | 'encoding' | 'lag' | 'queued'> = {
     received: 0,
     published: 0,
     refused: {},
@@ -65,7 +69,7 @@ export class InRoute {
     this.cfg = cfg;
     this.bridge = bridge;
     this.link = link;
-    this.label = `${cfg.subject} → ${cfg.channel}`;
+    this.label = cfg.bucket !== undefined ? `KV ${cfg.bucket} → ${cfg.channel}` : `${cfg.subject} → ${cfg.channel}`;
     this.log = (line) => log(`route ${this.label}: ${line}`);
     this.once = new OnceLog(this.log);
   }
@@ -75,7 +79,12 @@ export class InRoute {
     const first = openRouteChannel(this.bridge.dir, this.cfg.channel, this.cfg.type, types, {
       ...(this.cfg.capacity !== undefined ? { capacity: this.cfg.capacity } : {}),
       ...(this.cfg.policy !== undefined ? { policy: this.cfg.policy } : {}),
+      ...(this.cfg.keys !== undefined ? { keys: this.cfg.keys } : {}),
     });
+    if (this.cfg.bucket !== undefined && !first.keyCount) {
+      first.close();
+      throw new BridgeError('BRIDGE_E_CONFIG', `route ${this.label}: channel '${this.cfg.channel}' is not keyed (a bucket's values go into a keyed channel, key = the key name)`);
+    }
     // the file's block time-out is how long publishBatch would wait: the bridge waits that long itself,
     // on a second handle whose own time-out is 0 (a time-out given at creation would become the file's)
     this.blockTimeoutMs = first.info.blockTimeoutMs;
@@ -90,7 +99,7 @@ export class InRoute {
     this.target = new type();
   }
 
-  start(): void {
+  async start(): Promise<void> {
     // a publisher never waits here, so nothing else would notice the file going away
     this.checker = setInterval(() => {
       try {
@@ -101,6 +110,19 @@ export class InRoute {
       }
     }, CHECK_MS);
     this.checker.unref();
+    if (this.cfg.bucket !== undefined) {
+      // an ordered consumer: re-created by the client after a gap or a reconnect, from where it was
+      const consumer = await this.link.nc.jetstream().consumers.get(`KV_${this.cfg.bucket}`, {
+        filterSubjects: `${kvPrefix(this.cfg.bucket)}.>`, // one filter: nats-server 2.9 has no filter_subjects
+        deliver_policy: DeliverPolicy.LastPerSubject,
+      });
+      const messages = await consumer.consume();
+      this.messages = messages;
+      this.reading = (async () => {
+        for await (const m of messages) this.takeEntry(m);
+      })().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+      return;
+    }
     this.sub = this.link.nc.subscribe(this.cfg.subject, {
       ...(this.cfg.queue ? { queue: this.cfg.queue } : {}),
       callback: (err, m) => {
@@ -119,7 +141,8 @@ export class InRoute {
       refused: { ...this.counters.refused },
       dropped: { ...this.counters.dropped },
       queued: this.queued + (this.chunk?.n ?? 0),
-      lag: this.sub && !this.sub.isClosed() ? this.sub.getPending() : 0,
+      lag: this.sub && !this.sub.isClosed() ? this.sub.getPending() : (this.messages?.getPending() ?? 0),
+      bucket: this.cfg.bucket ?? null,
     };
   }
 
@@ -128,8 +151,31 @@ export class InRoute {
     return { bytes, view: new DataView(bytes.buffer), n: 0 };
   }
 
-  /** One NATS message: checked and decoded into the staging chunk now, published after the burst. */
-  private take(m: Msg): void {
+  /** A bucket's entry: a put of a key of the channel, whose record carries that key; deletes refused. */
+  private takeEntry(m: JsMsg): void {
+    const op = m.headers?.get('KV-Operation');
+    if (op === 'DEL' || op === 'PURGE') {
+      this.counters.received++;
+      return this.refuse('kv-delete', `${op} of key '${m.subject.slice(this.cfg.subject.length - 1)}': keyed channels have no deletions`);
+    }
+    const name = m.subject.slice(this.cfg.subject.length - 1); // after '$KV.<bucket>.'
+    const key = /^(0|[1-9][0-9]{0,8})$/.test(name) ? Number(name) : -1;
+    const ch = this.ch!;
+    if (key < 0 || key >= ch.keyCount) {
+      this.counters.received++;
+      return this.refuse('kv-key', `key '${name}' is not one of the keys 0 .. ${ch.keyCount - 1} of '${this.cfg.channel}' (decimal)`);
+    }
+    this.take(m, (record) => {
+      const own = ch.keyOf(record as unknown as Parameters<typeof ch.keyOf>[0]);
+      return own === key ? null : `key '${name}' holds a record of key ${own}`;
+    });
+  }
+
+  /**
+   * One NATS message: checked and decoded into the staging chunk now, published after the burst.
+   * `check` looks at the decoded record: a reason to refuse it (kind kv-key), or null.
+   */
+  private take(m: Msg | JsMsg, check?: (record: GeneratedRecord) => string | null): void {
     this.counters.received++;
     if (this.queued + (this.chunk?.n ?? 0) >= this.backlog) {
       this.counters.dropped.backlog++;
@@ -139,7 +185,9 @@ export class InRoute {
     const c = (this.chunk ??= this.newChunk());
     this.target.wrap(c.view, c.n * this.size);
     try {
-      this.codec.decode(m.data, m.headers, this.target);
+      this.codec.decode(m.data, m.headers as MsgHdrs | undefined, this.target);
+      const why = check?.(this.target);
+      if (why) throw new Refused('kv-key', why);
     } catch (err) {
       c.bytes.fill(0, c.n * this.size, (c.n + 1) * this.size);
       if (err instanceof Refused) this.refuse(err.kind, err.message);
@@ -243,6 +291,11 @@ export class InRoute {
 
   /** Stops taking messages, publishes what was already taken (waiting for room as above), closes the channel. */
   async stop(): Promise<void> {
+    if (this.messages) {
+      // what the client already holds is taken before the iteration ends
+      this.messages.stop();
+      await pause(this.bridge.drainTimeoutMs, this.reading ?? undefined);
+    }
     if (this.sub && !this.sub.isClosed()) {
       // messages the client already holds are delivered to take() before drain() resolves; a
       // drain needs the server, which may be gone: wait for it at most the drain time-out

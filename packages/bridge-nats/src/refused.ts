@@ -21,6 +21,10 @@ export const REFUSAL_KINDS = [
   'json-type',
   /** JSON: a value out of its field's range (integer width, text bytes, array length, float32) */
   'json-range',
+  /** a bucket's key that is not one of the channel's keys (decimal 0 .. keys - 1), or not the record's own key */
+  'kv-key',
+  /** a bucket's delete or purge: keyed channels have no deletions */
+  'kv-delete',
 ] as const;
 
 export type RefusalKind = (typeof REFUSAL_KINDS)[number];

@@ -49,7 +49,10 @@ export interface OutRouteStats {
 export interface InRouteStats {
   direction: 'in';
   channel: string;
+  /** A bucket's route: `$KV.<bucket>.>`. */
   subject: string;
+  /** The KV bucket the route reads, or null (a subject). */
+  bucket: string | null;
   encoding: Encoding;
   /** NATS messages received. */
   received: number;
@@ -141,7 +144,7 @@ export function formatStats(s: BridgeStats, now = Date.now()): string {
       rows.push([r.direction, r.channel, r.subject, r.encoding, nats, String(r.forwarded), String(r.acked), String(r.duplicates), String(r.resent), '-', '-', String(r.lag), String(r.lost)]);
     } else {
       const dropped = r.dropped.full + r.dropped.timeout + r.dropped.backlog;
-      rows.push(['in', r.channel, r.subject, r.encoding, 'core', String(r.published), '-', '-', '-', String(refusedTotal(r)), String(dropped), String(r.lag + r.queued), '-']);
+      rows.push(['in', r.channel, r.subject, r.encoding, r.bucket !== null ? `KV ${r.bucket}` : 'core', String(r.published), '-', '-', '-', String(refusedTotal(r)), String(dropped), String(r.lag + r.queued), '-']);
     }
   }
   out += `${columns(rows)}\n`;

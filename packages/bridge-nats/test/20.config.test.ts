@@ -102,6 +102,24 @@ describe('configuration', () => {
     expect(error(() => configFromFlags({ dir, kv: ['points'] })).message).toContain('--kv: expected <channel>=<bucket>');
   });
 
+  it("an 'in' route reading a bucket instead of a subject", () => {
+    const c = parseConfig({ dir, routes: [{ direction: 'in', channel: 'replica', bucket: 'points', type: 'PointUpdate', keys: 10 }] });
+    expect(c.routes[0]).toEqual({ direction: 'in', channel: 'replica', bucket: 'points', create: true, keys: 10, subject: '$KV.points.>', encoding: 'raw', type: 'PointUpdate', batch: DEFAULTS.batch });
+    for (const [route, message] of [
+      [{ direction: 'in', channel: 'r', bucket: 'points', subject: 'a' }, "routes[0].subject: a route that reads a bucket has no 'subject'"],
+      [{ direction: 'in', channel: 'r', bucket: 'points', queue: 'q' }, "routes[0].queue: a route that reads a bucket has no 'queue'"],
+      [{ direction: 'in', channel: 'r', subject: 'a', keys: 10 }, "routes[0].keys: 'keys' belongs to a route that reads a bucket"],
+      [{ direction: 'in', channel: 'r', subject: 'a', create: true }, "routes[0].create: 'create' belongs to a route that reads a bucket"],
+      [{ direction: 'in', channel: 'r' }, "'subject' (or 'bucket') is required"],
+      [{ direction: 'in', channel: 'r', bucket: '$x' }, 'is not a KV bucket name'],
+    ] as const) {
+      const e = error(() => parseConfig({ dir, routes: [route] }));
+      expect(e.code, message).toBe('BRIDGE_E_CONFIG');
+      expect(e.message).toContain(message);
+    }
+    expect(configFromFlags({ dir, kvIn: ['replica=points'] }).routes).toEqual(parseConfig({ dir, routes: [{ direction: 'in', channel: 'replica', bucket: 'points' }] }).routes);
+  });
+
   it('a file: read, parsed and checked, errors name the file', () => {
     const file = join(dir, 'b.json');
     writeFileSync(file, JSON.stringify({ name: 'edge', dir, routes: [out] }));

@@ -222,4 +222,64 @@ describe('keyed channel → KV bucket', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('bucket nothere does not exist (and the route does not create it) [BRIDGE_E_NATS]');
   });
+
+  it("a bucket's values into a keyed channel (NATS KV → mmbus): those already there, then every put; deletes, foreign keys and records of another key refused", async () => {
+    const keys = 200;
+    const nc = await natsClient(server().url);
+    const kv = await nc.jetstream().views.kv('remote', { history: 1 });
+    const json = (key: number, value: number): string => JSON.stringify({ timestampNs: String(value), value, pointId: key, deviceId: 4, quality: 0, tag: `r${key}` });
+    for (let key = 0; key < keys; key++) await kv.put(String(key), json(key, 1));
+    const bridge = await startBridge(dir, {
+      nats: { servers: server().url },
+      routes: [{ direction: 'in', channel: 'remote', bucket: 'remote', encoding: 'json', type: 'PointUpdate', keys }],
+    });
+    const ch = openChannel('remote', PointUpdate, { dir });
+    expect(ch.keyCount).toBe(keys);
+    const valueOf = (key: number): number | undefined => ch.latest(key)?.value;
+    await until(() => Array.from({ length: keys }, (_, k) => valueOf(k)).every((v) => v === 1), 'every value already in the bucket in the channel');
+
+    for (let key = 0; key < 50; key++) await kv.put(String(key), json(key, 2));
+    await kv.put('500', json(500, 2)); // not a key of the channel
+    await kv.put('7', json(8, 4)); // key 7 holding key 8's record
+    await kv.put('9', '{ not json');
+    await kv.delete('60');
+    await kv.put('61', json(61, 3));
+    const stats = (): { published: number; refused: Record<string, number> } => readStatsFile(join(dir, 'bridge.bridge.json')).routes[0] as never;
+    await until(() => stats().published >= keys + 51 && valueOf(61) === 3, 'the puts in the channel');
+    const final = await stopBridge(bridge);
+    expect(final.routes[0]).toMatchObject({ direction: 'in', bucket: 'remote', subject: '$KV.remote.>', received: keys + 55, published: keys + 51, refused: { 'kv-key': 2, 'json-syntax': 1, 'kv-delete': 1 } });
+    for (let key = 0; key < keys; key++) {
+      const want = key === 61 ? 3 : key < 50 ? 2 : 1; // 7, 9 and 60 as before the refused entries
+      const r = ch.latest(key)!;
+      if (r.value !== want || r.pointId !== key || r.tag !== `r${key}` || r.timestampNs !== BigInt(want)) expect.fail(`key ${key}: ${JSON.stringify(r.toObject(), big)}, expected value ${want}`);
+    }
+    ch.close();
+  });
+
+  it('a keyed channel mirrored through a bucket into another host’s channel (kv route → bucket → in route): every key’s latest value', async () => {
+    const keys = 1000;
+    const src = openChannel('points', PointUpdate, { dir, keys, capacity: 1 << 14 });
+    const put = (round: number): void => {
+      src.publishBatch(keys, (r, i) => r.assign({ pointId: (i * 7) % keys, deviceId: round, value: round * keys + i, timestampNs: BigInt(round), quality: 0, tag: `m${round}` }));
+    };
+    put(0);
+    const bridge = await startBridge(dir, {
+      nats: { servers: server().url },
+      routes: [
+        { direction: 'kv', channel: 'points', bucket: 'mirror' },
+        { direction: 'in', channel: 'replica', bucket: 'mirror', type: 'PointUpdate', keys },
+      ],
+    });
+    for (let round = 1; round <= 3; round++) put(round);
+    const replica = openChannel('replica', PointUpdate, { dir });
+    const same = (): boolean => {
+      for (let key = 0; key < keys; key++) if (!Buffer.from(bytesOf(src.latest(key)!)).equals(bytesOf(replica.latest(key) ?? new PointUpdate()))) return false;
+      return true;
+    };
+    await until(same, 'the replica to hold every key’s latest value');
+    const final = await stopBridge(bridge);
+    expect(final.routes.map((r) => [r.direction, r.bucket])).toEqual([['kv', 'mirror'], ['in', 'mirror']]);
+    src.close();
+    replica.close();
+  });
 });
