@@ -189,9 +189,14 @@ describe('NATS → mmbus', () => {
       return r !== undefined && r.published + r.dropped.timeout === 100;
     }, 'the bridge to account for every record');
     const final = await stopBridge(bridge);
-    expect(final.routes[0]).toMatchObject({ received: 100, published: 32, dropped: { full: 0, timeout: 68, backlog: 0 } });
+    // a claim is all of a chunk or nothing, and chunks follow the client's bursts: how many of the
+    // first records filled the ring of 32 depends on how NATS delivered them (all 32 when in chunks of 16)
+    const r = final.routes[0] as InRouteStats;
+    expect(r.published).toBeGreaterThan(0);
+    expect(r.published).toBeLessThanOrEqual(32);
+    expect(r).toMatchObject({ received: 100, dropped: { full: 0, timeout: 100 - r.published, backlog: 0 } });
     const b = holder.poll()!;
-    expect(Array.from({ length: b.length }, (_, i) => b.get(i).index)).toEqual(Array.from({ length: 32 }, (_, i) => BigInt(i)));
+    expect(Array.from({ length: b.length }, (_, i) => b.get(i).index)).toEqual(Array.from({ length: r.published }, (_, i) => BigInt(i)));
     holder.close();
     ch.close();
   });
