@@ -96,7 +96,7 @@ int main(void) {
   /* a publisher that dies holding a claim */
   pid_t p = fork_child();
   if (p == 0) die_between_claim_and_commit(dir, 0);
-  if (wait_child(p) != 128 + SIGKILL) return 1;
+  if (wait_pid(p) != 128 + SIGKILL) return 1;
 
   unsigned seed = 12345;
   for (int it = 1; it <= iterations; it++) {
@@ -105,7 +105,7 @@ int main(void) {
     if (read_all(ready[0], &c, 1)) return 1;
     usleep((useconds_t)(rand_r(&seed) % 10000));
     kill(p, SIGKILL);
-    int code = wait_child(p);
+    int code = wait_pid(p);
     if (code != 128 + SIGKILL) {
       fprintf(stderr, "publisher %d ended with %d, not killed\n", it, code);
       return 1;
@@ -122,7 +122,7 @@ int main(void) {
   CHECK_OK(mmbus_publish(ch, &rec, sizeof rec));
   crash_result_t r;
   if (read_all(result[0], &r, sizeof r)) return 1;
-  int code = wait_child(sub);
+  int code = wait_pid(sub);
   mmbus_stats_t st;
   CHECK(mmbus_stats(ch, &st, NULL, 0) >= 0);
   printf("crash_publisher: %d publishers killed, %" PRId64 " records read, %" PRId64 " bad, head %" PRIu64 "\n",
