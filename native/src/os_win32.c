@@ -160,11 +160,7 @@ int os_check_name(const char *name) {
       return mmbus_set_err(MMBUS_E_NAME, "channel name '%s' names the Windows device %s: its file would not be a file",
                            name, up);
   }
-  size_t len = strlen(name);
-  if (len && (name[len - 1] == '.' || name[len - 1] == ' '))
-    return mmbus_set_err(MMBUS_E_NAME, "channel name '%s' ends with '%c', which Windows drops from file names", name,
-                         name[len - 1]);
-  return 0;
+  return 0; /* a trailing '.' is harmless: the file's name ends with ".db" */
 }
 
 static int utf8_of(const wchar_t *w, char *buf, size_t cap) {
@@ -371,22 +367,34 @@ int os_reserve(os_file_t f, uint64_t size, const char *path) {
     DWORD got;
     DeviceIoControl(H(f), FSCTL_SET_SPARSE, &dense, sizeof dense, NULL, 0, &got, NULL);
   }
+  int allocated = 1;
   if ((uint64_t)si.AllocationSize.QuadPart < size) {
     FILE_ALLOCATION_INFO ai;
     ai.AllocationSize.QuadPart = (LONGLONG)size;
     if (!SetFileInformationByHandle(H(f), FileAllocationInfo, &ai, sizeof ai)) {
       DWORD e = GetLastError();
-      return mmbus_set_errno(code_of(e, MMBUS_E_IO) == MMBUS_E_NOSPACE ? MMBUS_E_NOSPACE : MMBUS_E_IO, (int)e,
-                             "reserving %llu bytes for '%s'", (unsigned long long)size, path);
+      if (e != ERROR_CALL_NOT_IMPLEMENTED && e != ERROR_INVALID_PARAMETER)
+        return mmbus_set_errno(code_of(e, MMBUS_E_IO) == MMBUS_E_NOSPACE ? MMBUS_E_NOSPACE : MMBUS_E_IO, (int)e,
+                               "reserving %llu bytes for '%s'", (unsigned long long)size, path);
+      allocated = 0; /* a system without allocation sizes (Wine): the new bytes are written below */
     }
   }
-  if ((uint64_t)si.EndOfFile.QuadPart < size) {
+  uint64_t old_end = (uint64_t)si.EndOfFile.QuadPart;
+  if (old_end < size) {
     FILE_END_OF_FILE_INFO ei;
     ei.EndOfFile.QuadPart = (LONGLONG)size;
     if (!SetFileInformationByHandle(H(f), FileEndOfFileInfo, &ei, sizeof ei)) {
       DWORD e = GetLastError();
       return mmbus_set_errno(code_of(e, MMBUS_E_IO) == MMBUS_E_NOSPACE ? MMBUS_E_NOSPACE : MMBUS_E_IO, (int)e,
                              "sizing '%s'", path);
+    }
+    if (!allocated) { /* zeros over what was past the end (zeros already): the space is taken now, not at a page fault */
+      static const char zeros[1 << 16];
+      for (uint64_t off = old_end; off < size; off += sizeof zeros) {
+        size_t n = size - off < sizeof zeros ? (size_t)(size - off) : sizeof zeros;
+        int rc = os_pwrite_all(f, zeros, n, off);
+        if (rc) return rc;
+      }
     }
   }
   return 0;
