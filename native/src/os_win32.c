@@ -13,6 +13,7 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <aclapi.h>
+#include <sddl.h>
 #include <winioctl.h>
 
 #include <stdio.h>
@@ -617,20 +618,52 @@ int os_byte_locked(os_file_t f, uint64_t off) {
  * system call unless someone sleeps. */
 #define SLEEPERS_MASK 0xffffu
 
+/* Who may open a channel's semaphores: the user (elevated or not: the same SID), SYSTEM and the
+ * administrators. Built once; NULL (the token's default DACL) if that fails. */
+static PSECURITY_DESCRIPTOR waker_sd(void) {
+  static PSECURITY_DESCRIPTOR sd;
+  static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+  BOOL pending;
+  if (!InitOnceBeginInitialize(&once, 0, &pending, NULL) || !pending) return sd;
+  HANDLE tok;
+  union {
+    TOKEN_USER user;
+    char bytes[256];
+  } info;
+  DWORD len;
+  wchar_t *sid = NULL;
+  if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok)) {
+    if (GetTokenInformation(tok, TokenUser, &info, sizeof info, &len)) ConvertSidToStringSidW(info.user.User.Sid, &sid);
+    CloseHandle(tok);
+  }
+  if (sid) {
+    wchar_t sddl[256];
+    _snwprintf(sddl, sizeof sddl / sizeof sddl[0], L"D:(A;;GA;;;%ls)(A;;GA;;;SY)(A;;GA;;;BA)", sid);
+    sddl[sizeof sddl / sizeof sddl[0] - 1] = 0;
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &sd, NULL)) sd = NULL;
+    LocalFree(sid);
+  }
+  InitOnceComplete(&once, 0, NULL);
+  return sd;
+}
+
 int os_waker_open(os_waker_t *w, os_file_t f, int which, uint32_t *os_word) {
   w->h = 0;
   w->os_word = os_word;
   BY_HANDLE_FILE_INFORMATION fi;
   if (!GetFileInformationByHandle(H(f), &fi)) return mmbus_set_errno(MMBUS_E_IO, (int)GetLastError(), "file identity");
+  /* Local\: the login session's namespace, which needs no privilege (Global\ needs
+   * SeCreateGlobalPrivilege, and processes that fell back would never meet the others). */
   wchar_t name[96];
-  _snwprintf(name, sizeof name / sizeof name[0], L"Global\\mmbus-%08lx-%08lx%08lx-%d", (unsigned long)fi.dwVolumeSerialNumber,
+  _snwprintf(name, sizeof name / sizeof name[0], L"Local\\mmbus-%08lx-%08lx%08lx-%d", (unsigned long)fi.dwVolumeSerialNumber,
              (unsigned long)fi.nFileIndexHigh, (unsigned long)fi.nFileIndexLow, which);
   name[sizeof name / sizeof name[0] - 1] = 0;
-  HANDLE s = CreateSemaphoreW(NULL, 0, LONG_MAX, name);
+  SECURITY_ATTRIBUTES sa = {sizeof sa, waker_sd(), FALSE};
+  HANDLE s = CreateSemaphoreW(sa.lpSecurityDescriptor ? &sa : NULL, 0, LONG_MAX, name);
   if (!s && GetLastError() == ERROR_ACCESS_DENIED) /* created by another account: open it for waiting and waking */
     s = OpenSemaphoreW(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, FALSE, name);
-  /* Without it (another account's semaphore that does not let us in) waits are bounded sleeps:
-   * slower to wake, never wrong. */
+  /* Without it (another account's semaphore that does not let us in, or another session's
+   * processes) waits are the ring's bounded sleeps (at most 250 ms): slower to wake, never wrong. */
   w->h = (intptr_t)s;
   return 0;
 }
