@@ -20,6 +20,7 @@ export WINEPREFIX="$PWD/$dir/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscore
 # Crash tests start a Wine process per kill: fewer kills than on Linux keep the run short.
 export MMBUS_CRASH_ITERATIONS=${MMBUS_CRASH_ITERATIONS:-50}
 trap 'wineserver -k 2>/dev/null || true' EXIT
+mkdir -p "$WINEPREFIX" # the server runs in it
 wineserver -k 2>/dev/null || true # a server of this prefix left by an interrupted run
 wineserver -p30 # stays for the run (no start-up per test), ends 30 s after the last client or at the trap
 timeout 300 wineboot -i > /dev/null 2>&1 || { echo "wine tests: preparing the Wine prefix failed or took over 300 s" >&2; exit 1; }
