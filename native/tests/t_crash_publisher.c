@@ -94,6 +94,7 @@ static int checking_subscriber(int argc, char **argv) {
     }
     mmbus_ack(sub);
   }
+  free(next);
   ctl->result = r;
   shared_set(&ctl->done, 1);
   mmbus_sub_close(sub);
