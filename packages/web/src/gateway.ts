@@ -456,13 +456,19 @@ export class Gateway {
       ok({ channel: name, ...(r.op === 'unask' ? { asked: 0 } : {}) });
       return;
     }
-    const w = existing ?? this.openWatch(c, name);
+    // the whole request is checked before anything is opened: a bad one changes nothing
+    const target = existing ? { type: existing.hub.type, keyCount: existing.hub.keyCount } : this.resolveChannel(name);
+    let ranges: [number, number][] = [];
+    if (r.op === 'ask' || r.op === 'unask') {
+      if (!target.keyCount) throw fail('MMBUS_E_STATE', -20, `'${name}' is not a keyed channel: tail it instead`);
+      ranges = keySpecRanges(r.keys, target.keyCount);
+    }
+    if (r.op === 'overview' && !target.keyCount) throw fail('MMBUS_E_STATE', -20, `'${name}' is not a keyed channel: no overview`);
+    const w = existing ?? this.openWatch(c, name, target.type);
     const hub = w.hub;
     switch (r.op) {
       case 'ask':
       case 'unask': {
-        if (!hub.keyCount) throw fail('MMBUS_E_STATE', -20, `'${name}' is not a keyed channel: tail it instead`);
-        const ranges = keySpecRanges(r.keys, hub.keyCount);
         if (r.op === 'ask') this.ask(w, ranges);
         else this.unask(w, ranges);
         ok({ channel: name, asked: w.asked });
@@ -483,7 +489,6 @@ export class Gateway {
         ok({ channel: name });
         break;
       case 'overview':
-        if (!hub.keyCount) throw fail('MMBUS_E_STATE', -20, `'${name}' is not a keyed channel: no overview`);
         if (r.on && !w.overview) {
           w.overview = new Uint8Array(Math.ceil(hub.keyCount / 8));
           w.served.overview.add(w);
@@ -504,8 +509,8 @@ export class Gateway {
     if (!w.asked && w.tailFrom < 0 && !w.overview && !w.stats) this.unwatchAll(c, w);
   }
 
-  /** The channel `name` of the served directory, checked, for a client: its Watch (opening the hub when no client has it open). */
-  private openWatch(c: Connection, name: string): Watch {
+  /** The channel `name` of the served directory, checked: its type and key count (read-only, nothing opened for good). */
+  private resolveChannel(name: string): { type: ServedType; keyCount: number } {
     checkChannelName(name); // MMBUS_E_NAME for '..', '/', NUL...: only names of files in the directory
     const file = join(this.dir, `${name}.db`);
     let st;
@@ -516,13 +521,19 @@ export class Gateway {
     }
     // a link could point outside the directory: not served
     if (!st.isFile()) throw fail('MMBUS_E_NOENT', -3, `'${name}' is not a channel file of the served directory (a link or not a file)`);
+    const open = this.served.get(name);
+    if (open && !open.hub.closed) return { type: open.hub.type, keyCount: open.hub.keyCount };
+    return this.typeOf(name);
+  }
+
+  /** A client's Watch of a channel resolveChannel() checked (opening the hub when no client has it open). */
+  private openWatch(c: Connection, name: string, type: ServedType): Watch {
     let served = this.served.get(name);
     if (served && served.hub.closed) {
       this.served.delete(name);
       served = undefined;
     }
     if (!served) {
-      const type = this.typeOf(name);
       const hub = new Hub(name, this.dir, type, this.tailMax);
       served = new Served(hub);
       const s = served;
@@ -548,12 +559,12 @@ export class Gateway {
     return w;
   }
 
-  private typeOf(name: string): ServedType {
+  private typeOf(name: string): { type: ServedType; keyCount: number } {
     const insp = inspectChannel(name, this.dir);
     try {
       const t = this.registry.find(insp.info.schemaName, insp.info.fingerprint);
       if (!t) throw fail('MMBUS_E_SCHEMA', -10, `channel '${name}' holds ${insp.info.schemaName} (${hex64(insp.info.fingerprint)}): ${this.registry.describe(insp.info.schemaName)}`);
-      return t;
+      return { type: t, keyCount: insp.info.keyCount };
     } finally {
       insp.close();
     }
