@@ -3,4 +3,5 @@
 export { Gateway, startGateway } from './gateway.js';
 export type { GatewayOptions, GatewayStats } from './gateway.js';
 export { keySpecRanges } from './keyspec.js';
+export type { GeneratedType } from './types.js';
 export * from './browser/protocol.js';
