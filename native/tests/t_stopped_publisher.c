@@ -92,8 +92,10 @@ static tally_t read_all_of(mmbus_sub_t *sub, int64_t other_end, int want_stopper
         t.stopper++;
         t.last_stopper_index = p->index;
       } else {
-        fprintf(stderr, "bad record at %llu: publisher %d index %lld\n", (unsigned long long)(b.seq + (uint64_t)i),
-                p->publisher, (long long)p->index);
+        fprintf(stderr, "bad record at %llu: publisher %d index %lld, intact %d (age %d, name '%.24s'); expected other %lld, "
+                        "stopper %lld; batch of %d from %llu, %d overwritten\n",
+                (unsigned long long)(b.seq + (uint64_t)i), p->publisher, (long long)p->index, person_intact(p), p->age,
+                p->name, (long long)next_other, (long long)next_stopper, n, (unsigned long long)b.seq, over);
         t.bad++;
       }
     }

@@ -149,6 +149,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
   private readonly staging: T;
   private readonly stagingBytes: Uint8Array;
   private readonly writer: T;
+  private readonly spentView: DataView;
   private readonly subscriptions = new Set<Subscription<T>>();
 
   constructor(name: string, type: MessageType<T>, options: ChannelOptions = {}) {
@@ -203,6 +204,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.staging = new type();
     this.stagingBytes = new Uint8Array(this.staging.view.buffer, this.staging.view.byteOffset + this.staging.offset, type.SIZE);
     this.writer = new type();
+    this.spentView = new DataView(new ArrayBuffer(type.SIZE));
     const i = opened.info;
     this.keyCount = i.keyCount;
     this.readKey = i.keyCount ? keyReader(i.keyOffset, i.keySize) : null;
@@ -355,9 +357,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
         new Uint8Array(w.view.buffer, w.view.byteOffset + w.offset, this.type.SIZE).set(this.bytesOf(input));
       }
     } catch (err) {
+      this.detachWriter();
       native.commit(h, true); // give the slot up: subscribers step over it
       throw err;
     }
+    this.detachWriter();
     check(this.commitClaim(h, 1), `publishing on '${this.name}'`);
     return true;
   }
@@ -376,6 +380,15 @@ export class Channel<T extends RecordView> extends ChannelBase {
     if (i === 0) this.copyArea.bytes.fill(0, 0, need);
     this.writer.wrap(this.copyArea.view, i * this.stride);
     return this.writer;
+  }
+
+  /**
+   * The record handed to a fill callback is the ring slot itself until the claim is committed; after
+   * that, a reference the callback kept points at a scratch record, so writing it can never change a
+   * committed record.
+   */
+  private detachWriter(): void {
+    this.writer.wrap(this.spentView, 0);
   }
 
   private commitClaim(h: ChannelHandle, n: number): number {
@@ -427,9 +440,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
       try {
         for (let i = 0; i < k; i++) fill(this.writerAt(seq, i, k), done + i);
       } catch (err) {
+        this.detachWriter();
         native.commit(h, true);
         throw err;
       }
+      this.detachWriter();
       check(this.commitClaim(h, k), `publishing on '${this.name}'`);
       done += k;
     }

@@ -50,6 +50,37 @@ describe('publish', () => {
     ch.close();
   });
 
+  it('a record kept from an in-place publish cannot change the committed record afterwards', () => {
+    const ch = openChannel('p', Person, { dir, capacity: 64 });
+    const sub = ch.subscribe();
+    let kept: Person | undefined;
+    ch.publish((r) => {
+      r.indexNumber = 1;
+      r.name = 'first';
+      kept = r;
+    });
+    const keptInBatch: Person[] = [];
+    ch.publishBatch(2, (r, i) => {
+      r.indexNumber = 10 + i;
+      r.name = `batch-${i}`;
+      keptInBatch.push(r);
+    });
+    kept!.name = 'changed later'; // after publish returned
+    kept!.indexNumber = 666;
+    for (const r of keptInBatch) r.name = 'changed later';
+    expect(() => ch.publish((r) => {
+      kept = r;
+      throw new Error('fill failed');
+    })).toThrow('fill failed');
+    kept!.name = 'after a failed fill';
+    const b = sub.poll()!;
+    const names: [number, string][] = [];
+    for (const r of b) names.push([r.indexNumber, r.name]);
+    expect(names).toEqual([[1, 'first'], [10, 'batch-0'], [11, 'batch-1']]);
+    sub.close();
+    ch.close();
+  });
+
   it('does not leak fields of the previous object into the next one', () => {
     const ch = openChannel('p', Person, { dir, capacity: 64 });
     const sub = ch.subscribe();

@@ -33,7 +33,7 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
+  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|keyed|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
   process.exit(0);
 }
 const QUICK = opts.quick;
@@ -169,8 +169,10 @@ const SYSTEMS: System[] = [
   { id: 'uds', group: 'uds', label: 'Unix socket stream (node:net)', pub: tsPeer('uds.ts'), sub: tsPeer('uds.ts'), throughput: true, latency: 'Node, 1 ms timer ticks', idle: 'Unix socket, node:net subscriber' },
 ];
 const selected = SYSTEMS.filter((s) => ONLY.length === 0 || ONLY.some((o) => s.id === o || s.group === o));
-if (selected.length === 0) {
-  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
+/** Benchmarks with their own harness, run after the systems above: each a script taking --quick, --runs, --no-write. */
+const HARNESSES = [{ id: 'keyed', script: join(here, 'keyed.ts') }].filter((h) => ONLY.length === 0 || ONLY.includes(h.id));
+if (selected.length === 0 && HARNESSES.length === 0) {
+  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, keyed, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
   process.exit(2);
 }
 
@@ -503,7 +505,12 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  if (selected.length) await main();
+  for (const h of HARNESSES) {
+    const args = [...(QUICK ? ['--quick'] : []), ...(opts.runs ? ['--runs', opts.runs] : []), ...(opts['no-write'] ? ['--no-write'] : [])];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', h.script, ...args], { stdio: 'inherit' });
+    if (r.status !== 0) process.exitCode = 1;
+  }
 } catch (e) {
   console.error(`bench: ${(e as Error).stack ?? String(e)}`);
   process.exitCode = 1;

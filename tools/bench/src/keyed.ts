@@ -1,0 +1,228 @@
+// Keyed channels, measured (not a test): what a keyed publish costs against a plain one (TypeScript and
+// C), how long a new TypeScript subscriber takes to receive the snapshot of every point, and what a
+// subscriber asking 1,000 of the points costs while the publisher sends changes of random points.
+// Writes results/keyed-latest.json and prints a table. Every figure comes from a run whose records were
+// checked (keys, values, counts).
+//
+//   npm run bench -w @mmbus/bench -- --only keyed        (as part of the whole bench)
+//   tsx src/keyed.ts [--keys 210000] [--changes 10000000] [--runs 3] [--quick] [--no-write]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { openChannel } from '@mmbus/core';
+import { PointUpdate } from '@mmbus/messages';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: opts } = parseArgs({
+  options: {
+    keys: { type: 'string' },
+    changes: { type: 'string' },
+    runs: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    role: { type: 'string' }, // child processes of this script
+    dir: { type: 'string' },
+    asked: { type: 'string' },
+  },
+});
+const KEYS = Number(opts.keys ?? 210_000);
+const CHANGES = Number(opts.changes ?? (opts.quick ? 1_000_000 : 10_000_000));
+const RUNS = Number(opts.runs ?? (opts.quick ? 1 : 3));
+const CAPACITY = 65536;
+
+/** The key of change i: a fixed pseudo-random walk over the points. */
+const keyOf = (i: number): number => Number((BigInt(i) * 2654435761n) % BigInt(KEYS));
+
+function fill(r: PointUpdate, key: number, value: number): void {
+  r.pointId = key;
+  r.deviceId = Math.floor(key / 3000);
+  r.value = value;
+}
+
+/** The value of the publisher's last record (of point 0, which every sparse subscriber asks for). */
+const END = -1;
+
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+
+/** ns per record of one TS publisher alone (no subscriber), in place: publish((r) => ...) or publishBatch. */
+function publishCost(dir: string, keyed: boolean, batched: boolean, n: number): number {
+  const name = `pub-${keyed ? 'k' : 'p'}-${batched ? 'b' : 's'}`;
+  const ch = openChannel(name, PointUpdate, { dir, capacity: CAPACITY, ...(keyed ? { keys: KEYS } : {}) });
+  const t0 = process.hrtime.bigint();
+  if (batched) {
+    ch.publishBatch(n, (r, i) => fill(r, keyOf(i), i), 64);
+  } else {
+    for (let i = 0; i < n; i++) ch.publish((r) => fill(r, keyOf(i), i));
+  }
+  const ns = Number(process.hrtime.bigint() - t0) / n;
+  if (keyed && ch.readLatest(keyOf(n - 1), (r) => r.value) !== n - 1) throw new Error('keyed publish: the latest value is wrong');
+  ch.close();
+  rmSync(join(dir, `${name}.db`));
+  return ns;
+}
+
+/** Child: a new subscriber asks for every point with a snapshot; the time until it has all of them, twice. */
+function snapshotChild(dir: string): void {
+  const ch = openChannel('snap', PointUpdate, { dir, create: false });
+  const times: number[] = [];
+  for (let run = 0; run < 2; run++) {
+    const t0 = performance.now();
+    const sub = ch.subscribe({ keys: 'all', snapshot: true });
+    let n = 0;
+    let bad = 0;
+    for (let b = sub.poll(); b && b.snapshot; b = sub.poll()) {
+      for (const r of b) {
+        if (r.value !== r.pointId) bad++;
+        n++;
+      }
+    }
+    times.push(performance.now() - t0);
+    sub.close();
+    if (n !== KEYS || bad) throw new Error(`snapshot: ${n} values, ${bad} wrong`);
+  }
+  ch.close();
+  process.stdout.write(`${JSON.stringify({ coldMs: times[0], warmMs: times[1] })}\n`);
+}
+
+/** Child: asks for `asked` evenly spread points and follows their changes until `changes` records have gone by. */
+async function sparseChild(dir: string, asked: number): Promise<void> {
+  const ch = openChannel('sparse', PointUpdate, { dir, create: false });
+  const step = Math.floor(KEYS / asked);
+  const keys = Array.from({ length: asked }, (_, i) => i * step);
+  const sub = ch.subscribe({ keys, snapshot: true });
+  process.stdout.write('ready\n');
+  const cpu0 = process.cpuUsage();
+  let delivered = 0;
+  let bad = 0;
+  loop: for await (const b of sub) {
+    for (const r of b) {
+      if (r.pointId === 0 && r.value === END) break loop; // the publisher's last record
+      if (r.pointId % step !== 0 || (!b.snapshot && keyOf(r.value) !== r.pointId)) bad++;
+      delivered++;
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  sub.close();
+  ch.close();
+  process.stdout.write(`${JSON.stringify({ delivered, bad, cpuUs: cpu.user + cpu.system })}\n`);
+}
+
+interface Child {
+  /** Resolves once the child printed `text` on a line of its own. */
+  line(text: string): Promise<void>;
+  done: Promise<{ lines: string[]; code: number | null }>;
+}
+
+function startChild(args: string[]): Child {
+  const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  const waiting: { text: string; resolve: () => void }[] = [];
+  let buf = '';
+  p.stdout.on('data', (d: Buffer) => {
+    const parts = (buf + d.toString()).split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+    for (const w of waiting.filter((x) => parts.includes(x.text))) w.resolve();
+  });
+  const done = new Promise<{ lines: string[]; code: number | null }>((resolve) => p.on('exit', (code) => resolve({ lines, code })));
+  return {
+    done,
+    line: (text) => (lines.includes(text) ? Promise.resolve() : new Promise((resolve) => waiting.push({ text, resolve }))),
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mmbus-keyed-bench-'));
+  try {
+    const n = Math.min(CHANGES, 2_000_000);
+    const cost = (keyed: boolean, batched: boolean): number => {
+      const v: number[] = [];
+      for (let r = 0; r < RUNS; r++) v.push(publishCost(dir, keyed, batched, n));
+      return median(v);
+    };
+    const pub = { plain_single: cost(false, false), keyed_single: cost(true, false), plain_batched: cost(false, true), keyed_batched: cost(true, true) };
+
+    // the snapshot: the channel filled by this process, read by a fresh one
+    const snapCh = openChannel('snap', PointUpdate, { dir, capacity: CAPACITY, keys: KEYS });
+    snapCh.publishBatch(KEYS, (r, i) => fill(r, i, i), 256);
+    snapCh.close();
+    const cold: number[] = [];
+    const warm: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const c = await startChild(['--role', 'snapshot', '--dir', dir, '--keys', String(KEYS)]).done;
+      if (c.code !== 0) throw new Error('the snapshot child failed');
+      const res = JSON.parse(c.lines.at(-1)!) as { coldMs: number; warmMs: number };
+      cold.push(res.coldMs);
+      warm.push(res.warmMs);
+    }
+
+    // 1,000 of the points asked while CHANGES changes of random points are published
+    const sparseCh = openChannel('sparse', PointUpdate, { dir, capacity: CAPACITY, keys: KEYS });
+    sparseCh.publishBatch(KEYS, (r, i) => fill(r, i, i), 256); // every point has a value: the snapshot
+    const child = startChild(['--role', 'sparse', '--dir', dir, '--keys', String(KEYS), '--asked', '1000']);
+    await child.line('ready');
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    sparseCh.publishBatch(CHANGES, (r, i) => fill(r, keyOf(i), i), 64);
+    const pubMs = performance.now() - t0;
+    sparseCh.publish((r) => fill(r, 0, END));
+    const pubCpu = process.cpuUsage(cpu0);
+    const sc = await child.done;
+    sparseCh.close();
+    if (sc.code !== 0) throw new Error('the sparse subscriber failed');
+    const sparse = JSON.parse(sc.lines.at(-1)!) as { delivered: number; bad: number; cpuUs: number };
+    if (sparse.bad) throw new Error(`the sparse subscriber got ${sparse.bad} wrong records`);
+
+    // the C side, from native/build/bench (npx nx run native:build)
+    const cBench = join(here, '../../../native/build/bench/mmbus_bench_keyed');
+    let c: unknown = null;
+    if (existsSync(cBench)) {
+      const r = spawnSync(cBench, ['--json', '--keys', String(KEYS), '--runs', String(RUNS), '--records', String(n)], { encoding: 'utf8' });
+      if (r.status === 0) c = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    }
+
+    const results = {
+      date: new Date().toISOString(),
+      keys: KEYS,
+      changes: CHANGES,
+      runs: RUNS,
+      ts: {
+        publishNsPerRecord: pub,
+        keyedOverPlain: { single: pub.keyed_single / pub.plain_single, batched: pub.keyed_batched / pub.plain_batched },
+        snapshotMs: { coldProcess: median(cold), warm: median(warm), goalMs: 50 },
+        asking1000: {
+          delivered: sparse.delivered,
+          subscriberCpuMs: sparse.cpuUs / 1000,
+          subscriberNsPerDelivered: (sparse.cpuUs * 1000) / sparse.delivered,
+          subscriberNsPerPublished: (sparse.cpuUs * 1000) / CHANGES,
+          publisherMs: pubMs,
+          publisherCpuMs: (pubCpu.user + pubCpu.system) / 1000,
+        },
+      },
+      c,
+    };
+    const f = (x: number): string => x.toFixed(1);
+    console.log(`\nkeyed channels, ${KEYS.toLocaleString('en-US')} keys (TypeScript; median of ${RUNS})`);
+    console.log(`  publish in place, one record   plain ${f(pub.plain_single)} ns  keyed ${f(pub.keyed_single)} ns  (x${f(results.ts.keyedOverPlain.single)})`);
+    console.log(`  publishBatch (64)              plain ${f(pub.plain_batched)} ns  keyed ${f(pub.keyed_batched)} ns  (x${f(results.ts.keyedOverPlain.batched)})`);
+    console.log(`  a new subscriber's snapshot of every point: ${f(median(cold))} ms in a fresh process, ${f(median(warm))} ms warm (goal 50 ms)`);
+    console.log(`  asking 1,000 points while ${CHANGES.toLocaleString('en-US')} changes go by: ${sparse.delivered.toLocaleString('en-US')} delivered, subscriber CPU ${f(sparse.cpuUs / 1000)} ms = ${f(results.ts.asking1000.subscriberNsPerDelivered)} ns per delivered, ${f(results.ts.asking1000.subscriberNsPerPublished)} ns per published`);
+    if (c) console.log(`  C: ${JSON.stringify(c)}`);
+    if (!opts['no-write']) {
+      const out = join(here, '../results');
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, 'keyed-latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+      console.log('wrote tools/bench/results/keyed-latest.json');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (opts.role === 'snapshot') snapshotChild(opts.dir!);
+else if (opts.role === 'sparse') await sparseChild(opts.dir!, Number(opts.asked));
+else await main();
