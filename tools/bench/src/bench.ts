@@ -33,7 +33,7 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|keyed|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
+  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|keyed|web|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
   process.exit(0);
 }
 const QUICK = opts.quick;
@@ -170,9 +170,12 @@ const SYSTEMS: System[] = [
 ];
 const selected = SYSTEMS.filter((s) => ONLY.length === 0 || ONLY.some((o) => s.id === o || s.group === o));
 /** Benchmarks with their own harness, run after the systems above: each a script taking --quick, --runs, --no-write. */
-const HARNESSES = [{ id: 'keyed', script: join(here, 'keyed.ts') }].filter((h) => ONLY.length === 0 || ONLY.includes(h.id));
+const HARNESSES = [
+  { id: 'keyed', script: join(here, 'keyed.ts') },
+  { id: 'web', script: join(here, 'web.ts') },
+].filter((h) => ONLY.length === 0 || ONLY.includes(h.id));
 if (selected.length === 0 && HARNESSES.length === 0) {
-  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, keyed, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
+  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, keyed, web, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
   process.exit(2);
 }
 
