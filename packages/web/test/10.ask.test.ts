@@ -105,6 +105,23 @@ describe('ask', () => {
     ch.close();
   });
 
+  it('a gateway lapped on an overwrite channel still sends every key its last value (read again from the key table)', async () => {
+    const ch = openChannel('points', PointUpdate, { dir, keys: KEYS, capacity: 16, policy: 'overwrite' });
+    g = await gateway(dir);
+    const client = await connect(g);
+    const got = new Map<number, number>();
+    client.channel('points').onValues = (rs) => rs.forEach((r) => got.set(r['point_id'] as number, r['value'] as number));
+    await client.channel('points').ask({ from: 0, to: 1000 });
+    await sleep(100);
+    // 3 x 1,000 changes through a 16-record ring while the gateway cannot read: it is lapped
+    ch.publishBatch(3000, (r, i) => r.assign(point(i % 1000, Math.floor(i / 1000) + 1)), 8);
+    await until(() => got.size === 1000 && [...got.values()].every((v) => v === 3), 'every key at its last value', 10_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${[...got.values()].filter((v) => v === 3).length} of 1000 at 3`);
+    });
+    client.close();
+    ch.close();
+  });
+
   it('json format: the same records decoded by the gateway (64-bit integers as strings)', async () => {
     const ch = openChannel('points', PointUpdate, { dir, keys: KEYS, policy: 'overwrite' });
     ch.publish({ ...point(9, 0.25), timestampNs: 2n ** 63n + 5n });
