@@ -331,7 +331,13 @@ export class Gateway {
       ws.close(CLOSE.UNAUTHORIZED, this.token && url.searchParams.has('token') ? 'wrong token' : 'a token is required (?token=)');
       return;
     }
-    // a page of another site may not use the gateway (its Origin differs from the Host it connects to)
+    // a page of another site may not use the gateway (its Origin differs from the Host it connects to);
+    // on loopback, a Host that is no loopback name is a DNS-rebinding page (evil.example resolving to 127.0.0.1)
+    const hostName = hostnameOf(req.headers.host ?? '');
+    if (LOOPBACK.has(this.host) && !LOOPBACK.has(hostName) && hostName !== 'localhost') {
+      ws.close(CLOSE.FORBIDDEN, `host ${req.headers.host ?? ''} is not this gateway's (it listens on ${this.host})`);
+      return;
+    }
     const origin = req.headers.origin;
     if (origin !== undefined) {
       let originHost = '';
@@ -882,6 +888,15 @@ export class Gateway {
       })),
     });
   }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** The host name of a Host header ('127.0.0.1:8377' -> '127.0.0.1', '[::1]:80' -> '::1'). */
+function hostnameOf(host: string): string {
+  const m = /^\[([^\]]*)\](?::\d+)?$/.exec(host);
+  if (m) return m[1]!.toLowerCase();
+  return host.replace(/:\d+$/, '').toLowerCase();
 }
 
 function intOption(v: unknown, name: string, min: number, max: number): number | undefined {

@@ -1,5 +1,5 @@
 // ASK over WebSocket: current values first, then changes coalesced per key; unask; tails of plain channels.
-import { openChannel } from '@mmbus/core';
+import { openChannel, unlinkChannel } from '@mmbus/core';
 import { Person, PointUpdate, Quality } from '@mmbus/messages';
 import { useScratchDir } from '@mmbus/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,32 @@ describe('ask', () => {
     });
     client.close();
     ch.close();
+  });
+
+  it('a channel removed under the gateway: its clients are told (dropped, MMBUS_E_STALE), the rest carries on', async () => {
+    const ch = openChannel('points', PointUpdate, { dir, keys: 10 });
+    ch.publish(point(1, 1));
+    g = await gateway(dir);
+    const client = await connect(g);
+    const points = client.channel('points');
+    let dropped = '';
+    points.onDropped = (code) => (dropped = code);
+    let value = 0;
+    points.onValues = (rs) => (value = rs[0]!['value'] as number);
+    await points.ask(1);
+    await until(() => value === 1, 'the value');
+    ch.close();
+    unlinkChannel('points', dir);
+    await until(() => dropped !== '', 'dropped', 10_000);
+    expect(dropped).toBe('MMBUS_E_STALE');
+    await until(() => g!.stats().channels === 0, 'the hub closed');
+    // a new channel of that name can be asked for again
+    const again = openChannel('points', PointUpdate, { dir, keys: 10 });
+    again.publish(point(1, 2));
+    await points.ask(1);
+    await until(() => value === 2, 'the new channel\'s value');
+    client.close();
+    again.close();
   });
 
   it('json format: the same records decoded by the gateway (64-bit integers as strings)', async () => {

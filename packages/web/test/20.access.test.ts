@@ -58,6 +58,17 @@ describe('access', () => {
     own.ws.close();
   });
 
+  it('on loopback, a Host that is not a loopback name (DNS rebinding) is refused (4403)', async () => {
+    g = await gateway(dir);
+    const rebound = raw(wsUrl(g), { Host: `evil.example:${g.port}`, Origin: `http://evil.example:${g.port}` });
+    await until(() => rebound.closed() !== null, 'the refusal');
+    expect(rebound.closed()!.code).toBe(CLOSE.FORBIDDEN);
+    const local = raw(wsUrl(g), { Host: `localhost:${g.port}`, Origin: `http://localhost:${g.port}` });
+    await until(() => local.messages.length > 0, 'hello');
+    expect(local.messages[0]).toMatchObject({ op: 'hello' });
+    local.ws.close();
+  });
+
   it('binds to 127.0.0.1 by default', async () => {
     g = await gateway(dir);
     expect(g.host).toBe('127.0.0.1');
