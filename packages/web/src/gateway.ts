@@ -31,6 +31,7 @@ import {
   type Request,
   type RequestId,
   type ServerMessage,
+  type StatsMessage,
   type WireFormat,
 } from './browser/protocol.js';
 import { Hub } from './hub.js';
@@ -334,7 +335,7 @@ export class Gateway {
     // a page of another site may not use the gateway (its Origin differs from the Host it connects to);
     // on loopback, a Host that is no loopback name is a DNS-rebinding page (evil.example resolving to 127.0.0.1)
     const hostName = hostnameOf(req.headers.host ?? '');
-    if (LOOPBACK.has(this.host) && !LOOPBACK.has(hostName) && hostName !== 'localhost') {
+    if (LOOPBACK.has(this.host) && !LOOPBACK.has(hostName)) {
       ws.close(CLOSE.FORBIDDEN, `host ${req.headers.host ?? ''} is not this gateway's (it listens on ${this.host})`);
       return;
     }
@@ -853,25 +854,35 @@ export class Gateway {
   }
 
   private sendStats(): void {
+    const cache = new Map<Hub, StatsMessage | MmbusError>(); // one stats() per channel, whatever the number of clients
     for (const c of this.connections) {
       if (c.ws.readyState !== c.ws.OPEN || c.ws.bufferedAmount >= this.highWater) continue;
-      for (const w of c.watches.values()) if (w.stats) this.sendStatsOf(c, w);
+      for (const w of c.watches.values()) if (w.stats) this.sendStatsOf(c, w, cache);
     }
   }
 
-  private sendStatsOf(c: Connection, w: Watch): void {
+  private sendStatsOf(c: Connection, w: Watch, cache = new Map<Hub, StatsMessage | MmbusError>()): void {
     if (w.hub.closed) return;
+    let m = cache.get(w.hub);
+    if (!m) {
+      m = this.statsOf(w.hub);
+      cache.set(w.hub, m);
+    }
+    if (m instanceof MmbusError) this.sendError(c, m, undefined, w.hub.name);
+    else this.send(c, { ...m, sid: w.sid });
+  }
+
+  private statsOf(hub: Hub): StatsMessage | MmbusError {
     let s;
     try {
-      s = w.hub.channel.stats();
+      s = hub.channel.stats();
     } catch (err) {
-      this.sendError(c, err, undefined, w.hub.name);
-      return;
+      return err instanceof MmbusError ? err : fail('MMBUS_E_IO', -1, String(err));
     }
-    this.send(c, {
+    return {
       op: 'stats',
-      channel: w.hub.name,
-      sid: w.sid,
+      channel: hub.name,
+      sid: 0,
       time: Date.now(),
       head: s.head,
       publishersAlive: s.publishersAlive,
@@ -886,7 +897,7 @@ export class Gateway {
         lost: x.lost,
         heartbeatAgeMs: x.heartbeatAgeMs,
       })),
-    });
+    };
   }
 }
 

@@ -4,7 +4,7 @@ import { Person, PointUpdate, Quality } from '@mmbus/messages';
 import { useScratchDir } from '@mmbus/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { DecodedRecord } from '../src/browser/client.ts';
+import type { DecodedRecord, StatsMessage } from '../src/browser/client.ts';
 import type { Gateway } from '../src/index.ts';
 import { connect, gateway, sleep, until } from './helpers.ts';
 
@@ -146,6 +146,31 @@ describe('ask', () => {
     await until(() => value === 2, 'the new channel\'s value');
     client.close();
     again.close();
+  });
+
+  it("stats: the channel's head and its subscribers (the gateway's own among them), to every client that asks", async () => {
+    const ch = openChannel('points', PointUpdate, { dir, keys: 10 });
+    const sub = ch.subscribe({ name: 'backend' });
+    for (let i = 0; i < 7; i++) ch.publish(point(i, i));
+    g = await gateway(dir, { statsIntervalMs: 50 });
+    const clients = await Promise.all([connect(g), connect(g)]);
+    const seen: StatsMessage[][] = [[], []];
+    clients.forEach((c, i) => (c.channel('points').onStats = (m) => seen[i]!.push(m)));
+    await Promise.all(clients.map((c) => c.channel('points').stats(true)));
+    await until(() => seen.every((l) => l.length >= 3), 'stats');
+    for (const l of seen) {
+      const m = l[l.length - 1]!;
+      expect(m.head).toBe(7);
+      expect(m.subscribers.map((s) => s.name ?? '(anonymous)').sort()).toEqual(['(anonymous)', 'backend']); // the gateway's is anonymous
+      expect(m.subscribers.find((s) => s.name === 'backend')).toMatchObject({ durable: true, lag: 7, pid: process.pid });
+    }
+    await clients[0]!.channel('points').stats(false);
+    const n = seen[0]!.length;
+    await until(() => seen[1]!.length >= n + 3, 'more stats for the other');
+    expect(seen[0]!.length).toBeLessThanOrEqual(n + 1);
+    for (const c of clients) c.close();
+    sub.close();
+    ch.close();
   });
 
   it('json format: the same records decoded by the gateway (64-bit integers as strings)', async () => {
