@@ -5,6 +5,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { openChannel } from '@mmbus/core';
+import { Person } from '@mmbus/messages';
 import { spawnChild, useScratchDir } from '@mmbus/test-kit';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,13 +30,14 @@ afterEach(async () => {
 });
 
 describe('the page in chromium', () => {
-  it('shows the collector’s final values of the points a user asks for, live, with no console error', async () => {
+  it('shows the collector’s final values of the points a user asks for, live, then tails a plain channel, with no console error', async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} (apt-get install chromium; .ci/run does)`).toBe(true);
     expect(existsSync(COLLECTOR), `${COLLECTOR} (npx nx run examples-cpp:build)`).toBe(true);
     const values = join(dir, 'collector-values.bin');
     // the burst of 210,000 points, then 40,000 changes/s for 4 s
     const host = spawnChild(COLLECTOR, ['--dir', dir, '--devices', '70', '--points-per-device', '3000', '--rate', '40000', '--duration', '4', '--dump-values', values, '--quiet']);
     await until(() => existsSync(join(dir, 'points.db')), 'the points channel');
+    const people = openChannel('people', Person, { dir }); // a plain channel: the page tails it
     g = await gateway(dir, { token: 'page-test' });
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
@@ -51,6 +54,7 @@ describe('the page in chromium', () => {
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
     await page.goto(g.url, { waitUntil: 'load' });
     await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+    // the first keyed channel is picked for a start
     expect(await page.$eval('#channel', (s) => (s as HTMLSelectElement).value)).toBe('points');
     // a user types point ids and ranges, and presses Enter
     const typed = '0-4, 4711 105000  209995..209999';
@@ -90,6 +94,14 @@ describe('the page in chromium', () => {
     expect(lit).toBeGreaterThan(0);
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: join(OUT, 'web-page.png') });
+
+    // a plain channel: picked in the list, its newest records are shown as they come
+    await page.select('#channel', 'people');
+    await page.waitForFunction(() => document.querySelector('#values th')?.textContent === 'index');
+    people.publishBatch(500, (r, i) => r.assign({ index: BigInt(i), name: `person ${i}`, age: i % 90 }));
+    await page.waitForFunction(() => document.querySelector('#values tbody tr td[data-field="name"]')?.textContent === 'person 499', { timeout: 20_000 });
+    expect(await page.$$eval('#values tbody tr', (trs) => trs.length)).toBeLessThanOrEqual(50);
+    people.close();
     expect(problems).toEqual([]);
   });
 });
