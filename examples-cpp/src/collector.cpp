@@ -205,6 +205,8 @@ COLLECTOR_EXPORT int collector_start(const char *dir, const collector_options_t 
   mo.record_size = MMBUS_POINT_UPDATE_SIZE;
   mo.schema_name = MMBUS_POINT_UPDATE_NAME;
   mo.fingerprint = MMBUS_POINT_UPDATE_FINGERPRINT;
+  mo.layout = MMBUS_POINT_UPDATE_LAYOUT; // self-describing: `mmbus tail` decodes it without the schema
+  mo.layout_size = sizeof MMBUS_POINT_UPDATE_LAYOUT - 1;
   mo.capacity = o->capacity;
   mo.policy = mmbus_policy_t(o->policy);
   // keyed: the channel keeps every point's latest value, so a late subscriber gets them all at once

@@ -67,6 +67,8 @@ int main(int argc, char **argv) {
   mo.record_size = MMBUS_PERSON_SIZE;
   mo.schema_name = MMBUS_PERSON_NAME;
   mo.fingerprint = MMBUS_PERSON_FINGERPRINT;
+  mo.layout = MMBUS_PERSON_LAYOUT; // self-describing: `mmbus tail` decodes it without the schema
+  mo.layout_size = sizeof MMBUS_PERSON_LAYOUT - 1;
   mmbus_channel_t *ch = nullptr;
   if (int rc = mmbus_open(dir.c_str(), channel.c_str(), &mo, &ch); rc < 0)
     cli::die_mmbus(kProg, "opening channel '" + channel + "' in " + dir, rc);

@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openChannel } from '@mmbus/core';
+import { inspectChannel, openChannel } from '@mmbus/core';
+import { recordDecoder } from '@mmbus/runtime';
 import { PointUpdate } from '@mmbus/messages';
 import { describe, expect, it } from 'vitest';
 
@@ -102,6 +103,22 @@ describe('collector-host (libcollector.so through dlopen) -> TS web back end', (
       if (r.pointId === key && r.deviceId === Math.floor(key / 3000) && r.tag === `dev${r.deviceId}/pt${key % 3000}` && Object.is(r.value, lib[key])) equal++;
     });
     expect(equal).toBe(210_000);
+    // the C++ collector created a self-describing channel: decoded without the type, as the CLI does
+    expect(ch.layout).toEqual(JSON.parse(JSON.stringify(PointUpdate.LAYOUT)));
+    const ins = inspectChannel('points', dir);
+    const decode = recordDecoder(ins.layout!);
+    const head = ins.head();
+    let decoded = 0;
+    for (let seq = Math.max(0, head - 100); seq < head; seq++) {
+      const bytes = ins.read(seq);
+      if (!bytes) continue;
+      const want = new PointUpdate(new DataView(bytes.buffer, bytes.byteOffset));
+      const got = decode(new DataView(bytes.buffer, bytes.byteOffset), 0);
+      expect(got).toMatchObject({ point_id: want.pointId, device_id: want.deviceId, tag: want.tag, value: want.value });
+      decoded++;
+    }
+    expect(decoded).toBeGreaterThan(0);
+    ins.close();
     ch.close();
   });
 

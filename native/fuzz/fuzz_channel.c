@@ -73,6 +73,10 @@ static void exercise(mmbus_channel_t *ch, int readonly, const uint8_t *data, siz
   if (mmbus_info(ch, &info) != 0) abort();
   char why[256];
   (void)mmbus_verify(ch, why, sizeof why);
+  char layout[256];
+  size_t layout_size = 0;
+  int lrc = mmbus_layout(ch, layout, sizeof layout, &layout_size);
+  if (lrc == 0 && layout_size > sizeof layout) abort();
   mmbus_stats_t st;
   mmbus_sub_stats_t subs[8];
   (void)mmbus_stats(ch, &st, subs, 8);

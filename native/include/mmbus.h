@@ -43,6 +43,7 @@ extern "C" {
 #define MMBUS_MAX_PUBLISHERS_LIMIT 4096u
 #define MMBUS_TIMEOUT_MAX_MS (INT64_C(1) << 40) /* ~35 years: every time-out is 0..this */
 #define MMBUS_KEY_COUNT_MAX (UINT64_C(1) << 24) /* keys of a keyed channel (16.7 M) */
+#define MMBUS_LAYOUT_MAX (1u << 20)               /* bytes of a channel's record layout description */
 
 /* ---- errors ----------------------------------------------------------------------------------
  * The one list of error codes: X(name, value, description). Bindings generate their tables from it
@@ -127,7 +128,10 @@ typedef struct mmbus_options {
                                   on create, the file's on open */
   uint32_t key_offset;         /* byte offset of the key field in a record (keyed: with key_size) */
   uint32_t key_size;           /* 1, 2, 4 or 8: an unsigned little-endian integer; 0 = the file's on open */
-  uint64_t reserved[4];        /* zero (mmbus_options_init) */
+  const char *layout;          /* on create: the record layout description the file carries (UTF-8 JSON of
+                                  a RecordLayout, docs/format.md §13; codegen's <PREFIX>_LAYOUT), or NULL */
+  uint64_t layout_size;        /* its bytes (no NUL), 1..MMBUS_LAYOUT_MAX; 0 with NULL */
+  uint64_t reserved[2];        /* zero (mmbus_options_init) */
 } mmbus_options_t;
 
 /* Fills defaults (all "take from file / default"). Always call before setting fields. */
@@ -182,9 +186,14 @@ typedef struct mmbus_info {
   uint64_t key_entry_size;    /* bytes per key in it; its buffers start key_header_size bytes into an entry */
   uint32_t key_header_size;
   uint32_t reserved32;
-  uint64_t reserved[3];
+  uint64_t layout_size;       /* bytes of the record layout description (mmbus_layout); 0 = the file has none */
+  uint64_t reserved[2];
 } mmbus_info_t;
 MMBUS_API int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *info);
+/* Copies the record layout description the file carries (self-describing channels: written once at
+ * creation, docs/format.md §13) into buf and sets *size; *size = 0 when the file has none.
+ * MMBUS_E_TOOBIG (with *size set) when cap is too small; MMBUS_E_CORRUPT when the bytes were changed. */
+MMBUS_API int mmbus_layout(const mmbus_channel_t *ch, void *buf, size_t cap, size_t *size);
 
 /* The whole mapping, for bindings that read records in place (e.g. the Node addon). */
 MMBUS_API void *mmbus_base(const mmbus_channel_t *ch);

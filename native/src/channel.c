@@ -43,14 +43,24 @@ static int valid_name_chars(const char *name, size_t max, const char *what) {
 
 int mmbus_check_name(const char *name) { return valid_name_chars(name, MMBUS_NAME_MAX, "channel"); }
 
+#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+#define FNV_PRIME UINT64_C(0x100000001b3)
+
 uint64_t header_checksum(const file_header_t *h) {
   const uint8_t *p = (const uint8_t *)h;
   const size_t field = offsetof(file_header_t, header_checksum);
-  uint64_t x = UINT64_C(0xcbf29ce484222325);
+  uint64_t x = FNV_OFFSET;
   for (size_t i = 0; i < sizeof *h; i++) {
     uint8_t byte = (i >= field && i < field + 8) ? 0 : p[i];
-    x = (x ^ byte) * UINT64_C(0x100000001b3);
+    x = (x ^ byte) * FNV_PRIME;
   }
+  return x;
+}
+
+static uint64_t fnv1a64(const void *bytes, size_t n) {
+  const uint8_t *p = bytes;
+  uint64_t x = FNV_OFFSET;
+  for (size_t i = 0; i < n; i++) x = (x ^ p[i]) * FNV_PRIME;
   return x;
 }
 
@@ -66,14 +76,18 @@ static void compute_layout(file_header_t *h) {
   h->pubs_offset = h->subs_offset + (uint64_t)h->max_subscribers * MMBUS_SLOT_SIZE;
   h->stamps_offset = align_up(h->pubs_offset + (uint64_t)h->max_publishers * MMBUS_SLOT_SIZE, MMBUS_LINE);
   h->data_offset = align_up(h->stamps_offset + h->capacity * 8, 4096);
-  uint64_t data_end = h->data_offset + h->capacity * h->record_stride;
+  uint64_t end = h->data_offset + h->capacity * h->record_stride;
+  h->keys_offset = 0;
   if (h->flags & HFLAG_KEYED) {
-    h->keys_offset = align_up(data_end, 4096);
-    h->file_size = align_up(h->keys_offset + h->key_count * key_entry_bytes(h->record_stride), 4096);
-  } else {
-    h->keys_offset = 0;
-    h->file_size = align_up(data_end, 4096);
+    h->keys_offset = align_up(end, 4096);
+    end = h->keys_offset + h->key_count * key_entry_bytes(h->record_stride);
   }
+  h->layout_offset = 0;
+  if (h->flags & HFLAG_LAYOUT) {
+    h->layout_offset = align_up(end, 64);
+    end = h->layout_offset + h->layout_size;
+  }
+  h->file_size = align_up(end, 4096);
 }
 
 /* The key field: 1, 2, 4 or 8 bytes inside the record. */
@@ -112,10 +126,9 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
   if (h->flags & ~HFLAGS_KNOWN)
     return mmbus_set_err(MMBUS_E_VERSION, "'%s' uses header flags 0x%x this library does not know", path,
                          h->flags & ~HFLAGS_KNOWN);
-  for (size_t i = 0; i < sizeof h->reserved; i++)
-    if (h->reserved[i])
-      return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has non-zero reserved header bytes (at %zu)", path,
-                           offsetof(file_header_t, reserved) + i);
+  if (h->reserved)
+    return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has non-zero reserved header bytes (at %zu)", path,
+                         offsetof(file_header_t, reserved));
   if (h->record_size == 0 || h->record_size > MMBUS_RECORD_SIZE_MAX)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has an invalid record size %u", path, h->record_size);
   int lg = log2_exact(h->capacity);
@@ -139,12 +152,20 @@ static int validate_header(const file_header_t *h, uint64_t actual_size, const c
   } else if (h->key_count || h->key_offset || h->key_size || h->keys_offset) {
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has key table fields but is not keyed", path);
   }
+  if (h->flags & HFLAG_LAYOUT) {
+    if (h->layout_size == 0 || h->layout_size > MMBUS_LAYOUT_MAX)
+      return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has a layout description of %u bytes (1..%u)", path, h->layout_size,
+                           MMBUS_LAYOUT_MAX);
+  } else if (h->layout_offset || h->layout_size || h->layout_checksum) {
+    return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has layout description fields but no layout flag", path);
+  }
   file_header_t expect = *h;
   compute_layout(&expect);
   if (expect.header_size != h->header_size || expect.record_stride != h->record_stride ||
       expect.subs_offset != h->subs_offset || expect.pubs_offset != h->pubs_offset ||
       expect.stamps_offset != h->stamps_offset || expect.data_offset != h->data_offset ||
-      expect.keys_offset != h->keys_offset || expect.file_size != h->file_size)
+      expect.keys_offset != h->keys_offset || expect.layout_offset != h->layout_offset ||
+      expect.file_size != h->file_size)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' has inconsistent area offsets", path);
   if (actual_size < h->file_size)
     return mmbus_set_err(MMBUS_E_BADFILE, "'%s' is truncated: %llu bytes, the header says %llu", path,
@@ -231,6 +252,13 @@ static int check_option_ranges(const mmbus_options_t *o) {
                          (unsigned long long)MMBUS_KEY_COUNT_MAX);
   if (o->key_size && o->key_size != 1 && o->key_size != 2 && o->key_size != 4 && o->key_size != 8)
     return mmbus_set_err(MMBUS_E_INVAL, "key_size %u: a key is an unsigned integer of 1, 2, 4 or 8 bytes", o->key_size);
+  if (!o->layout != !o->layout_size)
+    return mmbus_set_err(MMBUS_E_INVAL, "layout and layout_size go together (a description and its length)");
+  if (o->layout_size > MMBUS_LAYOUT_MAX)
+    return mmbus_set_err(MMBUS_E_TOOBIG, "a layout description of %llu bytes is beyond %u",
+                         (unsigned long long)o->layout_size, MMBUS_LAYOUT_MAX);
+  if (o->layout && memchr(o->layout, 0, (size_t)o->layout_size))
+    return mmbus_set_err(MMBUS_E_INVAL, "a layout description is text: it has a NUL byte");
   return 0;
 }
 
@@ -268,13 +296,45 @@ static int build_header(file_header_t *h, const mmbus_options_t *o) {
     h->key_offset = o->key_offset;
     h->key_size = o->key_size;
   }
+  if (o->layout) {
+    h->flags |= HFLAG_LAYOUT;
+    h->layout_size = (uint32_t)o->layout_size;
+    h->layout_checksum = fnv1a64(o->layout, (size_t)o->layout_size);
+  }
   compute_layout(h);
   h->header_checksum = header_checksum(h);
   return 0;
 }
 
+typedef struct new_file {
+  const file_header_t *hdr;
+  const void *layout; /* the layout description, hdr->layout_size bytes (HFLAG_LAYOUT) */
+} new_file_t;
+
 static int init_file(os_file_t f, void *ctx) {
-  return os_pwrite_all(f, ctx, sizeof(file_header_t), 0); /* one write: the magic comes with it */
+  const new_file_t *n = ctx;
+  if (n->hdr->flags & HFLAG_LAYOUT) {
+    int rc = os_pwrite_all(f, n->layout, n->hdr->layout_size, n->hdr->layout_offset);
+    if (rc) return rc;
+  }
+  return os_pwrite_all(f, n->hdr, sizeof(file_header_t), 0); /* one write: the magic comes with it */
+}
+
+/* The layout description's bytes still have the checksum of the header (they are never written after creation). */
+static int layout_intact(const mmbus_channel_t *ch, const void *bytes) {
+  if (fnv1a64(bytes, ch->hdr.layout_size) != ch->hdr.layout_checksum || memchr(bytes, 0, ch->hdr.layout_size))
+    return mmbus_set_err(MMBUS_E_CORRUPT, "'%s': the record layout description does not match its checksum", ch->path);
+  return 0;
+}
+
+int mmbus_layout(const mmbus_channel_t *ch, void *buf, size_t cap, size_t *size) {
+  if (!ch || !size || (!buf && cap)) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  *size = (ch->hdr.flags & HFLAG_LAYOUT) ? ch->hdr.layout_size : 0;
+  if (*size == 0) return 0;
+  if (cap < *size)
+    return mmbus_set_err(MMBUS_E_TOOBIG, "the layout description is %zu bytes, the buffer %zu", *size, cap);
+  memcpy(buf, ch->base + ch->hdr.layout_offset, *size); /* checked on the copy: the file may change under us */
+  return layout_intact(ch, buf);
 }
 
 int mmbus_default_dir(char *buf, size_t cap) {
@@ -499,7 +559,8 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     rc = build_header(&h, opts);
     if (rc == 0) rc = os_check_dir(dir, 1);
     if (rc) goto fail;
-    rc = os_create_file_atomic(dir, ch->path, h.file_size, opts->mode ? opts->mode : 0600, init_file, &h, &ch->file);
+    new_file_t nf = {&h, opts->layout};
+    rc = os_create_file_atomic(dir, ch->path, h.file_size, opts->mode ? opts->mode : 0600, init_file, &nf, &ch->file);
     if (rc == MMBUS_E_EXIST && !(opts->flags & MMBUS_EXCL)) continue; /* lost a create race: open theirs */
     if (rc) goto fail;
     created = 1;
@@ -540,6 +601,13 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   ch->data_wake = (wake_line_t *)(ch->base + OFF_DATA_WAKE);
   ch->space_wake = (wake_line_t *)(ch->base + OFF_SPACE_WAKE);
   ch->helped_claims = (uint32_t *)(ch->base + OFF_FENCE_LINE);
+  if (ch->hdr.flags & HFLAG_LAYOUT) {
+    rc = layout_intact(ch, ch->base + ch->hdr.layout_offset);
+    if (rc) {
+      rc = mmbus_set_err(MMBUS_E_BADFILE, "'%s' has a corrupt record layout description (checksum mismatch)", ch->path);
+      goto fail;
+    }
+  }
   if (ch->hdr.flags & HFLAG_KEYED) {
     ch->keys = ch->base + ch->hdr.keys_offset;
     ch->key_count = ch->hdr.key_count;
@@ -669,6 +737,7 @@ int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *i) {
   i->keys_offset = h->keys_offset;
   i->key_entry_size = ch->key_entry_size;
   i->key_header_size = ch->keys ? KEY_HEADER_SIZE : 0;
+  i->layout_size = (h->flags & HFLAG_LAYOUT) ? h->layout_size : 0;
   return 0;
 }
 
@@ -945,6 +1014,8 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
   } while (0)
   uint64_t head = ld_acquire(ch->head);
   if (head & STAMP_CONT) PROBLEM("head %llu is beyond the 62-bit sequence range", (unsigned long long)head);
+  if ((ch->hdr.flags & HFLAG_LAYOUT) && fnv1a64(ch->base + ch->hdr.layout_offset, ch->hdr.layout_size) != ch->hdr.layout_checksum)
+    PROBLEM("the record layout description does not match its checksum: it was changed after creation");
   uint64_t newest = 0; /* highest stamped sequence + 1 */
   for (uint64_t slot = 0; slot < ch->capacity; slot++) {
     uint64_t v = ld_acquire(&ch->stamps[slot]);

@@ -69,12 +69,16 @@ typedef struct file_header {
   uint32_t key_offset;          /* 216 the key field in a record... */
   uint32_t key_size;            /* 220 ...1, 2, 4 or 8 bytes, unsigned little-endian */
   uint64_t keys_offset;         /* 224 the key table (computed) */
-  uint8_t reserved[24];         /* 232 */
+  uint64_t layout_offset;       /* 232 described (HFLAG_LAYOUT): the record layout description (computed) */
+  uint32_t layout_size;         /* 240 ...its bytes, 1..MMBUS_LAYOUT_MAX */
+  uint32_t reserved;            /* 244 */
+  uint64_t layout_checksum;     /* 248 ...FNV-1a 64 of them */
 } file_header_t;
 _Static_assert(sizeof(file_header_t) == 256, "header layout");
 
 #define HFLAG_KEYED 0x1u /* header flag: the file holds a key table (docs/format.md §11) */
-#define HFLAGS_KNOWN HFLAG_KEYED
+#define HFLAG_LAYOUT 0x2u /* header flag: the file describes its record layout (docs/format.md §13) */
+#define HFLAGS_KNOWN (HFLAG_KEYED | HFLAG_LAYOUT)
 
 /* A key table entry: the latest record of one key, in one of three buffers (a writer fills a buffer
  * nobody reads, then flips `ver`; a stopped writer can only ever hold one of them). */

@@ -395,11 +395,34 @@ static void test_inconsistent_fields(void) {
       fix_checksum(&b);
       REFUSED_WITH(&b, MMBUS_E_BADFILE, "time-out");
     }
-  /* A non-zero reserved byte (208..255): a feature this library does not know, without its flag. */
+  /* A non-zero reserved byte (244..247): a feature this library does not know, without its flag. */
   memcpy(b.p, valid.p, 256);
-  b.p[255] = 1;
+  b.p[247] = 1;
   fix_checksum(&b);
   REFUSED_WITH(&b, MMBUS_E_BADFILE, "reserved");
+  /* Layout description fields (232 offset, 240 size, 248 checksum) without the LAYOUT flag (0x2 at 52). */
+  static const size_t layout_fields[] = {232, 240, 248};
+  for (size_t i = 0; i < 3; i++) {
+    memcpy(b.p, valid.p, 256);
+    b.p[layout_fields[i]] = 1;
+    fix_checksum(&b);
+    REFUSED_WITH(&b, MMBUS_E_BADFILE, "no layout flag");
+  }
+  /* The flag with a size of 0 or beyond MMBUS_LAYOUT_MAX, or a description not where the sizes put it. */
+  static const uint32_t layout_sizes[] = {0, MMBUS_LAYOUT_MAX + 1};
+  for (size_t i = 0; i < 2; i++) {
+    memcpy(b.p, valid.p, 256);
+    put32(&b, 52, get32(&b, 52) | 0x2);
+    put32(&b, 240, layout_sizes[i]);
+    fix_checksum(&b);
+    REFUSED_WITH(&b, MMBUS_E_BADFILE, "layout description of");
+  }
+  memcpy(b.p, valid.p, 256);
+  put32(&b, 52, get32(&b, 52) | 0x2);
+  put32(&b, 240, 16);
+  put64(&b, 232, get64(&b, H_DATA_OFFSET)); /* over the records */
+  fix_checksum(&b);
+  REFUSED_WITH(&b, MMBUS_E_BADFILE, "offsets");
 
   /* A hostile but self-consistent header: 2^32 records of 64 KiB (a 256 TiB file). The offsets are
    * right, so only the size check stands between it and a huge mapping. */

@@ -170,6 +170,13 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
     if (!CString(sv, &schema)) return Code(env, Fail(MMBUS_E_INVAL, "the schema name contains a NUL byte"));
     opts.schema_name = schema.c_str();
   }
+  std::string layout;
+  Napi::Value lv = o.Get("layout");
+  if (lv.IsString()) {
+    layout = lv.As<Napi::String>().Utf8Value(); // a NUL in it is refused by mmbus_open
+    opts.layout = layout.data();
+    opts.layout_size = layout.size();
+  }
   Napi::Value fp = o.Get("fingerprint");
   if (fp.IsBigInt()) {
     bool lossless = false;
@@ -223,6 +230,7 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   infoObj.Set("keysOffset", static_cast<double>(in.keys_offset));
   infoObj.Set("keyEntrySize", static_cast<double>(in.key_entry_size));
   infoObj.Set("keyHeaderSize", in.key_header_size);
+  infoObj.Set("layoutSize", static_cast<double>(in.layout_size));
   Napi::Object result = Napi::Object::New(env);
   result.Set("handle", Napi::External<Channel>::New(env, c, [](Napi::Env, Channel *c) {
                // Collected without close(): free it now, or when its last subscriber is closed.
@@ -697,6 +705,19 @@ Napi::Value Check(const Napi::CallbackInfo &info) {
   return Code(info.Env(), mmbus_check(c->ch));
 }
 
+// layout(handle) -> the file's record layout description ('' when it has none) | negative code
+Napi::Value Layout(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  mmbus_info_t in;
+  mmbus_info(c->ch, &in);
+  std::string buf(static_cast<size_t>(in.layout_size), '\0');
+  size_t size = 0;
+  int rc = mmbus_layout(c->ch, buf.data(), buf.size(), &size);
+  if (rc) return Code(info.Env(), rc);
+  return Napi::String::New(info.Env(), buf.data(), size);
+}
+
 // defaultDir() -> string | negative code
 Napi::Value DefaultDir(const Napi::CallbackInfo &info) {
   char buf[MMBUS_PATH_MAX + 1];
@@ -749,6 +770,7 @@ Napi::Value StrError(const Napi::CallbackInfo &info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("layout", Napi::Function::New(env, Layout));
   exports.Set("publish", Napi::Function::New(env, Publish));
   exports.Set("claim", Napi::Function::New(env, Claim));
   exports.Set("commit", Napi::Function::New(env, Commit));

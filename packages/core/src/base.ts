@@ -1,4 +1,6 @@
-import { check, closedError, nativeError } from './errors.js';
+import { checkRecordLayout, recordLayoutFingerprint, type RecordLayout } from '@mmbus/runtime';
+
+import { badFile, check, closedError, nativeError } from './errors.js';
 import { native, type ChannelHandle, type NativeInfo, type NativeStats } from './native.js';
 
 export type Policy = 'block' | 'reject' | 'overwrite';
@@ -61,6 +63,42 @@ export abstract class ChannelBase {
       keyCount: i.keyCount,
       keysOffset: i.keysOffset,
     };
+  }
+
+  private layoutRead: { layout: RecordLayout | undefined } | undefined;
+
+  /**
+   * The layout of the channel's records as the file describes it (self-describing channels: written
+   * by the creator from its message type, docs/format.md §13), or undefined for a file without one.
+   * Checked: well-formed, and of the schema name, record size and fingerprint in the header
+   * (MMBUS_E_BADFILE otherwise).
+   */
+  get layout(): RecordLayout | undefined {
+    if (this.layoutRead) return this.layoutRead.layout;
+    const text = native.layout(this.liveHandle());
+    if (typeof text === 'number') throw nativeError(text, `reading the record layout of '${this.info.name}'`);
+    let layout: RecordLayout | undefined;
+    if (text !== '') {
+      const bad = (why: string): Error => badFile(`'${this.info.name}' has a record layout description that ${why}`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw bad('is not JSON');
+      }
+      try {
+        layout = checkRecordLayout(parsed);
+      } catch (e) {
+        throw bad(`is malformed (${(e as Error).message})`);
+      }
+      const i = this.info;
+      if (layout.name !== i.schemaName || layout.size !== i.recordSize) {
+        throw bad(`is of ${layout.name} (${layout.size} bytes), not of the header's ${i.schemaName} (${i.recordSize} bytes)`);
+      }
+      if (i.fingerprint !== 0n && recordLayoutFingerprint(layout) !== i.fingerprint) throw bad('does not have the fingerprint of the header');
+    }
+    this.layoutRead = { layout };
+    return layout;
   }
 
   get name(): string {

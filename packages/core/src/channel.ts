@@ -1,3 +1,5 @@
+import type { RecordLayout } from '@mmbus/runtime';
+
 import { ChannelBase, POLICY_CODES, type Policy } from './base.js';
 import { check, invalid, MmbusError, nativeError } from './errors.js';
 import { keyRanges, keyReader, type Keys } from './keys.js';
@@ -11,6 +13,8 @@ export interface MessageType<T> {
   readonly FINGERPRINT: bigint;
   /** The key field of a keyed message type (`(mmbus_key)` in its schema): name, byte offset and size. */
   readonly KEY?: { readonly field: string; readonly offset: number; readonly size: number };
+  /** The record layout as plain data (generated classes have it): written into channels it creates. */
+  readonly LAYOUT?: RecordLayout;
   new (view?: DataView, offset?: number): T;
 }
 
@@ -61,11 +65,17 @@ export interface ChannelOptions {
    * field), when the channel is created; opening an existing channel checks it. Default: the file's.
    */
   keys?: number;
+  /**
+   * Whether a channel this call creates carries the message type's layout (field names, offsets,
+   * types: `type.LAYOUT`), so that tools decode its records without the schema (docs/format.md §13).
+   * Default true; a layout beyond 1 MiB of JSON needs `false`.
+   */
+  describe?: boolean;
 }
 
 const OPTION_KEYS = new Set<string>([
   'dir', 'capacity', 'policy', 'timeoutMs', 'create', 'exclusive', 'mode', 'maxSubscribers', 'maxPublishers',
-  'heartbeatTimeoutMs', 'unblockTimeoutMs', 'lockTimeoutMs', 'keys',
+  'heartbeatTimeoutMs', 'unblockTimeoutMs', 'lockTimeoutMs', 'keys', 'describe',
 ]);
 /** MMBUS_KEY_COUNT_MAX */
 const KEY_COUNT_MAX = 2 ** 24;
@@ -191,6 +201,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
       keyCount: keys ?? 0,
       keyOffset: key?.offset ?? 0,
       keySize: key?.size ?? 0,
+      ...(type.LAYOUT && (booleanOption(options.describe, 'describe') ?? true) ? { layout: JSON.stringify(type.LAYOUT) } : {}),
     });
     if (typeof opened === 'number') throw nativeError(opened, `opening channel '${name}' in ${dir}`);
     super(name, dir, opened.handle, opened.info);

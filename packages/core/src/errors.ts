@@ -22,6 +22,11 @@ export function invalid(message: string): MmbusError {
   return new MmbusError('MMBUS_E_INVAL', -1, message);
 }
 
+/** A channel file whose contents are wrong. */
+export function badFile(message: string): MmbusError {
+  return new MmbusError('MMBUS_E_BADFILE', -7, message);
+}
+
 /** Throws when rc is a negative code; returns it otherwise. */
 export function check(rc: number, context?: string): number {
   if (rc < 0) throw nativeError(rc, context);

@@ -27,6 +27,8 @@ export interface NativeInfo {
   /** Bytes per key in the key table, and where in an entry its buffers start (docs/format.md §11). */
   keyEntrySize: number;
   keyHeaderSize: number;
+  /** Bytes of the record layout description the file carries (self-describing channels); 0 = none. */
+  layoutSize: number;
 }
 
 export interface NativeOpenOptions {
@@ -48,6 +50,8 @@ export interface NativeOpenOptions {
   keyCount?: number;
   keyOffset?: number;
   keySize?: number;
+  /** On create: the record layout description the file is to carry (JSON of a RecordLayout). */
+  layout?: string;
 }
 
 export interface NativeSubscriberStats<N = number> {
@@ -87,6 +91,8 @@ export interface NativeBinding {
   /** buffer is null where external buffers are refused (Electron) or MMBUS_COPY_BUFFERS=1: copy records then. */
   open(dir: string, name: string, options: NativeOpenOptions): number | { handle: ChannelHandle; buffer: ArrayBuffer | null; info: NativeInfo };
   close(h: ChannelHandle): number;
+  /** The record layout description of the file ("" when it has none), or a negative code. */
+  layout(h: ChannelHandle): string | number;
   publish(h: ChannelHandle, bytes: Uint8Array, count: number): number;
   claim(h: ChannelHandle, n: number, timeoutMs: number): number;
   commit(h: ChannelHandle, abort?: boolean): number;

@@ -12,6 +12,11 @@ extern "C" {
 #define MMBUS_PERSON_SIZE 128
 #define MMBUS_PERSON_ALIGN 8
 #define MMBUS_PERSON_FINGERPRINT UINT64_C(0x71669c9ff47bbfc8)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = MMBUS_PERSON_LAYOUT, layout_size = sizeof MMBUS_PERSON_LAYOUT - 1 */
+#define MMBUS_PERSON_LAYOUT \
+  "{\"name\":\"mmbus.Person\",\"size\":128,\"align\":8,\"fields\":[{\"name\":\"index\",\"offset\":0,\"size\":8,\"type\":{\"k" \
+  "ind\":\"scalar\",\"scalar\":\"int64\"}},{\"name\":\"name\",\"offset\":8,\"size\":64,\"type\":{\"kind\":\"text\",\"length\":" \
+  "64}},{\"name\":\"age\",\"offset\":72,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}}],\"structs\":[]}"
 #define MMBUS_PERSON_NAME_CAPACITY 64
 
 /**

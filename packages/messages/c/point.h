@@ -23,6 +23,16 @@ typedef uint8_t mmbus_Quality;
 #define MMBUS_POINT_UPDATE_SIZE 128
 #define MMBUS_POINT_UPDATE_ALIGN 8
 #define MMBUS_POINT_UPDATE_FINGERPRINT UINT64_C(0xc6f0c339a80557ad)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = MMBUS_POINT_UPDATE_LAYOUT, layout_size = sizeof MMBUS_POINT_UPDATE_LAYOUT - 1 */
+#define MMBUS_POINT_UPDATE_LAYOUT \
+  "{\"name\":\"mmbus.PointUpdate\",\"size\":128,\"align\":8,\"fields\":[{\"name\":\"timestamp_ns\",\"offset\":0,\"size\":" \
+  "8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint64\"}},{\"name\":\"value\",\"offset\":8,\"size\":8,\"type\":{\"kind\":\"sc" \
+  "alar\",\"scalar\":\"float64\"}},{\"name\":\"point_id\",\"offset\":16,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":" \
+  "\"uint32\"}},{\"name\":\"device_id\",\"offset\":20,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint32\"}},{\"na" \
+  "me\":\"quality\",\"offset\":24,\"size\":1,\"type\":{\"kind\":\"enum\",\"name\":\"mmbus.Quality\",\"scalar\":\"uint8\",\"va" \
+  "lues\":[{\"name\":\"Good\",\"value\":\"0\"},{\"name\":\"Uncertain\",\"value\":\"1\"},{\"name\":\"Bad\",\"value\":\"2\"},{\"nam" \
+  "e\":\"CommFailure\",\"value\":\"3\"}]}},{\"name\":\"tag\",\"offset\":25,\"size\":64,\"type\":{\"kind\":\"text\",\"length\":" \
+  "64}}],\"key\":\"point_id\",\"structs\":[]}"
 /* keyed: the key field 'point_id' (mmbus_options_t key_offset, key_size) */
 #define MMBUS_POINT_UPDATE_KEY_OFFSET 16
 #define MMBUS_POINT_UPDATE_KEY_SIZE 4

@@ -122,20 +122,20 @@ export const C_LIBRARY_NAMES: readonly CLibraryHeader[] = [
   {
     header: '<mmbus.h>',
     macro: `MMBUS_API MMBUS_CAPACITY_MAX MMBUS_CREATE MMBUS_ERRORS MMBUS_EXCL MMBUS_FORMAT_VERSION MMBUS_H
-      MMBUS_KEY_COUNT_MAX MMBUS_MAX_PUBLISHERS_LIMIT MMBUS_MAX_SUBSCRIBERS_LIMIT MMBUS_NAME_MAX
-      MMBUS_PATH_MAX MMBUS_READONLY MMBUS_RECORD_SIZE_MAX MMBUS_SCHEMA_NAME_MAX MMBUS_SUB_NAME_MAX
-      MMBUS_TIMEOUT_MAX_MS MMBUS_VERSION_MAJOR MMBUS_VERSION_MINOR MMBUS_VERSION_PATCH`,
+      MMBUS_KEY_COUNT_MAX MMBUS_LAYOUT_MAX MMBUS_MAX_PUBLISHERS_LIMIT MMBUS_MAX_SUBSCRIBERS_LIMIT
+      MMBUS_NAME_MAX MMBUS_PATH_MAX MMBUS_READONLY MMBUS_RECORD_SIZE_MAX MMBUS_SCHEMA_NAME_MAX
+      MMBUS_SUB_NAME_MAX MMBUS_TIMEOUT_MAX_MS MMBUS_VERSION_MAJOR MMBUS_VERSION_MINOR MMBUS_VERSION_PATCH`,
     type: `mmbus_batch_t mmbus_channel_t mmbus_claim_t mmbus_info_t mmbus_options_t mmbus_policy_t
       mmbus_snapshot_t mmbus_start_t mmbus_stats_t mmbus_sub_options_t mmbus_sub_state_t mmbus_sub_stats_t
       mmbus_sub_t`,
     function: `mmbus_ack mmbus_ack_n mmbus_base mmbus_batch_record mmbus_check mmbus_check_name mmbus_claim
       mmbus_claim_abort mmbus_claim_record mmbus_close mmbus_commit mmbus_default_dir mmbus_errmsg
       mmbus_errname mmbus_errno mmbus_flush mmbus_gc mmbus_head mmbus_info mmbus_key_of mmbus_latest
-      mmbus_mapped_size mmbus_open mmbus_options_init mmbus_poll mmbus_publish mmbus_publish_batch
-      mmbus_read mmbus_stats mmbus_strerror mmbus_sub_ask mmbus_sub_close mmbus_sub_cursor
-      mmbus_sub_heartbeat mmbus_sub_interrupt mmbus_sub_lost mmbus_sub_options_init mmbus_sub_overrun
-      mmbus_sub_slot mmbus_sub_snapshot mmbus_sub_unask mmbus_sub_wants mmbus_subscribe mmbus_unlink
-      mmbus_verify mmbus_version mmbus_wait`,
+      mmbus_layout mmbus_mapped_size mmbus_open mmbus_options_init mmbus_poll mmbus_publish
+      mmbus_publish_batch mmbus_read mmbus_stats mmbus_strerror mmbus_sub_ask mmbus_sub_close
+      mmbus_sub_cursor mmbus_sub_heartbeat mmbus_sub_interrupt mmbus_sub_lost mmbus_sub_options_init
+      mmbus_sub_overrun mmbus_sub_slot mmbus_sub_snapshot mmbus_sub_unask mmbus_sub_wants mmbus_subscribe
+      mmbus_unlink mmbus_verify mmbus_version mmbus_wait`,
     object: `MMBUS_E_BADFILE MMBUS_E_BUSY MMBUS_E_CLOSED MMBUS_E_CORRUPT MMBUS_E_DIR MMBUS_E_EXIST MMBUS_E_FULL
       MMBUS_E_INTR MMBUS_E_INVAL MMBUS_E_IO MMBUS_E_MISMATCH MMBUS_E_NAME MMBUS_E_NOENT MMBUS_E_NOMEM
       MMBUS_E_NOSLOT MMBUS_E_NOSPACE MMBUS_E_PERM MMBUS_E_REVOKED MMBUS_E_SCHEMA MMBUS_E_STALE

@@ -1,5 +1,5 @@
 // C header emitter: one header per schema, C11 and C++ compatible, no implicit padding.
-import { hex64, layoutText } from '@mmbus/runtime/schema';
+import { hex64, layoutText, recordLayout } from '@mmbus/runtime/schema';
 import { type ElemType, type EnumDef, type FieldDef, type SchemaDef, type StructDef, type ScalarKind } from '@mmbus/runtime/schema';
 import {
   C_COMMON_HEADER,
@@ -78,13 +78,27 @@ function emitEnum(e: EnumDef): string[] {
   return out;
 }
 
-function emitStruct(s: StructDef): string[] {
+/** The JSON of the struct's RecordLayout as a C string, cut into lines: what a channel created with it carries. */
+function layoutMacro(s: StructDef): string[] {
+  const json = JSON.stringify(recordLayout(s));
+  const cString = (t: string): string => `"${t.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const lines: string[] = [];
+  for (let i = 0; i < json.length; i += 100) lines.push(`  ${cString(json.slice(i, i + 100))}`); // cut before escaping
+  return [
+    `/* The record layout description (docs/format.md §13): mmbus_options_t layout = ${cStructMacro(s, 'LAYOUT')}, layout_size = sizeof ${cStructMacro(s, 'LAYOUT')} - 1 */`,
+    `#define ${cStructMacro(s, 'LAYOUT')} \\`,
+    ...lines.map((l, i) => (i < lines.length - 1 ? `${l} \\` : l)),
+  ];
+}
+
+function emitStruct(s: StructDef, withLayout: boolean): string[] {
   const ctype = cTypeName(s);
   const out: string[] = [];
   out.push(`#define ${cStructMacro(s, 'NAME')} "${s.fqn}"`);
   out.push(`#define ${cStructMacro(s, 'SIZE')} ${s.size}`);
   out.push(`#define ${cStructMacro(s, 'ALIGN')} ${s.align}`);
   out.push(`#define ${cStructMacro(s, 'FINGERPRINT')} UINT64_C(${hex64(s.fingerprint)})`);
+  if (withLayout) out.push(...layoutMacro(s));
   if (s.key) {
     out.push(`/* keyed: the key field '${s.key.name}' (mmbus_options_t key_offset, key_size) */`);
     out.push(`#define ${cStructMacro(s, 'KEY_OFFSET')} ${s.key.offset}`);
@@ -225,7 +239,18 @@ export function emitCHeader(schema: SchemaDef): string {
   ];
   for (const inc of schema.includes) out.push(`#include "${cHeaderName(inc)}"`);
   out.push('', '#ifdef __cplusplus', 'extern "C" {', '#endif', '');
-  for (const d of schema.decls) out.push(...(d.kind === 'enum' ? emitEnum(d) : emitStruct(d)));
+  // A struct that another struct of the file nests is rarely a channel's record: only the others get a
+  // _LAYOUT string (each holds its nested structs' layouts, so one per struct would grow with the square
+  // of the nesting depth).
+  const nestedHere = new Set<StructDef>();
+  for (const d of schema.decls) {
+    if (d.kind !== 'struct') continue;
+    for (const f of d.fields) {
+      const e = f.type.kind === 'array' ? f.type.elem : f.type;
+      if (e.kind === 'struct') nestedHere.add(e.def);
+    }
+  }
+  for (const d of schema.decls) out.push(...(d.kind === 'enum' ? emitEnum(d) : emitStruct(d, !nestedHere.has(d))));
   out.push('#ifdef __cplusplus', '} /* extern "C" */', '#endif', '', `#endif /* ${guard} */`, '');
   return out.join('\n');
 }

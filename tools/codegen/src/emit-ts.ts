@@ -39,7 +39,8 @@ class Members {
     this.items.push({ kind: StructureKind.Method, ...s });
   }
 }
-import { hex64, layoutText } from '@mmbus/runtime/schema';
+import type { RecordLayout } from '@mmbus/runtime';
+import { hex64, layoutText, recordLayout } from '@mmbus/runtime/schema';
 import { is64, type ElemType, type EnumDef, type FieldDef, type SchemaDef, type ScalarKind, type StructDef } from '@mmbus/runtime/schema';
 import { TS_PRIVATE_LAST, TS_RUNTIME_MODULE, tsFieldNames } from './names.js';
 import { HELPERS, exportedFunctions } from './ts-runtime.js';
@@ -260,6 +261,20 @@ function objFieldType(ctx: Ctx, f: FieldDef): string {
   return elemObjType(ctx, t);
 }
 
+/** A layout's own part as a TypeScript literal: one line per field. */
+function layoutLiteral(layout: Omit<RecordLayout, 'structs'>): string {
+  const quote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const inline = (v: unknown): string => {
+    if (typeof v === 'string') return quote(v);
+    if (typeof v === 'number') return String(v);
+    if (Array.isArray(v)) return `[${v.map(inline).join(', ')}]`;
+    return `{ ${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}: ${inline(x)}`).join(', ')} }`;
+  };
+  const list = (items: readonly unknown[]): string => (items.length ? `[\n${items.map((x) => `    ${inline(x)},`).join('\n')}\n  ]` : '[]');
+  const lines = Object.entries(layout).map(([k, v]) => `  ${k}: ${k === 'fields' ? list(v as unknown[]) : inline(v)},`);
+  return `{\n${lines.join('\n')}\n}`;
+}
+
 function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
   ctx.helpers.add('bounds');
   sf.addInterface({
@@ -294,6 +309,21 @@ function emitStruct(sf: SourceFile, s: StructDef, ctx: Ctx): void {
       docs: [{ description: `The key field of this keyed message type: records of a keyed channel carry their key in '${tsFieldNames(s.key).main}'.` }],
     });
   }
+  // The layout's own part is a literal; the nested structs' come from their classes' LAYOUT, built on
+  // first use: the generated text stays linear in the number of structs, however deep they nest.
+  ctx.helpers.add('layout');
+  const full = recordLayout(s);
+  const own = { name: full.name, size: full.size, align: full.align, fields: full.fields, ...(full.key !== undefined ? { key: full.key } : {}) };
+  const nestedTypes = [...new Set(nested.map((f) => (f.type.kind === 'struct' ? f.type.def : f.type.kind === 'array' && f.type.elem.kind === 'struct' ? f.type.elem.def : undefined)))]
+    .filter((d) => d !== undefined)
+    .map((d) => useType(ctx, d, false));
+  cls.addGetAccessor({
+    isStatic: true,
+    name: 'LAYOUT',
+    returnType: 'RecordLayout',
+    docs: [{ description: "Every field's schema name, offset, size and type as plain data (a RecordLayout of @mmbus/runtime), nested structs once each: for tools that decode records they were not compiled against, and written into the channels openChannel creates." }],
+    statements: `return layoutOf(${s.name}, () => (${layoutLiteral(own)}), () => [${nestedTypes.join(', ')}]);`,
+  });
   cls.addProperty({ name: 'view', type: 'DataView', docs: [{ description: 'The view the record is read from.' }] });
   cls.addProperty({ name: 'offset', type: 'number', docs: [{ description: 'Byte offset of the record in view.' }] });
   cls.addProperty({ name: TS_PRIVATE_LAST, type: 'number', docs: [{ description: 'The last offset of view where a whole record fits (set by wrap()).' }] });
@@ -459,6 +489,7 @@ export function emitTsModule(schema: SchemaDef): string {
     .sort();
   const mods = [...ctx.imports.keys()].sort();
   if (runtime.length > 0 || mods.length > 0) prelude.push('');
+  if (ctx.helpers.has('layout')) prelude.push("import type { RecordLayout } from '@mmbus/runtime';", '');
   if (runtime.length > 0) prelude.push(`import { ${runtime.join(', ')} } from './${TS_RUNTIME_MODULE.replace(/\.ts$/, '.js')}';`);
   for (const mod of mods) {
     const names = [...(ctx.imports.get(mod) ?? [])].sort((a, b) => a.replace(/^type /, '').localeCompare(b.replace(/^type /, '')));

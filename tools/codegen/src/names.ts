@@ -53,6 +53,9 @@ export const OBJECT_PROTOTYPE_NAMES = new Set([
 /** Members of every generated class besides those made from fields (statics are another namespace). */
 export const TS_CLASS_MEMBERS = ['view', 'offset', 'wrap', 'moveTo', 'clear', 'toObject', 'assign', 'constructor'];
 
+/** Static members of every generated class (KEY only on keyed types): a namespace of their own, apart from the fields'. */
+export const TS_STATIC_MEMBERS = ['NAME', 'SIZE', 'ALIGN', 'FINGERPRINT', 'KEY', 'LAYOUT', 'fromObject'];
+
 /** Private member of every generated class: `_mmbus` names are refused in schemas, so no field makes it. */
 export const TS_PRIVATE_LAST = '#_mmbusLast';
 
@@ -137,7 +140,7 @@ export function cMacroPrefix(d: Pick<Decl, 'namespace' | 'name'>): string {
 }
 
 /** The per-struct constants, in the order the header defines them. */
-export const C_STRUCT_CONSTANTS = ['NAME', 'SIZE', 'ALIGN', 'FINGERPRINT'] as const;
+export const C_STRUCT_CONSTANTS = ['NAME', 'SIZE', 'ALIGN', 'FINGERPRINT', 'LAYOUT'] as const;
 
 /** A keyed struct's constants: where its key field is (as the options of a keyed channel take it). */
 export const C_KEY_CONSTANTS = ['KEY_OFFSET', 'KEY_SIZE'] as const;

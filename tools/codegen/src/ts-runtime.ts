@@ -6,6 +6,26 @@
  * (TS_RUNTIME_MODULE) of an output directory; a generated module imports the functions it uses.
  */
 export const HELPERS: Record<string, string> = {
+  layout: `const layouts = new WeakMap<object, RecordLayout>();
+
+/** A generated class's LAYOUT: its own part, then every struct nested in it once (innermost first), built on first use. */
+export function layoutOf(type: object, own: () => Omit<RecordLayout, 'structs'>, nested: () => readonly { readonly LAYOUT: RecordLayout }[]): RecordLayout {
+  let layout = layouts.get(type);
+  if (layout === undefined) {
+    const structs: StructLayout[] = [];
+    const seen = new Set<string>();
+    for (const { LAYOUT: n } of nested()) {
+      for (const st of [...n.structs, { name: n.name, size: n.size, align: n.align, fields: n.fields }]) {
+        if (seen.has(st.name)) continue;
+        seen.add(st.name);
+        structs.push(st);
+      }
+    }
+    layout = { ...own(), structs };
+    layouts.set(type, layout);
+  }
+  return layout;
+}`,
   bounds: `export function checkBounds(name: string, size: number, view: DataView, offset: number): void {
   if (!(offset >= 0 && offset + size <= view.byteLength)) {
     throw new RangeError(\`\${name}: a record of \${size} bytes at offset \${offset} does not fit a view of \${view.byteLength} bytes\`);
@@ -103,6 +123,7 @@ export function emitTsRuntime(): string {
     '// The runtime shared by the modules generated into this directory (bounds and index checks, 64-bit',
     '// integers as numbers, UTF-8 text fields). Internal: import the generated classes, not these.',
   ];
+  lines.push('', "import type { RecordLayout, StructLayout } from '@mmbus/runtime';");
   for (const code of Object.values(HELPERS)) lines.push('', code);
   return lines.join('\n') + '\n';
 }

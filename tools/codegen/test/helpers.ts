@@ -76,7 +76,13 @@ export function tscStrict(dir: string, files: readonly string[]): RunResult {
     join(dir, 'tsconfig.json'),
     JSON.stringify({
       extends: join(repoDir, 'tsconfig.base.json'),
-      compilerOptions: { noEmit: true, ...STRICT_TS_OPTIONS, typeRoots: [join(repoDir, 'node_modules', '@types')] },
+      compilerOptions: {
+        noEmit: true,
+        ...STRICT_TS_OPTIONS,
+        typeRoots: [join(repoDir, 'node_modules', '@types')],
+        // generated modules import the RecordLayout type from @mmbus/runtime, as a user's project installs it
+        paths: { '@mmbus/runtime': [join(repoDir, 'packages', 'runtime', 'src', 'index.ts')] },
+      },
       files,
     }),
   );

@@ -2,6 +2,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { recordLayout } from '@mmbus/runtime/schema';
 import { emitCCommon, emitCHeader, emitTsModule, emitTsRuntime, loadSchemas } from '../src/index.ts';
 import { Aligned16, Axis, Vec3 } from './generated/ts/geometry.ts';
 import { Color, Deep, Edge, Text } from './generated/ts/tricky.ts';
@@ -26,13 +27,14 @@ describe('generated TypeScript', () => {
 
   it('imports only the runtime helpers it uses, from the one runtime module', () => {
     const geometry = readFileSync(join(genTs, 'geometry.ts'), 'utf8');
-    expect(geometry).toContain("import { checkBounds } from './_runtime.js';");
+    expect(geometry).toContain("import { checkBounds, layoutOf } from './_runtime.js';");
     for (const f of ['geometry.ts', 'tricky.ts']) {
       const text = readFileSync(join(genTs, f), 'utf8');
       expect(text).not.toMatch(/^(export )?function |^(const|let) /m); // no helper defined outside the runtime
     }
     const runtime = readFileSync(join(genTs, '_runtime.ts'), 'utf8');
     expect(runtime.match(/^export function \w+/gm)).toEqual([
+      'export function layoutOf',
       'export function checkBounds',
       'export function checkIndex',
       'export function checkArrayLength',
@@ -85,6 +87,27 @@ describe('generated TypeScript', () => {
     const c = emitCHeader(model.schemas[0]!);
     expect(c).toContain('#define K_TICK_KEY_OFFSET 8\n#define K_TICK_KEY_SIZE 2');
     expect(c).not.toContain('K_PLAIN_KEY');
+  });
+
+  it('carries its layout as plain data: static LAYOUT equals recordLayout() of the schema, for every struct', async () => {
+    const model = loadSchemas([join(corpusDir, 'geometry.fbs'), join(corpusDir, 'tricky.fbs')]);
+    let checked = 0;
+    for (const schema of model.schemas) {
+      const mod = (await import(join(genTs, `${schema.baseName}.ts`))) as Record<string, { LAYOUT?: unknown }>;
+      for (const d of schema.decls) {
+        if (d.kind !== 'struct') continue;
+        expect(mod[d.name]?.LAYOUT, d.fqn).toEqual(recordLayout(d));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(6);
+    // what a decoder reads off it: offsets, text capacity, enum values as exact decimal strings, nested layouts inline
+    const edge = Edge.LAYOUT.fields.find((f) => f.name === 'colors');
+    expect(edge?.type).toMatchObject({ kind: 'array', length: 2, elem: { kind: 'enum', name: 'corpus.Color' } });
+    const deep = Deep.LAYOUT.fields.find((f) => f.name === 'n');
+    expect(deep?.type.kind === 'struct' && deep.type.name).toBe('corpus.Nested');
+    expect(Deep.LAYOUT.structs.map((x) => x.name)).toContain('corpus.Nested');
+    expect(JSON.parse(JSON.stringify(Deep.LAYOUT))).toEqual(Deep.LAYOUT); // plain data: survives JSON
   });
 
   it('re-points a flyweight with wrap() and checks bounds', () => {

@@ -1,7 +1,7 @@
 // The layout fingerprint: FNV-1a 64 over a canonical text of the layout (see README.md). A struct's text
 // contains the whole text of each struct nested in it; it is hashed piece by piece, never built, and
 // the outputs print the short form (`layoutText`) where a nested struct is named, not expanded.
-import type { ElemType, FieldType, StructDef } from './model.js';
+import type { LayoutElem, RecordLayout, StructLayout } from '../layout.js';
 
 const MASK16 = 0xffff;
 
@@ -54,13 +54,25 @@ export function fnv1a64(text: string): bigint {
   return new Fnv1a64().update(text).digest();
 }
 
-/** The canonical text of `s` as text pieces and the nested structs whose canonical text goes between them. */
-type Layout = Pick<StructDef, 'fqn' | 'size' | 'align' | 'fields' | 'key'>;
+/**
+ * What the canonical text is made of: a resolved StructDef of the model is one, and so is a
+ * RecordLayout read from a file (canonOf): one text, one fingerprint for both.
+ */
+interface Layout {
+  readonly fqn: string;
+  readonly size: number;
+  readonly align: number;
+  readonly fields: readonly { readonly name: string; readonly offset: number; readonly size: number; readonly type: CanonType }[];
+  readonly key?: { readonly name: string } | undefined;
+}
+type CanonElem = { readonly kind: 'scalar'; readonly scalar: string } | { readonly kind: 'enum'; readonly def: { readonly fqn: string; readonly underlying: string } } | { readonly kind: 'struct'; readonly def: Layout };
+type CanonType = CanonElem | { readonly kind: 'array'; readonly elem: CanonElem; readonly length: number } | { readonly kind: 'text'; readonly length: number };
 
-function pieces(s: Layout): (string | StructDef)[] {
-  const out: (string | StructDef)[] = [];
+/** The canonical text of `s` as text pieces and the nested structs whose canonical text goes between them. */
+function pieces(s: Layout): (string | Layout)[] {
+  const out: (string | Layout)[] = [];
   let text = `struct ${s.fqn} size=${s.size} align=${s.align};`;
-  const elem = (t: ElemType): void => {
+  const elem = (t: CanonElem): void => {
     if (t.kind === 'scalar') text += t.scalar;
     else if (t.kind === 'enum') text += `enum ${t.def.fqn}:${t.def.underlying}`;
     else {
@@ -68,7 +80,7 @@ function pieces(s: Layout): (string | StructDef)[] {
       text = ')';
     }
   };
-  const type = (t: FieldType): void => {
+  const type = (t: CanonType): void => {
     if (t.kind === 'array') {
       text += '[';
       elem(t.elem);
@@ -89,10 +101,10 @@ function pieces(s: Layout): (string | StructDef)[] {
   return out;
 }
 
-const lengths = new WeakMap<StructDef, number>();
+const lengths = new WeakMap<Layout, number>();
 
 /** Length of the canonical text of a resolved struct (its nested structs' lengths are remembered). */
-export function canonicalLength(s: StructDef): number {
+export function canonicalLength(s: Layout): number {
   let n = lengths.get(s);
   if (n === undefined) {
     n = 0;
@@ -131,4 +143,30 @@ export function layoutFingerprint(s: Layout): bigint {
 
 export function hex64(v: bigint): string {
   return '0x' + v.toString(16).padStart(16, '0');
+}
+
+/** A RecordLayout in the shape the canonical text is made from (each nested struct converted once). */
+function canonOf(layout: RecordLayout): Layout {
+  const done = new Map<string, Layout>();
+  const elem = (e: LayoutElem): CanonElem => {
+    if (e.kind === 'scalar') return e;
+    if (e.kind === 'enum') return { kind: 'enum', def: { fqn: e.name, underlying: e.scalar } };
+    const def = done.get(e.name);
+    if (!def) throw new Error(`record layout: struct '${e.name}' is not declared before its use (checkRecordLayout refuses this)`);
+    return { kind: 'struct', def };
+  };
+  const struct = (s: StructLayout, key?: string): Layout => ({
+    fqn: s.name,
+    size: s.size,
+    align: s.align,
+    fields: s.fields.map((f) => ({ name: f.name, offset: f.offset, size: f.size, type: f.type.kind === 'array' ? { kind: 'array', elem: elem(f.type.elem), length: f.type.length } : f.type.kind === 'text' ? f.type : elem(f.type) })),
+    ...(key !== undefined ? { key: { name: key } } : {}),
+  });
+  for (const s of layout.structs) done.set(s.name, struct(s));
+  return struct(layout, layout.key);
+}
+
+/** The fingerprint of a RecordLayout: equal to its struct's fingerprint when it was made from the same layout (a channel's header checks it). */
+export function recordLayoutFingerprint(layout: RecordLayout): bigint {
+  return layoutFingerprint(canonOf(layout));
 }

@@ -18,6 +18,12 @@ typedef int8_t corpus_geo_Axis;
 #define CORPUS_GEO_VEC3_SIZE 12
 #define CORPUS_GEO_VEC3_ALIGN 4
 #define CORPUS_GEO_VEC3_FINGERPRINT UINT64_C(0x7225d6df67536e93)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = CORPUS_GEO_VEC3_LAYOUT, layout_size = sizeof CORPUS_GEO_VEC3_LAYOUT - 1 */
+#define CORPUS_GEO_VEC3_LAYOUT \
+  "{\"name\":\"corpus.geo.Vec3\",\"size\":12,\"align\":4,\"fields\":[{\"name\":\"x\",\"offset\":0,\"size\":4,\"type\":{\"kin" \
+  "d\":\"scalar\",\"scalar\":\"float32\"}},{\"name\":\"y\",\"offset\":4,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"f" \
+  "loat32\"}},{\"name\":\"z\",\"offset\":8,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}}],\"structs\":[]" \
+  "}"
 
 /**
  * A 12-byte vector, 4-byte aligned.
@@ -40,6 +46,11 @@ MMBUS_STATIC_ASSERT(offsetof(corpus_geo_Vec3, z) == 8, "corpus_geo_Vec3.z: offse
 #define CORPUS_GEO_ALIGNED16_SIZE 16
 #define CORPUS_GEO_ALIGNED16_ALIGN 16
 #define CORPUS_GEO_ALIGNED16_FINGERPRINT UINT64_C(0xa464d52c40a7bffb)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = CORPUS_GEO_ALIGNED16_LAYOUT, layout_size = sizeof CORPUS_GEO_ALIGNED16_LAYOUT - 1 */
+#define CORPUS_GEO_ALIGNED16_LAYOUT \
+  "{\"name\":\"corpus.geo.Aligned16\",\"size\":16,\"align\":16,\"fields\":[{\"name\":\"a\",\"offset\":0,\"size\":1,\"type\"" \
+  ":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"b\",\"offset\":8,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar" \
+  "\":\"float64\"}}],\"structs\":[]}"
 
 /**
  * One byte then a double: 7 bytes of padding inside, raised to 16-byte alignment.

@@ -28,6 +28,15 @@ typedef uint64_t corpus_UBig;
 #define CORPUS_MIXED_SIZE 48
 #define CORPUS_MIXED_ALIGN 8
 #define CORPUS_MIXED_FINGERPRINT UINT64_C(0xbde902e0ffffb94d)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = CORPUS_MIXED_LAYOUT, layout_size = sizeof CORPUS_MIXED_LAYOUT - 1 */
+#define CORPUS_MIXED_LAYOUT \
+  "{\"name\":\"corpus.Mixed\",\"size\":48,\"align\":8,\"fields\":[{\"name\":\"a\",\"offset\":0,\"size\":1,\"type\":{\"kind\":" \
+  "\"scalar\",\"scalar\":\"bool\"}},{\"name\":\"b\",\"offset\":8,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int64\"}" \
+  "},{\"name\":\"c\",\"offset\":16,\"size\":2,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int16\"}},{\"name\":\"d\",\"offset\":1" \
+  "8,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"e\",\"offset\":20,\"size\":4,\"type\":{\"kind" \
+  "\":\"scalar\",\"scalar\":\"int32\"}},{\"name\":\"f\",\"offset\":24,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int" \
+  "8\"}},{\"name\":\"g\",\"offset\":32,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float64\"}},{\"name\":\"h\",\"offs" \
+  "et\":40,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}}],\"structs\":[]}"
 
 /**
  * Widths in the worst order.
@@ -187,6 +196,44 @@ static inline const char *corpus_Text_get_s(const corpus_Text *m, size_t *len) {
 #define CORPUS_DEEP_SIZE 512
 #define CORPUS_DEEP_ALIGN 16
 #define CORPUS_DEEP_FINGERPRINT UINT64_C(0xa5b20b1a35b26deb)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = CORPUS_DEEP_LAYOUT, layout_size = sizeof CORPUS_DEEP_LAYOUT - 1 */
+#define CORPUS_DEEP_LAYOUT \
+  "{\"name\":\"corpus.Deep\",\"size\":512,\"align\":16,\"fields\":[{\"name\":\"n\",\"offset\":0,\"size\":64,\"type\":{\"kind" \
+  "\":\"struct\",\"name\":\"corpus.Nested\"}},{\"name\":\"arr\",\"offset\":64,\"size\":240,\"type\":{\"kind\":\"array\",\"ele" \
+  "m\":{\"kind\":\"struct\",\"name\":\"corpus.Arrays\"},\"length\":2}},{\"name\":\"f\",\"offset\":304,\"size\":8,\"type\":{\"" \
+  "kind\":\"struct\",\"name\":\"corpus.Forced\"}},{\"name\":\"t\",\"offset\":312,\"size\":64,\"type\":{\"kind\":\"struct\",\"" \
+  "name\":\"corpus.Text\"}},{\"name\":\"ts\",\"offset\":376,\"size\":128,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"st" \
+  "ruct\",\"name\":\"corpus.Text\"},\"length\":2}}],\"structs\":[{\"name\":\"corpus.geo.Vec3\",\"size\":12,\"align\":4,\"" \
+  "fields\":[{\"name\":\"x\",\"offset\":0,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}},{\"name\":\"y\",\"o" \
+  "ffset\":4,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}},{\"name\":\"z\",\"offset\":8,\"size\":4,\"type" \
+  "\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}}]},{\"name\":\"corpus.geo.Aligned16\",\"size\":16,\"align\":16,\"field" \
+  "s\":[{\"name\":\"a\",\"offset\":0,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"b\",\"offset\":" \
+  "8,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float64\"}}]},{\"name\":\"corpus.Nested\",\"size\":64,\"align\":" \
+  "16,\"fields\":[{\"name\":\"tag\",\"offset\":0,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"p" \
+  "os\",\"offset\":4,\"size\":12,\"type\":{\"kind\":\"struct\",\"name\":\"corpus.geo.Vec3\"}},{\"name\":\"flag\",\"offset\":" \
+  "16,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"bool\"}},{\"name\":\"al\",\"offset\":32,\"size\":16,\"type\":{\"ki" \
+  "nd\":\"struct\",\"name\":\"corpus.geo.Aligned16\"}},{\"name\":\"last\",\"offset\":48,\"size\":2,\"type\":{\"kind\":\"sca" \
+  "lar\",\"scalar\":\"uint16\"}}]},{\"name\":\"corpus.Arrays\",\"size\":120,\"align\":8,\"fields\":[{\"name\":\"flags\",\"o" \
+  "ffset\":0,\"size\":3,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"scalar\",\"scalar\":\"bool\"},\"length\":3}},{\"nam" \
+  "e\":\"colors\",\"offset\":4,\"size\":6,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"enum\",\"name\":\"corpus.Color\",\"" \
+  "scalar\":\"uint16\",\"values\":[{\"name\":\"None\",\"value\":\"0\"},{\"name\":\"Red\",\"value\":\"1\"},{\"name\":\"Green\",\"v" \
+  "alue\":\"2\"},{\"name\":\"Blue\",\"value\":\"1024\"}]},\"length\":3}},{\"name\":\"pts\",\"offset\":12,\"size\":48,\"type\":" \
+  "{\"kind\":\"array\",\"elem\":{\"kind\":\"struct\",\"name\":\"corpus.geo.Vec3\"},\"length\":4}},{\"name\":\"longs\",\"offs" \
+  "et\":64,\"size\":16,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"scalar\",\"scalar\":\"int64\"},\"length\":2}},{\"nam" \
+  "e\":\"ulongs\",\"offset\":80,\"size\":16,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"scalar\",\"scalar\":\"uint64\"}," \
+  "\"length\":2}},{\"name\":\"small\",\"offset\":96,\"size\":5,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"scalar\",\"sc" \
+  "alar\":\"int8\"},\"length\":5}},{\"name\":\"d\",\"offset\":104,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float" \
+  "64\"}},{\"name\":\"axes\",\"offset\":112,\"size\":2,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"enum\",\"name\":\"corp" \
+  "us.geo.Axis\",\"scalar\":\"int8\",\"values\":[{\"name\":\"X\",\"value\":\"-1\"},{\"name\":\"Y\",\"value\":\"0\"},{\"name\":\"Z" \
+  "\",\"value\":\"1\"}]},\"length\":2}}]},{\"name\":\"corpus.Forced\",\"size\":8,\"align\":8,\"fields\":[{\"name\":\"x\",\"of" \
+  "fset\":0,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"y\",\"offset\":2,\"size\":2,\"type\":{" \
+  "\"kind\":\"scalar\",\"scalar\":\"uint16\"}}]},{\"name\":\"corpus.Text\",\"size\":64,\"align\":8,\"fields\":[{\"name\":\"s" \
+  "\",\"offset\":0,\"size\":7,\"type\":{\"kind\":\"text\",\"length\":7}},{\"name\":\"n\",\"offset\":8,\"size\":4,\"type\":{\"ki" \
+  "nd\":\"scalar\",\"scalar\":\"uint32\"}},{\"name\":\"big\",\"offset\":16,\"size\":8,\"type\":{\"kind\":\"enum\",\"name\":\"co" \
+  "rpus.Big\",\"scalar\":\"int64\",\"values\":[{\"name\":\"Min\",\"value\":\"-9223372036854775808\"},{\"name\":\"Zero\",\"v" \
+  "alue\":\"0\"},{\"name\":\"Max\",\"value\":\"9223372036854775807\"}]}},{\"name\":\"ub\",\"offset\":24,\"size\":8,\"type\":" \
+  "{\"kind\":\"enum\",\"name\":\"corpus.UBig\",\"scalar\":\"uint64\",\"values\":[{\"name\":\"A\",\"value\":\"0\"},{\"name\":\"Hu" \
+  "ge\",\"value\":\"18446744073709551615\"}]}}]}]}"
 #define CORPUS_DEEP_ARR_LENGTH 2
 #define CORPUS_DEEP_TS_LENGTH 2
 
@@ -212,6 +259,24 @@ MMBUS_STATIC_ASSERT(offsetof(corpus_Deep, ts) == 376, "corpus_Deep.ts: offset di
 #define CORPUS_SPELLINGS_SIZE 96
 #define CORPUS_SPELLINGS_ALIGN 8
 #define CORPUS_SPELLINGS_FINGERPRINT UINT64_C(0x63eabf02637cf084)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = CORPUS_SPELLINGS_LAYOUT, layout_size = sizeof CORPUS_SPELLINGS_LAYOUT - 1 */
+#define CORPUS_SPELLINGS_LAYOUT \
+  "{\"name\":\"corpus.Spellings\",\"size\":96,\"align\":8,\"fields\":[{\"name\":\"a\",\"offset\":0,\"size\":1,\"type\":{\"ki" \
+  "nd\":\"scalar\",\"scalar\":\"int8\"}},{\"name\":\"b\",\"offset\":1,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uin" \
+  "t8\"}},{\"name\":\"c\",\"offset\":2,\"size\":2,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int16\"}},{\"name\":\"d\",\"offset" \
+  "\":4,\"size\":2,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint16\"}},{\"name\":\"e\",\"offset\":8,\"size\":4,\"type\":{\"ki" \
+  "nd\":\"scalar\",\"scalar\":\"int32\"}},{\"name\":\"f\",\"offset\":12,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"u" \
+  "int32\"}},{\"name\":\"g\",\"offset\":16,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int64\"}},{\"name\":\"h\",\"of" \
+  "fset\":24,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint64\"}},{\"name\":\"i\",\"offset\":32,\"size\":4,\"type" \
+  "\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}},{\"name\":\"j\",\"offset\":40,\"size\":8,\"type\":{\"kind\":\"scalar\",\"sc" \
+  "alar\":\"float64\"}},{\"name\":\"k\",\"offset\":48,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int8\"}},{\"name\"" \
+  ":\"l\",\"offset\":49,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"m\",\"offset\":50,\"size\":" \
+  "2,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int16\"}},{\"name\":\"n\",\"offset\":52,\"size\":2,\"type\":{\"kind\":\"scalar" \
+  "\",\"scalar\":\"uint16\"}},{\"name\":\"o\",\"offset\":56,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int32\"}},{\"" \
+  "name\":\"p\",\"offset\":60,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint32\"}},{\"name\":\"q\",\"offset\":64,\"" \
+  "size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int64\"}},{\"name\":\"r\",\"offset\":72,\"size\":8,\"type\":{\"kind\":\"" \
+  "scalar\",\"scalar\":\"uint64\"}},{\"name\":\"s\",\"offset\":80,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float" \
+  "32\"}},{\"name\":\"t\",\"offset\":88,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float64\"}}],\"structs\":[]}"
 
 /**
  * Every scalar spelling.
@@ -272,6 +337,42 @@ MMBUS_STATIC_ASSERT(offsetof(corpus_Spellings, t) == 88, "corpus_Spellings.t: of
 #define CORPUS_EDGE_SIZE 256
 #define CORPUS_EDGE_ALIGN 16
 #define CORPUS_EDGE_FINGERPRINT UINT64_C(0x2398459ee0fded25)
+/* The record layout description (docs/format.md §13): mmbus_options_t layout = CORPUS_EDGE_LAYOUT, layout_size = sizeof CORPUS_EDGE_LAYOUT - 1 */
+#define CORPUS_EDGE_LAYOUT \
+  "{\"name\":\"corpus.Edge\",\"size\":256,\"align\":16,\"fields\":[{\"name\":\"b\",\"offset\":0,\"size\":1,\"type\":{\"kind\"" \
+  ":\"scalar\",\"scalar\":\"bool\"}},{\"name\":\"i8\",\"offset\":1,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int8\"" \
+  "}},{\"name\":\"u8\",\"offset\":2,\"size\":1,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"i16\",\"offset" \
+  "\":4,\"size\":2,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int16\"}},{\"name\":\"u16\",\"offset\":6,\"size\":2,\"type\":{\"k" \
+  "ind\":\"scalar\",\"scalar\":\"uint16\"}},{\"name\":\"i32\",\"offset\":8,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\"" \
+  ":\"int32\"}},{\"name\":\"u32\",\"offset\":12,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint32\"}},{\"name\":\"i" \
+  "64\",\"offset\":16,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"int64\"}},{\"name\":\"u64\",\"offset\":24,\"size\"" \
+  ":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"uint64\"}},{\"name\":\"f32\",\"offset\":32,\"size\":4,\"type\":{\"kind\":\"sc" \
+  "alar\",\"scalar\":\"float32\"}},{\"name\":\"f64\",\"offset\":40,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"floa" \
+  "t64\"}},{\"name\":\"color\",\"offset\":48,\"size\":2,\"type\":{\"kind\":\"enum\",\"name\":\"corpus.Color\",\"scalar\":\"ui" \
+  "nt16\",\"values\":[{\"name\":\"None\",\"value\":\"0\"},{\"name\":\"Red\",\"value\":\"1\"},{\"name\":\"Green\",\"value\":\"2\"}," \
+  "{\"name\":\"Blue\",\"value\":\"1024\"}]}},{\"name\":\"big\",\"offset\":56,\"size\":8,\"type\":{\"kind\":\"enum\",\"name\":\"c" \
+  "orpus.Big\",\"scalar\":\"int64\",\"values\":[{\"name\":\"Min\",\"value\":\"-9223372036854775808\"},{\"name\":\"Zero\",\"" \
+  "value\":\"0\"},{\"name\":\"Max\",\"value\":\"9223372036854775807\"}]}},{\"name\":\"ub\",\"offset\":64,\"size\":8,\"type\"" \
+  ":{\"kind\":\"enum\",\"name\":\"corpus.UBig\",\"scalar\":\"uint64\",\"values\":[{\"name\":\"A\",\"value\":\"0\"},{\"name\":\"H" \
+  "uge\",\"value\":\"18446744073709551615\"}]}},{\"name\":\"axis\",\"offset\":72,\"size\":1,\"type\":{\"kind\":\"enum\",\"n" \
+  "ame\":\"corpus.geo.Axis\",\"scalar\":\"int8\",\"values\":[{\"name\":\"X\",\"value\":\"-1\"},{\"name\":\"Y\",\"value\":\"0\"}," \
+  "{\"name\":\"Z\",\"value\":\"1\"}]}},{\"name\":\"pos\",\"offset\":76,\"size\":12,\"type\":{\"kind\":\"struct\",\"name\":\"corp" \
+  "us.geo.Vec3\"}},{\"name\":\"al\",\"offset\":96,\"size\":16,\"type\":{\"kind\":\"struct\",\"name\":\"corpus.geo.Aligned" \
+  "16\"}},{\"name\":\"pts\",\"offset\":112,\"size\":24,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"struct\",\"name\":\"co" \
+  "rpus.geo.Vec3\"},\"length\":2}},{\"name\":\"longs\",\"offset\":136,\"size\":16,\"type\":{\"kind\":\"array\",\"elem\":{\"" \
+  "kind\":\"scalar\",\"scalar\":\"int64\"},\"length\":2}},{\"name\":\"ulongs\",\"offset\":152,\"size\":16,\"type\":{\"kind\"" \
+  ":\"array\",\"elem\":{\"kind\":\"scalar\",\"scalar\":\"uint64\"},\"length\":2}},{\"name\":\"flags\",\"offset\":168,\"size\"" \
+  ":2,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"scalar\",\"scalar\":\"bool\"},\"length\":2}},{\"name\":\"colors\",\"of" \
+  "fset\":170,\"size\":4,\"type\":{\"kind\":\"array\",\"elem\":{\"kind\":\"enum\",\"name\":\"corpus.Color\",\"scalar\":\"uint" \
+  "16\",\"values\":[{\"name\":\"None\",\"value\":\"0\"},{\"name\":\"Red\",\"value\":\"1\"},{\"name\":\"Green\",\"value\":\"2\"},{\"" \
+  "name\":\"Blue\",\"value\":\"1024\"}]},\"length\":2}},{\"name\":\"text\",\"offset\":174,\"size\":16,\"type\":{\"kind\":\"te" \
+  "xt\",\"length\":16}},{\"name\":\"short_text\",\"offset\":190,\"size\":4,\"type\":{\"kind\":\"text\",\"length\":4}}],\"st" \
+  "ructs\":[{\"name\":\"corpus.geo.Vec3\",\"size\":12,\"align\":4,\"fields\":[{\"name\":\"x\",\"offset\":0,\"size\":4,\"typ" \
+  "e\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}},{\"name\":\"y\",\"offset\":4,\"size\":4,\"type\":{\"kind\":\"scalar\",\"sc" \
+  "alar\":\"float32\"}},{\"name\":\"z\",\"offset\":8,\"size\":4,\"type\":{\"kind\":\"scalar\",\"scalar\":\"float32\"}}]},{\"n" \
+  "ame\":\"corpus.geo.Aligned16\",\"size\":16,\"align\":16,\"fields\":[{\"name\":\"a\",\"offset\":0,\"size\":1,\"type\":{\"" \
+  "kind\":\"scalar\",\"scalar\":\"uint8\"}},{\"name\":\"b\",\"offset\":8,\"size\":8,\"type\":{\"kind\":\"scalar\",\"scalar\":\"" \
+  "float64\"}}]}]}"
 #define CORPUS_EDGE_PTS_LENGTH 2
 #define CORPUS_EDGE_LONGS_LENGTH 2
 #define CORPUS_EDGE_ULONGS_LENGTH 2

@@ -2,6 +2,29 @@
 // The runtime shared by the modules generated into this directory (bounds and index checks, 64-bit
 // integers as numbers, UTF-8 text fields). Internal: import the generated classes, not these.
 
+import type { RecordLayout, StructLayout } from '@mmbus/runtime';
+
+const layouts = new WeakMap<object, RecordLayout>();
+
+/** A generated class's LAYOUT: its own part, then every struct nested in it once (innermost first), built on first use. */
+export function layoutOf(type: object, own: () => Omit<RecordLayout, 'structs'>, nested: () => readonly { readonly LAYOUT: RecordLayout }[]): RecordLayout {
+  let layout = layouts.get(type);
+  if (layout === undefined) {
+    const structs: StructLayout[] = [];
+    const seen = new Set<string>();
+    for (const { LAYOUT: n } of nested()) {
+      for (const st of [...n.structs, { name: n.name, size: n.size, align: n.align, fields: n.fields }]) {
+        if (seen.has(st.name)) continue;
+        seen.add(st.name);
+        structs.push(st);
+      }
+    }
+    layout = { ...own(), structs };
+    layouts.set(type, layout);
+  }
+  return layout;
+}
+
 export function checkBounds(name: string, size: number, view: DataView, offset: number): void {
   if (!(offset >= 0 && offset + size <= view.byteLength)) {
     throw new RangeError(`${name}: a record of ${size} bytes at offset ${offset} does not fit a view of ${view.byteLength} bytes`);
