@@ -154,7 +154,7 @@ try {
   if (args.web) {
     const { startGateway } = await import('@mmbus/web');
     while (!existsSync(join(dir, 'points.db'))) await new Promise((r) => setTimeout(r, 20));
-    gateway = await startGateway({ dir, port: webPort, schemas: [join(root, 'schemas', 'point.fbs')] });
+    gateway = await startGateway({ dir, port: webPort }); // the collector's channel describes its records
     console.log(bold(`live page: ${gateway.url}?channel=points&keys=0-19,105000-105009,209990-209999`) + dim(` (the demo runs ${duration} s; Ctrl-C stops it)`));
   }
   const h = await host.exited;

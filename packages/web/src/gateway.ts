@@ -7,16 +7,16 @@
 // fresher frames; the bus and the other clients never wait for it.
 import { timingSafeEqual } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { checkChannelName, inspectChannel } from '@mmbus/core';
-import { MmbusError } from '@mmbus/runtime';
+import { MmbusError, recordDecoder } from '@mmbus/runtime';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-import { recordDecoder } from './browser/decode.js';
 import {
   CLOSE,
   FRAME,
@@ -82,6 +82,8 @@ const STATIC_TYPES: Record<string, string> = {
 };
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** @mmbus/runtime's dist/: the browser client decodes records with its recordDecoder (the page's import map points here). */
+const runtimeDist = dirname(createRequire(import.meta.url).resolve('@mmbus/runtime'));
 
 const fail = (code: string, errno: number, message: string): MmbusError => new MmbusError(code as MmbusError['code'], errno, message);
 
@@ -297,6 +299,7 @@ export class Gateway {
     if (path === '/' || path === '/index.html') file = join(packageRoot, 'static', 'index.html');
     else if (/^\/[a-z0-9-]+\.css$/.test(path)) file = join(packageRoot, 'static', path.slice(1));
     else if (/^\/lib\/[a-z0-9-]+\.js$/.test(path)) file = join(packageRoot, 'dist', 'browser', path.slice('/lib/'.length));
+    else if (/^\/lib\/runtime\/(schema\/)?[a-z0-9-]+\.js$/.test(path)) file = join(runtimeDist, path.slice('/lib/runtime/'.length));
     let body: Buffer | null = null;
     if (file) {
       try {
@@ -383,7 +386,7 @@ export class Gateway {
   }
 
   private send(c: Connection, m: ServerMessage): void {
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(m));
+    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(m, jsonSafe));
   }
 
   private sendError(c: Connection, err: unknown, id: RequestId | undefined, channel?: string): void {
@@ -569,6 +572,8 @@ export class Gateway {
   private typeOf(name: string): { type: ServedType; keyCount: number } {
     const insp = inspectChannel(name, this.dir);
     try {
+      const described = insp.layout; // self-describing channel: its file says how to read its records
+      if (described) return { type: this.registry.described(described, insp.info.fingerprint), keyCount: insp.info.keyCount };
       const t = this.registry.find(insp.info.schemaName, insp.info.fingerprint);
       if (!t) throw fail('MMBUS_E_SCHEMA', -10, `channel '${name}' holds ${insp.info.schemaName} (${hex64(insp.info.fingerprint)}): ${this.registry.describe(insp.info.schemaName)}`);
       return { type: t, keyCount: insp.info.keyCount };
@@ -600,7 +605,7 @@ export class Gateway {
             capacity: i.capacity,
             policy: i.policy,
             keyCount: i.keyCount,
-            known: this.registry.find(i.schemaName, i.fingerprint) !== undefined,
+            known: insp.layout !== undefined || this.registry.find(i.schemaName, i.fingerprint) !== undefined,
           });
         } finally {
           insp.close();
@@ -762,7 +767,7 @@ export class Gateway {
   private decoder(t: ServedType): (v: DataView, o: number) => Record<string, unknown> {
     let d = this.decoders.get(t);
     if (!d) {
-      d = recordDecoder(t.layout, { json: true }) as (v: DataView, o: number) => Record<string, unknown>;
+      d = recordDecoder(t.layout, { int64: 'json' });
       this.decoders.set(t, d);
     }
     return d;
@@ -899,6 +904,11 @@ export class Gateway {
       })),
     };
   }
+}
+
+/** NaN and ±Infinity (JSON has no such numbers: JSON.stringify would make them null) as strings. */
+function jsonSafe(_key: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);

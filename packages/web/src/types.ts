@@ -1,10 +1,8 @@
-// The record types a gateway can serve: generated message classes (their static LAYOUT) and structs of
-// schema files read at start (@mmbus/runtime/schema). A channel is served when its header's schema name
-// and fingerprint match one of them.
+// The record types a gateway can serve: the layout a channel file carries (self-describing channels),
+// else generated message classes (their static LAYOUT) and structs of schema files read at start
+// (@mmbus/runtime/schema), matched by the header's schema name and fingerprint.
 import type { MessageType, RecordView } from '@mmbus/core';
-import { MmbusError } from '@mmbus/runtime';
-
-import { layoutEnd, type RecordLayout } from './browser/decode.js';
+import { layoutEnd, MmbusError, type RecordLayout } from '@mmbus/runtime';
 
 /** A generated message class as mmbus-codegen emits it: with its layout as plain data. */
 export interface GeneratedType extends MessageType<RecordView> {
@@ -84,8 +82,7 @@ export class TypeRegistry {
   /** Every struct of the schema files (and their includes). */
   async addSchemaFiles(files: readonly string[]): Promise<void> {
     if (files.length === 0) return;
-    const { loadSchemas, SchemaError, formatDiagnostic } = await import('@mmbus/runtime/schema');
-    const { recordLayout } = await import('./schema-layout.js');
+    const { loadSchemas, recordLayout, SchemaError, formatDiagnostic } = await import('@mmbus/runtime/schema');
     let model;
     try {
       model = loadSchemas([...files]);
@@ -103,6 +100,16 @@ export class TypeRegistry {
         this.add(served(cls, layout, schema.path));
       }
     }
+  }
+
+  /** The type of a channel whose file describes its records (checked by core against its header). */
+  described(layout: RecordLayout, fingerprint: bigint): ServedType {
+    const known = this.find(layout.name, fingerprint);
+    if (known) return known;
+    const kf = layout.key === undefined ? undefined : layout.fields.find((f) => f.name === layout.key);
+    const t = served(schemaClass(layout, fingerprint, kf ? { offset: kf.offset, size: kf.size } : undefined), layout, 'the channel file');
+    this.add(t);
+    return t;
   }
 
   /** The type of a channel's header, or undefined when the gateway was given none with that name and fingerprint. */

@@ -173,16 +173,36 @@ describe('ask', () => {
     ch.close();
   });
 
-  it('json format: the same records decoded by the gateway (64-bit integers as strings)', async () => {
-    const ch = openChannel('points', PointUpdate, { dir, keys: KEYS, policy: 'overwrite' });
-    ch.publish({ ...point(9, 0.25), timestampNs: 2n ** 63n + 5n });
-    g = await gateway(dir);
-    const client = await connect(g, { format: 'json' });
+  it('a channel that describes its records is served with no type or schema given', async () => {
+    const ch = openChannel('points', PointUpdate, { dir, keys: 10 });
+    ch.publish(point(3, 0.5));
+    g = await gateway(dir, { schemas: [] });
+    const client = await connect(g);
+    expect(await client.list()).toMatchObject([{ name: 'points', schema: 'mmbus.PointUpdate', keyCount: 10, known: true }]);
     let got: DecodedRecord | null = null;
     client.channel('points').onValues = (rs) => (got = rs[0] ?? null);
-    await client.channel('points').ask(9);
+    await client.channel('points').ask(3);
     await until(() => got !== null, 'the value');
-    expect(got).toEqual({ timestamp_ns: (2n ** 63n + 5n).toString(), value: 0.25, point_id: 9, device_id: 0, quality: 'Good', tag: 'p9' });
+    expect(got).toEqual({ timestamp_ns: 3n, value: 0.5, point_id: 3, device_id: 0, quality: 'Good', tag: 'p3' });
+    client.close();
+    ch.close();
+  });
+
+  it('json format: the same records decoded by the gateway (64-bit integers exact, NaN as a string)', async () => {
+    const ch = openChannel('points', PointUpdate, { dir, keys: KEYS, policy: 'overwrite' });
+    ch.publish({ ...point(9, 0.25), timestampNs: 2n ** 63n + 5n });
+    ch.publish({ ...point(8, NaN), timestampNs: 7n });
+    g = await gateway(dir);
+    const client = await connect(g, { format: 'json' });
+    const got: DecodedRecord[] = [];
+    client.channel('points').onValues = (rs) => got.push(...rs);
+    await client.channel('points').ask([8, 9]);
+    await until(() => got.length === 2, 'the values');
+    // exact 64-bit integers: numbers when safe, else strings of digits; NaN as a string (JSON has none)
+    expect(got).toEqual([
+      { timestamp_ns: 7, value: 'NaN', point_id: 8, device_id: 0, quality: 'Good', tag: 'p8' },
+      { timestamp_ns: (2n ** 63n + 5n).toString(), value: 0.25, point_id: 9, device_id: 0, quality: 'Good', tag: 'p9' },
+    ]);
     client.close();
     ch.close();
   });

@@ -144,8 +144,8 @@ describe('requests', () => {
     c.ws.close();
   });
 
-  it('a channel of an unknown schema is refused with MMBUS_E_SCHEMA naming it', async () => {
-    openChannel('points', PointUpdate, { dir, keys: 10 }).close();
+  it('a channel that does not describe its records, of a schema the gateway was not given, is refused with MMBUS_E_SCHEMA naming it', async () => {
+    openChannel('points', PointUpdate, { dir, keys: 10, describe: false }).close();
     g = await gateway(dir, { schemas: [] });
     const client = await connect(g);
     await expect(client.channel('points').ask(1)).rejects.toMatchObject({ code: 'MMBUS_E_SCHEMA', message: expect.stringContaining('mmbus.PointUpdate') });

@@ -57,7 +57,7 @@ function lines(proc: ChildProcess, on: (line: string) => void): void {
 
 async function gatewayRole(): Promise<void> {
   const { startGateway } = await import('@mmbus/web');
-  const g = await startGateway({ dir: opts.dir!, port: 0, schemas: [join(root, 'schemas/point.fbs')] });
+  const g = await startGateway({ dir: opts.dir!, port: 0 }); // the collector's channel describes its records
   process.stdout.write(`${JSON.stringify({ port: g.port })}\n`);
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'cpu') {

@@ -24,8 +24,8 @@ export async function serveCommand(dirArg: string | undefined, opts: ServeOption
       dir,
       host: opts.host,
       port: opts.port,
-      // the generated classes that carry their layout (mmbus-codegen emits a static LAYOUT)
-      types: (MESSAGE_TYPES as readonly GeneratedType[]).filter((t) => t.LAYOUT !== undefined),
+      // channels that describe their records need no type; these serve the others of this repo's schemas
+      types: MESSAGE_TYPES as readonly GeneratedType[],
       schemas: opts.schema ?? [],
       ...(token ? { token } : {}),
       ...(opts.fps !== undefined ? { fps: opts.fps } : {}),

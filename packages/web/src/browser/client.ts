@@ -5,9 +5,10 @@
 //   points.onValues = (records) => { for (const r of records) show(r.point_id, r.value); };
 //   await points.ask([{ from: 0, to: 100 }, 4711]);
 //
-// Records arrive as plain objects with the schema's field names (see decode.ts). Runs in Node too
+// Records arrive as plain objects with the schema's field names, decoded by @mmbus/runtime's recordDecoder. Runs in Node too
 // (give the `ws` package's WebSocket as options.WebSocket where there is no global one).
-import { recordDecoder, type DecodedRecord, type RecordLayout } from './decode.js';
+import { recordDecoder, type RecordLayout } from '@mmbus/runtime';
+
 import {
   FRAME,
   HEADER_BYTES,
@@ -23,7 +24,10 @@ import {
   type WireFormat,
 } from './protocol.js';
 
-export type { DecodedRecord, FieldValue, RecordLayout } from './decode.js';
+export type { RecordLayout } from '@mmbus/runtime';
+
+/** A decoded record: its fields by schema name (see recordDecoder of @mmbus/runtime). */
+export type DecodedRecord = Record<string, unknown>;
 export * from './protocol.js';
 
 /** What the client needs of a WebSocket (the browser's, or the `ws` package's). */

@@ -1,7 +1,7 @@
 // The page the gateway serves at /: pick a channel, type or paste point ids and ranges, watch their
 // live values (changed cells flash); a heat map of every key's recent changes and a chart of the
 // channel's rate and its subscribers' lag. No framework: a few DOM nodes updated in place.
-import { GatewayError, MmbusWebClient, type DecodedRecord, type FieldValue, type RemoteChannel } from './client.js';
+import { GatewayError, MmbusWebClient, type DecodedRecord, type RemoteChannel } from './client.js';
 import type { ChannelSummary, KeyRange, OpenMessage, StatsMessage } from './protocol.js';
 
 /** Rows shown at most (the keys asked beyond them are still watched, not drawn). */
@@ -53,7 +53,7 @@ function expand(spec: (number | KeyRange)[]): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
-function show(v: FieldValue): string {
+function show(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(8).replace(/\.?0+$/, '');
   if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
   if (typeof v === 'object') return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
@@ -61,7 +61,7 @@ function show(v: FieldValue): string {
 }
 
 /** The exact value, for tests and copy-paste: numbers with every digit, bigints as digits. */
-function exact(v: FieldValue): string {
+function exact(v: unknown): string {
   return typeof v === 'object' ? show(v) : String(v);
 }
 
@@ -143,7 +143,7 @@ function tailRow(r: DecodedRecord, time: number): void {
   for (const f of fields) {
     const td = tr.insertCell();
     td.dataset['field'] = f;
-    td.textContent = show(r[f] as FieldValue);
+    td.textContent = show(r[f]);
   }
   const t = tr.insertCell();
   t.className = 'time';

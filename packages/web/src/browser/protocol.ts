@@ -2,7 +2,7 @@
 // WebSocket. Requests and replies are JSON text frames; data comes in binary frames (records as they
 // lie in the channel, the layout sent once) or, for clients that ask for it, JSON text frames.
 // Shared by the gateway (Node) and the browser client: no Node or DOM API here.
-import type { RecordLayout } from './decode.js';
+import type { RecordLayout } from '@mmbus/runtime';
 
 /** Bumped on any change a client could notice. */
 export const PROTOCOL_VERSION = 1;
@@ -178,7 +178,7 @@ export interface DroppedMessage {
   message: string;
 }
 
-/** JSON format: the data frames as text. Records are objects (see decode.ts: 64-bit integers as strings). */
+/** JSON format: the data frames as text. Records are objects (64-bit integers as numbers when exact, else strings of digits). */
 export interface JsonValuesMessage {
   op: 'values';
   sid: number;
