@@ -1,18 +1,9 @@
 // The resolved schema model: types, layouts and fingerprints, shared by both emitters.
+import { LAYOUT_SCALAR_SIZE, type LayoutScalar } from '../layout.js';
 import type { Pos } from './diagnostics.js';
 
-export type ScalarKind =
-  | 'bool'
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'float32'
-  | 'float64';
+/** A scalar's canonical name: the same names as a RecordLayout's scalars. */
+export type ScalarKind = LayoutScalar;
 
 /** Every FlatBuffers spelling of a scalar, mapped to its canonical name. */
 export const SCALAR_SPELLINGS: Readonly<Record<string, ScalarKind>> = {
@@ -39,19 +30,7 @@ export const SCALAR_SPELLINGS: Readonly<Record<string, ScalarKind>> = {
   float64: 'float64',
 };
 
-export const SCALAR_SIZE: Readonly<Record<ScalarKind, number>> = {
-  bool: 1,
-  int8: 1,
-  uint8: 1,
-  int16: 2,
-  uint16: 2,
-  int32: 4,
-  uint32: 4,
-  int64: 8,
-  uint64: 8,
-  float32: 4,
-  float64: 8,
-};
+export const SCALAR_SIZE: Readonly<Record<ScalarKind, number>> = LAYOUT_SCALAR_SIZE;
 
 export const isInteger = (k: ScalarKind): boolean => k !== 'bool' && k !== 'float32' && k !== 'float64';
 export const is64 = (k: ScalarKind): boolean => k === 'int64' || k === 'uint64';
