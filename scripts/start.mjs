@@ -9,6 +9,10 @@
 // was lost. Builds what is missing first; works in a temporary directory that it removes.
 //
 //   npm start -- [--points 210000] [--devices 70] [--rate 50000] [--duration 3] [--capacity 65536]
+//                [--web [--web-port 8377]]
+//
+// --web also serves the channel directory to browsers (@mmbus/web) while the demo runs (5 minutes
+// unless --duration says otherwise) and prints the live page's URL.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +33,7 @@ const dim = paint('2');
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
 function usage(msg) {
-  console.error(`npm start: ${msg}\nusage: npm start -- [--points 210000] [--devices 70] [--rate 50000] [--duration 3] [--capacity 65536]`);
+  console.error(`npm start: ${msg}\nusage: npm start -- [--points 210000] [--devices 70] [--rate 50000] [--duration 3] [--capacity 65536] [--web [--web-port 8377]]`);
   process.exit(2);
 }
 
@@ -40,7 +44,9 @@ try {
       points: { type: 'string', default: '210000' },
       devices: { type: 'string' },
       rate: { type: 'string', default: '50000' },
-      duration: { type: 'string', default: '3' },
+      duration: { type: 'string' },
+      web: { type: 'boolean', default: false },
+      'web-port': { type: 'string', default: '8377' },
       capacity: { type: 'string', default: '65536' },
       help: { type: 'boolean', default: false },
     },
@@ -56,7 +62,9 @@ const num = (name, min) => {
 };
 const points = num('points', 1);
 const rate = num('rate', 0);
+if (args.duration === undefined) args.duration = args.web ? '300' : '3';
 const duration = num('duration', 0);
+const webPort = num('web-port', 0);
 const capacity = num('capacity', 2);
 if (!Number.isInteger(points)) usage('--points must be an integer');
 if ((capacity & (capacity - 1)) !== 0) usage('--capacity must be a power of two');
@@ -78,8 +86,8 @@ function run(cmd, argv, cwd = root) {
 if (!existsSync(join(root, 'packages', 'core', 'build', 'Release', 'mmbus.node'))) {
   run('npm', ['run', 'install', '-w', '@mmbus/core']);
 }
-if (!['runtime', 'core', 'messages'].every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')))) {
-  run('npx', ['nx', 'run-many', '-t', 'build', '-p', 'runtime', 'core', 'messages', '--outputStyle=stream']);
+if (!['runtime', 'core', 'messages', 'web'].every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')))) {
+  run('npx', ['nx', 'run-many', '-t', 'build', '-p', 'runtime', 'core', 'messages', 'web', '--outputStyle=stream']);
 }
 if (!existsSync(join(buildDir, 'collector-host')) || !existsSync(join(buildDir, 'libcollector.so'))) {
   run('cmake', ['-S', 'examples-cpp', '-B', 'examples-cpp/build', '-DCMAKE_BUILD_TYPE=Release']);
@@ -142,7 +150,15 @@ try {
     '--dir', dir, ...shape, '--capacity', String(capacity), '--policy', 'block',
     '--rate', String(rate), '--duration', String(duration), '--dump-values', libValues, '--quiet',
   ]);
+  let gateway = null;
+  if (args.web) {
+    const { startGateway } = await import('@mmbus/web');
+    while (!existsSync(join(dir, 'points.db'))) await new Promise((r) => setTimeout(r, 20));
+    gateway = await startGateway({ dir, port: webPort }); // the collector's channel describes its records
+    console.log(bold(`live page: ${gateway.url}?channel=points&keys=0-19,105000-105009,209990-209999`) + dim(` (the demo runs ${duration} s; Ctrl-C stops it)`));
+  }
   const h = await host.exited;
+  await gateway?.close();
   const hs = lastJson(h.lines);
   if (h.code !== 0 || !hs || !hs.ok) throw new Error(`collector-host failed (${h.code ?? h.signal}): ${hs?.error ?? 'no summary'}`);
   backend.proc.stdin.write(`stop ${hs.published}\n`);

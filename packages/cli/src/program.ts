@@ -141,6 +141,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText('after', '\nExit 0 when the bridge is running, 1 when it stopped, looks dead, or has no stats file.')
     .action(async (name: string, opts) => done((await import('./commands/bridge.js')).bridgeStatCommand(name, opts)));
 
+  program
+    .command('serve')
+    .description('serve a channel directory to browsers: the live page at http://HOST:PORT/, the WebSocket protocol of docs/web.md')
+    .argument('[dir]', 'channel directory (overrides --dir)')
+    .addOption(dirOption())
+    .option('--host <host>', 'address to listen on (anything but loopback makes the channels reachable from other hosts)', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free one)', parseIntOption('--port', 0), 8377)
+    .option('--token <token>', 'clients must give this token (?token=); also $MMBUS_WEB_TOKEN')
+    .option('--schema <file.fbs...>', 'also serve channels of these schemas')
+    .option('--fps <n>', 'value frames per second per client, at most', parseIntOption('--fps', 1), 20)
+    .addHelpText('after', '\nPrints the page\'s URL (with the token). Ctrl-C stops it.')
+    .action(async (dir: string | undefined, opts) => done(await (await import('./commands/serve.js')).serveCommand(dir, opts)));
+
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP);
   return program;
 }
