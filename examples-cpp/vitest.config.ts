@@ -1,3 +1,4 @@
 import { mmbusVitestConfig } from '../vitest.shared.ts';
 
-export default mmbusVitestConfig('examples-cpp', { pool: 'forks', fileParallelism: false });
+// test/ only: build-win/wineprefix holds Wine's z: drive, a link to / (the whole file system).
+export default mmbusVitestConfig('examples-cpp', { pool: 'forks', fileParallelism: false, include: ['test/**/*.test.ts'] });

@@ -8,7 +8,9 @@
 // the collector reports it published, prints the burst's time and rate, and exits 0 only if nothing
 // was lost. Builds what is missing first. The channel lives in the default channel directory (or
 // --dir), printed at the start, so that `npx mmbus ...` can look into it while the demo runs; the
-// channel file is removed at the end unless --keep.
+// channel file is removed at the end unless --keep. --web also serves the channel directory to
+// browsers (@mmbus/web) while the demo runs (5 minutes unless --duration says otherwise) and prints
+// the live page's URL. `npm start -- --help` lists the options.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,11 +42,13 @@ options:
   --points N      device points in all (default 210000)
   --devices N     devices they are spread over (default 70 when it divides --points, else 1)
   --rate N        steady changes per second after the burst (default 50000; 0: none)
-  --duration S    seconds of steady changes after the burst (default 3)
+  --duration S    seconds of steady changes after the burst (default 3; 300 with --web)
   --capacity N    ring size in records, a power of two (default 65536)
   --dir DIR       channel directory (default: the default channel directory, $MMBUS_DIR, else
                   $XDG_RUNTIME_DIR/mmbus, else <tmpdir>/mmbus-<uid>: where npx mmbus looks)
   --keep          leave the channel file when done (look into it with npx mmbus)
+  --web           also serve the channel directory to browsers and print the live page's URL
+  --web-port N    the gateway's port (default 8377)
   -h, --help      print this help and exit
 
 While it runs, in another terminal: npx mmbus ls, npx mmbus stat ${CHANNEL}, npx mmbus watch
@@ -62,7 +66,9 @@ try {
       points: { type: 'string', default: '210000' },
       devices: { type: 'string' },
       rate: { type: 'string', default: '50000' },
-      duration: { type: 'string', default: '3' },
+      duration: { type: 'string' },
+      web: { type: 'boolean', default: false },
+      'web-port': { type: 'string', default: '8377' },
       capacity: { type: 'string', default: '65536' },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -83,7 +89,9 @@ const num = (name, min) => {
 };
 const points = num('points', 1);
 const rate = num('rate', 0);
+if (args.duration === undefined) args.duration = args.web ? '300' : '3';
 const duration = num('duration', 0);
+const webPort = num('web-port', 0);
 const capacity = num('capacity', 2);
 if (!Number.isInteger(points)) usage('--points must be an integer');
 if ((capacity & (capacity - 1)) !== 0) usage('--capacity must be a power of two');
@@ -105,8 +113,8 @@ function run(cmd, argv, cwd = root) {
 if (!existsSync(join(root, 'packages', 'core', 'build', 'Release', 'mmbus.node'))) {
   run('npm', ['run', 'install', '-w', '@mmbus/core']);
 }
-if (!['runtime', 'core', 'messages'].every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')))) {
-  run('npx', ['nx', 'run-many', '-t', 'build', '-p', 'runtime', 'core', 'messages', '--outputStyle=stream']);
+if (!['runtime', 'core', 'messages', 'web'].every((p) => existsSync(join(root, 'packages', p, 'dist', 'index.js')))) {
+  run('npx', ['nx', 'run-many', '-t', 'build', '-p', 'runtime', 'core', 'messages', 'web', '--outputStyle=stream']);
 }
 if (!existsSync(join(buildDir, 'collector-host')) || !existsSync(join(buildDir, 'libcollector.so'))) {
   run('cmake', ['-S', 'examples-cpp', '-B', 'examples-cpp/build', '-DCMAKE_BUILD_TYPE=Release']);
@@ -214,7 +222,15 @@ try {
   ]);
   const hint = args.dir === undefined ? '' : ` --dir ${dir}`;
   console.log(`collector publishing: look into it now with npx mmbus ls${hint}, npx mmbus stat ${CHANNEL}${hint}, npx mmbus watch${hint}`);
+  let gateway = null;
+  if (args.web) {
+    const { startGateway } = await import('@mmbus/web');
+    while (!existsSync(join(dir, `${CHANNEL}.db`))) await new Promise((r) => setTimeout(r, 20));
+    gateway = await startGateway({ dir, port: webPort }); // the collector's channel describes its records
+    console.log(bold(`live page: ${gateway.url}?channel=${CHANNEL}&keys=0-19,105000-105009,209990-209999`) + dim(` (the demo runs ${duration} s; Ctrl-C stops it)`));
+  }
   const h = await host.exited;
+  await gateway?.close();
   const hs = lastJson(h.lines);
   if (h.code !== 0 || !hs || !hs.ok) throw new Error(`collector-host failed (${h.code ?? h.signal}): ${hs?.error ?? 'no summary'}`);
   backend.proc.stdin.write(`stop ${hs.published}\n`);

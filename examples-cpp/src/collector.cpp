@@ -19,7 +19,11 @@
 #include "mmbus.h"
 #include "point.h"
 
+#ifdef _WIN32
+#define COLLECTOR_EXPORT extern "C" __declspec(dllexport) /* collector.dll: these and nothing else */
+#else
 #define COLLECTOR_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
 
 namespace {
 

@@ -1,15 +1,21 @@
 // collector-host: the acquisition main program. It loads libcollector.so at run time with dlopen()
-// (as a Windows host loads a DLL), starts it, shows progress on stderr and, on exit, prints one JSON
+// (on Windows collector.dll with LoadLibrary, as the original host did), starts it, shows progress on stderr and, on exit, prints one JSON
 // line on stdout with what the library published.
 //
 //   collector-host --dir DIR [--lib PATH] [--channel points] [--devices 70] [--points-per-device 3000]
 //                  [--rate 0] [--duration 0] [--capacity N] [--policy block|reject|overwrite]
 //                  [--timeout-ms 5000] [--batch 256] [--seed 1] [--dump-values FILE] [--quiet]
-#include <dlfcn.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <io.h>
+#include <windows.h>
+#else
+#include <dlfcn.h>
 #include <unistd.h>
+#endif
 
 #include <atomic>
 #include <cerrno>
@@ -26,7 +32,59 @@
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+
+// ---- the few OS calls of the host: loading the library, its own directory, Ctrl+C / SIGINT ----
+#ifdef _WIN32
+const char *const kLibName = "collector.dll";
+using library = HMODULE;
+library lib_open(const std::string &path) { return LoadLibraryA(path.c_str()); }
+void *lib_symbol(library lib, const char *name) { return reinterpret_cast<void *>(GetProcAddress(lib, name)); }
+std::string lib_error() { return "Windows error " + std::to_string(GetLastError()); }
+void lib_close(library lib) { FreeLibrary(lib); }
+BOOL WINAPI on_console_event(DWORD) {
+  g_interrupted.store(true);
+  return TRUE;  // handled: the main loop stops the collector and prints the summary
+}
+void on_interrupt() { SetConsoleCtrlHandler(on_console_event, TRUE); }
+bool stderr_is_tty() { return _isatty(2) != 0; }
+std::string exe_dir() {
+  char buf[MAX_PATH + 1];
+  DWORD n = GetModuleFileNameA(nullptr, buf, MAX_PATH);
+  if (n == 0 || n >= MAX_PATH) return ".";
+  buf[n] = 0;
+  char *slash = std::strrchr(buf, '\\');
+  if (slash) *slash = 0;
+  return buf;
+}
+#else
+const char *const kLibName = "libcollector.so";
+using library = void *;
+library lib_open(const std::string &path) { return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL); }
+void *lib_symbol(library lib, const char *name) { return dlsym(lib, name); }
+std::string lib_error() {
+  const char *e = dlerror();
+  return e ? e : "unknown error";
+}
+void lib_close(library lib) { dlclose(lib); }
 void on_signal(int) { g_interrupted.store(true); }
+void on_interrupt() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+bool stderr_is_tty() { return isatty(2) != 0; }
+std::string exe_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  char *slash = std::strrchr(buf, '/');
+  if (slash) *slash = 0;
+  return buf;
+}
+#endif
 
 [[noreturn]] void usage(const char *msg) {
   std::fprintf(stderr,
@@ -59,21 +117,11 @@ std::string json_string(const std::string &s) {
   return out + "\"";
 }
 
-std::string exe_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = 0;
-  char *slash = std::strrchr(buf, '/');
-  if (slash) *slash = 0;
-  return buf;
-}
-
 template <class F>
-F symbol(void *lib, const char *name) {
-  void *p = dlsym(lib, name);
+F symbol(library lib, const char *name) {
+  void *p = lib_symbol(lib, name);
   if (!p) {
-    std::fprintf(stderr, "collector-host: %s not found in the library: %s\n", name, dlerror());
+    std::fprintf(stderr, "collector-host: %s not found in the library: %s\n", name, lib_error().c_str());
     std::exit(1);
   }
   return reinterpret_cast<F>(p);
@@ -82,7 +130,7 @@ F symbol(void *lib, const char *name) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  std::string dir, lib_path = exe_dir() + "/libcollector.so", channel = "points", dump;
+  std::string dir, lib_path = exe_dir() + "/" + kLibName, channel = "points", dump;
   collector_options_t o;
   std::memset(&o, 0, sizeof o);
   o.api_version = COLLECTOR_API_VERSION;
@@ -128,9 +176,9 @@ int main(int argc, char **argv) {
   if (dir.empty()) usage("--dir is required");
   o.channel = channel.c_str();
 
-  void *lib = dlopen(lib_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  library lib = lib_open(lib_path);
   if (!lib) {
-    std::fprintf(stderr, "collector-host: cannot load %s: %s\n", lib_path.c_str(), dlerror());
+    std::fprintf(stderr, "collector-host: cannot load %s: %s\n", lib_path.c_str(), lib_error().c_str());
     return 1;
   }
   auto start = symbol<collector_start_fn>(lib, "collector_start");
@@ -139,11 +187,7 @@ int main(int argc, char **argv) {
   auto last_values = symbol<collector_last_values_fn>(lib, "collector_last_values");
   auto errmsg = symbol<collector_errmsg_fn>(lib, "collector_errmsg");
 
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  on_interrupt();
 
   if (int rc = start(dir.c_str(), &o); rc < 0) {
     std::fprintf(stderr, "collector-host: collector_start failed: %s\n", errmsg());
@@ -151,7 +195,7 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  const bool tty = isatty(2);
+  const bool tty = stderr_is_tty();
   auto t0 = std::chrono::steady_clock::now();
   auto last_report = t0;
   std::chrono::steady_clock::time_point steady_from{};
@@ -197,6 +241,6 @@ int main(int argc, char **argv) {
       g_interrupted.load() ? "true" : "false", s.error ? json_string(s.message).c_str() : "null");
   std::fflush(stdout);
   if (stop_rc != 0) std::fprintf(stderr, "collector-host: publishing failed: %s\n", s.message);
-  dlclose(lib);
+  lib_close(lib);
   return stop_rc == 0 ? 0 : 1;
 }

@@ -20,8 +20,12 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32) && defined(MMBUS_SHARED_BUILD)
+#if defined(_WIN32)
+#if defined(MMBUS_SHARED_BUILD)
 #define MMBUS_API __declspec(dllexport)
+#else
+#define MMBUS_API
+#endif
 #elif defined(__GNUC__)
 #define MMBUS_API __attribute__((visibility("default")))
 #else

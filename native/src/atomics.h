@@ -1,7 +1,13 @@
-/* Atomics and barriers on words inside the shared mapping (GCC/Clang builtins). The ring only uses
- * these macros, so a port to another compiler replaces this one file. */
+/* Atomics and barriers on words inside the shared mapping, and the few compiler hints the ring uses
+ * (GCC/Clang builtins; mingw-w64 is GCC). The library's C uses only these macros, so a port to
+ * another compiler replaces this one file: MSVC would map them to the Interlocked* and _mm_*
+ * intrinsics (volatile loads and stores are acquire/release on x64). */
 #ifndef MMBUS_ATOMICS_H
 #define MMBUS_ATOMICS_H
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#error "libmmbus: atomics.h has no MSVC branch yet (Interlocked* intrinsics); build with GCC, Clang or mingw-w64"
+#endif
 
 #define ld_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define ld_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -20,6 +26,17 @@
 #define fence_seq_cst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+/* Branch hints, prefetch (for writing), count of trailing zero bits, printf-style checking. */
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define prefetch_write(p) __builtin_prefetch((p), 1, 3)
+#define ctz64(v) __builtin_ctzll(v)
+#if defined(__MINGW32__)
+#define PRINTF_LIKE(fmt, args) __attribute__((format(gnu_printf, fmt, args))) /* __USE_MINGW_ANSI_STDIO */
+#else
+#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()

@@ -41,7 +41,10 @@ static int valid_name_chars(const char *name, size_t max, const char *what) {
   return 0;
 }
 
-int mmbus_check_name(const char *name) { return valid_name_chars(name, MMBUS_NAME_MAX, "channel"); }
+int mmbus_check_name(const char *name) {
+  int rc = valid_name_chars(name, MMBUS_NAME_MAX, "channel");
+  return rc ? rc : os_check_name(name);
+}
 
 #define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 #define FNV_PRIME UINT64_C(0x100000001b3)
@@ -104,7 +107,7 @@ static int path_of(char *out, size_t cap, const char *dir, const char *name) {
 
 static int log2_exact(uint64_t v) {
   if (v == 0 || (v & (v - 1))) return -1;
-  return __builtin_ctzll(v);
+  return ctz64(v);
 }
 
 static int timeout_in_range(int64_t v) { return v >= 0 && v <= MMBUS_TIMEOUT_MAX_MS; }
@@ -345,14 +348,8 @@ int mmbus_default_dir(char *buf, size_t cap) {
   if (env && *env) {
     snprintf(dir, sizeof dir, "%s", env); /* the user's explicit choice: checked like any directory */
   } else {
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (xdg && xdg[0] == '/') {
-      snprintf(dir, sizeof dir, "%s/mmbus", xdg);
-    } else {
-      const char *tmp = getenv("TMPDIR");
-      if (!tmp || tmp[0] != '/') tmp = "/tmp";
-      snprintf(dir, sizeof dir, "%s/mmbus-%llu", tmp, (unsigned long long)os_self_uid());
-    }
+    int rc = os_default_dir(dir, sizeof dir);
+    if (rc) return rc;
     private_dir = 1;
   }
   size_t len = strlen(dir);
@@ -412,7 +409,7 @@ int sub_slot_alive(mmbus_channel_t *ch, uint32_t i) {
 }
 
 int pub_slot_alive(mmbus_channel_t *ch, uint32_t i) {
-  int own = __atomic_load_n(&ch->pub_index, __ATOMIC_ACQUIRE); /* waiter threads ask too */
+  int own = ld_acquire(&ch->pub_index); /* waiter threads ask too */
   if (own >= 0 && (uint32_t)own == i) return 1;
   return os_byte_locked(ch->file, LOCK_PUB(i)) != 0;
 }
@@ -457,7 +454,7 @@ void watch_free(stuck_watch_t *w) {
 /* ch->failed is set once, from whichever thread notices (a waiter thread too). */
 static void set_failed(mmbus_channel_t *ch, int code) {
   int none = 0;
-  __atomic_compare_exchange_n(&ch->failed, &none, code, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  cas_acq_rel(&ch->failed, &none, code);
 }
 
 static int check_now(mmbus_channel_t *ch) {
@@ -644,8 +641,8 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   }
   rc = watch_init(&ch->watch, ch->hdr.max_publishers);
   if (rc) goto fail;
-  rc = os_waker_open(&ch->data_waker, ch->path, 0);
-  if (rc == 0) rc = os_waker_open(&ch->space_waker, ch->path, 1);
+  rc = os_waker_open(&ch->data_waker, ch->file, 0, &ch->data_wake->os_word);
+  if (rc == 0) rc = os_waker_open(&ch->space_waker, ch->file, 1, &ch->space_wake->os_word);
   if (rc) goto fail;
   *out = ch;
   return 0;
@@ -706,7 +703,7 @@ int mmbus_flush(mmbus_channel_t *ch) {
   if (!ch) return mmbus_set_err(MMBUS_E_INVAL, "channel is NULL");
   int rc = chan_usable(ch);
   if (rc) return rc;
-  return os_msync(ch->base, ch->size);
+  return os_msync(ch->file, ch->base, ch->size);
 }
 
 int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *i) {

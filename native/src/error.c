@@ -5,8 +5,8 @@
 
 #include "internal.h"
 
-static _Thread_local char errmsg[512];
-static _Thread_local int last_errno;
+static OS_THREAD_LOCAL char errmsg[512];
+static OS_THREAD_LOCAL int last_errno;
 
 static const struct {
   int code;
@@ -49,8 +49,11 @@ int mmbus_set_errno(int code, int err, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(errmsg, sizeof errmsg, fmt, ap);
   va_end(ap);
-  if (n >= 0 && (size_t)n < sizeof errmsg)
-    snprintf(errmsg + n, sizeof errmsg - (size_t)n, ": %s (errno %d)", strerror(err), err);
+  if (n >= 0 && (size_t)n < sizeof errmsg) {
+    char text[256];
+    os_error_text(err, text, sizeof text);
+    snprintf(errmsg + n, sizeof errmsg - (size_t)n, ": %s", text);
+  }
   last_errno = err;
   return code;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atomics.h"
 #include "mmbus.h"
 #include "os.h"
 
@@ -113,6 +114,7 @@ _Static_assert(sizeof(key_entry_t) == KEY_HEADER_SIZE, "key entry header");
 typedef struct wake_line {
   uint32_t futex;     /* bumped before every wake */
   uint32_t need_wake; /* set by a sleeper; whoever clears it wakes everyone */
+  uint32_t os_word;   /* the OS layer's (Windows: the sleepers' count); 0 and unused on Linux */
 } wake_line_t;
 
 enum { SUB_FREE = 0, SUB_ACTIVE = 1, SUB_OFFLINE = 2 };
@@ -258,8 +260,9 @@ struct mmbus_sub {
 };
 
 /* error.c */
-int mmbus_set_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int mmbus_set_errno(int code, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int mmbus_set_err(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* `err` is the OS's own error number (errno; Windows: GetLastError()), described by os_error_text. */
+int mmbus_set_errno(int code, int err, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 /* channel.c, shared with ring.c */
 int chan_lock(mmbus_channel_t *ch);

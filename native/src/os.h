@@ -1,14 +1,29 @@
 /* The platform seam: every OS call libmmbus makes goes through these functions, and the OS objects
  * a channel owns (its file, its mapping, its wake-up objects) are opaque values of this header.
  * os_posix.c holds what every POSIX system shares; os_linux.c the Linux-only parts (futex, O_TMPFILE
- * creation, PID namespace identity). Another OS adds its own file; the ring and the tables never
- * call the OS directly. All functions returning int give 0 or a negative MMBUS_E_* code with the
- * per-thread detail message set. */
+ * creation, open file description locks, PID namespace identity); os_win32.c is Windows whole.
+ * Another POSIX OS adds one small file beside os_linux.c; macOS would take: waits with
+ * os_sync_wait_on_address/os_sync_wake_by_address_all (..._SHARED flags; __ulock_wait/__ulock_wake
+ * with UL_COMPARE_AND_WAIT_SHARED before macOS 14.4), creation by a hidden temporary name + link,
+ * and byte locks without OFD locks (macOS has none): per-process fcntl locks on one descriptor kept
+ * per file, each process remembering the bytes it holds itself. The
+ * ring and the tables never call the OS directly. All functions returning int give 0 or a negative
+ * MMBUS_E_* code with the per-thread detail message set. */
 #ifndef MMBUS_OS_H
 #define MMBUS_OS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Storage class of per-thread variables (the error detail). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define OS_THREAD_LOCAL __declspec(thread)
+#else
+#define OS_THREAD_LOCAL _Thread_local
+#endif
+
+/* The OS's description of one of its error numbers, with the number (errno; Windows: GetLastError()). */
+void os_error_text(int err, char *buf, size_t cap);
 
 /* ---- clocks, sleeping, the process-wide mutex ----------------------------------------------- */
 /* Monotonic nanoseconds of this process (only ever compared with other readings of this process). */
@@ -24,11 +39,18 @@ void os_table_unlock(void);
 /* ---- process identity (informational: liveness is decided by slot locks, not by pids) --------- */
 typedef struct os_identity {
   int32_t pid;   /* in the process's own PID namespace */
-  uint64_t ns;   /* an id of that namespace (Linux: inode of /proc/self/ns/pid), 0 when unknown */
+  uint64_t ns;   /* an id of that namespace (Linux: inode of /proc/self/ns/pid), 0 when unknown or
+                    when the OS has one process id space per host (Windows) */
 } os_identity_t;
 void os_self_identity(os_identity_t *out);
-/* The effective user id (owner checks of directories and files). */
-uint64_t os_self_uid(void);
+
+/* ---- names and the default directory ---------------------------------------------------------- */
+/* Refuses (MMBUS_E_NAME) a channel name the OS gives a meaning of its own as a file name (Windows:
+ * CON, NUL, COM1... with any extension); the portable rules (characters, length) are checked first. */
+int os_check_name(const char *name);
+/* The OS's default channel directory when MMBUS_DIR is not set (a per-user private directory,
+ * which the caller then creates or checks with os_private_dir). */
+int os_default_dir(char *buf, size_t cap);
 
 /* ---- files ------------------------------------------------------------------------------------ */
 typedef struct os_file {
@@ -83,7 +105,8 @@ void os_unmap(void *base, size_t size);
 void os_prefault_write(void *p, size_t len);
 /* The same for reading. */
 void os_prefault_read(const void *p, size_t len);
-int os_msync(void *base, size_t size);
+/* Writes the mapping's changes to the file on disk and waits for it (msync; Windows: flush view + file). */
+int os_msync(os_file_t f, void *base, size_t size);
 
 /* ---- byte-range locks on the channel file (the kernel drops them when their owner dies) ---- */
 /* Exclusive lock of one byte at `off` (may be beyond the end of the file). wait_ms < 0: try once.
@@ -96,12 +119,15 @@ int os_byte_locked(os_file_t f, uint64_t off);
 
 /* ---- waiting and waking on a 32-bit word of the mapping ---------------------------------------- */
 /* A waker is what a process needs to sleep on / wake the sleepers of one wake word of one channel
- * (Linux: nothing, the futex is the word itself; an OS without cross-process address waits keeps a
- * named kernel object here). */
+ * (Linux: nothing, the futex is the word itself; Windows, where WaitOnAddress stays inside one
+ * process: a named semaphore of the channel file and direction, with a count of its sleepers in
+ * `os_word`, a word of the wake line that the OS layer alone uses: docs/format.md §8.10). */
 typedef struct os_waker {
   intptr_t h;
+  uint32_t *os_word;
 } os_waker_t;
-int os_waker_open(os_waker_t *w, const char *path, int which);
+/* `which` tells the directions of one channel apart (0 data, 1 space). */
+int os_waker_open(os_waker_t *w, os_file_t f, int which, uint32_t *os_word);
 void os_waker_close(os_waker_t *w);
 /* wait returns 0 when woken or when *word != expected, 1 on time-out; timeout_ns < 0 waits forever. */
 int os_wait_word(os_waker_t *w, uint32_t *word, uint32_t expected, int64_t timeout_ns);

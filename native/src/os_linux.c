@@ -26,10 +26,11 @@ void os_self_identity(os_identity_t *out) {
 
 /* ---- waiting: a shared futex on the word itself ------------------------------------------------- */
 
-int os_waker_open(os_waker_t *w, const char *path, int which) {
-  (void)path;
+int os_waker_open(os_waker_t *w, os_file_t f, int which, uint32_t *os_word) {
+  (void)f;
   (void)which;
   w->h = 0;
+  w->os_word = os_word; /* unused: the futex is the word itself */
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -36,7 +37,26 @@ void os_sleep_ns(uint64_t ns) {
   }
 }
 
-uint64_t os_self_uid(void) { return (uint64_t)geteuid(); }
+void os_error_text(int err, char *buf, size_t cap) { snprintf(buf, cap, "%s (errno %d)", strerror(err), err); }
+
+int os_check_name(const char *name) {
+  (void)name; /* every portable name is a plain file name here */
+  return 0;
+}
+
+int os_default_dir(char *buf, size_t cap) {
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  int n;
+  if (xdg && xdg[0] == '/') {
+    n = snprintf(buf, cap, "%s/mmbus", xdg);
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || tmp[0] != '/') tmp = "/tmp";
+    n = snprintf(buf, cap, "%s/mmbus-%llu", tmp, (unsigned long long)geteuid());
+  }
+  if (n < 0 || (size_t)n >= cap) return mmbus_set_err(MMBUS_E_DIR, "the default channel directory's path is too long");
+  return 0;
+}
 
 static pthread_mutex_t table_mutex = PTHREAD_MUTEX_INITIALIZER;
 void os_table_lock(void) { pthread_mutex_lock(&table_mutex); }
@@ -277,7 +297,8 @@ void os_unmap(void *base, size_t size) {
   munmap(base, size);
 }
 
-int os_msync(void *base, size_t size) {
+int os_msync(os_file_t f, void *base, size_t size) {
+  (void)f;
   if (msync(base, size, MS_SYNC) == -1) return mmbus_set_errno(MMBUS_E_IO, errno, "msync");
   return 0;
 }

@@ -28,7 +28,7 @@ static inline uint64_t stamp_seq(uint64_t stamp) { return stamp & STAMP_SEQ_MASK
 static inline int committed_for(uint64_t stamp, uint64_t seq) { return (stamp & ~STAMP_CONT) == seq + 1; }
 /* What a public call returns: if the file shrank under the mapping while it ran (the SIGBUS guard
  * mapped zeros over the vanished pages), its result means nothing: MMBUS_E_CORRUPT instead. */
-static inline int outcome(mmbus_channel_t *ch, int rc) { return __builtin_expect(*ch->broken, 0) ? chan_usable(ch) : rc; }
+static inline int outcome(mmbus_channel_t *ch, int rc) { return unlikely(*ch->broken) ? chan_usable(ch) : rc; }
 
 static inline uint64_t deadline_after(uint64_t now, int64_t ms) {
   return ms < 0 ? UINT64_MAX : now + (uint64_t)ms * 1000000u; /* ms <= MMBUS_TIMEOUT_MAX_MS: no overflow */
@@ -136,7 +136,7 @@ static int attach_publisher(mmbus_channel_t *ch) {
   if (found < 0)
     return mmbus_set_err(MMBUS_E_NOSLOT, "all %u publisher slots of '%s' are in use by live processes",
                          ch->hdr.max_publishers, ch->path);
-  __atomic_store_n(&ch->pub_index, found, __ATOMIC_RELEASE);
+  st_release(&ch->pub_index, found);
   ch->pub = &ch->pubs[found];
   /* A publisher writes every key's entry sooner or later (a start-up burst: all at once): mapped in
    * one call, not a page fault per 4 KiB of a table that can be hundreds of MB */
@@ -286,7 +286,7 @@ static void free_dead_owner_buffer(mmbus_channel_t *ch, uint32_t i) {
 /* A key's entry header, for writing: a large table is far away in memory; fetching the entries of a
  * claim's records all at once overlaps their cache misses instead of paying them one after the other. */
 static inline void prefetch_key(const mmbus_channel_t *ch, uint64_t key) {
-  __builtin_prefetch(key_entry(ch, key), 1, 3);
+  prefetch_write(key_entry(ch, key));
 }
 
 /* The buffer an update of `key` will most likely fill (the one after the current), for writing. */
@@ -294,7 +294,7 @@ static inline void prefetch_key_buffer(mmbus_channel_t *ch, uint64_t key) {
   key_entry_t *e = key_entry(ch, key);
   uint32_t next = ((uint32_t)(ld_relaxed(&e->ver) >> KEY_VER_CUR_SHIFT) + 1) % KEY_BUFFERS;
   const uint8_t *b = key_buffer(ch, e, next);
-  for (uint32_t off = 0; off < ch->record_size; off += 64) __builtin_prefetch(b + off, 1, 3);
+  for (uint32_t off = 0; off < ch->record_size; off += 64) prefetch_write(b + off);
 }
 
 /* The keys of a claim's records (before anything of it is decided): all in range? */
@@ -529,7 +529,7 @@ static int previous_laps_done(mmbus_channel_t *ch, uint64_t h, uint32_t n, int64
     uint64_t *sp = stamp_of(ch, seq);
     uint64_t v = ld_acquire(sp);
     if ((v & ~STAMP_CONT) == want) { /* the usual case: committed */
-      if (__builtin_expect(any_helped, 0) && want && helped_fence(ch, want - 1)) {
+      if (unlikely(any_helped) && want && helped_fence(ch, want - 1)) {
         *blocked = seq;
         return LAPS_FENCED;
       }
@@ -757,7 +757,7 @@ static int given_up(mmbus_channel_t *ch, const mmbus_claim_t *c) {
 static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   uint64_t seq = c->seq;
   pub_slot_t *p = ch->pub;
-  if (__builtin_expect(ld_relaxed(&p->revoked) == seq + 1, 0)) return given_up(ch, c);
+  if (unlikely(ld_relaxed(&p->revoked) == seq + 1)) return given_up(ch, c);
   if (ch->keys) {
     int rc = check_keys(ch, seq, c->n);
     if (rc) {
@@ -766,7 +766,7 @@ static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
     }
   }
   uint64_t expect = seq;
-  if (__builtin_expect(!cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING), 0)) return given_up(ch, c);
+  if (unlikely(!cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING))) return given_up(ch, c);
   if (ch->keys) {
     if (c->n > 1) {
       for (uint32_t i = 0; i < c->n; i++) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i)));
@@ -781,7 +781,7 @@ static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   for (uint32_t i = c->n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT);
   st_release(stamp_of(ch, seq), seq + 1);
   st_release(&p->pending, MMBUS_NO_CLAIM);
-  if (__builtin_expect(ld_relaxed(&p->helped) != 0, 0)) resolve_own(ch); /* another completed it meanwhile */
+  if (unlikely(ld_relaxed(&p->helped) != 0)) resolve_own(ch); /* another completed it meanwhile */
   st_relaxed(&p->published, ld_relaxed(&p->published) + c->n);
   /* The fence orders the stamp before the need_wake load (no missed wake-up). One-record commits skip
    * it: a sleeper that races one wakes from its first, 1 ms, sleep instead (docs/format.md §8.10). */
@@ -927,9 +927,9 @@ static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   mmbus_channel_t *ch = sub->ch;
   int rc = chan_usable(ch);
   if (rc) return rc;
-  if (__builtin_expect(sub->snap_count != 0, 0))
+  if (unlikely(sub->snap_count != 0))
     return mmbus_set_err(MMBUS_E_STATE, "snapshot values are pending: take them first (mmbus_sub_snapshot), then poll");
-  if (__builtin_expect(sub->behind_from != UINT64_MAX, 0)) { /* resumed behind the ring, no snapshot asked */
+  if (unlikely(sub->behind_from != UINT64_MAX)) { /* resumed behind the ring, no snapshot asked */
     sub->lost += sub->behind_to - sub->behind_from;
     sub->behind_from = UINT64_MAX;
     publish_cursor(sub);
@@ -970,7 +970,7 @@ static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
                                             "file was damaged", ch->path);
     publish_cursor(sub);
   }
-  if (r != AT_RECORD || __builtin_expect(sub->snap_count != 0, 0)) { /* a lap left snapshots to take first */
+  if (r != AT_RECORD || unlikely(sub->snap_count != 0)) { /* a lap left snapshots to take first */
     sub->has_batch = 0;
     sub->chasing = 0;
     b->n = 0;
@@ -1056,7 +1056,7 @@ static int ack_impl(mmbus_sub_t *sub, uint32_t count) {
   if (bad > count) bad = count;
   sub->lost += bad;
   /* keyed: a value overwritten before it was read is given again, as the key's latest */
-  if (__builtin_expect(bad && sub->asked, 0)) spoilt_values(sub, bad);
+  if (unlikely(bad && sub->asked)) spoilt_values(sub, bad);
   sub->cursor = end;
   sub->has_batch = 0;
   publish_cursor(sub);

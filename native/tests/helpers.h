@@ -3,19 +3,21 @@
 #define MMBUS_TEST_HELPERS_H
 
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
+#ifndef _WIN32
+#include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+#endif
 
+#include "proc.h"
 #include "mmbus.h"
 
 #define CHECK(cond)                                                                       \
@@ -81,16 +83,42 @@ static inline int person_intact(const test_person_t *p) {
   return p->age == (int32_t)(p->index % 100) && strcmp(p->name, want) == 0;
 }
 
-static char test_dirs[8][256];
+static char test_dirs[8][512];
 static int test_dir_count;
-static pid_t test_dir_owner;
+static int test_dir_owner; /* the process that made them removes them (not its children) */
+
+static inline int self_pid(void) {
+#ifdef _WIN32
+  return (int)GetCurrentProcessId();
+#else
+  return (int)getpid();
+#endif
+}
+
 static void rm_test_dirs(void) {
-  if (getpid() != test_dir_owner) return; /* forked children leave them to their parent */
+  if (self_pid() != test_dir_owner) return;
   for (int k = 0; k < test_dir_count; k++) {
+#ifdef _WIN32
+    char pattern[600], p[1200];
+    snprintf(pattern, sizeof pattern, "%s\\*", test_dirs[k]);
+    WIN32_FIND_DATAA fd;
+    HANDLE f = FindFirstFileA(pattern, &fd);
+    if (f != INVALID_HANDLE_VALUE) {
+      do {
+        if (strcmp(fd.cFileName, ".") && strcmp(fd.cFileName, "..")) {
+          snprintf(p, sizeof p, "%s\\%s", test_dirs[k], fd.cFileName);
+          SetFileAttributesA(p, FILE_ATTRIBUTE_NORMAL);
+          if (!DeleteFileA(p)) RemoveDirectoryA(p);
+        }
+      } while (FindNextFileA(f, &fd));
+      FindClose(f);
+    }
+    RemoveDirectoryA(test_dirs[k]);
+#else
     DIR *d = opendir(test_dirs[k]);
     if (d) {
       struct dirent *e;
-      char p[4096];
+      char p[sizeof test_dirs[0] + 4096]; /* the compiler takes d_name as up to 4 KiB */
       while ((e = readdir(d)))
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
           snprintf(p, sizeof p, "%s/%s", test_dirs[k], e->d_name);
@@ -99,6 +127,7 @@ static void rm_test_dirs(void) {
       closedir(d);
     }
     rmdir(test_dirs[k]);
+#endif
   }
 }
 
@@ -109,13 +138,30 @@ static inline const char *make_test_dir(void) {
     exit(1);
   }
   char *dir = test_dirs[test_dir_count];
+#ifdef _WIN32
+  char tmp[MAX_PATH + 1];
+  DWORD n = GetTempPathA(sizeof tmp, tmp);
+  if (n == 0 || n > MAX_PATH) {
+    fprintf(stderr, "GetTempPath failed\n");
+    exit(1);
+  }
+  for (unsigned attempt = 0;; attempt++) {
+    snprintf(dir, sizeof test_dirs[0], "%smmbus-test-%lu-%u", tmp, (unsigned long)GetCurrentProcessId(), attempt);
+    if (CreateDirectoryA(dir, NULL)) break;
+    if (GetLastError() != ERROR_ALREADY_EXISTS || attempt > 1000) {
+      fprintf(stderr, "CreateDirectory %s: error %lu\n", dir, GetLastError());
+      exit(1);
+    }
+  }
+#else
   snprintf(dir, sizeof test_dirs[0], "/tmp/mmbus-test-XXXXXX");
   if (!mkdtemp(dir)) {
     perror("mkdtemp");
     exit(1);
   }
+#endif
   if (test_dir_count++ == 0) {
-    test_dir_owner = getpid();
+    test_dir_owner = self_pid();
     atexit(rm_test_dirs);
   }
   return dir;
@@ -136,7 +182,9 @@ static inline mmbus_channel_t *open_person_channel(const char *dir, const char *
   return ch;
 }
 
-/* Forks a child that dies with its parent (no process left behind if the test is killed). */
+#ifndef _WIN32
+/* Forks a child that dies with its parent (no process left behind if the test is killed). Linux-only
+ * tests; the others spawn roles (proc.h). */
 static inline pid_t fork_child(void) {
   fflush(NULL);
   pid_t parent = getpid();
@@ -152,23 +200,37 @@ static inline pid_t fork_child(void) {
   return pid;
 }
 
-/* Waits for a child; returns its exit code, or 128+signal. */
-static inline int wait_child(pid_t pid) {
+/* Pipes between a forked child and its parent (Linux-only tests). */
+static inline void write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t w = write(fd, c, n);
+    if (w <= 0) _exit(3);
+    c += w;
+    n -= (size_t)w;
+  }
+}
+
+static inline int read_all(int fd, void *p, size_t n) {
+  char *c = p;
+  while (n) {
+    ssize_t r = read(fd, c, n);
+    if (r <= 0) return -1;
+    c += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+/* Waits for a forked child; returns its exit code, or 128+signal. */
+static inline int wait_pid(pid_t pid) {
   int st;
   while (waitpid(pid, &st, 0) == -1)
     if (errno != EINTR) return -1;
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   return 128 + WTERMSIG(st);
 }
-
-/* Bounds the whole test: a hang becomes a failure, and children die with us. */
-static inline void test_deadline(unsigned seconds) { alarm(seconds); }
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#endif
 
 /* Consumes records until `count` real records arrived (or until `stop_at` index for a single
  * publisher). Checks per-publisher order and content; returns the checksum over index. */
@@ -223,7 +285,7 @@ static inline consume_result_t consume(mmbus_sub_t *sub, int64_t count, int publ
       r.checksum += (p->index & 1) ? -p->index : p->index;
       r.received++;
     }
-    if (pause_us) usleep(pause_us);
+    if (pause_us) sleep_us(pause_us);
   }
   r.lost = mmbus_sub_lost(sub);
   return r;

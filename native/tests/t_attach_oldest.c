@@ -63,7 +63,7 @@ int main(void) {
   }
   for (int id = 0; id < 2; id++) {
     kill(pubs[id], SIGKILL);
-    wait_child(pubs[id]);
+    wait_pid(pubs[id]);
   }
   printf("attach oldest: %d attaches, %lld records read, %llu lost, %lld bad\n", ATTACHES, (long long)total,
          (unsigned long long)lost, (long long)bad);

@@ -143,7 +143,7 @@ static void test_stats(const char *dir) {
   CHECK_RC(mmbus_stats(ch, &st, ss, 8), 2);
   CHECK(st.head == 5 && st.capacity == 64 && st.publishers_alive == 1);
   CHECK(st.subscribers_active == 2 && st.subscribers_offline == 0 && st.max_lag == 5);
-  CHECK(ss[0].state == MMBUS_SUB_ACTIVE && !ss[0].durable && ss[0].lag == 5 && ss[0].pid == getpid());
+  CHECK(ss[0].state == MMBUS_SUB_ACTIVE && !ss[0].durable && ss[0].lag == 5 && ss[0].pid == self_pid());
   CHECK(ss[1].durable && strcmp(ss[1].name, "durable-one") == 0 && ss[1].cursor == 2 && ss[1].lag == 3);
   CHECK(ss[1].heartbeat_age_ms >= 0 && ss[1].heartbeat_age_ms < 5000);
   CHECK_OK(mmbus_sub_close(d));
@@ -173,7 +173,7 @@ static void test_stats(const char *dir) {
 #include <pthread.h>
 
 static void *interrupt_later(void *arg) {
-  usleep(50000);
+  sleep_us(50000);
   mmbus_sub_interrupt(arg);
   return NULL;
 }

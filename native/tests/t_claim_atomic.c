@@ -158,7 +158,7 @@ int main(void) {
 
   pid_t p = fork_child();
   if (p == 0) dies_inside_commit(dir, 0);
-  CHECK(wait_child(p) == 128 + SIGKILL);
+  CHECK(wait_pid(p) == 128 + SIGKILL);
 
   /* two publishers at once, each killed after a random while and replaced by a new one */
   unsigned seed = 4242;
@@ -174,7 +174,7 @@ int main(void) {
     usleep((useconds_t)(rand_r(&seed) % 4000));
     int s = k % 2;
     kill(live[s], SIGKILL);
-    int code = wait_child(live[s]);
+    int code = wait_pid(live[s]);
     if (code != 128 + SIGKILL) {
       fprintf(stderr, "publisher ended with %d, not killed\n", code);
       return 1;
@@ -191,7 +191,7 @@ int main(void) {
   for (int s = 0; s < 2; s++)
     if (live[s] > 0) {
       kill(live[s], SIGKILL);
-      wait_child(live[s]);
+      wait_pid(live[s]);
     }
   mmbus_channel_t *ch = open_ch(dir);
   test_person_t rec;
@@ -199,7 +199,7 @@ int main(void) {
   CHECK_OK(mmbus_publish(ch, &rec, sizeof rec));
   result_t r;
   CHECK(read(result[0], &r, sizeof r) == (ssize_t)sizeof r);
-  CHECK(wait_child(sub) == 0);
+  CHECK(wait_pid(sub) == 0);
   mmbus_stats_t st;
   CHECK(mmbus_stats(ch, &st, NULL, 0) >= 0);
   printf("claim_atomic: %d publishers killed (one inside commit), %lld whole claims, %lld records, %lld bad, head %llu\n",

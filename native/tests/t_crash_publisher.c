@@ -6,51 +6,70 @@
 #define ITERATIONS_DEFAULT 150
 #define END_MARK (-1)
 
-/* Publishes forever (single records and batches) as publisher `id`; killed by the parent. */
-static void crashing_publisher(const char *dir, int id, int ready_fd) {
-  mmbus_channel_t *ch = open_person_channel(dir, "crash", MMBUS_POLICY_BLOCK, 1024);
-  static test_person_t buf[64];
-  unsigned seed = (unsigned)id * 2654435761u;
-  write_all(ready_fd, "r", 1);
-  for (int64_t i = 0;;) {
-    int k = (rand_r(&seed) % 2) ? 1 : 1 + rand_r(&seed) % 64;
-    for (int j = 0; j < k; j++) fill_person(&buf[j], i + j, id);
-    int rc = k == 1 ? mmbus_publish(ch, &buf[0], sizeof buf[0]) : mmbus_publish_batch(ch, buf, (size_t)k);
-    if (rc) {
-      fprintf(stderr, "publisher %d: %s\n", id, mmbus_errmsg());
-      _exit(2);
-    }
-    i += k;
-  }
-}
-
-/* Claims 8 records, writes them, and dies before committing: a hole readers must step over. */
-static void die_between_claim_and_commit(const char *dir, int id) {
-  mmbus_channel_t *ch = open_person_channel(dir, "crash", MMBUS_POLICY_BLOCK, 1024);
-  test_person_t p;
-  for (int i = 0; i < 5; i++) {
-    fill_person(&p, i, id);
-    if (mmbus_publish(ch, &p, sizeof p)) _exit(2);
-  }
-  mmbus_claim_t c;
-  if (mmbus_claim(ch, 8, -1, &c)) _exit(2);
-  for (uint32_t i = 0; i < 8; i++) fill_person(mmbus_claim_record(&c, i), 5 + i, id);
-  raise(SIGKILL);
-  _exit(2);
-}
-
+/* What the processes share (proc.h): start signals and the subscriber's result. */
 typedef struct crash_result {
   int64_t received;
   int64_t bad;       /* torn record or gap in a publisher's sequence */
   int got_end;
 } crash_result_t;
 
-static void checking_subscriber(const char *dir, int max_id, int ready_fd, int result_fd) {
+typedef struct crash_ctl {
+  int32_t ready; /* processes attached: the subscriber, then each publisher */
+  int32_t done;  /* the subscriber's result is written */
+  crash_result_t result;
+} crash_ctl_t;
+
+static crash_ctl_t *ctl_of(const char *dir, int create) { return shared_map(dir, "crash.ctl", sizeof(crash_ctl_t), create); }
+
+/* role "pub" DIR ID: publishes forever (single records and batches); killed by the parent. */
+static int crashing_publisher(int argc, char **argv) {
+  if (argc < 2) return 2;
+  const char *dir = argv[0];
+  int id = atoi(argv[1]);
+  crash_ctl_t *ctl = ctl_of(dir, 0);
+  mmbus_channel_t *ch = open_person_channel(dir, "crash", MMBUS_POLICY_BLOCK, 1024);
+  static test_person_t buf[64];
+  unsigned seed = (unsigned)id * 2654435761u;
+  shared_add(&ctl->ready, 1);
+  for (int64_t i = 0;;) {
+    int k = (rand_next(&seed) % 2) ? 1 : 1 + (int)(rand_next(&seed) % 64);
+    for (int j = 0; j < k; j++) fill_person(&buf[j], i + j, id);
+    int rc = k == 1 ? mmbus_publish(ch, &buf[0], sizeof buf[0]) : mmbus_publish_batch(ch, buf, (size_t)k);
+    if (rc) {
+      fprintf(stderr, "publisher %d: %s\n", id, mmbus_errmsg());
+      return 2;
+    }
+    i += k;
+  }
+}
+
+/* role "die" DIR: claims 8 records, writes them, and dies before committing: a hole readers must step over. */
+static int die_between_claim_and_commit(int argc, char **argv) {
+  if (argc < 1) return 2;
+  mmbus_channel_t *ch = open_person_channel(argv[0], "crash", MMBUS_POLICY_BLOCK, 1024);
+  test_person_t p;
+  for (int i = 0; i < 5; i++) {
+    fill_person(&p, i, 0);
+    if (mmbus_publish(ch, &p, sizeof p)) return 2;
+  }
+  mmbus_claim_t c;
+  if (mmbus_claim(ch, 8, -1, &c)) return 2;
+  for (uint32_t i = 0; i < 8; i++) fill_person(mmbus_claim_record(&c, i), 5 + i, 0);
+  die_now();
+  return 2;
+}
+
+/* role "sub" DIR MAX_ID: reads until the end mark, checking every record. */
+static int checking_subscriber(int argc, char **argv) {
+  if (argc < 2) return 2;
+  const char *dir = argv[0];
+  int max_id = atoi(argv[1]);
+  crash_ctl_t *ctl = ctl_of(dir, 0);
   mmbus_channel_t *ch = open_person_channel(dir, "crash", MMBUS_POLICY_BLOCK, 1024);
   mmbus_sub_t *sub;
   mmbus_sub_options_t so = {.name = "checker", .start = MMBUS_START_NEWEST};
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-  write_all(ready_fd, "r", 1);
+  shared_add(&ctl->ready, 1);
   int64_t *next = calloc((size_t)max_id + 1, sizeof *next);
   crash_result_t r = {0, 0, 0};
   mmbus_batch_t b;
@@ -75,38 +94,39 @@ static void checking_subscriber(const char *dir, int max_id, int ready_fd, int r
     }
     mmbus_ack(sub);
   }
-  write_all(result_fd, &r, sizeof r);
+  free(next);
+  ctl->result = r;
+  shared_set(&ctl->done, 1);
   mmbus_sub_close(sub);
   mmbus_close(ch);
-  _exit(0);
+  return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  TEST_ROLES(argc, argv, {"pub", crashing_publisher}, {"die", die_between_claim_and_commit}, {"sub", checking_subscriber});
   int iterations = (int)env_int("MMBUS_CRASH_ITERATIONS", ITERATIONS_DEFAULT);
   test_deadline(300);
   const char *dir = make_test_dir();
   mmbus_close(open_person_channel(dir, "crash", MMBUS_POLICY_BLOCK, 1024));
-  int ready[2], result[2];
-  if (pipe(ready) || pipe(result)) return 1;
-  char c;
-  pid_t sub = fork_child();
-  if (sub == 0) checking_subscriber(dir, iterations + 1, ready[1], result[1]);
-  if (read_all(ready[0], &c, 1)) return 1;
+  crash_ctl_t *ctl = ctl_of(dir, 1);
+  char arg[32];
+  snprintf(arg, sizeof arg, "%d", iterations + 1);
+  child_t sub = spawn_role("sub", dir, arg, NULL);
+  CHECK(shared_wait(&ctl->ready, 1, 120000) == 0);
 
   /* a publisher that dies holding a claim */
-  pid_t p = fork_child();
-  if (p == 0) die_between_claim_and_commit(dir, 0);
-  if (wait_child(p) != 128 + SIGKILL) return 1;
+  child_t p = spawn_role("die", dir, NULL);
+  CHECK(wait_child(p) == TEST_KILLED);
 
   unsigned seed = 12345;
   for (int it = 1; it <= iterations; it++) {
-    p = fork_child();
-    if (p == 0) crashing_publisher(dir, it, ready[1]);
-    if (read_all(ready[0], &c, 1)) return 1;
-    usleep((useconds_t)(rand_r(&seed) % 10000));
-    kill(p, SIGKILL);
+    snprintf(arg, sizeof arg, "%d", it);
+    p = spawn_role("pub", dir, arg, NULL);
+    CHECK(shared_wait(&ctl->ready, 1 + it, 120000) == 0);
+    sleep_us(rand_next(&seed) % 10000);
+    kill_child(p);
     int code = wait_child(p);
-    if (code != 128 + SIGKILL) {
+    if (code != TEST_KILLED) {
       fprintf(stderr, "publisher %d ended with %d, not killed\n", it, code);
       return 1;
     }
@@ -120,9 +140,9 @@ int main(void) {
   }
   fill_person(&rec, 0, END_MARK);
   CHECK_OK(mmbus_publish(ch, &rec, sizeof rec));
-  crash_result_t r;
-  if (read_all(result[0], &r, sizeof r)) return 1;
-  int code = wait_child(sub);
+  int code = wait_child(sub); /* it ends on the end mark, or on a 20 s wedge */
+  CHECK(shared_get(&ctl->done) == 1);
+  crash_result_t r = ctl->result;
   mmbus_stats_t st;
   CHECK(mmbus_stats(ch, &st, NULL, 0) >= 0);
   printf("crash_publisher: %d publishers killed, %" PRId64 " records read, %" PRId64 " bad, head %" PRIu64 "\n",

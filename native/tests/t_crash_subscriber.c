@@ -70,7 +70,7 @@ static void test_durable_restarts(void) {
       exit(1);
     }
     kill(sub, SIGKILL);
-    wait_child(sub);
+    wait_pid(sub);
     kills++;
     sub = fork_child();
     if (sub == 0) durable_subscriber(dir, seen, records, ready[1]);
@@ -86,7 +86,7 @@ static void test_durable_restarts(void) {
     for (int64_t i = 0; i < records; i++) missing += seen[i] == 0;
   } while (missing && now_ns() - t0 < 30000000000ull);
   kill(sub, SIGKILL);
-  wait_child(sub);
+  wait_pid(sub);
   int64_t twice = 0, skipped = 0;
   for (int64_t i = 0; i < records; i++) {
     if (seen[i] == 0) skipped++;
@@ -129,7 +129,7 @@ static void test_dead_subscriber_unblocks(void) {
   CHECK_RC(mmbus_publish(quick, &p, sizeof p), MMBUS_E_TIMEOUT);
   mmbus_close(quick);
   kill(sub, SIGKILL);
-  wait_child(sub);
+  wait_pid(sub);
   /* now its process is gone: publishing goes on (the channel's time-out is 5 s) */
   for (int i = 64; i < 200; i++) {
     fill_person(&p, i, 0);

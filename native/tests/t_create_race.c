@@ -40,7 +40,7 @@ int main(void) {
     pid_t b = fork_child();
     if (b == 0) _exit(racer(dir, "race", flags, go[0]));
     CHECK(write(go[1], "gg", 2) == 2); /* both start at once */
-    int ra = wait_child(a), rb = wait_child(b);
+    int ra = wait_pid(a), rb = wait_pid(b);
     close(go[0]);
     close(go[1]);
     if (excl) CHECK((ra == 0 && rb == 1) || (ra == 1 && rb == 0));

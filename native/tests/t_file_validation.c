@@ -549,7 +549,7 @@ static void expect_perm_as_nobody(void) {
     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
     _exit(open_expect_perm(dir));
   }
-  CHECK_RC(wait_child(pid), 0);
+  CHECK_RC(wait_pid(pid), 0);
 }
 
 static void test_permissions(void) {

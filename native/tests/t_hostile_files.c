@@ -152,7 +152,7 @@ static void test_forged_publisher(void) {
          (long long)bad, (unsigned long long)mmbus_sub_lost(sub));
   CHECK(bad == 0 && got > 0 && next == 3 * CAP - 1);
   kill(forger, SIGKILL);
-  wait_child(forger);
+  wait_pid(forger);
   mmbus_sub_close(sub);
   mmbus_close(pub);
   mmbus_close(ch);
@@ -245,7 +245,7 @@ static void test_truncated_under_processes(void) {
   char path[512];
   snprintf(path, sizeof path, "%s/trunc.db", dir);
   CHECK(truncate(path, 4096) == 0); /* anyone with write access can do this */
-  int cs = wait_child(sub), cp = wait_child(pub);
+  int cs = wait_pid(sub), cp = wait_pid(pub);
   printf("truncated under them: subscriber exit %d, publisher exit %d (10 = MMBUS_E_CORRUPT, 135 = SIGBUS)\n", cs, cp);
   CHECK(cs == 10 && cp == 10);
   /* and this process survives reading a mapping whose file shrank */

@@ -82,7 +82,7 @@ int main(void) {
     mmbus_close(c2);
     _exit(mmbus_open(dir, "other", &o, &c2) == MMBUS_E_DIR ? 0 : 2); /* but creating does */
   }
-  CHECK(wait_child(pid) == 0);
+  CHECK(wait_pid(pid) == 0);
   puts("t_join_behind: ok");
   return 0;
 }

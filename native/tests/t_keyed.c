@@ -490,10 +490,10 @@ static void test_handoff(const char *dir, mmbus_policy_t policy, uint64_t cap, u
   s[2] = fork_child();
   if (s[2] == 0) keyed_subscriber(dir, name, policy, cap, 7, 8, slow_us, 0, ready[1], res[1]);
   CHECK(read_all(ready[0], &c, 1) == 0);
-  for (int i = 0; i < PUBS; i++) CHECK(wait_child(pubs[i]) == 0);
-  for (int i = 0; i < 3; i++) CHECK(wait_child(s[i]) == 0);
+  for (int i = 0; i < PUBS; i++) CHECK(wait_pid(pubs[i]) == 0);
+  for (int i = 0; i < 3; i++) CHECK(wait_pid(s[i]) == 0);
   CHECK(write(stop[1], "s", 1) == 1);
-  CHECK(wait_child(reader) == 0);
+  CHECK(wait_pid(reader) == 0);
   for (int i = 0; i < 3; i++) {
     sub_result_t r = read_result(res[0]);
     report(name, r);
@@ -608,7 +608,7 @@ static void test_kills(const char *dir, int kills) {
     usleep(2000 + rand_r(&seed) % 20000);
     if (rand_r(&seed) % 3 == 0 && !fs->finished) { /* the durable follower */
       kill(follower, SIGKILL);
-      int st = wait_child(follower);
+      int st = wait_pid(follower);
       if (st == 0) continue;
       CHECK(st == 128 + SIGKILL);
       followers_killed++;
@@ -620,7 +620,7 @@ static void test_kills(const char *dir, int kills) {
     int i = (int)(rand_r(&seed) % PUBS);
     if (done[i]) continue;
     kill(pubs[i], SIGKILL);
-    int st = wait_child(pubs[i]);
+    int st = wait_pid(pubs[i]);
     if (st == 0) { /* it finished before the kill */
       done[i] = 1;
       if (done[0] && done[1]) break;
@@ -633,9 +633,9 @@ static void test_kills(const char *dir, int kills) {
     CHECK(read_all(ready[0], &c, 1) == 0);
   }
   for (int i = 0; i < PUBS; i++)
-    if (!done[i]) CHECK(wait_child(pubs[i]) == 0);
-  CHECK(wait_child(sub) == 0);
-  CHECK(wait_child(follower) == 0);
+    if (!done[i]) CHECK(wait_pid(pubs[i]) == 0);
+  CHECK(wait_pid(sub) == 0);
+  CHECK(wait_pid(follower) == 0);
   sub_result_t r = read_result(res[0]);
   report("kills", r);
   printf("kills: %d publishers and %d durable subscribers killed -9; the durable one: %" PRId64 " changes, %" PRId64

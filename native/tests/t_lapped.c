@@ -89,7 +89,7 @@ static void test_durable_resumes_a_lap_behind(void) {
   CHECK(delivered == 60 && next == 64);          /* 4..63 */
   CHECK(mmbus_sub_lost(sub) == 2);                /* 2 and 3: overwritten while it was away */
   CHECK(write(go[1], "g", 1) == 1);
-  CHECK(wait_child(writer) == 0);
+  CHECK(wait_pid(writer) == 0);
   CHECK_OK(mmbus_wait(sub, 10000));
   CHECK_RC(mmbus_poll(sub, 0, &b), 4);            /* then the writer's records, intact */
   for (uint32_t i = 0; i < 4; i++) CHECK(right_record(mmbus_batch_record(&b, i), 64 + i, 9));
@@ -159,7 +159,7 @@ static void test_stopped_subscriber_is_told(void) {
   CHECK(all[4] == 0);                /* no wrong record went unflagged */
   CHECK(all[1] == CAP && all[3] == CAP); /* all 64 overwritten: flagged and counted */
   CHECK(all[5] == CAP);              /* the next lap arrives intact */
-  CHECK(wait_child(reader) == 0);
+  CHECK(wait_pid(reader) == 0);
   CHECK_OK(mmbus_close(ch));
 }
 

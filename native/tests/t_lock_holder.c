@@ -62,7 +62,7 @@ static void test_stopped_foreign_holder(void) {
   mmbus_stats_t stats; /* reading needs no lock */
   CHECK(mmbus_stats(ch, &stats, NULL, 0) == 0 && stats.head == 0);
   kill(holder, SIGCONT);
-  CHECK(wait_child(holder) == 0); /* it exits: the kernel drops its lock */
+  CHECK(wait_pid(holder) == 0); /* it exits: the kernel drops its lock */
   CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
   CHECK_OK(mmbus_publish(ch, &p, sizeof p));
   mmbus_batch_t b;
@@ -110,7 +110,7 @@ static void test_stopped_library_holder(void) {
   printf("lock held by a stopped library caller: %s\n", caught ? "caught, BUSY in bounded time" : "never caught");
   CHECK(caught);
   kill(child, SIGKILL);
-  wait_child(child);
+  wait_pid(child);
   mmbus_sub_t *sub;
   CHECK_OK(mmbus_subscribe(ch, NULL, &sub)); /* a dead holder's lock is gone */
   CHECK_OK(mmbus_sub_close(sub));

@@ -71,6 +71,21 @@ static void test_channel_names(const char *dir) {
   good_channel_name(dir, "a.b.c");
   good_channel_name(dir, "x.");
   good_channel_name(dir, "-_-");
+#ifdef _WIN32
+  /* file names Windows keeps for its devices, whatever follows the first '.' */
+  bad_channel_name(dir, "CON", "Windows device CON");
+  bad_channel_name(dir, "nul", "Windows device NUL");
+  bad_channel_name(dir, "Aux.points", "Windows device AUX");
+  bad_channel_name(dir, "COM1", "Windows device COM1");
+  bad_channel_name(dir, "lpt9.x", "Windows device LPT9");
+  bad_channel_name(dir, "PRN", NULL);
+  good_channel_name(dir, "CONSOLE");
+  good_channel_name(dir, "COM10");
+  good_channel_name(dir, "nullable");
+  good_channel_name(dir, "points.CON");
+#else
+  good_channel_name(dir, "CON"); /* a plain file name here */
+#endif
 }
 
 static void test_subscriber_names(const char *dir) {

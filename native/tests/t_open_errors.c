@@ -31,7 +31,7 @@ static void as_nobody(const char *dir, int (*fn)(const char *dir)) {
     }
     _exit(fn(dir));
   }
-  CHECK_RC(wait_child(pid), 0);
+  CHECK_RC(wait_pid(pid), 0);
 }
 
 static int create_in_readonly_dir(const char *dir) {

@@ -138,7 +138,7 @@ static consume_result_t result_of(proc_t *p) {
 }
 
 static void finish(proc_t *p, int want_code) {
-  int code = wait_child(p->pid);
+  int code = wait_pid(p->pid);
   if (code != want_code) {
     fprintf(stderr, "child %d ended with %d, expected %d\n", (int)p->pid, code, want_code);
     exit(1);

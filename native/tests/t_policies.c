@@ -212,7 +212,7 @@ static pid_t idle_subscriber(const char *dir, const char *chan, const char *dura
   char c = 0;
   if (read(fds[0], &c, 1) != 1 || c != 'k') {
     kill(pid, SIGKILL);
-    fprintf(stderr, "subscriber child failed: exit %d\n", wait_child(pid));
+    fprintf(stderr, "subscriber child failed: exit %d\n", wait_pid(pid));
     exit(1);
   }
   close(fds[0]);
@@ -236,7 +236,7 @@ static void test_silent_subscriber(const char *dir) {
   mmbus_sub_stats_t ss[2];
   int n = mmbus_stats(ch, &st, ss, 2);
   kill(child, SIGKILL);
-  int status = wait_child(child);
+  int status = wait_pid(child);
   CHECK_OK(rc);
   CHECK(status == 128 + SIGKILL);
   CHECK(n == 1);
@@ -256,7 +256,7 @@ static void test_gc_after_kill(const char *dir) {
   CHECK_RC(mmbus_gc(ch), 0); /* both alive: nothing to reclaim */
   int anon_slot = ss[0].durable ? ss[1].slot : ss[0].slot;
   kill(child, SIGKILL);
-  CHECK(wait_child(child) == 128 + SIGKILL);
+  CHECK(wait_pid(child) == 128 + SIGKILL);
 
   CHECK_RC(mmbus_stats(ch, &st, ss, 4), 2);
   CHECK(st.subscribers_dead == 2 && ss[0].state == MMBUS_SUB_DEAD && ss[1].state == MMBUS_SUB_DEAD);

@@ -23,7 +23,7 @@ static int as_other(void (*fn)(const char *), const char *arg) {
     fn(arg);
     _exit(0);
   }
-  return wait_child(pid);
+  return wait_pid(pid);
 }
 
 static void squat_dir_open_to_all(const char *path) {

@@ -134,7 +134,7 @@ static void run(mmbus_policy_t policy, const char *name) {
   }
   /* under overwrite nothing holds the other publisher: read as it goes, counting what it laps */
   tally_t t = read_all_of(sub, others, 0);
-  CHECK(wait_child(other) == 0);
+  CHECK(wait_pid(other) == 0);
   mmbus_stats_t stats;
   CHECK(mmbus_stats(ch, &stats, NULL, 0) >= 0);
   CHECK(stats.claims_revoked == 1); /* fenced off until the stopped publisher is done */
@@ -152,7 +152,7 @@ static void run(mmbus_policy_t policy, const char *name) {
   }
 
   kill(stopper, SIGCONT); /* it scribbles over its claim, commits: REVOKED; then publishes record 15 */
-  CHECK(wait_child(stopper) == 0);
+  CHECK(wait_pid(stopper) == 0);
   tally_t t2 = read_all_of(sub, others, 1);
   CHECK(t2.bad == 0 && t2.stopper == 1 && t2.last_stopper_index == 15);
   CHECK(mmbus_stats(ch, &stats, NULL, 0) >= 0);
@@ -169,7 +169,7 @@ static void run(mmbus_policy_t policy, const char *name) {
     _exit(0);
   }
   tally_t t3 = read_all_of(sub, others + 2 * CAP, 0);
-  CHECK(wait_child(again) == 0);
+  CHECK(wait_pid(again) == 0);
   CHECK(t3.bad == 0 && t3.other + t3.lost >= 2 * CAP);
   CHECK_OK(mmbus_sub_close(sub));
   CHECK_OK(mmbus_close(ch));
@@ -241,12 +241,12 @@ static void test_stopped_after_deciding(void) {
     }
     CHECK_RC(mmbus_ack(sub), 0);
   }
-  CHECK(wait_child(other) == 0);
+  CHECK(wait_pid(other) == 0);
   printf("stopped after deciding: its claim arrived whole (%lld of 4), the other publisher's %lld, bad %lld\n",
          (long long)stopper, (long long)others, (long long)bad);
   CHECK(stopper == 4 && bad == 0);
   kill(owner, SIGCONT); /* it writes its first stamp again (the same value) and leaves */
-  CHECK(wait_child(owner) == 0);
+  CHECK(wait_pid(owner) == 0);
   mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
   test_person_t p;
   for (int64_t i = 3 * CAP; i < 5 * CAP; i++) { /* the slot is in use again: laps arrive intact */

@@ -88,10 +88,10 @@ int main(void) {
   }
   /* an interrupt from this thread ends a wait that would find nothing */
   arm(&w);
-  usleep(2000);
+  sleep_us(2000);
   CHECK_OK(mmbus_sub_interrupt(w.sub));
   int rc;
-  while (!finished(&w, &rc)) usleep(100);
+  while (!finished(&w, &rc)) sleep_us(100);
   CHECK_RC(rc, MMBUS_E_INTR);
   pthread_mutex_lock(&w.mu);
   w.stop = 1;

@@ -18,6 +18,8 @@ Exit codes:
 The channel directory: --dir, else $MMBUS_DIR, else $XDG_RUNTIME_DIR/mmbus, else <tmpdir>/mmbus-<uid>.
 A <channel> is a channel name in that directory, or a path to its .db file.`;
 
+const collect = (v: string, all: string[] = []): string[] => [...all, v];
+
 function dirOption(): Option {
   return new Option('-d, --dir <dir>', 'channel directory (default: $MMBUS_DIR, else $XDG_RUNTIME_DIR/mmbus, else <tmpdir>/mmbus-<uid>)');
 }
@@ -108,6 +110,49 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--strict', 'warnings (unknown schema, dead subscribers) fail too')
     .addHelpText('after', '\nExit 0 when no errors were found (warnings are listed), 1 when any was (or any warning, with --strict).')
     .action(async (dir: string | undefined, opts) => done((await import('./commands/doctor.js')).doctorCommand(dir, opts)));
+
+  const bridge = program.command('bridge').description('forward channels to NATS subjects and subjects into channels (@mmbus/bridge-nats)');
+  bridge
+    .command('run')
+    .description('run a bridge until Ctrl-C / SIGTERM: routes from --config and/or --out/--in/--kv/--kv-in')
+    .option('-c, --config <file>', 'a JSON configuration file (docs/bridge.md)')
+    .option('-s, --server <url>', 'NATS server URL (repeat for several; default nats://127.0.0.1:4222)', collect)
+    .option('--out <channel=subject>', 'forward a channel to a subject (mmbus → NATS; repeatable)', collect)
+    .option('--in <channel=subject>', 'publish a subject (wildcards allowed) into a channel (NATS → mmbus; repeatable)', collect)
+    .option('--kv <channel=bucket>', "keep a keyed channel's latest value per key in a JetStream KV bucket (created if missing; repeatable)", collect)
+    .option('--kv-in <channel=bucket>', "publish a KV bucket's values (each key's latest, then every put) into a keyed channel (repeatable)", collect)
+    .addOption(new Option('--encoding <encoding>', 'wire encoding of the --out/--in/--kv/--kv-in routes').choices(['raw', 'json']))
+    .option('--stream <name>', 'publish the --out routes to this JetStream stream (created if missing): acknowledged and de-duplicated')
+    .option('--type <schema>', 'message type of the routes\' channels, to create them when missing (e.g. mmbus.PointUpdate)')
+    .option('--name <name>', 'bridge name: durable subscriber nats.<name>, stats file <dir>/<name>.bridge.json (default bridge)')
+    .addOption(dirOption())
+    .option('--origin <id>', 'this host in JetStream message ids (default: the host name)')
+    .option('--stats-file <file>', 'where to keep the stats (default <dir>/<name>.bridge.json)')
+    .option('--stats-interval <ms>', 'how often the stats file is rewritten', parseIntOption('--stats-interval', 100))
+    .addHelpText('after', '\nExamples:\n  mmbus bridge run --out points=plant.points --stream POINTS\n  mmbus bridge run --in commands=plant.commands.* --encoding json --type mmbus.PointUpdate\n  mmbus bridge run --kv points=points\n  mmbus bridge run --config bridge.json')
+    .action(async (opts) => done(await (await import('./commands/bridge.js')).bridgeRunCommand(opts)));
+  bridge
+    .command('stat')
+    .description("a running (or stopped) bridge's stats: connection, and per route forwarded, acknowledged, duplicates, refused, lag")
+    .argument('[name]', 'bridge name', 'bridge')
+    .addOption(dirOption())
+    .option('--stats-file <file>', 'the stats file (default <dir>/<name>.bridge.json)')
+    .option('--json', 'the stats file as is')
+    .addHelpText('after', '\nExit 0 when the bridge is running, 1 when it stopped, looks dead, or has no stats file.')
+    .action(async (name: string, opts) => done((await import('./commands/bridge.js')).bridgeStatCommand(name, opts)));
+
+  program
+    .command('serve')
+    .description('serve a channel directory to browsers: the live page at http://HOST:PORT/, the WebSocket protocol of docs/web.md')
+    .argument('[dir]', 'channel directory (overrides --dir)')
+    .addOption(dirOption())
+    .option('--host <host>', 'address to listen on (anything but loopback makes the channels reachable from other hosts)', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free one)', parseIntOption('--port', 0), 8377)
+    .option('--token <token>', 'clients must give this token (?token=); also $MMBUS_WEB_TOKEN')
+    .option('--schema <file.fbs...>', 'also serve channels of these schemas')
+    .option('--fps <n>', 'value frames per second per client, at most', parseIntOption('--fps', 1), 20)
+    .addHelpText('after', '\nPrints the page\'s URL (with the token). Ctrl-C stops it.')
+    .action(async (dir: string | undefined, opts) => done(await (await import('./commands/serve.js')).serveCommand(dir, opts)));
 
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP);
   return program;

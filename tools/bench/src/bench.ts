@@ -32,8 +32,16 @@ const { values: opts } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
+/** Benchmarks with their own harness, run after the systems: each a script taking --quick, --runs, --no-write. */
+const ALL_HARNESSES = [
+  { id: 'keyed', script: join(here, 'keyed.ts') },
+  // the NATS bridge's, next to the bridge (results in packages/bridge-nats/bench/results)
+  { id: 'nats', script: join(here, '../../../packages/bridge-nats/bench/bench.ts') },
+  { id: 'web', script: join(here, 'web.ts') },
+];
+const HARNESS_IDS = ALL_HARNESSES.map((h) => h.id);
 if (opts.help) {
-  console.log('npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|keyed|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]');
+  console.log(`npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|${HARNESS_IDS.join('|')}|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]`);
   process.exit(0);
 }
 const QUICK = opts.quick;
@@ -169,10 +177,10 @@ const SYSTEMS: System[] = [
   { id: 'uds', group: 'uds', label: 'Unix socket stream (node:net)', pub: tsPeer('uds.ts'), sub: tsPeer('uds.ts'), throughput: true, latency: 'Node, 1 ms timer ticks', idle: 'Unix socket, node:net subscriber' },
 ];
 const selected = SYSTEMS.filter((s) => ONLY.length === 0 || ONLY.some((o) => s.id === o || s.group === o));
-/** Benchmarks with their own harness, run after the systems above: each a script taking --quick, --runs, --no-write. */
-const HARNESSES = [{ id: 'keyed', script: join(here, 'keyed.ts') }].filter((h) => ONLY.length === 0 || ONLY.includes(h.id));
+/** The harnesses --only selects. */
+const HARNESSES = ALL_HARNESSES.filter((h) => ONLY.length === 0 || ONLY.includes(h.id));
 if (selected.length === 0 && HARNESSES.length === 0) {
-  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, keyed, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
+  console.error(`bench: --only ${ONLY.join(',')} matches nothing; systems: mmbus, redis, zeromq, uds, ${HARNESS_IDS.join(', ')}, or ${SYSTEMS.map((s) => s.id).join(', ')}`);
   process.exit(2);
 }
 

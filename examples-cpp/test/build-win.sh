@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The Windows build of the examples (mingw-w64: collector.dll, collector-host.exe, the Person and points
+# programs) and the Wine prefix that runs them (prepared once: Wine's first start is slow). Used by
+# test/40.windows.test.ts; .ci/run installs g++-mingw-w64-x86-64, wine and wine64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in x86_64-w64-mingw32-g++ wine wineserver; do
+  command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install g++-mingw-w64-x86-64 wine wine64)" >&2; exit 1; }
+done
+cmake -S . -B build-win -DCMAKE_TOOLCHAIN_FILE=../native/cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build build-win -j 2 > /dev/null
+export WINEPREFIX="$PWD/build-win/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+mkdir -p "$WINEPREFIX" # the server runs in it
+wineserver -k 2>/dev/null || true
+wineserver -p30 # one server for the test file; it ends 30 s after its last client (afterAll: wineserver -k)
+timeout 300 wineboot -i > /dev/null 2>&1

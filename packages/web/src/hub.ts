@@ -1,0 +1,224 @@
+// One served channel, shared by every client that uses it: the channel opened once, one subscription
+// that asks for the union of the keys clients watch (or every record, for tails and overviews), and
+// what it saw since the last frame: which keys changed (keyed) and the newest records (tails). Values
+// are not copied here: each frame reads the latest value of a changed key from the channel's key
+// table when it is built, so a key that changed ten times between frames is sent once, and fresh.
+import { openChannel, type Batch, type Channel, type RecordView, type Subscription } from '@mmbus/core';
+import { MmbusError } from '@mmbus/runtime';
+
+import type { ServedType } from './types.js';
+
+/** What a hub tells the clients of its channel. */
+export interface HubListener {
+  /** The hub stopped (the channel was removed, replaced, or failed): `err` says why. */
+  dropped(err: MmbusError): void;
+}
+
+export class Hub {
+  readonly name: string;
+  readonly type: ServedType;
+  readonly channel: Channel<RecordView>;
+  readonly keyCount: number;
+  /** Keyed: how many of this hub's client subscriptions watch each key. */
+  private readonly refs: Uint32Array;
+  /** Clients that need every record (tails, overviews): the subscription asks every key meanwhile. */
+  private everything = 0;
+  private readonly sub: Subscription<RecordView>;
+  /** Keyed: keys changed since the last takeChanged() (each once), and a flag per key. */
+  private changed: number[] = [];
+  private readonly isChanged: Uint8Array;
+  /** Tails: the newest TAIL records seen (a ring of wire-size records) and how many records were seen. */
+  readonly tailMax: number;
+  private readonly tailRing: Uint8Array;
+  /** Sequence numbers of the records in tailRing, by slot. */
+  private readonly tailSeqs: Float64Array;
+  /** Records the subscription saw, in total (the tail position). */
+  seen = 0;
+  private readonly listeners = new Set<HubListener>();
+  private stopped = false;
+  readonly done: Promise<void>;
+
+  constructor(name: string, dir: string, type: ServedType, tailMax: number) {
+    this.name = name;
+    this.type = type;
+    this.channel = openChannel(name, type.cls, { dir, create: false });
+    this.keyCount = this.channel.keyCount;
+    this.refs = new Uint32Array(this.keyCount);
+    this.isChanged = new Uint8Array(this.keyCount);
+    this.tailMax = tailMax;
+    this.tailRing = new Uint8Array(tailMax * type.recordBytes);
+    this.tailSeqs = new Float64Array(tailMax);
+    try {
+      // keyed: nothing asked yet, so no record is handed out until a client asks (keys: [])
+      this.sub = this.channel.subscribe(this.keyCount ? { keys: [] } : {});
+    } catch (err) {
+      this.channel.close();
+      throw err;
+    }
+    this.done = this.run();
+  }
+
+  addListener(l: HubListener): void {
+    this.listeners.add(l);
+  }
+
+  removeListener(l: HubListener): void {
+    this.listeners.delete(l);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Keyed: a client subscription watches these keys now ([first, count] ranges, none watched by it before). */
+  watch(ranges: readonly [number, number][]): void {
+    const ask: [number, number][] = [];
+    for (const [first, count] of ranges) {
+      let runStart = -1;
+      for (let k = first; k < first + count; k++) {
+        const was = this.refs[k]!;
+        this.refs[k] = was + 1;
+        if (was === 0 && this.everything === 0) {
+          if (runStart < 0) runStart = k;
+        } else if (runStart >= 0) {
+          ask.push([runStart, k - runStart]);
+          runStart = -1;
+        }
+      }
+      if (runStart >= 0) ask.push([runStart, first + count - runStart]);
+    }
+    // the snapshot marks each newly asked key changed: so a value published before the ask took effect
+    // (asks wait for the subscription's wait to be interrupted) still reaches every client that watches it
+    for (const [from, n] of ask) this.sub.ask({ from, to: from + n }, { snapshot: true });
+  }
+
+  /** Keyed: a client subscription stops watching these keys (each watched by it before). */
+  unwatch(ranges: readonly [number, number][]): void {
+    const unask: [number, number][] = [];
+    for (const [first, count] of ranges) {
+      let runStart = -1;
+      for (let k = first; k < first + count; k++) {
+        const now = this.refs[k]! - 1;
+        this.refs[k] = now;
+        if (now === 0 && this.everything === 0) {
+          if (runStart < 0) runStart = k;
+        } else if (runStart >= 0) {
+          unask.push([runStart, k - runStart]);
+          runStart = -1;
+        }
+      }
+      if (runStart >= 0) unask.push([runStart, first + count - runStart]);
+    }
+    for (const [from, n] of unask) this.sub.unask({ from, to: from + n });
+  }
+
+  /** A client needs every record (a tail or an overview) from now on, or no longer (`on` false). */
+  needEverything(on: boolean): void {
+    if (!this.keyCount) return; // a plain subscription gets every record anyway
+    if (on) {
+      // with a snapshot: a client that asked a key before this ask took effect gets what came meanwhile
+      if (this.everything++ === 0) this.sub.ask('all', { snapshot: true });
+      return;
+    }
+    if (--this.everything > 0) return;
+    // give back the keys no client watches
+    const unask: [number, number][] = [];
+    let runStart = -1;
+    for (let k = 0; k < this.keyCount; k++) {
+      if (this.refs[k] === 0) {
+        if (runStart < 0) runStart = k;
+      } else if (runStart >= 0) {
+        unask.push([runStart, k - runStart]);
+        runStart = -1;
+      }
+    }
+    if (runStart >= 0) unask.push([runStart, this.keyCount - runStart]);
+    for (const [from, n] of unask) this.sub.unask({ from, to: from + n });
+  }
+
+  /** Keyed: the keys changed since the previous call, each once (the caller owns the array). */
+  takeChanged(): number[] {
+    const out = this.changed;
+    if (out.length === 0) return out;
+    this.changed = [];
+    for (const k of out) this.isChanged[k] = 0;
+    return out;
+  }
+
+  /**
+   * Tails: the records seen after position `from` (at most tailMax, the newest), copied to `out` one
+   * after the other; returns how many were copied and how many were skipped (seen but not copied).
+   */
+  tailSince(from: number, out: Uint8Array): { count: number; skipped: number; seqs: number[] } {
+    const fresh = this.seen - from;
+    const count = Math.min(fresh, this.tailMax);
+    const rb = this.type.recordBytes;
+    const seqs: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const pos = this.seen - count + i;
+      const slot = pos % this.tailMax;
+      out.set(this.tailRing.subarray(slot * rb, slot * rb + rb), i * rb);
+      seqs.push(this.tailSeqs[slot]!);
+    }
+    return { count, skipped: fresh - count, seqs };
+  }
+
+  private markChanged(key: number): void {
+    if (this.isChanged[key]) return;
+    this.isChanged[key] = 1;
+    this.changed.push(key);
+  }
+
+  private take(batch: Batch<RecordView>): void {
+    const keyed = this.keyCount > 0;
+    const rb = this.type.recordBytes;
+    // the last tailMax records of the batch are all a tail can get: copy only those
+    const tailFrom = Math.max(0, batch.length - this.tailMax);
+    for (let i = 0; i < batch.length; i++) {
+      if (!batch.wanted(i)) continue;
+      if (keyed) this.markChanged(batch.keyOf(i));
+      if (batch.snapshot) continue; // snapshot values are no new records: not for tails
+      if (i >= tailFrom) {
+        const r = batch.get(i);
+        const slot = this.seen % this.tailMax;
+        this.tailRing.set(new Uint8Array(r.view.buffer, r.view.byteOffset + r.offset, rb), slot * rb);
+        this.tailSeqs[slot] = batch.seqOf(i);
+      }
+      this.seen++;
+    }
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        const batch = await this.sub.next();
+        if (!batch) break;
+        this.take(batch);
+      }
+    } catch (err) {
+      const e = err instanceof MmbusError ? err : new MmbusError('MMBUS_E_IO', -1, String(err));
+      if (!this.stopped) for (const l of [...this.listeners]) l.dropped(e);
+    } finally {
+      this.close();
+    }
+  }
+
+  /**
+   * Calls fn(bytes, offset, key) with the latest value of each key that has one, in key order (copied
+   * a thousand at a time; bytes are valid only during the call). Returns how many it found.
+   */
+  latest(keys: number[], fn: (view: DataView, offset: number, key: number) => void): number {
+    return this.channel.snapshot(keys, (r, key) => fn(r.view, r.offset, key));
+  }
+
+  get closed(): boolean {
+    return this.stopped;
+  }
+
+  close(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.sub.close();
+    this.channel.close();
+  }
+}

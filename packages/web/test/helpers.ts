@@ -1,0 +1,34 @@
+// Shared by the gateway's tests: a gateway over a scratch directory, clients through the real client
+// library (with the `ws` package's WebSocket), and a wait that polls without spinning.
+import { resolve } from 'node:path';
+
+import WebSocket from 'ws';
+
+import { MmbusWebClient, type ConnectOptions } from '../src/browser/client.ts';
+import { startGateway, type Gateway, type GatewayOptions } from '../src/index.ts';
+
+export const REPO = resolve(import.meta.dirname, '../../..');
+export const SCHEMAS = [resolve(REPO, 'schemas/point.fbs'), resolve(REPO, 'schemas/person.fbs')];
+
+export async function gateway(dir: string, options: Partial<GatewayOptions> = {}): Promise<Gateway> {
+  return startGateway({ dir, port: 0, schemas: SCHEMAS, ...options });
+}
+
+export function wsUrl(g: Gateway): string {
+  return `ws://127.0.0.1:${g.port}/ws`;
+}
+
+export function connect(g: Gateway, options: ConnectOptions = {}): Promise<MmbusWebClient> {
+  return MmbusWebClient.connect(wsUrl(g), { WebSocket, ...options });
+}
+
+/** Resolves once cond() holds (checked every 10 ms); rejects after `ms` with what it was waiting for. */
+export async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,418 @@
+// The web gateway, measured (not a test): 100 WebSocket clients each asking 1,000 random points of
+// the collector's 210,000 while collector-host publishes changes at a target rate (1 M/s by default).
+// Reports the gateway's CPU, bytes received per client per second, and the time from the collector's
+// end until every client holds every final value of its points (checked against the collector's dump).
+// Three processes besides this one: collector-host (C++), the gateway, the clients. Side by side, the
+// same through Redis pub/sub: a TS publisher (ioredis, pipelined) sends the same burst and changes to
+// redis-server, a plain Node WebSocket relay subscribes, keeps the latest record per point and sends
+// each client its changed points at the same 20 frames/s in the same binary frames.
+//
+//   npm run bench -w @mmbus/bench -- --only web
+//   tsx src/web.ts [--clients 100] [--asked 1000] [--rate 1000000] [--duration 5] [--only mmbus|redis] [--quick] [--no-write]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const { values: opts } = parseArgs({
+  options: {
+    clients: { type: 'string' },
+    asked: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    role: { type: 'string' },
+    dir: { type: 'string' },
+    port: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const CLIENTS = Number(opts.clients ?? 100);
+const ASKED = Number(opts.asked ?? 1000);
+const RATE = Number(opts.rate ?? 1_000_000);
+const DURATION = Number(opts.duration ?? (opts.quick ? 2 : 5));
+const POINTS = 210_000;
+
+/** Client c's points: a fixed pseudo-random choice of ASKED distinct points. */
+function pointsOf(c: number): number[] {
+  const set = new Set<number>();
+  let x = BigInt(c + 1) * 0x9e3779b97f4a7c15n;
+  while (set.size < ASKED) {
+    x = (x * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n);
+    set.add(Number(x >> 33n) % POINTS);
+  }
+  return [...set];
+}
+
+function lines(proc: ChildProcess, on: (line: string) => void): void {
+  createInterface({ input: proc.stdout! }).on('line', on);
+}
+
+async function gatewayRole(): Promise<void> {
+  const { startGateway } = await import('@mmbus/web');
+  const g = await startGateway({ dir: opts.dir!, port: 0 }); // the collector's channel describes its records
+  process.stdout.write(`${JSON.stringify({ port: g.port })}\n`);
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'cpu') {
+      const u = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ cpuUs: u.user + u.system, rssBytes: process.memoryUsage().rss, ...g.stats() })}\n`);
+    } else if (l === 'stop') {
+      void g.close().then(() => process.exit(0));
+    }
+  });
+}
+
+/** The clients: raw WebSockets that parse the binary values frames (docs/web.md) for point_id and value only. */
+async function clientsRole(): Promise<void> {
+  const { default: WebSocket } = await import('ws');
+  const url = `ws://127.0.0.1:${opts.port}/ws`;
+  const keys = Array.from({ length: CLIENTS }, (_, c) => pointsOf(c));
+  const last = keys.map(() => new Map<number, number>());
+  const bytes = new Array<number>(CLIENTS).fill(0);
+  let recordBytes = 0;
+  await Promise.all(
+    keys.map(
+      (k, c) =>
+        new Promise<void>((ok, ko) => {
+          const ws = new WebSocket(url);
+          ws.on('error', ko);
+          ws.on('message', (d: Buffer, isBinary: boolean) => {
+            bytes[c]! += d.length;
+            if (!isBinary) {
+              const m = JSON.parse(d.toString()) as { op: string; recordBytes?: number };
+              if (m.op === 'hello') ws.send(JSON.stringify({ op: 'ask', id: 1, channel: 'points', keys: k }));
+              else if (m.op === 'open') recordBytes = m.recordBytes!;
+              else if (m.op === 'ok') ok();
+              return;
+            }
+            if (d[0] !== 1) return;
+            const n = d.readUInt32LE(4);
+            const m = last[c]!;
+            for (let i = 0; i < n; i++) {
+              const at = 24 + i * recordBytes;
+              m.set(d.readUInt32LE(at + 16), d.readDoubleLE(at + 8));
+            }
+          });
+        }),
+    ),
+  );
+  process.stdout.write('ready\n');
+  let markBytes = [...bytes];
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'mark') {
+      markBytes = [...bytes];
+      process.stdout.write('marked\n');
+    } else if (l === 'bytes') {
+      process.stdout.write(`${JSON.stringify({ bytes: bytes.map((b, i) => b - markBytes[i]!) })}\n`);
+    } else if (l.startsWith('final ')) {
+      const [, file, t0] = l.split(' ');
+      const fin = new Float64Array(readFileSync(file!).buffer.slice(0));
+      const check = (): void => {
+        if (keys.every((k, c) => k.every((p) => last[c]!.get(p) === fin[p]))) {
+          process.stdout.write(`${JSON.stringify({ allFinalMs: Date.now() - Number(t0) })}\n`);
+          setTimeout(() => process.exit(0), 50);
+        } else setTimeout(check, 2);
+      };
+      check();
+    }
+  });
+}
+
+const RECORD_BYTES = 89; // PointUpdate up to the end of its last field, as the gateway sends it
+
+/** The Redis peer's publisher: the burst of every point, then changes at RATE for DURATION s, pipelined. */
+async function redisPubRole(): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const { PointUpdate } = await import('@mmbus/messages');
+  const redis = new Redis({ host: '127.0.0.1', port: Number(opts.port), maxRetriesPerRequest: null });
+  const fin = new Float64Array(POINTS);
+  let published = 0;
+  let changes = 0;
+  const inFlight: Promise<unknown>[] = [];
+  // a pipeline of n records written in place into one buffer (as the bench's Redis peer does)
+  const send = async (n: number, next: () => [number, number]): Promise<void> => {
+    const chunk = Buffer.alloc(n * 128);
+    const rec = new PointUpdate(new DataView(chunk.buffer, chunk.byteOffset, chunk.length), 0);
+    const p = redis.pipeline();
+    for (let j = 0; j < n; j++) {
+      const [k, v] = next();
+      rec.moveTo(j * 128);
+      rec.pointId = k;
+      rec.deviceId = Math.floor(k / 3000);
+      rec.value = v;
+      fin[k] = v;
+      p.publish('points', chunk.subarray(j * 128, j * 128 + RECORD_BYTES));
+    }
+    published += n;
+    inFlight.push(p.exec());
+    if (inFlight.length >= 4) await inFlight.shift();
+  };
+  let k0 = 0;
+  while (k0 < POINTS) {
+    const n = Math.min(1000, POINTS - k0);
+    await send(n, () => [k0, (k0++ % 1000) + 0.5]);
+  }
+  const t0 = Date.now();
+  let x = 12345;
+  for (;;) {
+    const elapsed = (Date.now() - t0) / 1000;
+    if (elapsed >= DURATION) break;
+    const due = Math.floor(elapsed * RATE) - changes;
+    if (due <= 0) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
+    await send(Math.min(due, 1000), () => {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      changes++;
+      return [x % POINTS, changes];
+    });
+  }
+  await Promise.all(inFlight);
+  await redis.ping();
+  writeFileSync(opts.dir!, new Uint8Array(fin.buffer));
+  process.stdout.write(`${JSON.stringify({ published, changes })}\n`);
+  redis.disconnect();
+  process.exit(0);
+}
+
+/** The Redis peer's relay: subscribes, keeps the latest record per point, sends each client its changed points 20 times a second. */
+async function relayRole(): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const { WebSocketServer } = await import('ws');
+  const latest = new Uint8Array(POINTS * RECORD_BYTES);
+  const changedAt = new Uint32Array(POINTS); // the tick in which each point last changed (0: never)
+  let tick = 1;
+  const sub = new Redis({ host: '127.0.0.1', port: Number(opts.port), maxRetriesPerRequest: null });
+  sub.on('messageBuffer', (_ch: Buffer, m: Buffer) => {
+    const k = m.readUInt32LE(16);
+    if (k >= POINTS || m.length !== RECORD_BYTES) return;
+    latest.set(m, k * RECORD_BYTES);
+    changedAt[k] = tick;
+  });
+  await sub.subscribe('points');
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/ws' });
+  await new Promise((r) => wss.once('listening', r));
+  const clients: { ws: import('ws').WebSocket; keys: number[]; sentTick: number }[] = [];
+  wss.on('connection', (ws) => {
+    const c = { ws, keys: [] as number[], sentTick: 0 };
+    clients.push(c);
+    ws.send(JSON.stringify({ op: 'hello' }));
+    ws.on('message', (d) => {
+      const r = JSON.parse(d.toString()) as { id: number; keys: number[] };
+      c.keys = r.keys;
+      c.sentTick = 0; // every asked point's current value next
+      ws.send(JSON.stringify({ op: 'open', sid: 1, recordBytes: RECORD_BYTES }));
+      ws.send(JSON.stringify({ op: 'ok', id: r.id }));
+    });
+  });
+  setInterval(() => {
+    const now = tick++;
+    for (const c of clients) {
+      if (c.ws.bufferedAmount >= 1 << 20) continue;
+      const keys = c.keys.filter((k) => changedAt[k]! > c.sentTick);
+      c.sentTick = now;
+      if (!keys.length) continue;
+      const frame = Buffer.alloc(24 + keys.length * RECORD_BYTES);
+      frame[0] = 1;
+      frame.writeUInt32LE(keys.length, 4);
+      frame.writeDoubleLE(Date.now(), 8);
+      keys.forEach((k, i) => frame.set(latest.subarray(k * RECORD_BYTES, (k + 1) * RECORD_BYTES), 24 + i * RECORD_BYTES));
+      c.ws.send(frame);
+    }
+  }, 50);
+  process.stdout.write(`${JSON.stringify({ port: (wss.address() as { port: number }).port })}\n`);
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'cpu') {
+      const u = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ cpuUs: u.user + u.system, rssBytes: process.memoryUsage().rss, skippedFrames: 0 })}\n`);
+    } else if (l === 'stop') process.exit(0);
+  });
+}
+
+/** CPU time of another process so far, µs (utime + stime of /proc/<pid>/stat). */
+function procCpuUs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1e6) / 100;
+}
+
+function child(args: string[]): { proc: ChildProcess; next: (pred: (l: string) => boolean) => Promise<string>; send: (l: string) => void } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const queue: string[] = [];
+  const waiters: { pred: (l: string) => boolean; ok: (l: string) => void }[] = [];
+  lines(proc, (l) => {
+    const w = waiters.findIndex((x) => x.pred(l));
+    if (w >= 0) waiters.splice(w, 1)[0]!.ok(l);
+    else queue.push(l);
+  });
+  return {
+    proc,
+    send: (l) => void proc.stdin!.write(`${l}\n`),
+    next: (pred) =>
+      new Promise((ok, ko) => {
+        const i = queue.findIndex(pred);
+        if (i >= 0) return ok(queue.splice(i, 1)[0]!);
+        waiters.push({ pred, ok });
+        proc.once('exit', (code) => ko(new Error(`child ${args.join(' ')} exited (${code})`)));
+      }),
+  };
+}
+
+interface Measured {
+  publishedChangesPerSec: number;
+  windowSec: number;
+  /** The gateway (mmbus) or the relay (Redis), % of one core. */
+  serverCpuPercent: number;
+  /** redis-server, % of one core (Redis only). */
+  brokerCpuPercent?: number;
+  serverRssMiB: number;
+  bytesPerClientPerSec: { median: number; max: number };
+  endToAllFinalMs: number;
+}
+
+/**
+ * The measured part, the same for both: the clients join and ask, then `publish()` runs the burst and
+ * the changes; from its end until every client holds every final value (the dump `values`).
+ */
+async function measure(server: ReturnType<typeof child>, port: number, values: string, publish: () => Promise<{ changes: number; endedAt: number }>, procs: ChildProcess[], brokerPid?: number): Promise<Measured> {
+  const cl = child(['--role', 'clients', '--port', String(port), '--clients', String(CLIENTS), '--asked', String(ASKED)]);
+  procs.push(cl.proc);
+  await cl.next((l) => l === 'ready');
+  server.send('cpu');
+  const cpu0 = JSON.parse(await server.next((l) => l.startsWith('{'))) as { cpuUs: number };
+  const broker0 = brokerPid ? procCpuUs(brokerPid) : 0;
+  cl.send('mark');
+  await cl.next((l) => l === 'marked');
+  const t0 = Date.now();
+  const { changes, endedAt } = await publish();
+  server.send('cpu');
+  const cpu1 = JSON.parse(await server.next((l) => l.startsWith('{'))) as { cpuUs: number; rssBytes: number };
+  const broker1 = brokerPid ? procCpuUs(brokerPid) : 0;
+  cl.send('bytes');
+  const { bytes } = JSON.parse(await cl.next((l) => l.startsWith('{"bytes'))) as { bytes: number[] };
+  const wall = (endedAt - t0) / 1000;
+  cl.send(`final ${values} ${endedAt}`);
+  const { allFinalMs } = JSON.parse(await cl.next((l) => l.startsWith('{"allFinalMs'))) as { allFinalMs: number };
+  server.send('stop');
+  const sorted = [...bytes].sort((a, b) => a - b);
+  return {
+    publishedChangesPerSec: Math.round(changes / DURATION),
+    windowSec: Number(wall.toFixed(2)),
+    serverCpuPercent: Number((((cpu1.cpuUs - cpu0.cpuUs) / 1e6 / wall) * 100).toFixed(1)),
+    ...(brokerPid ? { brokerCpuPercent: Number((((broker1 - broker0) / 1e6 / wall) * 100).toFixed(1)) } : {}),
+    serverRssMiB: Number((cpu1.rssBytes / 2 ** 20).toFixed(1)),
+    bytesPerClientPerSec: { median: Math.round(sorted[sorted.length >> 1]! / wall), max: Math.round(sorted[sorted.length - 1]! / wall) },
+    endToAllFinalMs: allFinalMs,
+  };
+}
+
+async function runMmbus(dir: string, procs: ChildProcess[]): Promise<Measured> {
+  const collector = join(root, 'examples-cpp/build/collector-host');
+  if (!existsSync(collector)) throw new Error(`${collector} missing: npx nx run examples-cpp:build`);
+  const values = join(dir, 'values.bin');
+  const shape = ['--dir', dir, '--devices', '70', '--points-per-device', '3000', '--policy', 'overwrite'];
+  // a first run creates the channel with every point's value; the measured run starts once every
+  // client has its snapshot: its start-up burst of 210,000, then changes at RATE for DURATION s
+  const first = spawn(collector, [...shape, '--rate', '0', '--duration', '0', '--quiet'], { stdio: 'ignore' });
+  procs.push(first);
+  await new Promise((ok) => first.on('exit', ok));
+  const gw = child(['--role', 'gateway', '--dir', dir]);
+  procs.push(gw.proc);
+  const { port } = JSON.parse(await gw.next((l) => l.startsWith('{'))) as { port: number };
+  return measure(gw, port, values, async () => {
+    const host = spawn(collector, [...shape, '--rate', String(RATE), '--duration', String(DURATION), '--dump-values', values, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    procs.push(host);
+    let out = '';
+    host.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const endedAt = await new Promise<number>((ok) => host.on('exit', () => ok(Date.now())));
+    return { changes: (JSON.parse(out.trim().split('\n').pop()!) as { changes: number }).changes, endedAt };
+  }, procs);
+}
+
+async function runRedis(dir: string, procs: ChildProcess[]): Promise<Measured> {
+  const bin = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+  if (!bin) throw new Error('redis-server is not installed (apt-get install -y redis-server)');
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const redisPort = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  const redis = spawn(bin, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', '--client-output-buffer-limit', 'pubsub 0 0 0', '--dir', dir], { stdio: 'ignore' });
+  procs.push(redis);
+  const { Redis } = await import('ioredis');
+  for (let i = 0; ; i++) {
+    const c = new Redis({ host: '127.0.0.1', port: redisPort, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.ping();
+      c.disconnect();
+      break;
+    } catch {
+      c.disconnect();
+      if (i > 100) throw new Error('redis-server did not answer');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const values = join(dir, 'redis-values.bin');
+  const relay = child(['--role', 'relay', '--port', String(redisPort)]);
+  procs.push(relay.proc);
+  const { port } = JSON.parse(await relay.next((l) => l.startsWith('{'))) as { port: number };
+  // the same start: every point has a value before the clients join
+  const seed = child(['--role', 'redis-pub', '--port', String(redisPort), '--dir', join(dir, 'seed.bin'), '--rate', '0', '--duration', '0']);
+  procs.push(seed.proc);
+  await seed.next((l) => l.startsWith('{'));
+  return measure(relay, port, values, async () => {
+    const pub = child(['--role', 'redis-pub', '--port', String(redisPort), '--dir', values, '--rate', String(RATE), '--duration', String(DURATION)]);
+    procs.push(pub.proc);
+    const r = JSON.parse(await pub.next((l) => l.startsWith('{'))) as { changes: number };
+    const endedAt = Date.now();
+    return { changes: r.changes, endedAt };
+  }, procs, redis.pid!);
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, Measured> = {};
+  for (const [name, run] of [['mmbus', runMmbus], ['redis', runRedis]] as const) {
+    if (opts.only && opts.only !== name) continue;
+    const dir = mkdtempSync(join(tmpdir(), `mmbus-bench-web-${name}-`));
+    const procs: ChildProcess[] = [];
+    try {
+      results[name] = await run(dir, procs);
+    } finally {
+      for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const config = { clients: CLIENTS, askedPerClient: ASKED, targetChangesPerSec: RATE, durationSec: DURATION, fps: 20 };
+  console.log(`web: ${CLIENTS} clients x ${ASKED} random points of ${POINTS}, target ${RATE.toLocaleString('en-US')} changes/s for ${DURATION} s`);
+  const rows: [string, (m: Measured) => string][] = [
+    ['changes/s published', (m) => m.publishedChangesPerSec.toLocaleString('en-US')],
+    ['server CPU (gateway / relay)', (m) => `${m.serverCpuPercent} %`],
+    ['redis-server CPU', (m) => (m.brokerCpuPercent === undefined ? '-' : `${m.brokerCpuPercent} %`)],
+    ['server RSS', (m) => `${m.serverRssMiB} MiB`],
+    ['bytes/s per client (median, max)', (m) => `${m.bytesPerClientPerSec.median.toLocaleString('en-US')}, ${m.bytesPerClientPerSec.max.toLocaleString('en-US')}`],
+    ['end -> every client has every final value', (m) => `${m.endToAllFinalMs} ms`],
+  ];
+  const names = Object.keys(results);
+  console.log(`${''.padEnd(44)}${names.map((n) => n.padStart(22)).join('')}`);
+  for (const [label, f] of rows) console.log(`${label.padEnd(44)}${names.map((n) => f(results[n]!).padStart(22)).join('')}`);
+  if (!opts['no-write']) {
+    mkdirSync(join(here, '../results'), { recursive: true });
+    writeFileSync(join(here, '../results/web-latest.json'), `${JSON.stringify({ date: new Date().toISOString(), config, results }, null, 2)}\n`);
+  }
+}
+
+if (opts.role === 'gateway') await gatewayRole();
+else if (opts.role === 'clients') await clientsRole();
+else if (opts.role === 'redis-pub') await redisPubRole();
+else if (opts.role === 'relay') await relayRole();
+else await main();
