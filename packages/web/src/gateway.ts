@@ -85,7 +85,7 @@ const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** @mmbus/runtime's dist/: the browser client decodes records with its recordDecoder (the page's import map points here). */
 const runtimeDist = dirname(createRequire(import.meta.url).resolve('@mmbus/runtime'));
 
-const fail = (code: string, errno: number, message: string): MmbusError => new MmbusError(code as MmbusError['code'], errno, message);
+const fail = (code: string, message: string): MmbusError => new MmbusError(code as MmbusError['code'], message);
 
 /** One client's use of one channel. */
 class Watch {
@@ -194,19 +194,19 @@ export class Gateway {
   private readonly decoders = new Map<ServedType, (v: DataView, o: number) => Record<string, unknown>>();
 
   constructor(options: GatewayOptions) {
-    if (!options || typeof options.dir !== 'string') throw fail('MMBUS_E_INVAL', -1, 'the gateway needs the option dir (the channel directory)');
+    if (!options || typeof options.dir !== 'string') throw fail('MMBUS_E_INVAL', 'the gateway needs the option dir (the channel directory)');
     let st;
     try {
       st = statSync(options.dir);
     } catch {
-      throw fail('MMBUS_E_DIR', -5, `channel directory ${options.dir} does not exist`);
+      throw fail('MMBUS_E_DIR', `channel directory ${options.dir} does not exist`);
     }
-    if (!st.isDirectory()) throw fail('MMBUS_E_DIR', -5, `${options.dir} is not a directory`);
+    if (!st.isDirectory()) throw fail('MMBUS_E_DIR', `${options.dir} is not a directory`);
     this.dir = resolve(options.dir);
     this.host = options.host ?? '127.0.0.1';
     this.requestedPort = intOption(options.port, 'port', 0, 65535) ?? 8377;
     if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length === 0)) {
-      throw fail('MMBUS_E_INVAL', -1, 'option token must be a non-empty string');
+      throw fail('MMBUS_E_INVAL', 'option token must be a non-empty string');
     }
     this.token = options.token ? Buffer.from(options.token) : null;
     this.fps = intOption(options.fps, 'fps', 1, 1000) ?? 20;
@@ -390,7 +390,7 @@ export class Gateway {
   }
 
   private sendError(c: Connection, err: unknown, id: RequestId | undefined, channel?: string): void {
-    const e = err instanceof MmbusError ? err : fail('MMBUS_E_IO', -1, err instanceof Error ? err.message : String(err));
+    const e = err instanceof MmbusError ? err : fail('MMBUS_E_IO', err instanceof Error ? err.message : String(err));
     const m: ErrorMessage = { op: 'error', code: e.code, message: e.message };
     if (id !== undefined) m.id = id;
     if (channel !== undefined) m.channel = channel;
@@ -401,20 +401,20 @@ export class Gateway {
     let id: RequestId | undefined;
     let channel: string | undefined;
     try {
-      if (isBinary) throw fail('MMBUS_E_INVAL', -1, 'requests are JSON text frames, not binary');
-      if (data.length > MAX_REQUEST_BYTES) throw fail('MMBUS_E_INVAL', -1, `a request is at most ${MAX_REQUEST_BYTES} bytes, not ${data.length}`);
+      if (isBinary) throw fail('MMBUS_E_INVAL', 'requests are JSON text frames, not binary');
+      if (data.length > MAX_REQUEST_BYTES) throw fail('MMBUS_E_INVAL', `a request is at most ${MAX_REQUEST_BYTES} bytes, not ${data.length}`);
       let req: unknown;
       try {
         req = JSON.parse(data.toString('utf8'));
       } catch {
-        throw fail('MMBUS_E_INVAL', -1, 'a request must be a JSON object');
+        throw fail('MMBUS_E_INVAL', 'a request must be a JSON object');
       }
-      if (typeof req !== 'object' || req === null || Array.isArray(req)) throw fail('MMBUS_E_INVAL', -1, 'a request must be a JSON object');
+      if (typeof req !== 'object' || req === null || Array.isArray(req)) throw fail('MMBUS_E_INVAL', 'a request must be a JSON object');
       const r = req as Record<string, unknown>;
       const rid = r['id'];
       if (rid !== undefined) {
         if ((typeof rid === 'number' && Number.isFinite(rid)) || (typeof rid === 'string' && rid.length <= REQUEST_ID_MAX)) id = rid;
-        else throw fail('MMBUS_E_INVAL', -1, `id must be a number or a string of at most ${REQUEST_ID_MAX} characters`);
+        else throw fail('MMBUS_E_INVAL', `id must be a number or a string of at most ${REQUEST_ID_MAX} characters`);
       }
       if (typeof r['channel'] === 'string') channel = r['channel'];
       this.handle(c, r as unknown as Request, id);
@@ -439,17 +439,17 @@ export class Gateway {
     };
     const fields = allowed[r.op as Request['op']];
     if (!Object.hasOwn(allowed, String(r.op)) || !fields) {
-      throw fail('MMBUS_E_INVAL', -1, `unknown op ${JSON.stringify(r.op)} (ops: ${Object.keys(allowed).join(', ')})`);
+      throw fail('MMBUS_E_INVAL', `unknown op ${JSON.stringify(r.op)} (ops: ${Object.keys(allowed).join(', ')})`);
     }
     for (const k of Object.keys(r)) {
-      if (k !== 'op' && k !== 'id' && !fields.includes(k)) throw fail('MMBUS_E_INVAL', -1, `${r.op}: unknown field '${k}'`);
+      if (k !== 'op' && k !== 'id' && !fields.includes(k)) throw fail('MMBUS_E_INVAL', `${r.op}: unknown field '${k}'`);
     }
     if (r.op === 'list') {
       this.send(c, { op: 'channels', ...(id !== undefined ? { id } : {}), channels: this.listChannels() });
       return;
     }
     const name = r.channel;
-    if (typeof name !== 'string') throw fail('MMBUS_E_INVAL', -1, `${r.op}: channel must be a channel name`);
+    if (typeof name !== 'string') throw fail('MMBUS_E_INVAL', `${r.op}: channel must be a channel name`);
     if (r.op === 'close') {
       const w = c.watches.get(name);
       if (w) this.unwatchAll(c, w);
@@ -457,7 +457,7 @@ export class Gateway {
       return;
     }
     if (r.op === 'overview' || r.op === 'stats') {
-      if (typeof r.on !== 'boolean') throw fail('MMBUS_E_INVAL', -1, `${r.op}: on must be true or false`);
+      if (typeof r.on !== 'boolean') throw fail('MMBUS_E_INVAL', `${r.op}: on must be true or false`);
     }
     // turning something off never opens a channel
     const existing = c.watches.get(name);
@@ -470,10 +470,10 @@ export class Gateway {
     const target = existing ? { type: existing.hub.type, keyCount: existing.hub.keyCount } : this.resolveChannel(name);
     let ranges: [number, number][] = [];
     if (r.op === 'ask' || r.op === 'unask') {
-      if (!target.keyCount) throw fail('MMBUS_E_STATE', -20, `'${name}' is not a keyed channel: tail it instead`);
+      if (!target.keyCount) throw fail('MMBUS_E_STATE', `'${name}' is not a keyed channel: tail it instead`);
       ranges = keySpecRanges(r.keys, target.keyCount);
     }
-    if (r.op === 'overview' && !target.keyCount) throw fail('MMBUS_E_STATE', -20, `'${name}' is not a keyed channel: no overview`);
+    if (r.op === 'overview' && !target.keyCount) throw fail('MMBUS_E_STATE', `'${name}' is not a keyed channel: no overview`);
     const w = existing ?? this.openWatch(c, name, target.type);
     const hub = w.hub;
     switch (r.op) {
@@ -527,10 +527,10 @@ export class Gateway {
     try {
       st = lstatSync(file);
     } catch {
-      throw fail('MMBUS_E_NOENT', -3, `no channel '${name}' in the served directory`);
+      throw fail('MMBUS_E_NOENT', `no channel '${name}' in the served directory`);
     }
     // a link could point outside the directory: not served
-    if (!st.isFile()) throw fail('MMBUS_E_NOENT', -3, `'${name}' is not a channel file of the served directory (a link or not a file)`);
+    if (!st.isFile()) throw fail('MMBUS_E_NOENT', `'${name}' is not a channel file of the served directory (a link or not a file)`);
     const open = this.served.get(name);
     if (open && !open.hub.closed) return { type: open.hub.type, keyCount: open.hub.keyCount };
     return this.typeOf(name);
@@ -551,7 +551,7 @@ export class Gateway {
       this.served.set(name, served);
     }
     const w = new Watch(c.nextSid++, served);
-    if (w.sid > 0xffff) throw fail('MMBUS_E_STATE', -20, 'this connection opened 65535 channels: reconnect');
+    if (w.sid > 0xffff) throw fail('MMBUS_E_STATE', 'this connection opened 65535 channels: reconnect');
     c.watches.set(name, w);
     served.watches.add(w);
     const t = served.hub.type;
@@ -575,7 +575,7 @@ export class Gateway {
       const described = insp.layout; // self-describing channel: its file says how to read its records
       if (described) return { type: this.registry.described(described, insp.info.fingerprint), keyCount: insp.info.keyCount };
       const t = this.registry.find(insp.info.schemaName, insp.info.fingerprint);
-      if (!t) throw fail('MMBUS_E_SCHEMA', -10, `channel '${name}' holds ${insp.info.schemaName} (${hex64(insp.info.fingerprint)}): ${this.registry.describe(insp.info.schemaName)}`);
+      if (!t) throw fail('MMBUS_E_SCHEMA', `channel '${name}' holds ${insp.info.schemaName} (${hex64(insp.info.fingerprint)}): ${this.registry.describe(insp.info.schemaName)}`);
       return { type: t, keyCount: insp.info.keyCount };
     } finally {
       insp.close();
@@ -587,7 +587,7 @@ export class Gateway {
     try {
       names = readdirSync(this.dir).filter((f) => f.endsWith('.db')).map((f) => f.slice(0, -3)).sort();
     } catch (err) {
-      throw fail('MMBUS_E_DIR', -5, `reading ${this.dir}: ${(err as Error).message}`);
+      throw fail('MMBUS_E_DIR', `reading ${this.dir}: ${(err as Error).message}`);
     }
     const out: ChannelSummary[] = [];
     for (const name of names) {
@@ -882,7 +882,7 @@ export class Gateway {
     try {
       s = hub.channel.stats();
     } catch (err) {
-      return err instanceof MmbusError ? err : fail('MMBUS_E_IO', -1, String(err));
+      return err instanceof MmbusError ? err : fail('MMBUS_E_IO', String(err));
     }
     return {
       op: 'stats',
@@ -923,7 +923,7 @@ function hostnameOf(host: string): string {
 function intOption(v: unknown, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw fail('MMBUS_E_INVAL', -1, `option ${name} must be an integer in ${min} .. ${max}, not ${JSON.stringify(v) ?? String(v)}`);
+    throw fail('MMBUS_E_INVAL', `option ${name} must be an integer in ${min} .. ${max}, not ${JSON.stringify(v) ?? String(v)}`);
   }
   return v;
 }

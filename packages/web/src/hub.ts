@@ -196,7 +196,7 @@ export class Hub {
         this.take(batch);
       }
     } catch (err) {
-      const e = err instanceof MmbusError ? err : new MmbusError('MMBUS_E_IO', -1, String(err));
+      const e = err instanceof MmbusError ? err : new MmbusError('MMBUS_E_IO', String(err));
       if (!this.stopped) for (const l of [...this.listeners]) l.dropped(e);
     } finally {
       this.close();

@@ -5,7 +5,7 @@ import { MmbusError } from '@mmbus/runtime';
 /** The most entries a list of keys may have (a request is at most maxRequestBytes anyway). */
 export const KEY_LIST_MAX = 100_000;
 
-const invalid = (message: string): MmbusError => new MmbusError('MMBUS_E_INVAL', -1, message);
+const invalid = (message: string): MmbusError => new MmbusError('MMBUS_E_INVAL', message);
 
 function key(v: unknown, keyCount: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= keyCount) {

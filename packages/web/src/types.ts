@@ -69,11 +69,11 @@ export class TypeRegistry {
   addGenerated(types: readonly GeneratedType[], source: string): void {
     for (const cls of types) {
       if (!cls || typeof cls.NAME !== 'string' || typeof cls.FINGERPRINT !== 'bigint') {
-        throw new MmbusError('MMBUS_E_INVAL', -1, 'types: every entry must be a generated message class (e.g. PointUpdate of @mmbus/messages)');
+        throw new MmbusError('MMBUS_E_INVAL', 'types: every entry must be a generated message class (e.g. PointUpdate of @mmbus/messages)');
       }
       const layout = cls.LAYOUT;
       if (!layout || layout.size !== cls.SIZE || layout.name !== cls.NAME) {
-        throw new MmbusError('MMBUS_E_INVAL', -1, `types: ${cls.NAME} carries no LAYOUT of its own: regenerate it with this version of mmbus-codegen`);
+        throw new MmbusError('MMBUS_E_INVAL', `types: ${cls.NAME} carries no LAYOUT of its own: regenerate it with this version of mmbus-codegen`);
       }
       this.add(served(cls, layout, source));
     }
@@ -88,7 +88,7 @@ export class TypeRegistry {
       model = loadSchemas([...files]);
     } catch (err) {
       if (err instanceof SchemaError) {
-        throw new MmbusError('MMBUS_E_INVAL', -1, `schema: ${err.diagnostics.map(formatDiagnostic).join('; ')}`);
+        throw new MmbusError('MMBUS_E_INVAL', `schema: ${err.diagnostics.map(formatDiagnostic).join('; ')}`);
       }
       throw err;
     }
