@@ -2,16 +2,17 @@
 // strings of digits, non-finite floats as "NaN"/"Infinity"/"-Infinity"), and the strict check of
 // inbound JSON before anything is assigned to a record.
 //
-// The generated classes carry no field table, and the bridge must not re-implement the schema
-// parser: the kind of every field (integer width and sign, float width, text capacity, array
-// lengths) is read off the class itself, once per class, by writing probe values into a scratch
-// record through assign() and reading them back with toObject(). Inbound values are then checked
+// The kind of every field (integer width and sign, float width, text capacity, array lengths, enum
+// values) comes from the class's static LAYOUT (the schema's layout as data, @mmbus/runtime); the
+// property names from its toObject(), whose fields are in layout order. Inbound values are checked
 // against those kinds explicitly; assign() only ever sees values that fit.
+import type { LayoutElem, LayoutType, RecordLayout, StructLayout } from '@mmbus/runtime';
+
 import { Refused, type RefusalKind } from './refused.js';
 
 export type Leaf =
-  | { kind: 'int'; signed: boolean; bits: 8 | 16 | 32 }
-  | { kind: 'int64'; signed: boolean }
+  | { kind: 'int'; signed: boolean; bits: 8 | 16 | 32; values?: readonly number[] }
+  | { kind: 'int64'; signed: boolean; values?: readonly bigint[] }
   | { kind: 'float'; bits: 32 | 64 }
   | { kind: 'bool' }
   | { kind: 'text'; capacity: number };
@@ -23,6 +24,7 @@ export interface RecordClass {
   readonly NAME: string;
   readonly SIZE: number;
   readonly FINGERPRINT: bigint;
+  readonly LAYOUT: RecordLayout;
   new (view?: DataView, offset?: number): GeneratedRecord;
 }
 
@@ -35,82 +37,43 @@ export interface GeneratedRecord {
   assign(obj: object): unknown;
 }
 
-type Path = (string | number)[];
-
-/** `value` placed at `path` in an assign() input: arrays may be shorter than the field. */
-function objectAt(path: Path, value: unknown): unknown {
-  let out = value;
-  for (let i = path.length - 1; i >= 0; i--) {
-    const k = path[i]!;
-    out = typeof k === 'number' ? [out] : { [k]: out };
-  }
-  return out;
+function leafOf(e: Exclude<LayoutElem, { kind: 'struct' }>): Leaf {
+  const s = e.scalar;
+  const values = e.kind === 'enum' ? e.values.map((v) => v.value) : undefined;
+  if (s === 'bool') return { kind: 'bool' };
+  if (s === 'float32' || s === 'float64') return { kind: 'float', bits: s === 'float32' ? 32 : 64 };
+  if (s === 'int64' || s === 'uint64') return { kind: 'int64', signed: s === 'int64', ...(values ? { values: values.map(BigInt) } : {}) };
+  const bits = Number(s.replace(/^u?int/, '')) as 8 | 16 | 32;
+  return { kind: 'int', signed: !s.startsWith('u'), bits, ...(values ? { values: values.map(Number) } : {}) };
 }
 
-function readAt(obj: unknown, path: Path): unknown {
-  let v = obj;
-  for (const k of path) v = (v as Record<string | number, unknown>)[k];
-  return v;
-}
-
-/** Writes `value` at `path` into a fresh record and reads it back; undefined if assign() refused it. */
-function roundTrip(type: RecordClass, path: Path, value: unknown): unknown {
-  const r = new type();
-  try {
-    r.assign(objectAt(path, value) as object);
-  } catch {
-    return undefined;
-  }
-  return readAt(r.toObject(), path);
-}
-
-function probeLeaf(type: RecordClass, path: Path, sample: unknown): Leaf {
-  const same = (v: unknown): boolean => roundTrip(type, path, v) === v;
-  switch (typeof sample) {
-    case 'boolean':
-      return { kind: 'bool' };
-    case 'bigint':
-      return { kind: 'int64', signed: same(-1n) };
-    case 'string': {
-      // the longest ASCII text that survives; the field is a fixed number of bytes
-      let lo = 0;
-      let hi = type.SIZE;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (same('x'.repeat(mid))) lo = mid;
-        else hi = mid - 1;
-      }
-      return { kind: 'text', capacity: lo };
-    }
-    case 'number': {
-      if (same(0.5)) return { kind: 'float', bits: same(1 / 3) ? 64 : 32 };
-      const signed = same(-1);
-      for (const bits of [8, 16] as const) if (!same(signed ? 2 ** (bits - 1) : 2 ** bits)) return { kind: 'int', signed, bits };
-      return { kind: 'int', signed, bits: 32 };
-    }
-    default:
-      throw new TypeError(`${type.NAME}: field ${path.join('.')} has an unexpected toObject() value (${typeof sample})`);
-  }
-}
-
-function probe(type: RecordClass, path: Path, sample: unknown): Shape {
-  if (Array.isArray(sample)) {
-    if (sample.length === 0) throw new TypeError(`${type.NAME}: field ${path.join('.')} is an empty array`);
-    return { kind: 'array', length: sample.length, elem: probe(type, [...path, 0], sample[0]) };
-  }
-  if (typeof sample === 'object' && sample !== null) {
-    return { kind: 'struct', fields: Object.entries(sample).map(([k, v]) => [k, probe(type, [...path, k], v)]) };
-  }
-  return probeLeaf(type, path, sample);
+/** The shape of a struct of `layout`, its property names taken from a toObject() of it. */
+function structShape(name: string, s: StructLayout, structs: ReadonlyMap<string, StructLayout>, sample: unknown): Shape {
+  const entries = Object.entries(sample as object);
+  if (entries.length !== s.fields.length) throw new TypeError(`${name}: toObject() of ${s.name} has ${entries.length} fields, its LAYOUT ${s.fields.length}`);
+  const elem = (e: LayoutElem, v: unknown): Shape => {
+    if (e.kind !== 'struct') return leafOf(e);
+    const inner = structs.get(e.name);
+    if (!inner) throw new TypeError(`${name}: LAYOUT names struct ${e.name} without its layout`);
+    return structShape(name, inner, structs, v);
+  };
+  const type = (t: LayoutType, v: unknown): Shape => {
+    if (t.kind === 'text') return { kind: 'text', capacity: t.length };
+    if (t.kind === 'array') return { kind: 'array', length: t.length, elem: elem(t.elem, (v as unknown[])[0]) };
+    return elem(t, v);
+  };
+  return { kind: 'struct', fields: entries.map(([k, v], i) => [k, type(s.fields[i]!.type, v)]) };
 }
 
 const shapes = new WeakMap<RecordClass, Shape>();
 
-/** The field kinds of a generated class, read off it once (see the top of this file). */
+/** The field kinds of a generated class, from its LAYOUT, once per class (see the top of this file). */
 export function shapeOf(type: RecordClass): Shape {
   let s = shapes.get(type);
   if (!s) {
-    s = probe(type, [], new type().toObject());
+    const layout = type.LAYOUT;
+    if (!layout) throw new TypeError(`${type.NAME} has no static LAYOUT: regenerate it with this version of mmbus-codegen`);
+    s = structShape(type.NAME, layout, new Map(layout.structs.map((x) => [x.name, x])), new type().toObject());
     shapes.set(type, s);
   }
   return s;
@@ -171,6 +134,7 @@ function convertLeaf(leaf: Leaf, v: unknown, path: string): unknown {
       if (!INT64.test(v as string)) bad('json-type', 'expected a string of decimal digits');
       const b = BigInt(v as string);
       if ((leaf.signed ? BigInt.asIntN(64, b) : BigInt.asUintN(64, b)) !== b) bad('json-range', `out of range for ${leaf.signed ? 'int64' : 'uint64'}`);
+      if (leaf.values && !leaf.values.includes(b)) bad('json-range', 'not a value of the enum');
       return b;
     }
     case 'float': {
@@ -188,6 +152,7 @@ function convertLeaf(leaf: Leaf, v: unknown, path: string): unknown {
       const min = leaf.signed ? -(2 ** (leaf.bits - 1)) : 0;
       const max = leaf.signed ? 2 ** (leaf.bits - 1) - 1 : 2 ** leaf.bits - 1;
       if (n < min || n > max) bad('json-range', `out of range for ${leaf.signed ? 'int' : 'uint'}${leaf.bits} (${min}..${max})`);
+      if (leaf.values && !leaf.values.includes(n)) bad('json-range', `not a value of the enum (${leaf.values.join(', ')})`);
       return n;
     }
   }

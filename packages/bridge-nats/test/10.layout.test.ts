@@ -26,8 +26,10 @@ function expected(t: FieldType | ElemType): Shape {
       return { kind: 'array', length: t.length, elem: expected(t.elem) };
     case 'struct':
       return structShape(t.def);
-    case 'enum':
-      return expected({ kind: 'scalar', scalar: t.def.underlying });
+    case 'enum': {
+      const leaf = expected({ kind: 'scalar', scalar: t.def.underlying });
+      return leaf.kind === 'int64' ? { ...leaf, values: t.def.values.map((v) => v.value) } : { ...leaf, values: t.def.values.map((v) => Number(v.value)) } as Shape;
+    }
     case 'scalar': {
       const s = t.scalar;
       if (s === 'bool') return { kind: 'bool' };
@@ -45,7 +47,7 @@ function structShape(def: StructDef): Shape {
   return { kind: 'struct', fields: def.fields.map((f) => [camel(f.name), expected(f.type)]) };
 }
 
-describe('field kinds read off the generated classes', () => {
+describe('field kinds from the generated classes\' LAYOUT', () => {
   it('Person and PointUpdate', () => {
     expect(shapeOf(Person as unknown as RecordClass)).toEqual({
       kind: 'struct',
@@ -62,7 +64,7 @@ describe('field kinds read off the generated classes', () => {
         ['value', { kind: 'float', bits: 64 }],
         ['pointId', { kind: 'int', signed: false, bits: 32 }],
         ['deviceId', { kind: 'int', signed: false, bits: 32 }],
-        ['quality', { kind: 'int', signed: false, bits: 8 }],
+        ['quality', { kind: 'int', signed: false, bits: 8, values: [0, 1, 2, 3] }],
         ['tag', { kind: 'text', capacity: 64 }],
       ],
     });
@@ -123,8 +125,10 @@ function sample(shape: Shape, seed: number): unknown {
     case 'float':
       return pick([0, -0.5, 1.5e-7, 3.25, NaN, Infinity, -Infinity, shape.bits === 32 ? 3.4028234663852886e38 : Number.MAX_VALUE]);
     case 'int64':
+      if (shape.values) return pick([...shape.values]);
       return shape.signed ? pick([0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 53n + 1n]) : pick([0n, 1n, 2n ** 64n - 1n, 2n ** 53n + 1n]);
     case 'int': {
+      if (shape.values) return pick([...shape.values]);
       const max = shape.signed ? 2 ** (shape.bits - 1) - 1 : 2 ** shape.bits - 1;
       const min = shape.signed ? -(2 ** (shape.bits - 1)) : 0;
       return pick([0, max, min, 1]);
@@ -148,8 +152,8 @@ describe('inbound JSON is checked before anything is assigned', () => {
 
   it('a valid record is converted to the assign() form (bigint for 64-bit fields)', () => {
     expect(jsonToInput(person, json(ok))).toEqual({ index: 42n, name: 'Ada', age: 36 });
-    expect(jsonToInput(point, json({ timestampNs: '18446744073709551615', value: 'NaN', pointId: 4294967295, deviceId: 0, quality: 255, tag: '' }))).toEqual({
-      timestampNs: 2n ** 64n - 1n, value: NaN, pointId: 4294967295, deviceId: 0, quality: 255, tag: '',
+    expect(jsonToInput(point, json({ timestampNs: '18446744073709551615', value: 'NaN', pointId: 4294967295, deviceId: 0, quality: 3, tag: '' }))).toEqual({
+      timestampNs: 2n ** 64n - 1n, value: NaN, pointId: 4294967295, deviceId: 0, quality: 3, tag: '',
     });
   });
 
@@ -191,6 +195,7 @@ describe('inbound JSON is checked before anything is assigned', () => {
     ['float64 as null (what JSON.stringify makes of NaN)', { value: null }, 'json-type'],
     ['uint32 above its range', { pointId: 4294967296 }, 'json-range'],
     ['an enum field above its byte', { quality: 256 }, 'json-range'],
+    ['an enum value the enum lacks', { quality: 9 }, 'json-range'],
   ])('refused: %s', (_what, patch, kind) => {
     const base = { timestampNs: '1', value: 1.5, pointId: 1, deviceId: 1, quality: 0, tag: 't' };
     expect(refusal(point, { ...base, ...patch })).toBe(kind);
@@ -211,6 +216,9 @@ describe('inbound JSON is checked before anything is assigned', () => {
     expect(refusal(edge, { ...good, flags: [true, 1] })).toBe('json-type');
     expect(refusal(edge, { ...good, shortText: 'abcde' })).toBe('json-range');
     expect(refusal(edge, { ...good, axis: -129 })).toBe('json-range');
-    expect(refusal(edge, { ...good, axis: -128 })).toBe('accepted');
+    expect(refusal(edge, { ...good, axis: -128 })).toBe('json-range'); // an int8, but not a value of geo.Axis
+    expect(refusal(edge, { ...good, axis: -1 })).toBe('accepted');
+    expect(refusal(edge, { ...good, color: 3 })).toBe('json-range'); // Color has 0, 1, 2 and 0x400
+    expect(refusal(edge, { ...good, color: 0x400 })).toBe('accepted');
   });
 });
