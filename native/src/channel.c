@@ -754,6 +754,7 @@ static void attach_slot(sub_slot_t *s, int keep_cursor, uint64_t cursor) {
   if (!keep_cursor) {
     st_relaxed(&s->cursor, cursor);
     st_relaxed(&s->lost, 0);
+    st_relaxed(&s->owed_since, 0);
   }
   st_release(&s->state, (uint32_t)SUB_ACTIVE);
 }
@@ -846,28 +847,32 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   uint64_t cursor = ld_relaxed(&s->cursor), lost = ld_relaxed(&s->lost);
   int align = cursor == h0 || cursor == 0 ? ALIGNED : SKIP_FREE; /* head is always a claim's end */
   if (resume) align = ALIGNED; /* a durable cursor was stored right after consumed records */
-  if (cursor > h) {
+  /* keyed: a snapshot it was given in for records it missed and did not take in full is still owed */
+  uint64_t owed = resume && ch->keys ? ld_relaxed(&s->owed_since) : 0;
+  if (cursor > h || owed > h + 1) {
     sub_reclaim_locked(ch, (uint32_t)found);
     os_unlock_byte(ch->file, LOCK_SUB(found));
     chan_unlock(ch);
     watch_free(&sub->watch);
     free(sub);
-    return mmbus_set_err(MMBUS_E_CORRUPT, "durable subscriber '%s' of '%s' has cursor %llu beyond head %llu: the "
-                                          "file was damaged", opts->name, ch->path, (unsigned long long)cursor,
-                         (unsigned long long)h);
+    return mmbus_set_err(MMBUS_E_CORRUPT, "durable subscriber '%s' of '%s' has cursor %llu (owed records from "
+                                          "%llu + 1) beyond head %llu: the file was damaged", opts->name, ch->path,
+                         (unsigned long long)cursor, (unsigned long long)owed, (unsigned long long)h);
   }
-  uint64_t behind_from = UINT64_MAX, resumed_at = resume ? cursor : 0;
-  if (cursor < bound) {
+  uint64_t behind_from = UINT64_MAX, resumed_at = owed ? owed - 1 : resume ? cursor : 0;
+  if (cursor < bound || owed) {
     if (resume && ch->keys) { /* keyed: a snapshot of what changed may stand in for what it missed */
-      behind_from = cursor;
+      behind_from = resumed_at;
       align = SKIP_LOST;
+      /* until that snapshot is taken, a restart starts from here again, not from the cursor below */
+      if (!owed) st_relaxed(&s->owed_since, resumed_at + 1);
     } else if (resume) { /* away for more than a lap: what it missed is lost */
       lost += bound - cursor;
       align = SKIP_LOST;
     } else {
       align = SKIP_FREE;
     }
-    cursor = bound;
+    if (cursor < bound) cursor = bound;
     st_relaxed(&s->lost, lost);
     st_release(&s->cursor, cursor);
   }
@@ -883,7 +888,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   sub->lost = lost;
   sub->behind_from = behind_from;
   sub->resumed_at = resumed_at;
-  sub->behind_to = bound;
+  sub->behind_to = cursor;
   sub->snap_next = UINT64_MAX;
   sub->last_heartbeat_ns = os_mono_ns();
   sub->next_check_ns = sub->last_heartbeat_ns;

@@ -131,7 +131,9 @@ typedef struct sub_slot {
   uint64_t heartbeat_ns;  /*  40 the owner's CLOCK_MONOTONIC; others only look whether it changes */
   uint64_t attached_ns;   /*  48 CLOCK_REALTIME */
   char name[64];          /*  56 durable name, NUL-terminated */
-  uint8_t reserved[8];    /* 120 */
+  uint64_t owed_since;    /* 120 durable keyed: 1 + the cursor up to which it had every record, while a
+                                 snapshot that stands in for records it missed is not yet all taken;
+                                 0 when nothing is owed (docs/format.md §7) */
 } sub_slot_t;
 _Static_assert(sizeof(sub_slot_t) == MMBUS_SLOT_SIZE, "subscriber slot layout");
 

@@ -520,6 +520,11 @@ typedef struct follower_state {
  * MMBUS_SNAPSHOT_CHANGED. Per key, a change is the version after the one it had, except that the first
  * delivery after a restart may repeat the last one (the batch in flight at the kill comes again); a
  * snapshot value is never older than what it had; at the end every key has its final version. */
+static void follower_failed(const char *what, int rc) {
+  fprintf(stderr, "durable follower: %s: %s: %s\n", what, mmbus_errname(rc), mmbus_errmsg());
+  _exit(2);
+}
+
 static void durable_follower(const char *dir, const char *name, uint64_t cap, follower_state_t *st, int ready_fd) {
   mmbus_channel_t *ch = open_k(dir, name, MMBUS_POLICY_BLOCK, cap);
   mmbus_sub_options_t so;
@@ -548,9 +553,10 @@ static void durable_follower(const char *dir, const char *name, uint64_t cap, fo
     if (done) break;
     mmbus_batch_t b;
     int n = mmbus_poll(sub, 64, &b);
-    if (n < 0) _exit(2);
+    if (n < 0) follower_failed("poll", n);
     if (n == 0) {
-      if (mmbus_wait(sub, 20000) != 0) _exit(2);
+      int w = mmbus_wait(sub, 20000);
+      if (w != 0) follower_failed("wait", w);
       continue;
     }
     for (int i = 0; i < n; i++) {
@@ -721,6 +727,96 @@ static void test_durable(const char *dir) {
   CHECK_OK(mmbus_close(ch));
 }
 
+/* Takes the pending snapshot values of a resumed "keeper" into got[] (latest version per key). */
+static void take_snapshot(mmbus_sub_t *sub, int64_t got[10]) {
+  kpoint_t v;
+  uint64_t key;
+  for (int k = 0; k < 10; k++) got[k] = 0;
+  while (mmbus_sub_snapshot(sub, &v, sizeof v, &key, NULL) == 1) {
+    CHECK(key < 10 && kpoint_intact(&v) && v.key == key);
+    got[key] = v.version;
+  }
+}
+
+/* A durable keyed subscriber killed -9 before it took all of a snapshot that stands in for records it
+ * missed still gets those keys when it comes back, however often it is interrupted: resuming behind
+ * the ring (killed before it asked, then killed mid-snapshot) and lapped while it ran. */
+static void test_durable_interrupted(const char *dir) {
+  mmbus_channel_t *ch = open_k(dir, "k-interrupted", MMBUS_POLICY_OVERWRITE, 64);
+  mmbus_sub_options_t so;
+  mmbus_sub_options_init(&so);
+  so.name = "keeper";
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  kpoint_t p;
+  for (uint32_t k = 0; k < 10; k++) {
+    fill_kpoint(&p, k, 0, 1);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  }
+  mmbus_batch_t b;
+  CHECK(mmbus_poll(sub, 0, &b) == 10);
+  CHECK(mmbus_ack(sub) == 0);
+  CHECK_OK(mmbus_sub_close(sub));
+  /* away: key 9 changes once, then keys 0..4 lap the ring three times over it */
+  fill_kpoint(&p, 9, 0, 2);
+  CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  for (int64_t ver = 2; ver <= 41; ver++)
+    for (uint32_t k = 0; k < 5; k++) {
+      fill_kpoint(&p, k, 0, ver);
+      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    }
+  pid_t child = fork_child();
+  if (child == 0) { /* comes back and is killed before it asks */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  child = fork_child();
+  if (child == 0) { /* comes back, asks, and is killed after one snapshot value */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+    kpoint_t v;
+    CHECK(mmbus_sub_snapshot(sub, &v, sizeof v, NULL, NULL) == 1);
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  int64_t got[10];
+  child = fork_child();
+  if (child == 0) { /* comes back, takes all of it, is lapped while it runs and killed mid-snapshot */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+    take_snapshot(sub, got);
+    for (int k = 0; k < 10; k++) CHECK(got[k] == (k < 5 ? 41 : k == 9 ? 2 : 0));
+    int n;
+    while ((n = mmbus_poll(sub, 0, &b)) > 0) CHECK(mmbus_ack(sub) == 0);
+    CHECK(n == 0);
+    fill_kpoint(&p, 8, 0, 2);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    for (int64_t ver = 42; ver <= 81; ver++)
+      for (uint32_t k = 0; k < 5; k++) {
+        fill_kpoint(&p, k, 0, ver);
+        CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+      }
+    CHECK(mmbus_poll(sub, 0, &b) == 0); /* lapped: the changed keys' values come first */
+    kpoint_t v;
+    CHECK(mmbus_sub_snapshot(sub, &v, sizeof v, NULL, NULL) == 1);
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+  take_snapshot(sub, got);
+  for (int k = 0; k < 10; k++) CHECK(got[k] == (k < 5 ? 81 : k == 8 ? 2 : 0));
+  int n;
+  while ((n = mmbus_poll(sub, 0, &b)) > 0) {
+    for (int i = 0; i < n; i++) CHECK(mmbus_sub_wants(sub, &b, (uint32_t)i) == 0);
+    CHECK(mmbus_ack(sub) == 0);
+  }
+  CHECK(n == 0);
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(ch));
+}
+
 /* A writer stopped while it fills a key buffer holds only that buffer: others update the key all the
  * same; a dead writer's buffer is taken back; with both spare buffers held by live writers an update
  * says so in bounded time and is finished once one lets go. Simulated exactly: the busy words are set
@@ -797,6 +893,7 @@ int main(void) {
   test_join_during_claim(dir);
   test_damaged_table(dir);
   test_durable(dir);
+  test_durable_interrupted(dir);
   test_handoff(dir, MMBUS_POLICY_BLOCK, 4096, 0, "k-block");
   test_handoff(dir, MMBUS_POLICY_OVERWRITE, 256, 20, "k-overwrite");
   test_kills(dir, (int)env_int("MMBUS_CRASH_ITERATIONS", 60));
