@@ -859,6 +859,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
                                           "%llu + 1) beyond head %llu: the file was damaged", opts->name, ch->path,
                          (unsigned long long)cursor, (unsigned long long)owed, (unsigned long long)h);
   }
+  int owes = 0;
   uint64_t behind_from = UINT64_MAX, resumed_at = owed ? owed - 1 : resume ? cursor : 0;
   if (cursor < bound || owed) {
     if (resume && ch->keys) { /* keyed: a snapshot of what changed may stand in for what it missed */
@@ -866,6 +867,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
       align = SKIP_LOST;
       /* until that snapshot is taken, a restart starts from here again, not from the cursor below */
       if (!owed) st_relaxed(&s->owed_since, resumed_at + 1);
+      owes = 1;
     } else if (resume) { /* away for more than a lap: what it missed is lost */
       lost += bound - cursor;
       align = SKIP_LOST;
@@ -889,6 +891,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   sub->behind_from = behind_from;
   sub->resumed_at = resumed_at;
   sub->behind_to = cursor;
+  sub->owes = owes;
   sub->snap_next = UINT64_MAX;
   sub->last_heartbeat_ns = os_mono_ns();
   sub->next_check_ns = sub->last_heartbeat_ns;
@@ -903,8 +906,11 @@ int mmbus_sub_close(mmbus_sub_t *sub) {
   sub_slot_t *s = sub->slot;
   if (chan_lock(ch) == 0) {
     /* Only detach if the slot is still ours (a gc of another process may have taken it). */
-    if (ld_acquire(&s->state) == SUB_ACTIVE && ld_relaxed(&s->generation) == sub->generation)
+    if (ld_acquire(&s->state) == SUB_ACTIVE && ld_relaxed(&s->generation) == sub->generation) {
+      /* a close after the whole snapshot was taken: it had what it was owed */
+      if (!sub->snap_count && sub->behind_from == UINT64_MAX) owed_settled(sub);
       sub_reclaim_locked(ch, (uint32_t)sub->index);
+    }
     chan_unlock(ch);
   }
   ch->own_subs[sub->index] = 0;

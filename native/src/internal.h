@@ -256,6 +256,7 @@ struct mmbus_sub {
   uint64_t behind_to;
   uint64_t resumed_at;     /* durable, resumed: the cursor it had stored (what it consumed before) */
   int read_any;            /* a batch was handed out since subscribing */
+  int owes;                /* keyed, durable: the slot's owed_since is set (a snapshot stands in) */
   struct had_undo *undo;   /* what mmbus_sub_wants changed in the batch in hand, to take back what an
                               overwrite spoilt before the reader had it */
   uint32_t undo_n, undo_cap;
@@ -291,5 +292,6 @@ static inline uint8_t *key_buffer(const mmbus_channel_t *ch, key_entry_t *e, uin
 }
 uint64_t record_key(const mmbus_channel_t *ch, const uint8_t *record);
 void sub_keys_free(mmbus_sub_t *sub);
+void owed_settled(mmbus_sub_t *sub); /* a durable keyed subscriber had the snapshot it was owed */
 
 #endif

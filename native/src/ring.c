@@ -880,15 +880,19 @@ static void publish_cursor(mmbus_sub_t *sub) {
   if (sub->ch->policy == MMBUS_POLICY_BLOCK) wake(sub->ch, sub->ch->space_wake, &sub->ch->space_waker);
 }
 
-/* Keyed, durable: the records from `from` on are given up for a snapshot of what changed; until that
- * snapshot is all taken, a restart counts from `from` again (sub_slot_t.owed_since). Before the
- * cursor moves past them. */
+/* Keyed, durable: the records from `from` on are given up for a snapshot of what changed; until the
+ * caller has taken all of it and moved on (its next poll, as an ack is for a batch), a restart counts
+ * from `from` again (sub_slot_t.owed_since). Called before the cursor moves past them. */
 static void owe_snapshot(mmbus_sub_t *sub, uint64_t from) {
-  if (sub->durable && !ld_relaxed(&sub->slot->owed_since)) st_relaxed(&sub->slot->owed_since, from + 1);
+  if (!sub->durable || sub->owes) return;
+  st_relaxed(&sub->slot->owed_since, from + 1);
+  sub->owes = 1;
 }
 
-static void owed_settled(mmbus_sub_t *sub) {
-  if (sub->durable && ld_relaxed(&sub->slot->owed_since)) st_relaxed(&sub->slot->owed_since, 0);
+void owed_settled(mmbus_sub_t *sub) {
+  if (!sub->owes) return;
+  st_relaxed(&sub->slot->owed_since, 0);
+  sub->owes = 0;
 }
 
 enum { AT_NOTHING = 0, AT_RECORD = 1, AT_MOVED = 2 };
@@ -941,10 +945,10 @@ static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   if (rc) return rc;
   if (unlikely(sub->snap_count != 0))
     return mmbus_set_err(MMBUS_E_STATE, "snapshot values are pending: take them first (mmbus_sub_snapshot), then poll");
+  if (unlikely(sub->owes)) owed_settled(sub); /* the snapshot was all taken: the cursor is where a restart goes on */
   if (unlikely(sub->behind_from != UINT64_MAX)) { /* resumed behind the ring, no snapshot asked */
     sub->lost += sub->behind_to - sub->behind_from;
     sub->behind_from = UINT64_MAX;
-    owed_settled(sub); /* counted lost instead */
     publish_cursor(sub);
   }
   if (max == 0) max = UINT32_MAX;
@@ -1413,7 +1417,6 @@ int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, 
     return 1;
   }
   sub->snap_next = UINT64_MAX;
-  owed_settled(sub); /* all taken: the cursor is where a restart goes on */
   return 0;
 }
 

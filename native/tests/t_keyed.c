@@ -739,8 +739,9 @@ static void take_snapshot(mmbus_sub_t *sub, int64_t got[10]) {
 }
 
 /* A durable keyed subscriber killed -9 before it took all of a snapshot that stands in for records it
- * missed still gets those keys when it comes back, however often it is interrupted: resuming behind
- * the ring (killed before it asked, then killed mid-snapshot) and lapped while it ran. */
+ * missed, and moved on, still gets those keys when it comes back, however often it is interrupted:
+ * resuming behind the ring (killed before it asked, then mid-snapshot), lapped while it ran (killed
+ * mid-snapshot, then after the snapshot but before its next poll). */
 static void test_durable_interrupted(const char *dir) {
   mmbus_channel_t *ch = open_k(dir, "k-interrupted", MMBUS_POLICY_OVERWRITE, 64);
   mmbus_sub_options_t so;
@@ -800,6 +801,15 @@ static void test_durable_interrupted(const char *dir) {
     CHECK(mmbus_poll(sub, 0, &b) == 0); /* lapped: the changed keys' values come first */
     kpoint_t v;
     CHECK(mmbus_sub_snapshot(sub, &v, sizeof v, NULL, NULL) == 1);
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  child = fork_child();
+  if (child == 0) { /* comes back, takes all of it, and is killed before it polls on */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+    take_snapshot(sub, got);
+    for (int k = 0; k < 10; k++) CHECK(got[k] == (k < 5 ? 81 : k == 8 ? 2 : 0));
     raise(SIGKILL);
   }
   CHECK(wait_pid(child) == 128 + SIGKILL);
