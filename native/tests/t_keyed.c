@@ -655,31 +655,42 @@ static void test_kills(const char *dir, int kills) {
   CHECK_OK(mmbus_close(keep));
 }
 
-/* A durable keyed subscriber away for more than a lap comes back asking for a snapshot: it gets each
- * changed key's latest value (and nothing it had), not a count of lost records; without a snapshot it
- * is told what it lost. */
-static void test_durable(const char *dir) {
-  mmbus_channel_t *ch = open_k(dir, "k-durable", MMBUS_POLICY_OVERWRITE, 64);
-  mmbus_sub_options_t so;
-  mmbus_sub_options_init(&so);
-  so.name = "keeper";
+/* Versions from..to of keys 0..keys-1, key by key within each version. */
+static void publish_changes(mmbus_channel_t *ch, uint32_t keys, int64_t from, int64_t to) {
+  kpoint_t p;
+  for (int64_t ver = from; ver <= to; ver++)
+    for (uint32_t k = 0; k < keys; k++) {
+      fill_kpoint(&p, k, 0, ver);
+      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    }
+}
+
+/* An overwrite channel of 64 records whose durable subscriber "keeper" (so) had version 1 of keys
+ * 0..9 and went away. */
+static mmbus_channel_t *keeper_gone(const char *dir, const char *name, mmbus_sub_options_t *so) {
+  mmbus_channel_t *ch = open_k(dir, name, MMBUS_POLICY_OVERWRITE, 64);
+  mmbus_sub_options_init(so);
+  so->name = "keeper";
   mmbus_sub_t *sub;
-  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-  kpoint_t p, v;
-  for (uint32_t k = 0; k < 10; k++) {
-    fill_kpoint(&p, k, 0, 1);
-    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-  }
+  CHECK_OK(mmbus_subscribe(ch, so, &sub));
+  publish_changes(ch, 10, 1, 1);
   mmbus_batch_t b;
   CHECK(mmbus_poll(sub, 0, &b) == 10);
   CHECK(mmbus_ack(sub) == 0);
   CHECK_OK(mmbus_sub_close(sub));
-  /* away: keys 0..4 change 40 times each (200 records, three laps of 64); 5..9 do not */
-  for (int64_t ver = 2; ver <= 41; ver++)
-    for (uint32_t k = 0; k < 5; k++) {
-      fill_kpoint(&p, k, 0, ver);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+  return ch;
+}
+
+/* A durable keyed subscriber away for more than a lap comes back asking for a snapshot: it gets each
+ * changed key's latest value (and nothing it had), not a count of lost records; without a snapshot it
+ * is told what it lost. */
+static void test_durable(const char *dir) {
+  mmbus_sub_options_t so;
+  mmbus_channel_t *ch = keeper_gone(dir, "k-durable", &so);
+  mmbus_sub_t *sub;
+  mmbus_batch_t b;
+  kpoint_t v;
+  publish_changes(ch, 5, 2, 41); /* away: keys 0..4 change 40 times each (200 records, three laps of 64) */
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   CHECK_RC(mmbus_sub_ask(sub, 0, 10, 3), MMBUS_E_INVAL);
   /* a new process asks again, for what changed while it was away: keys 0..4 */
@@ -700,11 +711,7 @@ static void test_durable(const char *dir) {
   CHECK(n == 0);
   CHECK(mmbus_sub_lost(sub) == 0); /* the snapshot stood in for what it missed */
   CHECK_OK(mmbus_sub_close(sub));
-  for (int64_t ver = 42; ver <= 81; ver++)
-    for (uint32_t k = 0; k < 5; k++) {
-      fill_kpoint(&p, k, 0, ver);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+  publish_changes(ch, 5, 42, 81);
   CHECK_OK(mmbus_subscribe(ch, &so, &sub)); /* every key's value this time */
   CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_ALL));
   memset(got, 0, sizeof got);
@@ -714,11 +721,7 @@ static void test_durable(const char *dir) {
   }
   for (int k = 0; k < 10; k++) CHECK(got[k] == 1);
   CHECK_OK(mmbus_sub_close(sub));
-  for (int64_t ver = 82; ver <= 121; ver++)
-    for (uint32_t k = 0; k < 5; k++) {
-      fill_kpoint(&p, k, 0, ver);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+  publish_changes(ch, 5, 82, 121);
   CHECK_OK(mmbus_subscribe(ch, &so, &sub)); /* no snapshot this time: the records it missed are lost */
   while ((n = mmbus_poll(sub, 0, &b)) > 0) CHECK(mmbus_ack(sub) == 0);
   CHECK(n == 0);
@@ -743,29 +746,15 @@ static void take_snapshot(mmbus_sub_t *sub, int64_t got[10]) {
  * resuming behind the ring (killed before it asked, then mid-snapshot), lapped while it ran (killed
  * mid-snapshot, then after the snapshot but before its next poll). */
 static void test_durable_interrupted(const char *dir) {
-  mmbus_channel_t *ch = open_k(dir, "k-interrupted", MMBUS_POLICY_OVERWRITE, 64);
   mmbus_sub_options_t so;
-  mmbus_sub_options_init(&so);
-  so.name = "keeper";
+  mmbus_channel_t *ch = keeper_gone(dir, "k-interrupted", &so);
   mmbus_sub_t *sub;
-  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-  kpoint_t p;
-  for (uint32_t k = 0; k < 10; k++) {
-    fill_kpoint(&p, k, 0, 1);
-    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-  }
   mmbus_batch_t b;
-  CHECK(mmbus_poll(sub, 0, &b) == 10);
-  CHECK(mmbus_ack(sub) == 0);
-  CHECK_OK(mmbus_sub_close(sub));
+  kpoint_t p;
   /* away: key 9 changes once, then keys 0..4 lap the ring three times over it */
   fill_kpoint(&p, 9, 0, 2);
   CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-  for (int64_t ver = 2; ver <= 41; ver++)
-    for (uint32_t k = 0; k < 5; k++) {
-      fill_kpoint(&p, k, 0, ver);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+  publish_changes(ch, 5, 2, 41);
   pid_t child = fork_child();
   if (child == 0) { /* comes back and is killed before it asks */
     CHECK_OK(mmbus_subscribe(ch, &so, &sub));
@@ -793,11 +782,7 @@ static void test_durable_interrupted(const char *dir) {
     CHECK(n == 0);
     fill_kpoint(&p, 8, 0, 2);
     CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    for (int64_t ver = 42; ver <= 81; ver++)
-      for (uint32_t k = 0; k < 5; k++) {
-        fill_kpoint(&p, k, 0, ver);
-        CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-      }
+    publish_changes(ch, 5, 42, 81);
     CHECK(mmbus_poll(sub, 0, &b) == 0); /* lapped: the changed keys' values come first */
     kpoint_t v;
     CHECK(mmbus_sub_snapshot(sub, &v, sizeof v, NULL, NULL) == 1);
