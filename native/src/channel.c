@@ -508,6 +508,17 @@ static void free_channel(mmbus_channel_t *ch) {
   free(ch);
 }
 
+/* The directory (the default one, written to default_dir, when NULL) and a valid channel name. */
+static int dir_and_name(const char **dir, char default_dir[MMBUS_PATH_MAX + 1], const char *name) {
+  if (!*dir) {
+    int rc = mmbus_default_dir(default_dir, MMBUS_PATH_MAX + 1);
+    if (rc) return rc;
+    *dir = default_dir;
+  }
+  if (!**dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
+  return mmbus_check_name(name);
+}
+
 int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, mmbus_channel_t **out) {
   if (!out) return mmbus_set_err(MMBUS_E_INVAL, "out is NULL");
   *out = NULL;
@@ -517,13 +528,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     opts = &defaults;
   }
   char default_dir[MMBUS_PATH_MAX + 1];
-  if (!dir) {
-    int rc = mmbus_default_dir(default_dir, sizeof default_dir);
-    if (rc) return rc;
-    dir = default_dir;
-  }
-  if (!*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
-  int rc = mmbus_check_name(name);
+  int rc = dir_and_name(&dir, default_dir, name);
   if (rc) return rc;
   rc = check_option_ranges(opts);
   if (rc) return rc;
@@ -685,13 +690,7 @@ int mmbus_close(mmbus_channel_t *ch) {
 
 int mmbus_unlink(const char *dir, const char *name) {
   char default_dir[MMBUS_PATH_MAX + 1];
-  if (!dir) {
-    int rc = mmbus_default_dir(default_dir, sizeof default_dir);
-    if (rc) return rc;
-    dir = default_dir;
-  }
-  if (!*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
-  int rc = mmbus_check_name(name);
+  int rc = dir_and_name(&dir, default_dir, name);
   if (rc) return rc;
   char path[MMBUS_PATH_MAX + 1];
   rc = path_of(path, sizeof path, dir, name);
