@@ -367,8 +367,9 @@ MMBUS_API int mmbus_stats(mmbus_channel_t *ch, mmbus_stats_t *stats, mmbus_sub_s
 MMBUS_API uint64_t mmbus_head(const mmbus_channel_t *ch);
 /* Copies record `seq` into out (size = the record size) without joining as a subscriber: tools read
  * the channel this way and never hold a publisher back. Returns 0, or MMBUS_E_NOENT when the record is
- * not committed yet, was given up by its publisher, has been (or is being) overwritten, or was never
- * published (seq >= head). */
+ * not committed yet, was given up by its publisher, has been (or is being) overwritten, belongs to a
+ * claim whose first records were overwritten (claims are read whole, as subscribers get them), or was
+ * never published (seq >= head). */
 MMBUS_API int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size);
 /* Checks what readers rely on in the mutable part of the file (docs/format.md §6, §4, §5): every
  * stamp is a lap of its own slot at or below head, every cursor at or below head, every announced claim

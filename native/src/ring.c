@@ -1166,8 +1166,13 @@ int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size) 
     return mmbus_set_err(MMBUS_E_NOENT, "record %llu is not in the ring", (unsigned long long)seq);
   /* A record inside a claim counts only once the claim's first record is committed too. */
   for (uint64_t s = seq, k = 0; (ld_acquire(stamp_of(ch, s)) & STAMP_CONT) && k < ch->capacity; k++) {
-    if (s == 0 || !committed_for(ld_acquire(stamp_of(ch, s - 1)), s - 1))
-      return mmbus_set_err(MMBUS_E_NOENT, "record %llu belongs to a claim that was not committed", (unsigned long long)seq);
+    uint64_t before = s ? ld_acquire(stamp_of(ch, s - 1)) : 0;
+    if (s && stamp_seq(before) > s) /* as subscribers do, a claim is read whole or not at all */
+      return mmbus_set_err(MMBUS_E_NOENT, "record %llu belongs to a claim whose first records were overwritten: "
+                                          "claims are read whole or not at all", (unsigned long long)seq);
+    if (s == 0 || !committed_for(before, s - 1))
+      return mmbus_set_err(MMBUS_E_NOENT, "record %llu belongs to a claim that is not committed yet or was given up",
+                           (unsigned long long)seq);
     s--;
   }
   memcpy(out, ch->data + (size_t)(seq & ch->mask) * ch->stride, ch->record_size);

@@ -118,6 +118,22 @@ static void test_start_positions(const char *dir) {
   CHECK_RC(mmbus_read(ch, 61, &got, sizeof got), MMBUS_E_NOENT);  /* not yet */
   CHECK_RC(mmbus_read(ch, 40, &got, sizeof got), MMBUS_E_NOENT);  /* overwritten */
   CHECK_RC(mmbus_read(ch, 60, &got, 10), MMBUS_E_TOOBIG);
+  /* claims are read whole: two of 10 on the ring of 16, and the first one's start is overwritten */
+  for (int c = 0; c < 2; c++) {
+    mmbus_claim_t cl;
+    CHECK_OK(mmbus_claim(ch, 10, 1000, &cl));
+    for (uint32_t i = 0; i < 10; i++) fill_person(mmbus_claim_record(&cl, i), 300 + c * 10 + (int)i, 0);
+    CHECK_OK(mmbus_commit(ch, &cl));
+  }
+  CHECK(mmbus_head(ch) == 81);
+  for (uint64_t seq = 65; seq < 71; seq++) { /* in the ring, but the rest of the claim of 61..70 */
+    CHECK_RC(mmbus_read(ch, seq, &got, sizeof got), MMBUS_E_NOENT);
+    CHECK(strstr(mmbus_errmsg(), "read whole") != NULL);
+  }
+  for (uint64_t seq = 71; seq < 81; seq++) {
+    CHECK_OK(mmbus_read(ch, seq, &got, sizeof got));
+    CHECK(got.index == 310 + (int)(seq - 71));
+  }
   CHECK_RC(mmbus_close(ch), MMBUS_E_STATE); /* subscribers still open */
   CHECK_OK(mmbus_sub_close(newest));
   CHECK_OK(mmbus_sub_close(oldest));
