@@ -814,19 +814,30 @@ export class Gateway {
       }
       w.pending = i >= w.pending.length ? [] : w.pending.slice(i);
       if (keys.length === 0) continue;
+      keys.sort((a, b) => a - b); // values in key order within a frame (docs/web.md)
       if (c.format === 'json') {
         const decode = this.decoder(w.hub.type);
         const records: Record<string, unknown>[] = [];
-        w.hub.latest(keys, (view, offset) => records.push(decode(view, offset)));
+        for (const k of keys) {
+          const r = w.hub.readLatest(k, decode);
+          if (r) records.push(r);
+        }
         if (records.length) this.send(c, { op: 'values', sid: w.sid, time: now, records });
         continue;
       }
       const frame = new Uint8Array(HEADER_BYTES + keys.length * rb);
       let n = 0;
-      w.hub.latest(keys, (view, offset) => {
-        frame.set(new Uint8Array(view.buffer, view.byteOffset + offset, rb), HEADER_BYTES + n * rb);
-        n++;
-      });
+      let at = HEADER_BYTES;
+      const copy = (view: DataView, offset: number): boolean => {
+        frame.set(new Uint8Array(view.buffer, view.byteOffset + offset, rb), at);
+        return true;
+      };
+      for (const k of keys) {
+        if (w.hub.readLatest(k, copy)) {
+          n++;
+          at += rb;
+        }
+      }
       if (n === 0) continue; // none has a value yet: they come when published
       this.header(frame, FRAME.VALUES, 0, w.sid, n, now, 0);
       c.ws.send(frame.subarray(0, HEADER_BYTES + n * rb));

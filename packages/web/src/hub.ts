@@ -257,11 +257,13 @@ export class Hub {
   }
 
   /**
-   * Calls fn(bytes, offset, key) with the latest value of each key that has one, in key order (copied
-   * a thousand at a time; bytes are valid only during the call). Returns how many it found.
+   * Keyed: fn's result on the latest value of `key` read in place from the channel's key table, or
+   * undefined when the key has none. fn may run again when a publisher replaced the value while it read
+   * (the read is checked after): it must only read or copy. Not snapshot(): that takes key ranges, one
+   * native call per range, so one per key for the scattered keys of a frame; this makes no call.
    */
-  latest(keys: number[], fn: (view: DataView, offset: number, key: number) => void): number {
-    return this.channel.snapshot(keys, (r, key) => fn(r.view, r.offset, key));
+  readLatest<R>(key: number, fn: (view: DataView, offset: number) => R): R | undefined {
+    return this.channel.readLatest(key, (r) => fn(r.view, r.offset));
   }
 
   get closed(): boolean {
