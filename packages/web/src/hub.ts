@@ -14,6 +14,9 @@ export interface HubListener {
   dropped(err: MmbusError): void;
 }
 
+/** How long a hub reads a backlog before it lets timers and I/O run, ms. */
+const YIELD_MS = 5;
+
 export class Hub {
   readonly name: string;
   readonly type: ServedType;
@@ -243,10 +246,17 @@ export class Hub {
 
   private async run(): Promise<void> {
     try {
+      let since = performance.now();
       for (;;) {
         const batch = await this.sub.next();
         if (!batch) break;
         this.take(batch);
+        // a backlog comes as batches that resolve at once, a chain of microtasks that the frame timer
+        // and the sockets would wait behind until the hub caught up: give them their turn now and then
+        if (performance.now() - since > YIELD_MS) {
+          await new Promise((r) => setImmediate(r));
+          since = performance.now();
+        }
       }
     } catch (err) {
       const e = err instanceof MmbusError ? err : new MmbusError('MMBUS_E_IO', String(err));
