@@ -5,7 +5,7 @@
 // names (point_id) and enum values by name (Good).
 import type { MessageType, RecordView } from '@mmbus/core';
 import { MESSAGE_TYPES } from '@mmbus/messages';
-import { recordDecoder, recordLayoutFingerprint, type LayoutElem, type LayoutScalar, type RecordLayout, type StructLayout } from '@mmbus/runtime';
+import { layoutClass, recordDecoder, type LayoutElem, type LayoutScalar, type RecordLayout, type StructLayout } from '@mmbus/runtime';
 import type { StructDef } from '@mmbus/runtime/schema';
 
 import { CliError, hex64 } from './common.js';
@@ -157,39 +157,17 @@ class LayoutWriter {
 export function layoutCodec(layout: RecordLayout, source: string): RecordCodec {
   const writer = new LayoutWriter(layout);
   const decode = recordDecoder(layout);
-  const fingerprint = recordLayoutFingerprint(layout);
-  class DescribedRecord implements RecordView {
-    static readonly NAME = layout.name;
-    static readonly SIZE = layout.size;
-    static readonly ALIGN = layout.align;
-    static readonly FINGERPRINT = fingerprint;
-    static readonly LAYOUT = layout;
-    view: DataView;
-    offset: number;
-    constructor(view?: DataView, offset = 0) {
-      this.view = view ?? new DataView(new ArrayBuffer(layout.size));
-      this.offset = offset;
-    }
-    wrap(view: DataView, offset: number): this {
-      this.view = view;
-      this.offset = offset;
-      return this;
-    }
-    moveTo(offset: number): this {
-      this.offset = offset;
-      return this;
-    }
+  const base = layoutClass(layout);
+  // the shared flyweight of @mmbus/runtime, and assign() (what `mmbus publish` writes records with)
+  class DescribedRecord extends base {
     assign(obj: Record<string, unknown>): this {
       writer.struct(this.view, this.offset, layout, obj, '');
       return this;
     }
-    toObject(): Record<string, unknown> {
-      return decode(this.view, this.offset);
-    }
   }
   return {
     name: layout.name,
-    fingerprint,
+    fingerprint: base.FINGERPRINT,
     size: layout.size,
     source,
     fields: layout.fields.map((f) => f.name),

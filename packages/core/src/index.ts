@@ -5,6 +5,7 @@ export { ChannelBase } from './base.js';
 export type { ChannelInfo, ChannelStats, ExactChannelStats, Policy } from './base.js';
 export { Batch, Subscription } from './subscription.js';
 export type { AskOptions, SubscribeOptions } from './subscription.js';
+export { keyRanges } from './keys.js';
 export type { KeyRange, Keys } from './keys.js';
 export { MmbusError } from './errors.js';
 export type { MmbusErrorCode } from './errors.js';

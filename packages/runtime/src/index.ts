@@ -16,3 +16,4 @@ export {
   type StructLayout,
 } from './layout.js';
 export { recordLayoutFingerprint } from './schema/fingerprint.js';
+export { layoutClass, type LayoutClass, type LayoutRecord } from './record-class.js';

@@ -202,3 +202,25 @@ describe('the schema reader', () => {
     expect(seen).toEqual(['files m', 'files ok', 'model 1']);
   });
 });
+
+describe('layoutClass', () => {
+  it('a flyweight class over a layout read at run time: what openChannel takes (name, size, fingerprint, key, layout), decoding in place', async () => {
+    const { layoutClass } = await import('../src/index.ts');
+    const model = loadSchemas([join(schemasDir, 'point.fbs')]);
+    const d = struct(model, 'PointUpdate');
+    const layout = recordLayout(d);
+    const cls = layoutClass(layout);
+    expect([cls.NAME, cls.SIZE, cls.ALIGN, cls.FINGERPRINT, cls.LAYOUT]).toEqual([d.fqn, d.size, d.align, d.fingerprint, layout]);
+    expect(cls.KEY).toEqual({ field: 'point_id', offset: d.key!.offset, size: d.key!.size });
+    expect(layoutClass(layout, 42n).FINGERPRINT).toBe(42n);
+    // two records in one buffer: the same flyweight re-pointed reads each
+    const view = new DataView(new ArrayBuffer(2 * d.size));
+    for (const [i, id] of [[0, 7], [1, 4711]] as const) view.setUint32(i * d.size + d.key!.offset, id, true);
+    const r = new cls(view, 0);
+    expect(r.toObject()['point_id']).toBe(7);
+    expect(r.moveTo(d.size).toObject()['point_id']).toBe(4711);
+    expect(new cls().view.byteLength).toBe(d.size);
+    const person = layoutClass(recordLayout(struct(loadSchemas([join(schemasDir, 'person.fbs')]), 'Person')));
+    expect(person.KEY).toBeUndefined();
+  });
+});

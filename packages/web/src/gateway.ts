@@ -23,6 +23,7 @@ import {
   HEADER_BYTES,
   OVERVIEW_BITMAP,
   PROTOCOL_VERSION,
+  TAIL_BACKFILL,
   WIRE_FORMATS,
   WS_PATH,
   type ChannelSummary,
@@ -68,6 +69,8 @@ export interface GatewayOptions {
 }
 
 const MAX_REQUEST_BYTES = 64 * 1024;
+/** The most records a tail's backfill may ask for (`last`): the largest ring (docs/format.md). */
+const TAIL_LAST_MAX = 2 ** 32;
 /** A client subscription watching more keys than this is matched against the changed keys instead of being listed per key. */
 const BROAD_KEYS = 4096;
 const ASKED = 1;
@@ -99,7 +102,11 @@ class Watch {
   broad = false;
   /** tails: the hub position sent up to; -1 when not tailing */
   tailFrom = -1;
-  tailSkipped = 0;
+  /** tails: records before this sequence number are the backfill's, not the live tail's */
+  liveFrom = 0;
+  /** backfill (tail with `last`): the next sequence number to send, and where it ends (-1: no backfill) */
+  backfillNext = 0;
+  backfillEnd = -1;
   /** overviews: changed keys not yet sent (a bit per key) */
   overview: Uint8Array | null = null;
   overviewAny = false;
@@ -431,7 +438,7 @@ export class Gateway {
       list: [],
       ask: ['channel', 'keys'],
       unask: ['channel', 'keys'],
-      tail: ['channel'],
+      tail: ['channel', 'last'],
       untail: ['channel'],
       overview: ['channel', 'on'],
       stats: ['channel', 'on'],
@@ -474,6 +481,12 @@ export class Gateway {
       ranges = keySpecRanges(r.keys, target.keyCount);
     }
     if (r.op === 'overview' && !target.keyCount) throw fail('MMBUS_E_STATE', `'${name}' is not a keyed channel: no overview`);
+    if (r.op === 'tail' && r.last !== undefined) {
+      if (typeof r.last !== 'number' || !Number.isInteger(r.last) || r.last < 0 || r.last > TAIL_LAST_MAX) {
+        throw fail('MMBUS_E_INVAL', `tail: last must be an integer in 0 .. ${TAIL_LAST_MAX}, not ${JSON.stringify(r.last) ?? String(r.last)}`);
+      }
+      if (existing && existing.tailFrom >= 0) throw fail('MMBUS_E_STATE', `already tailing '${name}': untail first to get a backfill`);
+    }
     const w = existing ?? this.openWatch(c, name, target.type);
     const hub = w.hub;
     switch (r.op) {
@@ -484,16 +497,29 @@ export class Gateway {
         ok({ channel: name, asked: w.asked });
         break;
       }
-      case 'tail':
+      case 'tail': {
+        let backfill: number | undefined;
         if (w.tailFrom < 0) {
+          // the live tail: the records published from now on (the subscription gets every one from
+          // here: asks take effect before its next poll); the backfill: the `last` ones before them
+          const head = hub.channel.head();
           w.tailFrom = hub.seen;
           hub.needEverything(true);
+          if (r.last !== undefined) {
+            w.liveFrom = head;
+            w.backfillNext = Math.max(0, head - r.last, head - hub.channel.info.capacity);
+            w.backfillEnd = head;
+            backfill = head - w.backfillNext;
+          }
         }
-        ok({ channel: name });
+        this.send(c, { op: 'ok', ...(id !== undefined ? { id } : {}), request: r.op, channel: name, ...(backfill !== undefined ? { backfill } : {}) });
         break;
+      }
       case 'untail':
         if (w.tailFrom >= 0) {
           w.tailFrom = -1;
+          w.liveFrom = 0;
+          w.backfillEnd = -1;
           hub.needEverything(false);
         }
         ok({ channel: name });
@@ -737,7 +763,8 @@ export class Gateway {
         if (w.hub.closed) continue;
         if (!this.room(c, w)) continue;
         if (w.pending.length) this.sendValues(c, w, now);
-        if (w.tailFrom >= 0 && w.tailFrom < w.hub.seen && this.room(c, w)) this.sendTail(c, w, now);
+        if (w.backfillEnd >= 0 && this.room(c, w)) this.sendBackfill(c, w, now);
+        if (w.backfillEnd < 0 && w.tailFrom >= 0 && w.tailFrom < w.hub.seen && this.room(c, w)) this.sendTail(c, w, now);
         if (overviewTick && w.overviewAny && this.room(c, w)) this.sendOverview(c, w, now);
       }
     }
@@ -746,7 +773,7 @@ export class Gateway {
   /** Whether a frame may go to this client now; counts the frame it skips otherwise. */
   private room(c: Connection, w: Watch): boolean {
     if (c.ws.bufferedAmount < this.highWater) return true;
-    if (w.pending.length || (w.tailFrom >= 0 && w.tailFrom < w.hub.seen) || w.overviewAny) {
+    if (w.pending.length || (w.tailFrom >= 0 && w.tailFrom < w.hub.seen) || w.backfillEnd >= 0 || w.overviewAny) {
       c.skippedFrames++;
       this.skippedTotal++;
     }
@@ -787,19 +814,30 @@ export class Gateway {
       }
       w.pending = i >= w.pending.length ? [] : w.pending.slice(i);
       if (keys.length === 0) continue;
+      keys.sort((a, b) => a - b); // values in key order within a frame (docs/web.md)
       if (c.format === 'json') {
         const decode = this.decoder(w.hub.type);
         const records: Record<string, unknown>[] = [];
-        w.hub.latest(keys, (view, offset) => records.push(decode(view, offset)));
+        for (const k of keys) {
+          const r = w.hub.readLatest(k, decode);
+          if (r) records.push(r);
+        }
         if (records.length) this.send(c, { op: 'values', sid: w.sid, time: now, records });
         continue;
       }
       const frame = new Uint8Array(HEADER_BYTES + keys.length * rb);
       let n = 0;
-      w.hub.latest(keys, (view, offset) => {
-        frame.set(new Uint8Array(view.buffer, view.byteOffset + offset, rb), HEADER_BYTES + n * rb);
-        n++;
-      });
+      let at = HEADER_BYTES;
+      const copy = (view: DataView, offset: number): boolean => {
+        frame.set(new Uint8Array(view.buffer, view.byteOffset + offset, rb), at);
+        return true;
+      };
+      for (const k of keys) {
+        if (w.hub.readLatest(k, copy)) {
+          n++;
+          at += rb;
+        }
+      }
       if (n === 0) continue; // none has a value yet: they come when published
       this.header(frame, FRAME.VALUES, 0, w.sid, n, now, 0);
       c.ws.send(frame.subarray(0, HEADER_BYTES + n * rb));
@@ -808,20 +846,45 @@ export class Gateway {
 
   private sendTail(c: Connection, w: Watch, now: number): void {
     const hub = w.hub;
-    const rb = hub.type.recordBytes;
-    const frame = new Uint8Array(HEADER_BYTES + hub.tailMax * rb);
-    const { count, skipped } = hub.tailSince(w.tailFrom, frame.subarray(HEADER_BYTES));
+    const frame = new Uint8Array(HEADER_BYTES + hub.tailMax * hub.type.recordBytes);
+    const { count, skipped } = hub.tailSince(w.tailFrom, frame.subarray(HEADER_BYTES), w.liveFrom);
     w.tailFrom = hub.seen;
-    if (count === 0) return;
+    if (count === 0 && skipped === 0) return;
+    this.sendTailFrame(c, w, frame, count, skipped, 0, now);
+  }
+
+  /** The backfill, oldest first, in frames of at most maxFrameBytes while the client has room; then the live tail. */
+  private sendBackfill(c: Connection, w: Watch, now: number): void {
+    const hub = w.hub;
+    const rb = hub.type.recordBytes;
+    const perFrame = Math.max(1, Math.floor((this.maxFrameBytes - HEADER_BYTES) / rb));
+    if (w.liveFrom < hub.allFrom || hub.allFrom < 0) {
+      // keyed: until the ask for every record took effect, records of other keys were left out: those
+      // come in the backfill too, so it ends where the subscription gets every record
+      if (hub.allFrom < 0) return;
+      w.liveFrom = w.backfillEnd = hub.allFrom;
+    }
+    while (w.backfillNext < w.backfillEnd && c.ws.bufferedAmount < this.highWater) {
+      const frame = new Uint8Array(HEADER_BYTES + Math.min(perFrame, w.backfillEnd - w.backfillNext) * rb);
+      const { next, count, skipped } = hub.readRing(w.backfillNext, w.backfillEnd, perFrame, frame.subarray(HEADER_BYTES));
+      if (next === w.backfillNext) return; // the subscription has not passed these yet: next tick
+      w.backfillNext = next;
+      this.sendTailFrame(c, w, frame, count, skipped, TAIL_BACKFILL, now);
+    }
+    if (w.backfillNext >= w.backfillEnd) w.backfillEnd = -1;
+  }
+
+  private sendTailFrame(c: Connection, w: Watch, frame: Uint8Array, count: number, skipped: number, flags: number, now: number): void {
+    const rb = w.hub.type.recordBytes;
     if (c.format === 'json') {
-      const decode = this.decoder(hub.type);
+      const decode = this.decoder(w.hub.type);
       const view = new DataView(frame.buffer, HEADER_BYTES);
       const records: Record<string, unknown>[] = [];
       for (let i = 0; i < count; i++) records.push(decode(view, i * rb));
-      this.send(c, { op: 'tail', sid: w.sid, time: now, skipped, records });
+      this.send(c, { op: 'tail', sid: w.sid, time: now, skipped, ...(flags & TAIL_BACKFILL ? { backfill: true as const } : {}), records });
       return;
     }
-    this.header(frame, FRAME.TAIL, 0, w.sid, count, now, skipped);
+    this.header(frame, FRAME.TAIL, flags, w.sid, count, now, skipped);
     c.ws.send(frame.subarray(0, HEADER_BYTES + count * rb));
   }
 

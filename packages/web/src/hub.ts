@@ -3,7 +3,7 @@
 // what it saw since the last frame: which keys changed (keyed) and the newest records (tails). Values
 // are not copied here: each frame reads the latest value of a changed key from the channel's key
 // table when it is built, so a key that changed ten times between frames is sent once, and fresh.
-import { openChannel, type Batch, type Channel, type RecordView, type Subscription } from '@mmbus/core';
+import { inspectChannel, openChannel, type Batch, type Channel, type ChannelInspector, type RecordView, type Subscription } from '@mmbus/core';
 import { MmbusError } from '@mmbus/runtime';
 
 import type { ServedType } from './types.js';
@@ -13,6 +13,9 @@ export interface HubListener {
   /** The hub stopped (the channel was removed, replaced, or failed): `err` says why. */
   dropped(err: MmbusError): void;
 }
+
+/** How long a hub reads a backlog before it lets timers and I/O run, ms. */
+const YIELD_MS = 5;
 
 export class Hub {
   readonly name: string;
@@ -34,21 +37,39 @@ export class Hub {
   private readonly tailSeqs: Float64Array;
   /** Records the subscription saw, in total (the tail position). */
   seen = 0;
+  /**
+   * The sequence number after the newest record the subscription has passed: every record before it is
+   * committed (or lost), so a backfill may read it from the ring. Keyed: raised by snapshots too (the
+   * newest value of every key lies before the subscription's position).
+   */
+  nextSeq = 0;
+  /**
+   * The sequence number from which the subscription gets every record (tails: plain channels always;
+   * keyed ones from when the ask for every key took effect — its snapshot says where); -1 until known.
+   */
+  allFrom = 0;
+  /** Backfills read the ring through this (opened on the first one): reading needs no subscriber slot. */
+  private inspector: ChannelInspector | null = null;
+  private readonly dir: string;
   private readonly listeners = new Set<HubListener>();
   private stopped = false;
   readonly done: Promise<void>;
 
   constructor(name: string, dir: string, type: ServedType, tailMax: number) {
     this.name = name;
+    this.dir = dir;
     this.type = type;
     this.channel = openChannel(name, type.cls, { dir, create: false });
     this.keyCount = this.channel.keyCount;
+    if (this.keyCount) this.allFrom = -1;
     this.refs = new Uint32Array(this.keyCount);
     this.isChanged = new Uint8Array(this.keyCount);
     this.tailMax = tailMax;
     this.tailRing = new Uint8Array(tailMax * type.recordBytes);
     this.tailSeqs = new Float64Array(tailMax);
     try {
+      // read before subscribing (a new subscriber starts at the head): never past where it starts
+      this.nextSeq = this.channel.head();
       // keyed: nothing asked yet, so no record is handed out until a client asks (keys: [])
       this.sub = this.channel.subscribe(this.keyCount ? { keys: [] } : {});
     } catch (err) {
@@ -117,7 +138,10 @@ export class Hub {
     if (!this.keyCount) return; // a plain subscription gets every record anyway
     if (on) {
       // with a snapshot: a client that asked a key before this ask took effect gets what came meanwhile
-      if (this.everything++ === 0) this.sub.ask('all', { snapshot: true });
+      if (this.everything++ === 0) {
+        this.allFrom = -1;
+        this.sub.ask('all', { snapshot: true });
+      }
       return;
     }
     if (--this.everything > 0) return;
@@ -149,18 +173,40 @@ export class Hub {
    * Tails: the records seen after position `from` (at most tailMax, the newest), copied to `out` one
    * after the other; returns how many were copied and how many were skipped (seen but not copied).
    */
-  tailSince(from: number, out: Uint8Array): { count: number; skipped: number; seqs: number[] } {
-    const fresh = this.seen - from;
-    const count = Math.min(fresh, this.tailMax);
+  tailSince(from: number, out: Uint8Array, minSeq = 0): { count: number; skipped: number } {
+    let fresh = this.seen - from;
+    // records before minSeq went out in the client's backfill: neither sent again nor counted as skipped
+    // (the records seen are consecutive: the subscription gets every record while anyone tails)
+    fresh -= Math.max(0, Math.min(fresh, minSeq - (this.nextSeq - fresh)));
     const rb = this.type.recordBytes;
-    const seqs: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const pos = this.seen - count + i;
-      const slot = pos % this.tailMax;
-      out.set(this.tailRing.subarray(slot * rb, slot * rb + rb), i * rb);
-      seqs.push(this.tailSeqs[slot]!);
+    let count = 0;
+    for (let i = Math.min(fresh, this.tailMax); i > 0; i--) {
+      const slot = (this.seen - i) % this.tailMax;
+      if (this.tailSeqs[slot]! < minSeq) continue;
+      out.set(this.tailRing.subarray(slot * rb, slot * rb + rb), count * rb);
+      count++;
     }
-    return { count, skipped: fresh - count, seqs };
+    return { count, skipped: fresh - count };
+  }
+
+  /**
+   * Backfills: copies the records from sequence number `from` (wire size each) into `out`, at most
+   * `max` and none at or past `end`; returns where it stopped and how many it could not read (overwritten
+   * since). Only records before nextSeq are read: those are committed.
+   */
+  readRing(from: number, end: number, max: number, out: Uint8Array): { next: number; count: number; skipped: number } {
+    const to = Math.min(end, this.nextSeq, from + max);
+    if (to <= from) return { next: from, count: 0, skipped: 0 };
+    this.inspector ??= inspectChannel(this.name, this.dir);
+    const rb = this.type.recordBytes;
+    const buf = new Uint8Array(this.channel.info.recordSize);
+    let count = 0;
+    for (let seq = from; seq < to; seq++) {
+      if (!this.inspector.read(seq, buf)) continue; // overwritten meanwhile (or given up by its publisher)
+      out.set(buf.subarray(0, rb), count * rb);
+      count++;
+    }
+    return { next: to, count, skipped: to - from - count };
   }
 
   private markChanged(key: number): void {
@@ -174,6 +220,16 @@ export class Hub {
     const rb = this.type.recordBytes;
     // the last tailMax records of the batch are all a tail can get: copy only those
     const tailFrom = Math.max(0, batch.length - this.tailMax);
+    if (batch.length) {
+      // the last record's sequence: a snapshot's values are each key's newest, all before the position
+      let last = batch.seqOf(batch.length - 1);
+      if (batch.snapshot) for (let i = 0; i < batch.length - 1; i++) last = Math.max(last, batch.seqOf(i));
+      if (this.allFrom < 0 && this.everything > 0 && !batch.snapshot) this.allFrom = Math.max(this.nextSeq, batch.seqOf(0));
+      this.nextSeq = Math.max(this.nextSeq, last + 1);
+      // the ask for every key took effect with this snapshot: records of keys asked only now were left
+      // out before it (their newest values are in it), every record after it comes
+      if (this.allFrom < 0 && this.everything > 0 && batch.snapshot) this.allFrom = this.nextSeq;
+    }
     for (let i = 0; i < batch.length; i++) {
       if (!batch.wanted(i)) continue;
       if (keyed) this.markChanged(batch.keyOf(i));
@@ -190,10 +246,17 @@ export class Hub {
 
   private async run(): Promise<void> {
     try {
+      let since = performance.now();
       for (;;) {
         const batch = await this.sub.next();
         if (!batch) break;
         this.take(batch);
+        // a backlog comes as batches that resolve at once, a chain of microtasks that the frame timer
+        // and the sockets would wait behind until the hub caught up: give them their turn now and then
+        if (performance.now() - since > YIELD_MS) {
+          await new Promise((r) => setImmediate(r));
+          since = performance.now();
+        }
       }
     } catch (err) {
       const e = err instanceof MmbusError ? err : new MmbusError('MMBUS_E_IO', String(err));
@@ -204,11 +267,13 @@ export class Hub {
   }
 
   /**
-   * Calls fn(bytes, offset, key) with the latest value of each key that has one, in key order (copied
-   * a thousand at a time; bytes are valid only during the call). Returns how many it found.
+   * Keyed: fn's result on the latest value of `key` read in place from the channel's key table, or
+   * undefined when the key has none. fn may run again when a publisher replaced the value while it read
+   * (the read is checked after): it must only read or copy. Not snapshot(): that takes key ranges, one
+   * native call per range, so one per key for the scattered keys of a frame; this makes no call.
    */
-  latest(keys: number[], fn: (view: DataView, offset: number, key: number) => void): number {
-    return this.channel.snapshot(keys, (r, key) => fn(r.view, r.offset, key));
+  readLatest<R>(key: number, fn: (view: DataView, offset: number) => R): R | undefined {
+    return this.channel.readLatest(key, (r) => fn(r.view, r.offset));
   }
 
   get closed(): boolean {
@@ -219,6 +284,7 @@ export class Hub {
     if (this.stopped) return;
     this.stopped = true;
     this.sub.close();
+    this.inspector?.close();
     this.channel.close();
   }
 }

@@ -2,7 +2,7 @@
 // else generated message classes (their static LAYOUT) and structs of schema files read at start
 // (@mmbus/runtime/schema), matched by the header's schema name and fingerprint.
 import type { MessageType, RecordView } from '@mmbus/core';
-import { layoutEnd, MmbusError, type RecordLayout } from '@mmbus/runtime';
+import { layoutClass, layoutEnd, MmbusError, type RecordLayout } from '@mmbus/runtime';
 
 /** A generated message class as mmbus-codegen emits it: with its layout as plain data. */
 export interface GeneratedType extends MessageType<RecordView> {
@@ -26,34 +26,6 @@ export const hex64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0'
 
 function served(cls: MessageType<RecordView>, layout: RecordLayout, source: string): ServedType {
   return { name: cls.NAME, fingerprint: cls.FINGERPRINT, size: cls.SIZE, layout, recordBytes: layoutEnd(layout), cls, source };
-}
-
-/** A flyweight class over a struct read from a schema file: what openChannel needs of a message type. */
-function schemaClass(layout: RecordLayout, fingerprint: bigint, key: { offset: number; size: number } | undefined): MessageType<RecordView> {
-  const size = layout.size;
-  class SchemaRecord implements RecordView {
-    static readonly NAME = layout.name;
-    static readonly SIZE = size;
-    static readonly FINGERPRINT = fingerprint;
-    view: DataView;
-    offset: number;
-    constructor(view: DataView = new DataView(new ArrayBuffer(size)), offset = 0) {
-      this.view = view;
-      this.offset = offset;
-    }
-    wrap(view: DataView, offset: number): this {
-      this.view = view;
-      this.offset = offset;
-      return this;
-    }
-    moveTo(offset: number): this {
-      this.offset = offset;
-      return this;
-    }
-  }
-  const keyField = key && layout.key ? { field: layout.key, offset: key.offset, size: key.size } : null;
-  if (keyField) Object.defineProperty(SchemaRecord, 'KEY', { value: keyField });
-  return SchemaRecord;
 }
 
 export class TypeRegistry {
@@ -96,8 +68,7 @@ export class TypeRegistry {
       for (const d of schema.decls) {
         if (d.kind !== 'struct') continue;
         const layout = recordLayout(d);
-        const cls = schemaClass(layout, d.fingerprint, d.key ? { offset: d.key.offset, size: d.key.size } : undefined);
-        this.add(served(cls, layout, schema.path));
+        this.add(served(layoutClass(layout, d.fingerprint), layout, schema.path));
       }
     }
   }
@@ -106,8 +77,7 @@ export class TypeRegistry {
   described(layout: RecordLayout, fingerprint: bigint): ServedType {
     const known = this.find(layout.name, fingerprint);
     if (known) return known;
-    const kf = layout.key === undefined ? undefined : layout.fields.find((f) => f.name === layout.key);
-    const t = served(schemaClass(layout, fingerprint, kf ? { offset: kf.offset, size: kf.size } : undefined), layout, 'the channel file');
+    const t = served(layoutClass(layout, fingerprint), layout, 'the channel file');
     this.add(t);
     return t;
   }

@@ -95,10 +95,15 @@ describe('the page in chromium', () => {
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: join(OUT, 'web-page.png') });
 
-    // a plain channel: picked in the list, its newest records are shown as they come
+    // a plain channel: picked in the list, the newest 50 records published before are shown first
+    // (the tail's backfill, newest on top), then its records as they come
+    people.publishBatch(80, (r, i) => r.assign({ index: BigInt(i), name: `earlier ${i}`, age: i % 90 }));
     await page.select('#channel', 'people');
     await page.waitForFunction(() => document.querySelector('#values th')?.textContent === 'index');
-    people.publishBatch(500, (r, i) => r.assign({ index: BigInt(i), name: `person ${i}`, age: i % 90 }));
+    await page.waitForFunction(() => document.querySelectorAll('#values tbody tr').length === 50, { timeout: 20_000 });
+    const before = await page.$$eval('#values tbody tr td[data-field="name"]', (tds) => tds.map((td) => td.textContent));
+    expect(before).toEqual(Array.from({ length: 50 }, (_, i) => `earlier ${79 - i}`));
+    people.publishBatch(500, (r, i) => r.assign({ index: BigInt(80 + i), name: `person ${i}`, age: i % 90 }));
     await page.waitForFunction(() => document.querySelector('#values tbody tr td[data-field="name"]')?.textContent === 'person 499', { timeout: 20_000 });
     expect(await page.$$eval('#values tbody tr', (trs) => trs.length)).toBeLessThanOrEqual(50);
     people.close();

@@ -1,11 +1,13 @@
 // The web gateway, measured (not a test): 100 WebSocket clients each asking 1,000 random points of
 // the collector's 210,000 while collector-host publishes changes at a target rate (1 M/s by default).
-// Reports the gateway's CPU, bytes received per client per second, and the time from the collector's
-// end until every client holds every final value of its points (checked against the collector's dump).
-// Three processes besides this one: collector-host (C++), the gateway, the clients. Side by side, the
-// same through Redis pub/sub: a TS publisher (ioredis, pipelined) sends the same burst and changes to
-// redis-server, a plain Node WebSocket relay subscribes, keeps the latest record per point and sends
-// each client its changed points at the same 20 frames/s in the same binary frames.
+// Reports the gateway's CPU, bytes received per client per second, and the time from the end of the
+// burst (the channel's head last moved) until every client holds every final value of its points
+// (checked against the collector's dump), and where that time went. Three processes besides this one:
+// collector-host (C++), the gateway, the clients. Side by side, the same through Redis pub/sub: a
+// publisher writing raw RESP (measured alone first: it must keep up with the rate) sends the same burst
+// and changes to redis-server, a plain Node WebSocket relay subscribes (ioredis), keeps the latest
+// record per point and sends each client its changed points at the same 20 frames/s in the same
+// binary frames. WEBPERF_TRACE=1 prints the gateway's ticks around the end (when, how long).
 //
 //   npm run bench -w @mmbus/bench -- --only web
 //   tsx src/web.ts [--clients 100] [--asked 1000] [--rate 1000000] [--duration 5] [--only mmbus|redis] [--quick] [--no-write]
@@ -57,10 +59,33 @@ function lines(proc: ChildProcess, on: (line: string) => void): void {
 
 async function gatewayRole(): Promise<void> {
   const { startGateway } = await import('@mmbus/web');
+  const { inspectChannel } = await import('@mmbus/core');
+  const { Gateway } = await import('@mmbus/web');
+  const ticks: [number, number][] = [];
+  if (process.env['WEBPERF_TRACE']) {
+    const proto = Gateway.prototype as unknown as { tick: () => void };
+    const orig = proto.tick;
+    proto.tick = function (this: unknown) {
+      const t = Date.now();
+      orig.call(this);
+      ticks.push([t, Date.now() - t]);
+      if (ticks.length > 400) ticks.shift();
+    };
+  }
   const g = await startGateway({ dir: opts.dir!, port: 0 }); // the collector's channel describes its records
   process.stdout.write(`${JSON.stringify({ port: g.port })}\n`);
+  // where the time goes: the last moment the gateway's own subscriber was seen behind the head
+  let behindAt = 0;
+  let insp: ReturnType<typeof inspectChannel> | null = null;
+  setInterval(() => {
+    insp ??= inspectChannel('points', opts.dir!);
+    const me = insp.stats().subscribers.find((s) => s.pid === process.pid && s.state === 'active');
+    if (me && me.lag > 0) behindAt = Date.now();
+  }, 5).unref();
   createInterface({ input: process.stdin }).on('line', (l) => {
-    if (l === 'cpu') {
+    if (l === 'behind') {
+      process.stdout.write(`${JSON.stringify({ behindAt, ticks })}\n`);
+    } else if (l === 'cpu') {
       const u = process.cpuUsage();
       process.stdout.write(`${JSON.stringify({ cpuUs: u.user + u.system, rssBytes: process.memoryUsage().rss, ...g.stats() })}\n`);
     } else if (l === 'stop') {
@@ -76,7 +101,30 @@ async function clientsRole(): Promise<void> {
   const keys = Array.from({ length: CLIENTS }, (_, c) => pointsOf(c));
   const last = keys.map(() => new Map<number, number>());
   const bytes = new Array<number>(CLIENTS).fill(0);
+  // where the time goes: when the last frame with values was built (its header's time) and received
+  let lastBuilt = 0;
+  let lastReceived = 0;
   let recordBytes = 0;
+  let final: Float64Array | null = null;
+  let endedAt = 0;
+  let missing: Set<number>[] = [];
+  let missingCount = -1;
+  let reported = false;
+  const allFinal = (): void => {
+    if (reported) return;
+    reported = true;
+    process.stdout.write(`${JSON.stringify({ allFinalMs: Date.now() - endedAt, lastBuiltMs: lastBuilt - endedAt, lastReceivedMs: lastReceived - endedAt })}\n`);
+    setTimeout(() => process.exit(0), 50);
+  };
+  function finalArrived(c: number, p: number, v: number): void {
+    const m = missing[c]!;
+    if (v === final![p]) {
+      if (m.delete(p) && --missingCount === 0) allFinal();
+    } else if (!m.has(p)) {
+      m.add(p); // (not expected after the end: a value that is not the final one)
+      missingCount++;
+    }
+  }
   await Promise.all(
     keys.map(
       (k, c) =>
@@ -94,10 +142,15 @@ async function clientsRole(): Promise<void> {
             }
             if (d[0] !== 1) return;
             const n = d.readUInt32LE(4);
+            lastBuilt = Math.max(lastBuilt, d.readDoubleLE(8));
+            lastReceived = Date.now();
             const m = last[c]!;
             for (let i = 0; i < n; i++) {
               const at = 24 + i * recordBytes;
-              m.set(d.readUInt32LE(at + 16), d.readDoubleLE(at + 8));
+              const p = d.readUInt32LE(at + 16);
+              const v = d.readDoubleLE(at + 8);
+              m.set(p, v);
+              if (final) finalArrived(c, p, v);
             }
           });
         }),
@@ -113,46 +166,78 @@ async function clientsRole(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ bytes: bytes.map((b, i) => b - markBytes[i]!) })}\n`);
     } else if (l.startsWith('final ')) {
       const [, file, t0] = l.split(' ');
-      const fin = new Float64Array(readFileSync(file!).buffer.slice(0));
-      const check = (): void => {
-        if (keys.every((k, c) => k.every((p) => last[c]!.get(p) === fin[p]))) {
-          process.stdout.write(`${JSON.stringify({ allFinalMs: Date.now() - Number(t0) })}\n`);
-          setTimeout(() => process.exit(0), 50);
-        } else setTimeout(check, 2);
-      };
-      check();
+      final = new Float64Array(readFileSync(file!).buffer.slice(0));
+      endedAt = Number(t0);
+      // what is still missing, counted once; each arriving value updates the count (no polling that
+      // would compete with the frames for this thread)
+      missing = keys.map((k, c) => new Set(k.filter((p) => last[c]!.get(p) !== final![p])));
+      missingCount = missing.reduce((n, m) => n + m.size, 0);
+      if (missingCount === 0) allFinal();
     }
   });
 }
 
 const RECORD_BYTES = 89; // PointUpdate up to the end of its last field, as the gateway sends it
+/** PUBLISH commands the Redis publisher has written and not yet seen answered, at most. */
+const REDIS_IN_FLIGHT = 20_000;
 
-/** The Redis peer's publisher: the burst of every point, then changes at RATE for DURATION s, pipelined. */
+/**
+ * The Redis peer's publisher: the burst of every point, then changes at RATE for DURATION s. It writes
+ * PUBLISH commands as raw RESP into one socket (records filled in place, a chunk per write, at most
+ * REDIS_IN_FLIGHT commands not yet answered), so that it keeps up with the rate the collector is given:
+ * ioredis' pipeline() topped out near 20,000 PUBLISH/s here, which measured the harness, not Redis.
+ * `--only redis-pub` measures it alone (redis-server, no relay).
+ */
 async function redisPubRole(): Promise<void> {
-  const { Redis } = await import('ioredis');
-  const { PointUpdate } = await import('@mmbus/messages');
-  const redis = new Redis({ host: '127.0.0.1', port: Number(opts.port), maxRetriesPerRequest: null });
+  const { connect } = await import('node:net');
+  const { PointUpdate, Quality } = await import('@mmbus/messages');
+  const sock = connect(Number(opts.port), '127.0.0.1');
+  sock.setNoDelay(true);
+  await new Promise<void>((ok, ko) => sock.once('connect', ok).once('error', ko));
+  let answered = 0; // replies (":<subscribers>\r\n", one line each)
+  let waiter: (() => void) | null = null;
+  sock.on('data', (d: Buffer) => {
+    let at = -1;
+    while ((at = d.indexOf(10, at + 1)) >= 0) answered++;
+    waiter?.();
+  });
+  const until = (cond: () => boolean): Promise<void> =>
+    new Promise((ok) => {
+      const check = (): void => {
+        if (cond()) {
+          waiter = null;
+          ok();
+        } else waiter = check;
+      };
+      check();
+    });
+  const prefix = Buffer.from(`*3\r\n$7\r\nPUBLISH\r\n$6\r\npoints\r\n$${RECORD_BYTES}\r\n`);
+  const cmdBytes = prefix.length + RECORD_BYTES + 2;
   const fin = new Float64Array(POINTS);
+  const scratch = new PointUpdate();
+  const rec = new Uint8Array(scratch.view.buffer, 0, RECORD_BYTES);
   let published = 0;
   let changes = 0;
-  const inFlight: Promise<unknown>[] = [];
-  // a pipeline of n records written in place into one buffer (as the bench's Redis peer does)
   const send = async (n: number, next: () => [number, number]): Promise<void> => {
-    const chunk = Buffer.alloc(n * 128);
-    const rec = new PointUpdate(new DataView(chunk.buffer, chunk.byteOffset, chunk.length), 0);
-    const p = redis.pipeline();
+    const chunk = Buffer.allocUnsafe(n * cmdBytes);
+    const ts = process.hrtime.bigint();
     for (let j = 0; j < n; j++) {
       const [k, v] = next();
-      rec.moveTo(j * 128);
-      rec.pointId = k;
-      rec.deviceId = Math.floor(k / 3000);
-      rec.value = v;
+      scratch.timestampNs = ts;
+      scratch.value = v;
+      scratch.deviceId = Math.floor(k / 3000);
+      scratch.pointId = k;
+      scratch.quality = Quality.Good;
       fin[k] = v;
-      p.publish('points', chunk.subarray(j * 128, j * 128 + RECORD_BYTES));
+      const at = j * cmdBytes;
+      prefix.copy(chunk, at);
+      chunk.set(rec, at + prefix.length);
+      chunk[at + cmdBytes - 2] = 13;
+      chunk[at + cmdBytes - 1] = 10;
     }
     published += n;
-    inFlight.push(p.exec());
-    if (inFlight.length >= 4) await inFlight.shift();
+    if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
+    if (published - answered > REDIS_IN_FLIGHT) await until(() => published - answered <= REDIS_IN_FLIGHT);
   };
   let k0 = 0;
   while (k0 < POINTS) {
@@ -175,11 +260,12 @@ async function redisPubRole(): Promise<void> {
       return [x % POINTS, changes];
     });
   }
-  await Promise.all(inFlight);
-  await redis.ping();
+  const sendEnd = Date.now();
+  await until(() => answered === published); // every PUBLISH done: handed to the subscriber's connection
+  const endedAt = Date.now(); // the end of the burst: Redis has the last change
   writeFileSync(opts.dir!, new Uint8Array(fin.buffer));
-  process.stdout.write(`${JSON.stringify({ published, changes })}\n`);
-  redis.disconnect();
+  process.stdout.write(`${JSON.stringify({ published, changes, changesSec: (sendEnd - t0) / 1000, endedAt })}\n`);
+  sock.end();
   process.exit(0);
 }
 
@@ -190,6 +276,7 @@ async function relayRole(): Promise<void> {
   const latest = new Uint8Array(POINTS * RECORD_BYTES);
   const changedAt = new Uint32Array(POINTS); // the tick in which each point last changed (0: never)
   let tick = 1;
+  let skippedFrames = 0;
   const sub = new Redis({ host: '127.0.0.1', port: Number(opts.port), maxRetriesPerRequest: null });
   sub.on('messageBuffer', (_ch: Buffer, m: Buffer) => {
     const k = m.readUInt32LE(16);
@@ -216,7 +303,10 @@ async function relayRole(): Promise<void> {
   setInterval(() => {
     const now = tick++;
     for (const c of clients) {
-      if (c.ws.bufferedAmount >= 1 << 20) continue;
+      if (c.ws.bufferedAmount >= 1 << 20) {
+        skippedFrames++; // as the gateway does: a client that has not drained gets no frame now
+        continue;
+      }
       const keys = c.keys.filter((k) => changedAt[k]! > c.sentTick);
       c.sentTick = now;
       if (!keys.length) continue;
@@ -232,7 +322,7 @@ async function relayRole(): Promise<void> {
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'cpu') {
       const u = process.cpuUsage();
-      process.stdout.write(`${JSON.stringify({ cpuUs: u.user + u.system, rssBytes: process.memoryUsage().rss, skippedFrames: 0 })}\n`);
+      process.stdout.write(`${JSON.stringify({ cpuUs: u.user + u.system, rssBytes: process.memoryUsage().rss, skippedFrames })}\n`);
     } else if (l === 'stop') process.exit(0);
   });
 }
@@ -245,7 +335,9 @@ function procCpuUs(pid: number): number {
 }
 
 function child(args: string[]): { proc: ChildProcess; next: (pred: (l: string) => boolean) => Promise<string>; send: (l: string) => void } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // WEBPERF_PROF=dir: the gateway and the clients write CPU profiles there (node --cpu-prof)
+  const prof = process.env['WEBPERF_PROF'] && (args[1] === 'gateway' || args[1] === 'clients') ? ['--cpu-prof', `--cpu-prof-dir=${process.env['WEBPERF_PROF']}`] : [];
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const queue: string[] = [];
   const waiters: { pred: (l: string) => boolean; ok: (l: string) => void }[] = [];
   lines(proc, (l) => {
@@ -271,11 +363,17 @@ interface Measured {
   windowSec: number;
   /** The gateway (mmbus) or the relay (Redis), % of one core. */
   serverCpuPercent: number;
+  /** Redis only: changes/s the harness's publisher reaches alone (redis-server, no subscriber) for 1 s. */
+  publisherAlonePerSec?: number;
   /** redis-server, % of one core (Redis only). */
   brokerCpuPercent?: number;
   serverRssMiB: number;
+  /** Frames the server held back because a client had not drained its socket (the clients could not keep up). */
+  framesSkippedForSlowClients: number;
   bytesPerClientPerSec: { median: number; max: number };
   endToAllFinalMs: number;
+  /** Where that time went, ms after the end: the server's subscriber last behind the head (mmbus), the last values frame built, and received. */
+  breakdownMs: { serverBehindUntil?: number; lastFrameBuilt: number; lastFrameReceived: number };
 }
 
 /**
@@ -287,21 +385,33 @@ async function measure(server: ReturnType<typeof child>, port: number, values: s
   procs.push(cl.proc);
   await cl.next((l) => l === 'ready');
   server.send('cpu');
-  const cpu0 = JSON.parse(await server.next((l) => l.startsWith('{'))) as { cpuUs: number };
+  const cpu0 = JSON.parse(await server.next((l) => l.startsWith('{'))) as { cpuUs: number; skippedFrames: number };
   const broker0 = brokerPid ? procCpuUs(brokerPid) : 0;
   cl.send('mark');
   await cl.next((l) => l === 'marked');
   const t0 = Date.now();
   const { changes, endedAt } = await publish();
   server.send('cpu');
-  const cpu1 = JSON.parse(await server.next((l) => l.startsWith('{'))) as { cpuUs: number; rssBytes: number };
+  const cpu1 = JSON.parse(await server.next((l) => l.startsWith('{'))) as { cpuUs: number; rssBytes: number; skippedFrames: number };
   const broker1 = brokerPid ? procCpuUs(brokerPid) : 0;
   cl.send('bytes');
   const { bytes } = JSON.parse(await cl.next((l) => l.startsWith('{"bytes'))) as { bytes: number[] };
   const wall = (endedAt - t0) / 1000;
   cl.send(`final ${values} ${endedAt}`);
-  const { allFinalMs } = JSON.parse(await cl.next((l) => l.startsWith('{"allFinalMs'))) as { allFinalMs: number };
+  const { allFinalMs, lastBuiltMs, lastReceivedMs } = JSON.parse(await cl.next((l) => l.startsWith('{"allFinalMs'))) as { allFinalMs: number; lastBuiltMs: number; lastReceivedMs: number };
+  let behind: number | undefined;
+  if (!brokerPid) {
+    server.send('behind');
+    const b = JSON.parse(await server.next((l) => l.startsWith('{"behindAt'))) as { behindAt: number; ticks: [number, number][] };
+    behind = b.behindAt - endedAt;
+    if (process.env['WEBPERF_TRACE']) console.error('ticks (ms after the end, ms taken):', JSON.stringify(b.ticks.filter(([t]) => t > endedAt - 300).map(([t, d]) => [t - endedAt, d])));
+  }
   server.send('stop');
+  if (process.env['WEBPERF_PROF']) {
+    // let the profiled processes exit on their own (their profiles are written at exit)
+    await Promise.race([new Promise((r) => server.proc.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([new Promise((r) => cl.proc.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+  }
   const sorted = [...bytes].sort((a, b) => a - b);
   return {
     publishedChangesPerSec: Math.round(changes / DURATION),
@@ -309,8 +419,10 @@ async function measure(server: ReturnType<typeof child>, port: number, values: s
     serverCpuPercent: Number((((cpu1.cpuUs - cpu0.cpuUs) / 1e6 / wall) * 100).toFixed(1)),
     ...(brokerPid ? { brokerCpuPercent: Number((((broker1 - broker0) / 1e6 / wall) * 100).toFixed(1)) } : {}),
     serverRssMiB: Number((cpu1.rssBytes / 2 ** 20).toFixed(1)),
+    framesSkippedForSlowClients: cpu1.skippedFrames - cpu0.skippedFrames,
     bytesPerClientPerSec: { median: Math.round(sorted[sorted.length >> 1]! / wall), max: Math.round(sorted[sorted.length - 1]! / wall) },
     endToAllFinalMs: allFinalMs,
+    breakdownMs: { ...(behind !== undefined ? { serverBehindUntil: behind } : {}), lastFrameBuilt: lastBuiltMs, lastFrameReceived: lastReceivedMs },
   };
 }
 
@@ -332,8 +444,21 @@ async function runMmbus(dir: string, procs: ChildProcess[]): Promise<Measured> {
     procs.push(host);
     let out = '';
     host.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const endedAt = await new Promise<number>((ok) => host.on('exit', () => ok(Date.now())));
-    return { changes: (JSON.parse(out.trim().split('\n').pop()!) as { changes: number }).changes, endedAt };
+    // the end of the burst: when the channel's head last moved (sampled every 2 ms), not the collector's
+    // exit, which comes later (it stops its thread, writes its dump, unmaps the channel)
+    const { inspectChannel } = await import('@mmbus/core');
+    const ins = inspectChannel('points', dir);
+    let head = ins.head();
+    let movedAt = Date.now();
+    const sampler = setInterval(() => {
+      const h = ins.head();
+      if (h !== head) [head, movedAt] = [h, Date.now()];
+    }, 2);
+    await new Promise<void>((ok) => host.on('exit', () => ok()));
+    clearInterval(sampler);
+    if (ins.head() !== head) movedAt = Date.now();
+    ins.close();
+    return { changes: (JSON.parse(out.trim().split('\n').pop()!) as { changes: number }).changes, endedAt: movedAt };
   }, procs);
 }
 
@@ -363,6 +488,10 @@ async function runRedis(dir: string, procs: ChildProcess[]): Promise<Measured> {
     }
   }
   const values = join(dir, 'redis-values.bin');
+  // the harness first, alone (no subscriber): the publisher must reach the rate, or the comparison measures it
+  const alone = child(['--role', 'redis-pub', '--port', String(redisPort), '--dir', join(dir, 'alone.bin'), '--rate', String(RATE), '--duration', '1']);
+  procs.push(alone.proc);
+  const publisherAlonePerSec = Math.round((JSON.parse(await alone.next((l) => l.startsWith('{'))) as { changes: number }).changes);
   const relay = child(['--role', 'relay', '--port', String(redisPort)]);
   procs.push(relay.proc);
   const { port } = JSON.parse(await relay.next((l) => l.startsWith('{'))) as { port: number };
@@ -370,13 +499,13 @@ async function runRedis(dir: string, procs: ChildProcess[]): Promise<Measured> {
   const seed = child(['--role', 'redis-pub', '--port', String(redisPort), '--dir', join(dir, 'seed.bin'), '--rate', '0', '--duration', '0']);
   procs.push(seed.proc);
   await seed.next((l) => l.startsWith('{'));
-  return measure(relay, port, values, async () => {
+  const m = await measure(relay, port, values, async () => {
     const pub = child(['--role', 'redis-pub', '--port', String(redisPort), '--dir', values, '--rate', String(RATE), '--duration', String(DURATION)]);
     procs.push(pub.proc);
-    const r = JSON.parse(await pub.next((l) => l.startsWith('{'))) as { changes: number };
-    const endedAt = Date.now();
-    return { changes: r.changes, endedAt };
+    const r = JSON.parse(await pub.next((l) => l.startsWith('{'))) as { changes: number; endedAt: number };
+    return { changes: r.changes, endedAt: r.endedAt };
   }, procs, redis.pid!);
+  return { ...m, publisherAlonePerSec };
 }
 
 async function main(): Promise<void> {
@@ -396,11 +525,15 @@ async function main(): Promise<void> {
   console.log(`web: ${CLIENTS} clients x ${ASKED} random points of ${POINTS}, target ${RATE.toLocaleString('en-US')} changes/s for ${DURATION} s`);
   const rows: [string, (m: Measured) => string][] = [
     ['changes/s published', (m) => m.publishedChangesPerSec.toLocaleString('en-US')],
+    ['  the publisher alone (harness check)', (m) => (m.publisherAlonePerSec === undefined ? '-' : m.publisherAlonePerSec.toLocaleString('en-US'))],
     ['server CPU (gateway / relay)', (m) => `${m.serverCpuPercent} %`],
     ['redis-server CPU', (m) => (m.brokerCpuPercent === undefined ? '-' : `${m.brokerCpuPercent} %`)],
     ['server RSS', (m) => `${m.serverRssMiB} MiB`],
+    ['frames held back (slow clients)', (m) => String(m.framesSkippedForSlowClients)],
     ['bytes/s per client (median, max)', (m) => `${m.bytesPerClientPerSec.median.toLocaleString('en-US')}, ${m.bytesPerClientPerSec.max.toLocaleString('en-US')}`],
     ['end -> every client has every final value', (m) => `${m.endToAllFinalMs} ms`],
+    ['  server subscriber behind until', (m) => (m.breakdownMs.serverBehindUntil === undefined ? '-' : `${m.breakdownMs.serverBehindUntil} ms`)],
+    ['  last values frame built, received', (m) => `${m.breakdownMs.lastFrameBuilt}, ${m.breakdownMs.lastFrameReceived} ms`],
   ];
   const names = Object.keys(results);
   console.log(`${''.padEnd(44)}${names.map((n) => n.padStart(22)).join('')}`);

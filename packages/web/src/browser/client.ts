@@ -13,6 +13,7 @@ import {
   FRAME,
   HEADER_BYTES,
   OVERVIEW_BITMAP,
+  TAIL_BACKFILL,
   WS_PATH,
   type ChannelSummary,
   type HelloMessage,
@@ -69,6 +70,13 @@ export interface FrameInfo {
   skipped: number;
   /** Bytes of the frame as received. */
   bytes: number;
+  /** Tails: these records are the backfill (published before the tail request, oldest first), not the live tail. */
+  backfill: boolean;
+}
+
+export interface TailOptions {
+  /** First the newest `last` records published before the request (as many as the ring still holds), oldest first. */
+  last?: number;
 }
 
 /** One channel as seen through the gateway. */
@@ -102,8 +110,10 @@ export class RemoteChannel {
   async unask(keys: KeySpec): Promise<number> {
     return (await this.client.request({ op: 'unask', channel: this.name, keys })).asked ?? 0;
   }
-  async tail(): Promise<void> {
-    await this.client.request({ op: 'tail', channel: this.name });
+  /** Tails the channel: the backfill first (options.last), then the newest records as published, rate-limited; resolves with how many records the backfill covers. */
+  async tail(options: TailOptions = {}): Promise<number> {
+    const r = await this.client.request({ op: 'tail', channel: this.name, ...(options.last !== undefined ? { last: options.last } : {}) });
+    return r.backfill ?? 0;
   }
   async untail(): Promise<void> {
     await this.client.request({ op: 'untail', channel: this.name });
@@ -265,13 +275,13 @@ export class MmbusWebClient {
         this.bySid.get(m.sid)?.onStats?.(m);
         return;
       case 'values':
-        this.bySid.get(m.sid)?.onValues?.(m.records as DecodedRecord[], { time: m.time, skipped: 0, bytes: 0 });
+        this.bySid.get(m.sid)?.onValues?.(m.records as DecodedRecord[], { time: m.time, skipped: 0, bytes: 0, backfill: false });
         return;
       case 'tail':
-        this.bySid.get(m.sid)?.onTail?.(m.records as DecodedRecord[], { time: m.time, skipped: m.skipped, bytes: 0 });
+        this.bySid.get(m.sid)?.onTail?.(m.records as DecodedRecord[], { time: m.time, skipped: m.skipped, bytes: 0, backfill: m.backfill === true });
         return;
       case 'overview':
-        this.bySid.get(m.sid)?.onOverview?.(m.keys, { time: m.time, skipped: 0, bytes: 0 });
+        this.bySid.get(m.sid)?.onOverview?.(m.keys, { time: m.time, skipped: 0, bytes: 0, backfill: false });
         return;
       default:
         return;
@@ -285,7 +295,7 @@ export class MmbusWebClient {
     const flags = v.getUint8(1);
     const sid = v.getUint16(2, true);
     const count = v.getUint32(4, true);
-    const info: FrameInfo = { time: v.getFloat64(8, true), skipped: v.getUint32(16, true), bytes: buf.byteLength };
+    const info: FrameInfo = { time: v.getFloat64(8, true), skipped: v.getUint32(16, true), bytes: buf.byteLength, backfill: kind === FRAME.TAIL && (flags & TAIL_BACKFILL) !== 0 };
     const c = this.bySid.get(sid);
     if (!c || !c.info || !c.decode) return;
     if (kind === FRAME.OVERVIEW) {

@@ -274,8 +274,10 @@ async function openChannel(name: string): Promise<void> {
     if (ui.keys.value.trim()) await watchKeys();
     else if (ch.info) buildTable(ch.info, []);
   } else {
-    await ch.tail();
+    // the table first, so the backfill (the newest TAIL_ROWS records before now) lands in it
     if (ch.info) buildTable(ch.info, null);
+    else ch.onOpen = (info) => buildTable(info, null);
+    await ch.tail({ last: TAIL_ROWS });
   }
 }
 

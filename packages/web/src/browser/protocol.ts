@@ -43,6 +43,8 @@ export type FrameKind = (typeof FRAME)[keyof typeof FRAME];
 export const HEADER_BYTES = 24;
 /** OVERVIEW flags: 0 = `count` u32 keys follow; OVERVIEW_BITMAP = a bitmap of keyCount bits (bit k of byte k >> 3) follows. */
 export const OVERVIEW_BITMAP = 1;
+/** TAIL flags: TAIL_BACKFILL = records published before the tail request (`last`), oldest first; `skipped` counts those overwritten before they could be read. */
+export const TAIL_BACKFILL = 1;
 
 /** The wire encodings a client may ask for in the WebSocket URL (`?format=json`); binary is the default. */
 export type WireFormat = 'binary' | 'json';
@@ -64,6 +66,7 @@ export type Request =
   | { op: 'list'; id?: RequestId }
   | { op: 'ask'; id?: RequestId; channel: string; keys: KeySpec }
   | { op: 'unask'; id?: RequestId; channel: string; keys: KeySpec }
+  /** `last`: first the newest `last` records published before the request (as many as the ring still holds), then the live tail. */
   | { op: 'tail'; id?: RequestId; channel: string; last?: number }
   | { op: 'untail'; id?: RequestId; channel: string }
   | { op: 'overview'; id?: RequestId; channel: string; on: boolean }
@@ -128,6 +131,8 @@ export interface OkMessage {
   channel?: string;
   /** ask / unask: how many keys of the channel this client asks for now. */
   asked?: number;
+  /** tail with `last`: how many records the backfill covers (sequence numbers; those overwritten before they are read are counted as skipped). */
+  backfill?: number;
 }
 
 export interface ErrorMessage {
@@ -190,6 +195,8 @@ export interface JsonTailMessage {
   sid: number;
   time: number;
   skipped: number;
+  /** Records of the backfill (published before the tail request), not the live tail. */
+  backfill?: true;
   records: Record<string, unknown>[];
 }
 export interface JsonOverviewMessage {
