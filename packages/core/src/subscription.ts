@@ -466,10 +466,16 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   }
 
   /** The next batch, waiting (off the event loop) until one is there; null once closed. */
-  async next(): Promise<Batch<T> | null> {
+  next(): Promise<Batch<T> | null> {
+    return this.nextAfter(false);
+  }
+
+  /** next(), when a poll just found nothing (polledEmpty) or not */
+  private async nextAfter(polledEmpty: boolean): Promise<Batch<T> | null> {
     for (;;) {
       if (this.handle === null) return null;
-      const b = this.poll();
+      const b = polledEmpty ? null : this.poll();
+      polledEmpty = false;
       if (b) {
         this.flowing = true;
         return b;
@@ -509,9 +515,18 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
 
   [Symbol.asyncIterator](): AsyncIterator<Batch<T>> {
     return {
-      next: async (): Promise<IteratorResult<Batch<T>>> => {
-        const b = await this.next();
-        return b ? { value: b, done: false } : { value: undefined, done: true };
+      // A batch that is there already is handed over without an async function of ours in between.
+      next: (): Promise<IteratorResult<Batch<T>>> => {
+        try {
+          const b = this.handle === null ? null : this.poll();
+          if (b) {
+            this.flowing = true;
+            return Promise.resolve({ value: b, done: false });
+          }
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+        return this.nextAfter(this.handle !== null).then((b) => (b ? { value: b, done: false } : { value: undefined, done: true }));
       },
       // Leaving the loop (break, return, or an exception in its body) counts the batch as consumed.
       return: async (): Promise<IteratorResult<Batch<T>>> => {
