@@ -99,7 +99,7 @@ export interface NativeBinding {
   /** Copying mode: copies the claimed records from src (record i at i * stride), then commits. */
   commitFrom(h: ChannelHandle, src: Uint8Array): number;
   /** Copying mode poll: records copied to dst; out = [first sequence, lost, overwritten while copying]. */
-  pollCopy(s: SubHandle, max: number, out: Float64Array, dst: Uint8Array): number;
+  pollCopy(s: SubHandle, max: number, out: Float64Array, dst: Uint8Array, ackFirst?: boolean): number;
   flush(h: ChannelHandle): number;
   stats(h: ChannelHandle, exact?: false): number | NativeStats;
   stats(h: ChannelHandle, exact: true): number | NativeStats<bigint>;
@@ -109,7 +109,8 @@ export interface NativeBinding {
   read(h: ChannelHandle, seq: number | bigint, out: Uint8Array): number;
   subscribe(h: ChannelHandle, name: string | null, start: number): number | SubHandle;
   subClose(s: SubHandle): number;
-  poll(s: SubHandle, max: number, out: Float64Array): number;
+  /** ackFirst: acknowledges the batch polled last first, in the same call (a failed ack: its code, nothing polled). */
+  poll(s: SubHandle, max: number, out: Float64Array, ackFirst?: boolean): number;
   /** Acknowledges the last polled batch, or only its first `count` records. */
   ack(s: SubHandle, count?: number): number;
   heartbeat(s: SubHandle): number;

@@ -44,6 +44,9 @@ const HEARTBEAT_MS = 1000;
 /** Index of a u64's low half in a Uint32Array view: the file is in the machine's byte order. */
 const LOW_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 const WAIT_INTR = -21;
+/** How long next() looks for a record that follows at once before it parks (see spinForData). */
+const SPIN_MAX_NS = 20_000;
+const SPIN_MIN_NS = 1_000;
 
 /**
  * Records [seq, seq + length) read in place from the mapping. Valid until the iteration moves on:
@@ -246,6 +249,11 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   /** Set while the waiter thread waits for this subscriber (JS must not touch it meanwhile). */
   private settleWait: ((dataReady: boolean) => void) | null = null;
   private lostCount = 0;
+  /** next(): the last poll found records (then it looks briefly before parking), and for how long */
+  private flowing = false;
+  private spinBudgetNs = SPIN_MAX_NS;
+  /** the cursor when poll() last found nothing */
+  private emptyAt = 0;
   /** keyed: asked for keys (then only their records are handed out, picked by the C library) */
   private asking = false;
   /** keyed: which keys are asked now (a byte per key), for a batch in hand when keys are given back */
@@ -387,17 +395,30 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     if (this.settleWait) {
       throw new MmbusError('MMBUS_E_STATE', `a wait of this subscription to '${this.channel.name}' is in progress: iterate or poll, not both at once`);
     }
-    this.ackHeld(h);
-    this.runDeferred();
-    if (this.asking) {
-      const snap = this.takeSnapshot(h);
-      if (snap) return snap;
+    // The common case acknowledges the batch in hand and polls the next in one native call.
+    this.emptyAt = -1;
+    let ackFirst = this.holding && !this.asking && this.deferred.length === 0;
+    if (ackFirst) {
+      this.holding = false;
+    } else {
+      this.ackHeld(h);
+      this.runDeferred();
+      if (this.asking) {
+        const snap = this.takeSnapshot(h);
+        if (snap) return snap;
+      }
     }
     // keyed: a batch with nothing asked for in it is consumed at once; a few of them per call
     for (let tries = 0; tries < 16; tries++) {
-      const n = this.copyBytes ? native.pollCopy(h, this.maxBatch, this.out, this.copyBytes) : native.poll(h, this.maxBatch, this.out);
+      const n = this.copyBytes
+        ? native.pollCopy(h, this.maxBatch, this.out, this.copyBytes, ackFirst)
+        : native.poll(h, this.maxBatch, this.out, ackFirst);
+      ackFirst = false;
       if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
-      if (n === 0) return null;
+      if (n === 0) {
+        this.emptyAt = this.out[0] as number; // the cursor: where the next record will be
+        return null;
+      }
       if (this.copyView) this.batch.resetCopied(this.out[0] as number, n, this.copyView, this.out[2] as number);
       else this.batch.reset(this.out[0] as number, n);
       this.holding = true;
@@ -445,20 +466,67 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   }
 
   /** The next batch, waiting (off the event loop) until one is there; null once closed. */
-  async next(): Promise<Batch<T> | null> {
+  next(): Promise<Batch<T> | null> {
+    return this.nextAfter(false);
+  }
+
+  /** next(), when a poll just found nothing (polledEmpty) or not */
+  private async nextAfter(polledEmpty: boolean): Promise<Batch<T> | null> {
     for (;;) {
       if (this.handle === null) return null;
-      const b = this.poll();
-      if (b) return b;
+      const b = polledEmpty ? null : this.poll();
+      polledEmpty = false;
+      if (b) {
+        this.flowing = true;
+        return b;
+      }
+      const spin = this.flowing;
+      this.flowing = false; // one look per empty poll that follows a batch: bounded, whatever the ring holds
+      if (spin && this.spinForData()) continue;
       if (!(await this.waitForData(this.handle))) return null;
+      this.spinBudgetNs = Math.max(this.spinBudgetNs, SPIN_MIN_NS); // may grow again after a wake-up
     }
+  }
+
+  /**
+   * Data was just flowing and the ring is empty: looks at the cursor's stamp in the mapping for a few
+   * microseconds before parking (a record that follows at once then costs no wake-up through the
+   * waiter thread). Only a hint — poll() decides what is there. The budget halves after every look
+   * that found nothing (two cores shared by more processes: no long spins) and doubles after a hit.
+   */
+  private spinForData(): boolean {
+    const budget = this.spinBudgetNs;
+    if (budget < SPIN_MIN_NS || this.channel.copying || this.emptyAt < 0) return false;
+    const stamps = this.channel.stampsLow;
+    const at = (this.emptyAt % this.channel.capacity) * 2 + LOW_HALF;
+    const now = (this.emptyAt + 1) % 4294967296; // the stamp's low half once record emptyAt is there
+    const t0 = process.hrtime.bigint();
+    const end = t0 + BigInt(budget);
+    for (let i = 0; ; i++) {
+      if (Atomics.load(stamps, at) === now) {
+        this.spinBudgetNs = Math.min(budget * 2, SPIN_MAX_NS);
+        return true;
+      }
+      if ((i & 15) === 15 && process.hrtime.bigint() >= end) break;
+    }
+    this.spinBudgetNs = budget >> 1;
+    return false;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Batch<T>> {
     return {
-      next: async (): Promise<IteratorResult<Batch<T>>> => {
-        const b = await this.next();
-        return b ? { value: b, done: false } : { value: undefined, done: true };
+      // A batch that is there already is handed over without an async function of ours in between.
+      next: (): Promise<IteratorResult<Batch<T>>> => {
+        try {
+          const b = this.handle === null ? null : this.poll();
+          if (b) {
+            this.flowing = true;
+            return Promise.resolve({ value: b, done: false });
+          }
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+        return this.nextAfter(this.handle !== null).then((b) => (b ? { value: b, done: false } : { value: undefined, done: true }));
       },
       // Leaving the loop (break, return, or an exception in its body) counts the batch as consumed.
       return: async (): Promise<IteratorResult<Batch<T>>> => {

@@ -57,3 +57,29 @@ describe('errors', () => {
     expect(thrown).toMatchObject({ name: 'MmbusError', code: 'MMBUS_E_NAME', errno: 0 });
   });
 });
+
+describe('poll with ackFirst: the batch in hand is acknowledged and the next polled in one call', () => {
+  it('moves the cursor past the batch in hand, in order, for a durable subscriber and in copying mode too', () => {
+    const ch = openChannel('ackfirst', Person, { dir, capacity: 16 });
+    const sub = ch.subscribe({ name: 'd' });
+    const h = (sub as unknown as { handle: Parameters<typeof native.poll>[0] }).handle;
+    const out = new Float64Array(3);
+    const copy = new Uint8Array(16 * ch.stride);
+    ch.publishBatch(3, (r, i) => (r.indexNumber = i));
+    expect(native.poll(h, 2, out)).toBe(2);
+    expect(out[0]).toBe(0);
+    expect(native.poll(h, 8, out, true)).toBe(1); // the two acknowledged, record 2 polled
+    expect(out[0]).toBe(2);
+    expect(ch.stats().subscribers[0]!.cursor).toBe(2);
+    expect(native.pollCopy(h, 8, out, copy, true)).toBe(0); // record 2 acknowledged, nothing more
+    expect(ch.stats().subscribers[0]!.cursor).toBe(3);
+    // nothing in hand: the ack fails and nothing is polled
+    ch.publish({ index: 3n });
+    expect(native.errname(native.poll(h, 8, out, true))).toBe('MMBUS_E_STATE');
+    expect(ch.stats().subscribers[0]!.cursor).toBe(3);
+    expect(native.poll(h, 8, out)).toBe(1);
+    expect(out[0]).toBe(3);
+    sub.close();
+    ch.close();
+  });
+});

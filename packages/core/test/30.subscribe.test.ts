@@ -162,4 +162,46 @@ describe('subscribe', () => {
     expect(() => ch.subscribe({ maxBatch: 0 })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
     ch.close();
   });
+
+  it('the iterator acknowledges batch by batch, looks again after a miss, and rejects (never throws) on misuse', async () => {
+    const ch = openChannel('iter', Person, { dir, capacity: 64 });
+    const sub = ch.subscribe({ name: 'it', maxBatch: 4 });
+    const it = sub[Symbol.asyncIterator]();
+    ch.publishBatch(6, (r, i) => r.assign(person(i)));
+    const first = await it.next();
+    expect(first.done ? [] : Array.from(first.value, (r) => r.indexNumber)).toEqual([0, 1, 2, 3]);
+    expect(ch.stats().subscribers[0]!.cursor).toBe(0); // still in hand
+    const second = await it.next();
+    expect(second.done ? [] : Array.from(second.value, (r) => r.indexNumber)).toEqual([4, 5]);
+    expect(ch.stats().subscribers[0]!.cursor).toBe(4);
+    // nothing there: the iterator waits; records that follow at once (or later) arrive, in order
+    const third = it.next();
+    ch.publish(person(6));
+    setTimeout(() => ch.publish(person(7)), 5);
+    const got: number[] = [];
+    const r3 = await third;
+    if (!r3.done) got.push(...Array.from(r3.value, (r) => r.indexNumber));
+    while (got.length < 2) {
+      const r = await it.next();
+      if (r.done) break;
+      got.push(...Array.from(r.value, (x) => x.indexNumber));
+    }
+    expect(got).toEqual([6, 7]);
+    expect(ch.stats().subscribers[0]!.cursor).toBeGreaterThanOrEqual(6); // the batches before the last acknowledged
+    // a wait in progress: another next() is a rejected promise with MMBUS_E_STATE, not a synchronous throw
+    const waiting = sub.next();
+    let thrown: unknown = null;
+    let p: Promise<unknown> | null = null;
+    try {
+      p = it.next();
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeNull();
+    await expect(p).rejects.toMatchObject({ code: 'MMBUS_E_STATE' });
+    sub.close();
+    expect(await waiting).toBeNull();
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+    ch.close();
+  });
 });

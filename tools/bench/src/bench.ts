@@ -4,6 +4,7 @@
 // latest.json, latest.md and latest.svg.
 //
 //   npm run bench -w @mmbus/bench -- [--quick] [--only mmbus,redis,zeromq,uds] [--records N] [--runs R]
+// (--runs: every case R times; default 5 for the mmbus cases, 3 for the peers)
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,7 +18,7 @@ import cliProgress from 'cli-progress';
 import type { ChildConfig } from './peers/common.ts';
 import { markdownReport, svgChart, terminalReport } from './report.ts';
 import type { CpuNs, Goal, IdleCase, LatencyCase, LatencyRun, RatioRow, Results, ThroughputCase, ThroughputRun } from './results.ts';
-import { pairedRatios, summarize, verify, type LatencyNs } from './stats.ts';
+import { pairedRatios, slowRuns, summarize, verify, type LatencyNs } from './stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
@@ -46,7 +47,10 @@ if (opts.help) {
 }
 const QUICK = opts.quick;
 const RECORDS = Number(opts.records ?? (QUICK ? 500_000 : 2_000_000));
-const RUNS = Number(opts.runs ?? (QUICK ? 1 : 3));
+// mmbus cases run 5 times by default (a run below half the median shows as a collapse), the peers 3.
+const RUNS = Number(opts.runs ?? (QUICK ? 1 : 5));
+const PEER_RUNS = opts.runs ? RUNS : Math.min(RUNS, 3);
+const runsOf = (group: string): number => (group === 'mmbus' ? RUNS : PEER_RUNS);
 const LAT_SAMPLES = Number(opts['latency-samples'] ?? (QUICK ? 20_000 : 100_000));
 const LAT_RATE = Number(opts.rate ?? 100_000);
 const ONLY = (opts.only ?? []).flatMap((s) => s.split(',')).filter(Boolean);
@@ -386,7 +390,9 @@ async function main(): Promise<void> {
   const iSystems = systems.filter((s) => s.idle);
   const iCases: IdleCase[] = iSystems.map((s) => ({ id: s.id, label: s.idle!, runs: [], summary: null }));
 
-  const total = RUNS * (tCases.length + lCases.length + (iCases.length ? 1 : 0));
+  const groupOf = (id: string) => systems.find((x) => x.id === id)!.group;
+  const total =
+    tCases.reduce((a, c) => a + runsOf(groupOf(c.system)), 0) + lPlan.reduce((a, l) => a + runsOf(l.s.group), 0) + (iCases.length ? PEER_RUNS : 0);
   const tty = process.stdout.isTTY;
   const bar = new cliProgress.SingleBar({ format: 'bench [{bar}] {value}/{total} steps | {eta_formatted} left | {step}', hideCursor: true, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
   if (tty) bar.start(total, 0, { step: 'starting' });
@@ -395,10 +401,11 @@ async function main(): Promise<void> {
     if (tty) bar.update(done, { step: what });
     else if (result) console.log(`[${done}/${total}] ${what}: ${result}`);
   };
-  console.log(tty ? '' : `bench: ${RECORDS} messages × 128 B, ${RUNS} run(s), ${total} steps`);
+  console.log(tty ? '' : `bench: ${RECORDS} messages × 128 B, ${RUNS} run(s) of mmbus, ${PEER_RUNS} of the peers, ${total} steps`);
   for (let run = 0; run < RUNS; run++) {
     for (const c of tCases) {
       const s = systems.find((x) => x.id === c.system)!;
+      if (run >= runsOf(s.group)) continue;
       step(`run ${run + 1}/${RUNS} ${c.label} 1→${c.subscribers}`);
       const r = await throughputRun(s, c.subscribers);
       c.runs.push(r);
@@ -406,13 +413,14 @@ async function main(): Promise<void> {
       step(`run ${run + 1}/${RUNS} ${c.label} 1→${c.subscribers}`, r.ok ? `${(r.msgPerSec / 1e6).toFixed(3)} M msg/s` : `FAILED ${r.error}`);
     }
     for (let i = 0; i < lCases.length; i++) {
+      if (run >= runsOf(lPlan[i]!.s.group)) continue;
       step(`run ${run + 1}/${RUNS} latency ${lCases[i]!.label} at ${lCases[i]!.rate} msg/s`);
       const r = await latencyRun(lPlan[i]!.s, lPlan[i]!.rate, lPlan[i]!.samples);
       lCases[i]!.runs.push(r);
       done++;
       step(`run ${run + 1}/${RUNS} latency ${lCases[i]!.label} at ${lCases[i]!.rate} msg/s`, r.ok ? `p50 ${r.latNs!.p50} ns, p99 ${r.latNs!.p99} ns` : `FAILED ${r.error}`);
     }
-    if (iCases.length) {
+    if (iCases.length && run < PEER_RUNS) {
       step(`run ${run + 1}/${RUNS} idle subscribers, 5 s`);
       const v = await idleRun(iSystems);
       v.forEach((x, i) => iCases[i]!.runs.push(x));
@@ -433,6 +441,8 @@ async function main(): Promise<void> {
     c.runs.forEach((r, i) => {
       if (!r.ok) notes.push(`${c.label} 1→${c.subscribers}, run ${i + 1} failed: ${r.error}`);
     });
+    const slow = slowRuns(c.runs.map((r) => r.msgPerSec));
+    if (slow.length) notes.push(`${c.label} 1→${c.subscribers}: ${slow.map((i) => `run ${i + 1} (${(c.runs[i]!.msgPerSec / 1e6).toFixed(2)} M msg/s)`).join(', ')} below half the median`);
   }
   for (const l of lCases) {
     const pick = (k: 'p50' | 'p99' | 'p999') => summarize(l.runs.map((r) => (r.ok ? r.latNs![k] : NaN)));
@@ -490,7 +500,7 @@ async function main(): Promise<void> {
       loadStart,
       loadEnd,
     },
-    config: { records: RECORDS, runs: RUNS, quick: QUICK, only: ONLY, latencySamples: LAT_SAMPLES, latencyRate: LAT_RATE, recordSize: 128 },
+    config: { records: RECORDS, runs: RUNS, peerRuns: PEER_RUNS, quick: QUICK, only: ONLY, latencySamples: LAT_SAMPLES, latencyRate: LAT_RATE, recordSize: 128 },
     reference: { label: 'original design, 1→1 (Windows release build)', msgPerSec: ORIGINAL, note: 'published figure: 2,000,000 × 128 B in about 1.3 s; not measured here' },
     throughput: tCases,
     ratios,

@@ -1,6 +1,6 @@
 // Writers for a benchmark run: terminal table, Markdown (results/latest.md), SVG chart (latest.svg).
 import type { Results, ThroughputCase } from './results.ts';
-import type { Summary } from './stats.ts';
+import { slowRuns, type Summary } from './stats.ts';
 
 const FANOUTS = [1, 2, 4];
 
@@ -37,7 +37,12 @@ function systems(r: Results): { system: string; label: string; cases: Map<number
 function caseCell(c: ThroughputCase | undefined): string {
   if (!c) return '';
   const failed = c.runs.filter((x) => !x.ok).length;
-  return range(c.summary, fmtRate) + (failed ? ` [${failed} of ${c.runs.length} runs failed]` : '');
+  const slow = slowRuns(c.runs.map((x) => x.msgPerSec));
+  return (
+    range(c.summary, fmtRate) +
+    (failed ? ` [${failed} of ${c.runs.length} runs failed]` : '') +
+    (slow.length ? ` [below half the median: ${slow.map((i) => fmtRate(c.runs[i]!.msgPerSec)).join(', ')}]` : '')
+  );
 }
 
 function table(rows: string[][], markdown: boolean): string {
@@ -50,7 +55,9 @@ function table(rows: string[][], markdown: boolean): string {
 function sections(r: Results, markdown: boolean): string {
   const out: string[] = [];
   const h = (t: string) => out.push(markdown ? `\n### ${t}\n` : `\n${t}`);
-  const runs = `median of ${r.config.runs} run${r.config.runs > 1 ? 's' : ''}${r.config.runs > 1 ? ' (min–max)' : ''}`;
+  const peerRuns = r.config.peerRuns ?? r.config.runs;
+  const counts = peerRuns === r.config.runs ? `${r.config.runs} run${r.config.runs > 1 ? 's' : ''}` : `${r.config.runs} runs of mmbus, ${peerRuns} of the peers`;
+  const runs = `median of ${counts}${r.config.runs > 1 ? ' (min–max)' : ''}`;
   h(`Throughput, ${r.config.records.toLocaleString('en-US')} messages of ${r.config.recordSize} B, msg/s per subscriber, ${runs}`);
   const rows = [['system', '1→1', '1→2', '1→4', 'CPU/msg 1→1 (all processes)']];
   for (const s of systems(r)) {

@@ -75,7 +75,7 @@ export interface Goal {
 export interface Results {
   date: string;
   machine: Record<string, unknown>;
-  config: { records: number; runs: number; quick: boolean; only: string[]; latencySamples: number; latencyRate: number; recordSize: number };
+  config: { records: number; runs: number; /** runs of the peers' cases (older files: as runs) */ peerRuns?: number; quick: boolean; only: string[]; latencySamples: number; latencyRate: number; recordSize: number };
   reference: { label: string; msgPerSec: number; note: string };
   throughput: ThroughputCase[];
   ratios: RatioRow[];

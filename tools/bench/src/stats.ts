@@ -71,3 +71,13 @@ export function pairedRatios(a: readonly number[], b: readonly number[]): number
   }
   return out;
 }
+
+/** Indices of the runs below half the median of the finite values (a collapse, not noise). */
+export function slowRuns(values: readonly number[]): number[] {
+  const m = median(values.filter((x) => Number.isFinite(x)));
+  const out: number[] = [];
+  values.forEach((v, i) => {
+    if (Number.isFinite(v) && v < m / 2) out.push(i);
+  });
+  return out;
+}

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { indexAt, writeIndex } from '../src/peers/common.ts';
 import { fmtRate, markdownReport, svgChart, terminalReport } from '../src/report.ts';
 import type { Results } from '../src/results.ts';
-import { Checker, expectedChecksum, median, pairedRatios, percentilesNs, summarize, verify } from '../src/stats.ts';
+import { Checker, expectedChecksum, median, pairedRatios, percentilesNs, slowRuns, summarize, verify } from '../src/stats.ts';
 
 describe('checksum', () => {
   it('is the alternating sum over the index, -1,000,000 for 2M', () => {
@@ -57,6 +57,13 @@ describe('stats', () => {
     expect(pairedRatios([10, NaN, 30], [2, 2, 0])).toEqual([5]);
   });
 
+  it('a run below half the median is a collapse: marked, failed runs left out', () => {
+    expect(slowRuns([16, 17, 1.5, 16.5, 15])).toEqual([2]);
+    expect(slowRuns([10, 9, 5, 11, NaN])).toEqual([]); // exactly half: noise, not a collapse
+    expect(slowRuns([10, NaN, 4.9, 11])).toEqual([2]);
+    expect(slowRuns([])).toEqual([]);
+  });
+
   it('percentiles by rank', () => {
     const v = new Float64Array(1000).map((_, i) => 1000 - i);
     const p = percentilesNs(v);
@@ -97,6 +104,17 @@ describe('writers', () => {
     expect(md).toContain("original design, not measured here | 1.5 M");
     expect(md).toContain('| mmbus C→TS / Redis | 1→1 | 95.0× (90.0×–100×) | ≥ 100× | no |');
     expect(terminalReport(sample())).toContain('mmbus C→TS');
+    expect(md).not.toContain('below half the median');
+  });
+
+  it('marks every run below half the median next to the median, and says how many runs of each', () => {
+    const r = sample();
+    const run = (v: number) => ({ ok: true, msgPerSec: v, cpuNsPerMsg: { pub: 10, sub: 20, broker: 0, total: 30 } });
+    r.config = { ...r.config, runs: 5, peerRuns: 3 };
+    r.throughput[0] = { ...r.throughput[0]!, runs: [run(1.6e7), run(1.7e7), run(1.5e6), run(1.65e7), run(1.55e7)], summary: { median: 1.6e7, min: 1.5e6, max: 1.7e7, n: 5 } };
+    const md = markdownReport(r);
+    expect(md).toContain('| mmbus C→TS | 16.0 M (1.5 M–17.0 M) [below half the median: 1.5 M] |');
+    expect(md).toContain('median of 5 runs of mmbus, 3 of the peers (min–max)');
   });
 
   it('SVG: well-formed text, log-scale bars ordered by value, labels escaped', () => {
