@@ -312,12 +312,15 @@ static inline void prefetch_key_entry(const mmbus_channel_t *ch, uint64_t key) {
   for (uint64_t off = 0; off < len; off += 64) prefetch_write(e + off);
 }
 
-/* The same for reading (a snapshot). */
-static inline void prefetch_key_entry_read(const mmbus_channel_t *ch, uint64_t key) {
-  const uint8_t *e = (const uint8_t *)key_entry(ch, key);
-  uint64_t len = ch->key_entry_size <= WHOLE_ENTRY_PREFETCH ? ch->key_entry_size : 64;
-  for (uint64_t off = 0; off < len; off += 64) prefetch_read(e + off);
+/* The current buffer of `key`, for reading (its header fetched before: `ver` names the buffer). */
+static inline void prefetch_current_buffer(const mmbus_channel_t *ch, uint64_t key) {
+  key_entry_t *e = key_entry(ch, key);
+  uint32_t cur = (uint32_t)(ld_relaxed(&e->ver) >> KEY_VER_CUR_SHIFT);
+  if (cur >= KEY_BUFFERS) return; /* damage: read_latest says so */
+  const uint8_t *b = key_buffer(ch, e, cur);
+  for (uint32_t off = 0; off < ch->record_size; off += 64) prefetch_read(b + off);
 }
+
 
 /* The keys of a claim's records (before anything of it is decided): all in range? */
 static int check_keys(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
@@ -1305,6 +1308,7 @@ static void snap_mark(mmbus_sub_t *sub, uint64_t k) {
   sub->snap_count++;
   if (k < sub->snap_next) sub->snap_next = k;
   if (k < sub->snap_ahead) sub->snap_ahead = k; /* not fetched ahead yet */
+  if (k < sub->snap_ahead_buf) sub->snap_ahead_buf = k;
 }
 
 /* After a lap or a resume: every asked key whose latest value is newer than what the subscriber had
@@ -1397,6 +1401,21 @@ int mmbus_sub_unask(mmbus_sub_t *sub, uint64_t first, uint64_t count) {
   return 0;
 }
 
+/* A snapshot reads the table in key order: the headers of the pending keys among the next
+ * 2 * SNAPSHOT_AHEAD keys, then the current buffers of those among the next SNAPSHOT_AHEAD (their
+ * headers there by then), each fetched once: the lines read, and only those, arrive ahead. */
+static void snapshot_prefetch(mmbus_sub_t *sub, uint64_t k) {
+  const mmbus_channel_t *ch = sub->ch;
+  uint64_t n = ch->key_count, far = k + 1 + 2 * SNAPSHOT_AHEAD < n ? k + 1 + 2 * SNAPSHOT_AHEAD : n,
+           near = k + 1 + SNAPSHOT_AHEAD < n ? k + 1 + SNAPSHOT_AHEAD : n;
+  for (uint64_t a = sub->snap_ahead > k ? sub->snap_ahead : k + 1; a < far; a++)
+    if (bit(sub->snap_pending, a)) prefetch_read(key_entry(ch, a));
+  if (far > sub->snap_ahead) sub->snap_ahead = far;
+  for (uint64_t a = sub->snap_ahead_buf > k ? sub->snap_ahead_buf : k + 1; a < near; a++)
+    if (bit(sub->snap_pending, a)) prefetch_current_buffer(ch, a);
+  if (near > sub->snap_ahead_buf) sub->snap_ahead_buf = near;
+}
+
 int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, uint64_t *seq) {
   if (!sub || !out) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   mmbus_channel_t *ch = sub->ch;
@@ -1413,12 +1432,7 @@ int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, 
     bit_clear(sub->snap_pending, k);
     sub->snap_count--;
     sub->snap_next = k + 1;
-    /* the pending keys among the next SNAPSHOT_AHEAD, each fetched once: the table is read in key
-     * order, and its misses overlap */
-    uint64_t ahead = k + 1 + SNAPSHOT_AHEAD < ch->key_count ? k + 1 + SNAPSHOT_AHEAD : ch->key_count;
-    for (uint64_t a = sub->snap_ahead > k ? sub->snap_ahead : k + 1; a < ahead; a++)
-      if (bit(sub->snap_pending, a)) prefetch_key_entry_read(ch, a);
-    if (ahead > sub->snap_ahead) sub->snap_ahead = ahead;
+    snapshot_prefetch(sub, k);
     uint64_t version, *had = had_of(sub, k);
     rc = read_latest(ch, k, out, &version);
     if (rc == MMBUS_E_NOENT) continue; /* never published: nothing to give; its first record will come */
