@@ -1,7 +1,7 @@
 /* mmbus_bench_keyed: what keyed channels cost and give (C side; the TypeScript side is in tools/bench).
  *
  *   mmbus_bench_keyed [--keys 210000] [--records 2000000] [--runs 3] [--json] [--dir DIR]
- *                     [--only publish|one_to_one|snapshot|ask]
+ *                     [--part publish|one_to_one|snapshot|ask]
  *
  * 1. publish cost per record, keyed vs plain (random keys, and keys in key order; no subscriber: the
  *    publisher alone, its CPU time, so that other processes on the machine do not count);
@@ -237,13 +237,13 @@ static const char *const parts[] = {"publish", "one_to_one", "snapshot", "ask"};
 
 int main(int argc, char **argv) {
   int runs = 3, json = 0;
-  const char *only = NULL;
+  const char *only = NULL; /* --part */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--records") && i + 1 < argc) records = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--keys") && i + 1 < argc) keys = (uint64_t)atoll(argv[++i]);
     else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-    else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!strcmp(argv[i], "--part") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--json")) json = 1;
     else only = "?";
   }
@@ -251,7 +251,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) known |= only && !strcmp(only, parts[i]);
   if (!known || runs < 1 || runs > 15 || records < 1 || keys < 1000 || keys > MMBUS_KEY_COUNT_MAX) {
     fprintf(stderr, "usage: %s [--keys N (1000..)] [--records N] [--runs R (1..15)] [--dir DIR] [--json]\n"
-                    "       [--only publish|one_to_one|snapshot|ask]\n", argv[0]);
+                    "       [--part publish|one_to_one|snapshot|ask]\n", argv[0]);
     return 2;
   }
 #define RUNS(part) (!only || !strcmp(only, part))

@@ -6,7 +6,7 @@
 //
 //   npm run bench -w @mmbus/bench -- --only keyed        (as part of the whole bench)
 //   tsx src/keyed.ts [--keys 210000] [--changes 10000000] [--runs 3] [--quick] [--no-write]
-//                    [--only publish|snapshot|ask|c]   (one part; the others are left out of the results)
+//                    [--part publish|snapshot|ask|c]   (one part alone; the others are left out)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
-    only: { type: 'string' },
+    part: { type: 'string' },
     role: { type: 'string' }, // child processes of this script
     dir: { type: 'string' },
     asked: { type: 'string' },
@@ -36,11 +36,11 @@ const CHANGES = Number(opts.changes ?? (opts.quick ? 1_000_000 : 10_000_000));
 const RUNS = Number(opts.runs ?? (opts.quick ? 1 : 3));
 const CAPACITY = 65536;
 const PARTS = ['publish', 'snapshot', 'ask', 'c'] as const;
-if (opts.only !== undefined && !(PARTS as readonly string[]).includes(opts.only)) {
-  console.error(`--only ${opts.only}: one of ${PARTS.join(', ')}`);
+if (opts.part !== undefined && !(PARTS as readonly string[]).includes(opts.part)) {
+  console.error(`--part ${opts.part}: one of ${PARTS.join(', ')}`);
   process.exit(2);
 }
-const runs = (part: (typeof PARTS)[number]): boolean => opts.only === undefined || opts.only === part;
+const runs = (part: (typeof PARTS)[number]): boolean => opts.part === undefined || opts.part === part;
 
 /** The key of change i: a fixed pseudo-random walk over the points. */
 const keyOf = (i: number): number => Number((BigInt(i) * 2654435761n) % BigInt(KEYS));
