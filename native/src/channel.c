@@ -508,6 +508,17 @@ static void free_channel(mmbus_channel_t *ch) {
   free(ch);
 }
 
+/* The directory (the default one, written to default_dir, when NULL) and a valid channel name. */
+static int dir_and_name(const char **dir, char default_dir[MMBUS_PATH_MAX + 1], const char *name) {
+  if (!*dir) {
+    int rc = mmbus_default_dir(default_dir, MMBUS_PATH_MAX + 1);
+    if (rc) return rc;
+    *dir = default_dir;
+  }
+  if (!**dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
+  return mmbus_check_name(name);
+}
+
 int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, mmbus_channel_t **out) {
   if (!out) return mmbus_set_err(MMBUS_E_INVAL, "out is NULL");
   *out = NULL;
@@ -517,13 +528,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
     opts = &defaults;
   }
   char default_dir[MMBUS_PATH_MAX + 1];
-  if (!dir) {
-    int rc = mmbus_default_dir(default_dir, sizeof default_dir);
-    if (rc) return rc;
-    dir = default_dir;
-  }
-  if (!*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
-  int rc = mmbus_check_name(name);
+  int rc = dir_and_name(&dir, default_dir, name);
   if (rc) return rc;
   rc = check_option_ranges(opts);
   if (rc) return rc;
@@ -685,13 +690,7 @@ int mmbus_close(mmbus_channel_t *ch) {
 
 int mmbus_unlink(const char *dir, const char *name) {
   char default_dir[MMBUS_PATH_MAX + 1];
-  if (!dir) {
-    int rc = mmbus_default_dir(default_dir, sizeof default_dir);
-    if (rc) return rc;
-    dir = default_dir;
-  }
-  if (!*dir) return mmbus_set_err(MMBUS_E_DIR, "directory is empty");
-  int rc = mmbus_check_name(name);
+  int rc = dir_and_name(&dir, default_dir, name);
   if (rc) return rc;
   char path[MMBUS_PATH_MAX + 1];
   rc = path_of(path, sizeof path, dir, name);
@@ -754,6 +753,7 @@ static void attach_slot(sub_slot_t *s, int keep_cursor, uint64_t cursor) {
   if (!keep_cursor) {
     st_relaxed(&s->cursor, cursor);
     st_relaxed(&s->lost, 0);
+    st_relaxed(&s->owed_since, 0);
   }
   st_release(&s->state, (uint32_t)SUB_ACTIVE);
 }
@@ -846,28 +846,34 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   uint64_t cursor = ld_relaxed(&s->cursor), lost = ld_relaxed(&s->lost);
   int align = cursor == h0 || cursor == 0 ? ALIGNED : SKIP_FREE; /* head is always a claim's end */
   if (resume) align = ALIGNED; /* a durable cursor was stored right after consumed records */
-  if (cursor > h) {
+  /* keyed: a snapshot it was given in for records it missed and did not take in full is still owed */
+  uint64_t owed = resume && ch->keys ? ld_relaxed(&s->owed_since) : 0;
+  if (cursor > h || owed > h + 1) {
     sub_reclaim_locked(ch, (uint32_t)found);
     os_unlock_byte(ch->file, LOCK_SUB(found));
     chan_unlock(ch);
     watch_free(&sub->watch);
     free(sub);
-    return mmbus_set_err(MMBUS_E_CORRUPT, "durable subscriber '%s' of '%s' has cursor %llu beyond head %llu: the "
-                                          "file was damaged", opts->name, ch->path, (unsigned long long)cursor,
-                         (unsigned long long)h);
+    return mmbus_set_err(MMBUS_E_CORRUPT, "durable subscriber '%s' of '%s' has cursor %llu (owed records from "
+                                          "%llu + 1) beyond head %llu: the file was damaged", opts->name, ch->path,
+                         (unsigned long long)cursor, (unsigned long long)owed, (unsigned long long)h);
   }
-  uint64_t behind_from = UINT64_MAX, resumed_at = resume ? cursor : 0;
-  if (cursor < bound) {
+  int owes = 0;
+  uint64_t behind_from = UINT64_MAX, resumed_at = owed ? owed - 1 : resume ? cursor : 0;
+  if (cursor < bound || owed) {
     if (resume && ch->keys) { /* keyed: a snapshot of what changed may stand in for what it missed */
-      behind_from = cursor;
+      behind_from = resumed_at;
       align = SKIP_LOST;
+      /* until that snapshot is taken, a restart starts from here again, not from the cursor below */
+      if (!owed) st_relaxed(&s->owed_since, resumed_at + 1);
+      owes = 1;
     } else if (resume) { /* away for more than a lap: what it missed is lost */
       lost += bound - cursor;
       align = SKIP_LOST;
     } else {
       align = SKIP_FREE;
     }
-    cursor = bound;
+    if (cursor < bound) cursor = bound;
     st_relaxed(&s->lost, lost);
     st_release(&s->cursor, cursor);
   }
@@ -883,7 +889,8 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   sub->lost = lost;
   sub->behind_from = behind_from;
   sub->resumed_at = resumed_at;
-  sub->behind_to = bound;
+  sub->behind_to = cursor;
+  sub->owes = owes;
   sub->snap_next = UINT64_MAX;
   sub->last_heartbeat_ns = os_mono_ns();
   sub->next_check_ns = sub->last_heartbeat_ns;
@@ -898,8 +905,11 @@ int mmbus_sub_close(mmbus_sub_t *sub) {
   sub_slot_t *s = sub->slot;
   if (chan_lock(ch) == 0) {
     /* Only detach if the slot is still ours (a gc of another process may have taken it). */
-    if (ld_acquire(&s->state) == SUB_ACTIVE && ld_relaxed(&s->generation) == sub->generation)
+    if (ld_acquire(&s->state) == SUB_ACTIVE && ld_relaxed(&s->generation) == sub->generation) {
+      /* a close after the whole snapshot was taken: it had what it was owed */
+      if (!sub->snap_count && sub->behind_from == UINT64_MAX) owed_settled(sub);
       sub_reclaim_locked(ch, (uint32_t)sub->index);
+    }
     chan_unlock(ch);
   }
   ch->own_subs[sub->index] = 0;

@@ -131,7 +131,9 @@ typedef struct sub_slot {
   uint64_t heartbeat_ns;  /*  40 the owner's CLOCK_MONOTONIC; others only look whether it changes */
   uint64_t attached_ns;   /*  48 CLOCK_REALTIME */
   char name[64];          /*  56 durable name, NUL-terminated */
-  uint8_t reserved[8];    /* 120 */
+  uint64_t owed_since;    /* 120 durable keyed: 1 + the cursor up to which it had every record, while a
+                                 snapshot that stands in for records it missed is not yet all taken;
+                                 0 when nothing is owed (docs/format.md §7) */
 } sub_slot_t;
 _Static_assert(sizeof(sub_slot_t) == MMBUS_SLOT_SIZE, "subscriber slot layout");
 
@@ -256,6 +258,7 @@ struct mmbus_sub {
   uint64_t behind_to;
   uint64_t resumed_at;     /* durable, resumed: the cursor it had stored (what it consumed before) */
   int read_any;            /* a batch was handed out since subscribing */
+  int owes;                /* keyed, durable: the slot's owed_since is set (a snapshot stands in) */
   struct had_undo *undo;   /* what mmbus_sub_wants changed in the batch in hand, to take back what an
                               overwrite spoilt before the reader had it */
   uint32_t undo_n, undo_cap;
@@ -291,5 +294,6 @@ static inline uint8_t *key_buffer(const mmbus_channel_t *ch, key_entry_t *e, uin
 }
 uint64_t record_key(const mmbus_channel_t *ch, const uint8_t *record);
 void sub_keys_free(mmbus_sub_t *sub);
+void owed_settled(mmbus_sub_t *sub); /* a durable keyed subscriber had the snapshot it was owed */
 
 #endif

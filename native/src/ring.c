@@ -910,6 +910,21 @@ static void publish_cursor(mmbus_sub_t *sub) {
   if (sub->ch->policy == MMBUS_POLICY_BLOCK) wake(sub->ch, sub->ch->space_wake, &sub->ch->space_waker);
 }
 
+/* Keyed, durable: the records from `from` on are given up for a snapshot of what changed; until the
+ * caller has taken all of it and moved on (its next poll, as an ack is for a batch), a restart counts
+ * from `from` again (sub_slot_t.owed_since). Called before the cursor moves past them. */
+static void owe_snapshot(mmbus_sub_t *sub, uint64_t from) {
+  if (!sub->durable || sub->owes) return;
+  st_relaxed(&sub->slot->owed_since, from + 1);
+  sub->owes = 1;
+}
+
+void owed_settled(mmbus_sub_t *sub) {
+  if (!sub->owes) return;
+  st_relaxed(&sub->slot->owed_since, 0);
+  sub->owes = 0;
+}
+
 enum { AT_NOTHING = 0, AT_RECORD = 1, AT_MOVED = 2 };
 
 static void resnapshot_changed(mmbus_sub_t *sub);
@@ -946,6 +961,7 @@ static int settle_cursor(mmbus_sub_t *sub) {
                          (unsigned long long)h);
   uint64_t oldest = h - ch->capacity; /* h >= q > c + capacity */
   sub->lost += oldest - c;
+  if (sub->asked) owe_snapshot(sub, c);
   sub->cursor = oldest;
   sub->align = SKIP_LOST;
   if (sub->asked) resnapshot_changed(sub); /* what it missed: each asked key's current value */
@@ -959,6 +975,7 @@ static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   if (rc) return rc;
   if (unlikely(sub->snap_count != 0))
     return mmbus_set_err(MMBUS_E_STATE, "snapshot values are pending: take them first (mmbus_sub_snapshot), then poll");
+  if (unlikely(sub->owes)) owed_settled(sub); /* the snapshot was all taken: the cursor is where a restart goes on */
   if (unlikely(sub->behind_from != UINT64_MAX)) { /* resumed behind the ring, no snapshot asked */
     sub->lost += sub->behind_to - sub->behind_from;
     sub->behind_from = UINT64_MAX;
@@ -1086,7 +1103,10 @@ static int ack_impl(mmbus_sub_t *sub, uint32_t count) {
   if (bad > count) bad = count;
   sub->lost += bad;
   /* keyed: a value overwritten before it was read is given again, as the key's latest */
-  if (unlikely(bad && sub->asked)) spoilt_values(sub, bad);
+  if (unlikely(bad && sub->asked)) {
+    owe_snapshot(sub, sub->batch_seq);
+    spoilt_values(sub, bad);
+  }
   sub->cursor = end;
   sub->has_batch = 0;
   publish_cursor(sub);
@@ -1319,6 +1339,7 @@ static void resnapshot_changed(mmbus_sub_t *sub) {
     if (bit(sub->snap_pending, k)) continue;
     if ((ld_acquire(&key_entry(ch, k)->ver) & KEY_VER_SEQ) > *had_of(sub, k)) snap_mark(sub, k);
   }
+  if (!sub->snap_count) owed_settled(sub); /* nothing changed that it did not have */
 }
 
 struct had_undo {

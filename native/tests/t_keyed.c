@@ -520,6 +520,11 @@ typedef struct follower_state {
  * MMBUS_SNAPSHOT_CHANGED. Per key, a change is the version after the one it had, except that the first
  * delivery after a restart may repeat the last one (the batch in flight at the kill comes again); a
  * snapshot value is never older than what it had; at the end every key has its final version. */
+static void follower_failed(const char *what, int rc) {
+  fprintf(stderr, "durable follower: %s: %s: %s\n", what, mmbus_errname(rc), mmbus_errmsg());
+  _exit(2);
+}
+
 static void durable_follower(const char *dir, const char *name, uint64_t cap, follower_state_t *st, int ready_fd) {
   mmbus_channel_t *ch = open_k(dir, name, MMBUS_POLICY_BLOCK, cap);
   mmbus_sub_options_t so;
@@ -548,9 +553,10 @@ static void durable_follower(const char *dir, const char *name, uint64_t cap, fo
     if (done) break;
     mmbus_batch_t b;
     int n = mmbus_poll(sub, 64, &b);
-    if (n < 0) _exit(2);
+    if (n < 0) follower_failed("poll", n);
     if (n == 0) {
-      if (mmbus_wait(sub, 20000) != 0) _exit(2);
+      int w = mmbus_wait(sub, 20000);
+      if (w != 0) follower_failed("wait", w);
       continue;
     }
     for (int i = 0; i < n; i++) {
@@ -649,31 +655,42 @@ static void test_kills(const char *dir, int kills) {
   CHECK_OK(mmbus_close(keep));
 }
 
-/* A durable keyed subscriber away for more than a lap comes back asking for a snapshot: it gets each
- * changed key's latest value (and nothing it had), not a count of lost records; without a snapshot it
- * is told what it lost. */
-static void test_durable(const char *dir) {
-  mmbus_channel_t *ch = open_k(dir, "k-durable", MMBUS_POLICY_OVERWRITE, 64);
-  mmbus_sub_options_t so;
-  mmbus_sub_options_init(&so);
-  so.name = "keeper";
+/* Versions from..to of keys 0..keys-1, key by key within each version. */
+static void publish_changes(mmbus_channel_t *ch, uint32_t keys, int64_t from, int64_t to) {
+  kpoint_t p;
+  for (int64_t ver = from; ver <= to; ver++)
+    for (uint32_t k = 0; k < keys; k++) {
+      fill_kpoint(&p, k, 0, ver);
+      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    }
+}
+
+/* An overwrite channel of 64 records whose durable subscriber "keeper" (so) had version 1 of keys
+ * 0..9 and went away. */
+static mmbus_channel_t *keeper_gone(const char *dir, const char *name, mmbus_sub_options_t *so) {
+  mmbus_channel_t *ch = open_k(dir, name, MMBUS_POLICY_OVERWRITE, 64);
+  mmbus_sub_options_init(so);
+  so->name = "keeper";
   mmbus_sub_t *sub;
-  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-  kpoint_t p, v;
-  for (uint32_t k = 0; k < 10; k++) {
-    fill_kpoint(&p, k, 0, 1);
-    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-  }
+  CHECK_OK(mmbus_subscribe(ch, so, &sub));
+  publish_changes(ch, 10, 1, 1);
   mmbus_batch_t b;
   CHECK(mmbus_poll(sub, 0, &b) == 10);
   CHECK(mmbus_ack(sub) == 0);
   CHECK_OK(mmbus_sub_close(sub));
-  /* away: keys 0..4 change 40 times each (200 records, three laps of 64); 5..9 do not */
-  for (int64_t ver = 2; ver <= 41; ver++)
-    for (uint32_t k = 0; k < 5; k++) {
-      fill_kpoint(&p, k, 0, ver);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+  return ch;
+}
+
+/* A durable keyed subscriber away for more than a lap comes back asking for a snapshot: it gets each
+ * changed key's latest value (and nothing it had), not a count of lost records; without a snapshot it
+ * is told what it lost. */
+static void test_durable(const char *dir) {
+  mmbus_sub_options_t so;
+  mmbus_channel_t *ch = keeper_gone(dir, "k-durable", &so);
+  mmbus_sub_t *sub;
+  mmbus_batch_t b;
+  kpoint_t v;
+  publish_changes(ch, 5, 2, 41); /* away: keys 0..4 change 40 times each (200 records, three laps of 64) */
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   CHECK_RC(mmbus_sub_ask(sub, 0, 10, 3), MMBUS_E_INVAL);
   /* a new process asks again, for what changed while it was away: keys 0..4 */
@@ -694,11 +711,7 @@ static void test_durable(const char *dir) {
   CHECK(n == 0);
   CHECK(mmbus_sub_lost(sub) == 0); /* the snapshot stood in for what it missed */
   CHECK_OK(mmbus_sub_close(sub));
-  for (int64_t ver = 42; ver <= 81; ver++)
-    for (uint32_t k = 0; k < 5; k++) {
-      fill_kpoint(&p, k, 0, ver);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+  publish_changes(ch, 5, 42, 81);
   CHECK_OK(mmbus_subscribe(ch, &so, &sub)); /* every key's value this time */
   CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_ALL));
   memset(got, 0, sizeof got);
@@ -708,15 +721,93 @@ static void test_durable(const char *dir) {
   }
   for (int k = 0; k < 10; k++) CHECK(got[k] == 1);
   CHECK_OK(mmbus_sub_close(sub));
-  for (int64_t ver = 82; ver <= 121; ver++)
-    for (uint32_t k = 0; k < 5; k++) {
-      fill_kpoint(&p, k, 0, ver);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+  publish_changes(ch, 5, 82, 121);
   CHECK_OK(mmbus_subscribe(ch, &so, &sub)); /* no snapshot this time: the records it missed are lost */
   while ((n = mmbus_poll(sub, 0, &b)) > 0) CHECK(mmbus_ack(sub) == 0);
   CHECK(n == 0);
   CHECK(mmbus_sub_lost(sub) == 200); /* from where the last one stopped (it read nothing) to the oldest */
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(ch));
+}
+
+/* Takes the pending snapshot values of a resumed "keeper" into got[] (latest version per key). */
+static void take_snapshot(mmbus_sub_t *sub, int64_t got[10]) {
+  kpoint_t v;
+  uint64_t key;
+  for (int k = 0; k < 10; k++) got[k] = 0;
+  while (mmbus_sub_snapshot(sub, &v, sizeof v, &key, NULL) == 1) {
+    CHECK(key < 10 && kpoint_intact(&v) && v.key == key);
+    got[key] = v.version;
+  }
+}
+
+/* A durable keyed subscriber killed -9 before it took all of a snapshot that stands in for records it
+ * missed, and moved on, still gets those keys when it comes back, however often it is interrupted:
+ * resuming behind the ring (killed before it asked, then mid-snapshot), lapped while it ran (killed
+ * mid-snapshot, then after the snapshot but before its next poll). */
+static void test_durable_interrupted(const char *dir) {
+  mmbus_sub_options_t so;
+  mmbus_channel_t *ch = keeper_gone(dir, "k-interrupted", &so);
+  mmbus_sub_t *sub;
+  mmbus_batch_t b;
+  kpoint_t p;
+  /* away: key 9 changes once, then keys 0..4 lap the ring three times over it */
+  fill_kpoint(&p, 9, 0, 2);
+  CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  publish_changes(ch, 5, 2, 41);
+  pid_t child = fork_child();
+  if (child == 0) { /* comes back and is killed before it asks */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  child = fork_child();
+  if (child == 0) { /* comes back, asks, and is killed after one snapshot value */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+    kpoint_t v;
+    CHECK(mmbus_sub_snapshot(sub, &v, sizeof v, NULL, NULL) == 1);
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  int64_t got[10];
+  child = fork_child();
+  if (child == 0) { /* comes back, takes all of it, is lapped while it runs and killed mid-snapshot */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+    take_snapshot(sub, got);
+    for (int k = 0; k < 10; k++) CHECK(got[k] == (k < 5 ? 41 : k == 9 ? 2 : 0));
+    int n;
+    while ((n = mmbus_poll(sub, 0, &b)) > 0) CHECK(mmbus_ack(sub) == 0);
+    CHECK(n == 0);
+    fill_kpoint(&p, 8, 0, 2);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    publish_changes(ch, 5, 42, 81);
+    CHECK(mmbus_poll(sub, 0, &b) == 0); /* lapped: the changed keys' values come first */
+    kpoint_t v;
+    CHECK(mmbus_sub_snapshot(sub, &v, sizeof v, NULL, NULL) == 1);
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  child = fork_child();
+  if (child == 0) { /* comes back, takes all of it, and is killed before it polls on */
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+    take_snapshot(sub, got);
+    for (int k = 0; k < 10; k++) CHECK(got[k] == (k < 5 ? 81 : k == 8 ? 2 : 0));
+    raise(SIGKILL);
+  }
+  CHECK(wait_pid(child) == 128 + SIGKILL);
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  CHECK_OK(mmbus_sub_ask(sub, 0, 10, MMBUS_SNAPSHOT_CHANGED));
+  take_snapshot(sub, got);
+  for (int k = 0; k < 10; k++) CHECK(got[k] == (k < 5 ? 81 : k == 8 ? 2 : 0));
+  int n;
+  while ((n = mmbus_poll(sub, 0, &b)) > 0) {
+    for (int i = 0; i < n; i++) CHECK(mmbus_sub_wants(sub, &b, (uint32_t)i) == 0);
+    CHECK(mmbus_ack(sub) == 0);
+  }
+  CHECK(n == 0);
   CHECK_OK(mmbus_sub_close(sub));
   CHECK_OK(mmbus_close(ch));
 }
@@ -797,6 +888,7 @@ int main(void) {
   test_join_during_claim(dir);
   test_damaged_table(dir);
   test_durable(dir);
+  test_durable_interrupted(dir);
   test_handoff(dir, MMBUS_POLICY_BLOCK, 4096, 0, "k-block");
   test_handoff(dir, MMBUS_POLICY_OVERWRITE, 256, 20, "k-overwrite");
   test_kills(dir, (int)env_int("MMBUS_CRASH_ITERATIONS", 60));

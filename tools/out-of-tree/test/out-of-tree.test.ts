@@ -156,6 +156,7 @@ describe('mmbus outside its repository', () => {
       versions[name] = pkg.version;
       expect(pkg.private, name).toBeUndefined();
       expect(pkg.license, name).toBe(rootPkg.license);
+      expect(readFileSync(join(repoDir, dir, 'LICENSE'), 'utf8'), name).toBe(readFileSync(join(repoDir, 'LICENSE'), 'utf8'));
       expect(pkg.repository, name).toEqual({ type: 'git', url: corePkg.repository?.url, directory: dir });
       expect(pkg.engines?.node, name).toBe('>=20.19');
       expect(pkg.files?.length, name).toBeGreaterThan(0);
@@ -175,6 +176,7 @@ describe('mmbus outside its repository', () => {
       const files = p.files.map((f) => f.path);
       expect(files, p.name).toContain('dist/index.js');
       expect(files, p.name).toContain('dist/index.d.ts');
+      expect(files, p.name).toContain('LICENSE'); // the license text travels with each package
       expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts')), p.name).toEqual([]);
       expect(files.filter((f) => f.startsWith('test/')), p.name).toEqual([]);
       expect(existsSync(join(tarballs, p.filename)), p.filename).toBe(true);
