@@ -8,18 +8,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "mmbus.h"
+#include "bench_common.h"
 
 typedef struct rec {
   int64_t index;
@@ -27,12 +19,6 @@ typedef struct rec {
   uint8_t payload[112];
 } rec_t;
 _Static_assert(sizeof(rec_t) == 128, "128-byte records");
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static const char *dir = "/tmp";
 static int64_t records = 2000000;
@@ -52,25 +38,12 @@ typedef struct shared {
 static mmbus_channel_t *open_ch(const char *name, uint64_t capacity, mmbus_policy_t policy) {
   mmbus_options_t o;
   mmbus_options_init(&o);
-  o.flags = MMBUS_CREATE;
   o.record_size = sizeof(rec_t);
   o.capacity = capacity;
   o.policy = policy;
   o.schema_name = "bench.Rec";
   o.fingerprint = 0xbe4c;
-  mmbus_channel_t *ch;
-  if (mmbus_open(dir, name, &o, &ch)) {
-    fprintf(stderr, "open: %s\n", mmbus_errmsg());
-    exit(1);
-  }
-  return ch;
-}
-
-static pid_t child(void) {
-  fflush(NULL);
-  pid_t p = fork();
-  if (p == 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
-  return p;
+  return open_or_exit(dir, name, &o);
 }
 
 static void subscriber(shared_t *sh, int id, const char *name, int64_t n) {
@@ -235,17 +208,10 @@ static double idle_cpu(double seconds) {
     mmbus_wait(sub, (int64_t)(seconds * 1000));
     _exit(0);
   }
-  int st;
   struct rusage ru;
-  wait4(p, &st, 0, &ru);
+  ok_exit(p, &ru);
   mmbus_unlink(dir, name);
-  double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-  return 100.0 * cpu / seconds;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
+  return 100.0 * cpu_s(&ru) / seconds;
 }
 
 int main(int argc, char **argv) {

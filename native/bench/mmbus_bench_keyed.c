@@ -1,27 +1,21 @@
 /* mmbus_bench_keyed: what keyed channels cost and give (C side; the TypeScript side is in tools/bench).
  *
  *   mmbus_bench_keyed [--keys 210000] [--records 2000000] [--runs 3] [--json] [--dir DIR]
+ *                     [--part publish|one_to_one|snapshot|ask]
  *
- * 1. publish cost per record, keyed vs plain (random keys, no subscriber: the publisher alone);
+ * 1. publish cost per record, keyed vs plain (random keys, and keys in key order; no subscriber: the
+ *    publisher alone, its CPU time, so that other processes on the machine do not count);
  * 2. 1->1 across processes, keyed vs plain (the subscriber checks every record's key and version);
- * 3. a new subscriber's snapshot of every key (keys values taken, each checked);
+ * 3. a new subscriber's snapshot of every key (values taken, each checked; CPU time);
  * 4. a subscriber asking 1,000 of the keys while the publisher sends `records` changes: its CPU per
  *    record delivered and per record published (getrusage of the subscriber process).
  * Every figure comes from a run whose checks passed; a failed check fails the program. */
 #define _GNU_SOURCE
 #include <inttypes.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "mmbus.h"
+#include "bench_common.h"
 
 typedef struct point {
   uint32_t key;
@@ -36,16 +30,9 @@ static const char *dir = "/tmp";
 static uint64_t keys = 210000;
 static int64_t records = 2000000;
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static mmbus_channel_t *open_ch(const char *name, int keyed) {
   mmbus_options_t o;
   mmbus_options_init(&o);
-  o.flags = MMBUS_CREATE;
   o.record_size = sizeof(point_t);
   o.capacity = 1 << 16;
   o.schema_name = "bench.Point";
@@ -54,30 +41,7 @@ static mmbus_channel_t *open_ch(const char *name, int keyed) {
     o.key_count = keys;
     o.key_size = 4;
   }
-  mmbus_channel_t *ch;
-  if (mmbus_open(dir, name, &o, &ch)) {
-    fprintf(stderr, "open %s: %s\n", name, mmbus_errmsg());
-    exit(1);
-  }
-  return ch;
-}
-
-static pid_t child(void) {
-  fflush(NULL);
-  pid_t p = fork();
-  if (p == 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
-  return p;
-}
-
-static int ok_exit(pid_t p, struct rusage *ru) {
-  int st;
-  struct rusage dummy;
-  wait4(p, &st, 0, ru ? ru : &dummy);
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-static double cpu_s(const struct rusage *ru) {
-  return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+  return open_or_exit(dir, name, &o);
 }
 
 /* The key of record i: a pseudo-random walk over the keys, or (sequential) key order, as a start-up
@@ -93,32 +57,27 @@ static void fill(point_t *p, int64_t i) {
   p->value = (double)i * 0.5;
 }
 
-/* Nanoseconds per record for one publisher alone (batches of `batch`, 1 = mmbus_publish). */
-static double publish_cost(int keyed, int batch) {
-  char name[64];
-  snprintf(name, sizeof name, "kbench-pub-%d-%d", (int)getpid(), keyed);
-  mmbus_channel_t *ch = open_ch(name, keyed);
-  point_t r;
-  memset(&r, 0, sizeof r);
-  uint64_t t0 = now_ns();
-  for (int64_t i = 0; i < records;) {
-    if (batch == 1) {
+/* Publishes records [0, records): mmbus_publish one at a time (batch 1), or claims of `batch` filled in
+ * place. 0, or -1 when a call failed. */
+static int publish_all(mmbus_channel_t *ch, int batch) {
+  if (batch == 1) {
+    point_t r;
+    memset(&r, 0, sizeof r);
+    for (int64_t i = 0; i < records; i++) {
       fill(&r, i);
-      if (mmbus_publish(ch, &r, sizeof r)) exit(2);
-      i++;
-      continue;
+      if (mmbus_publish(ch, &r, sizeof r)) return -1;
     }
+    return 0;
+  }
+  for (int64_t i = 0; i < records;) {
     mmbus_claim_t c;
     uint32_t k = (uint32_t)(records - i < batch ? records - i : batch);
-    if (mmbus_claim(ch, k, -1, &c)) exit(2);
+    if (mmbus_claim(ch, k, -1, &c)) return -1;
     for (uint32_t j = 0; j < k; j++) fill(mmbus_claim_record(&c, j), i + j);
-    if (mmbus_commit(ch, &c)) exit(2);
+    if (mmbus_commit(ch, &c)) return -1;
     i += k;
   }
-  double ns = (double)(now_ns() - t0) / (double)records;
-  mmbus_close(ch);
-  mmbus_unlink(dir, name);
-  return ns;
+  return 0;
 }
 
 typedef struct shared {
@@ -126,6 +85,33 @@ typedef struct shared {
   uint64_t t0, t1;
   int64_t got, bad;
 } shared_t;
+
+/* A child that opens `name` and, once the subscriber is ready, publishes every record in claims of 64. */
+static pid_t start_publisher(shared_t *sh, const char *name, int keyed) {
+  pid_t p = child();
+  if (p == 0) {
+    mmbus_channel_t *ch = open_ch(name, keyed);
+    while (!__atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST)) usleep(100);
+    sh->t0 = now_ns();
+    _exit(publish_all(ch, 64) ? 2 : 0);
+  }
+  return p;
+}
+
+/* Nanoseconds per record for one publisher alone (batches of `batch`, 1 = mmbus_publish). */
+static double publish_cost(int keyed, int batch) {
+  char name[64];
+  snprintf(name, sizeof name, "kbench-pub-%d-%d", (int)getpid(), keyed);
+  mmbus_channel_t *ch = open_ch(name, keyed);
+  mmbus_claim_t c; /* attach first: its one-time mapping of the key table is not a per-record cost */
+  if (mmbus_claim(ch, 1, -1, &c) || mmbus_claim_abort(ch, &c)) exit(2);
+  uint64_t t0 = cpu_now_ns();
+  if (publish_all(ch, batch)) exit(2);
+  double ns = (double)(cpu_now_ns() - t0) / (double)records;
+  mmbus_close(ch);
+  mmbus_unlink(dir, name);
+  return ns;
+}
 
 /* 1->1 across processes: msg/s, or -1 if the subscriber's checks failed. */
 static double one_to_one(shared_t *sh, int keyed) {
@@ -159,21 +145,7 @@ static double one_to_one(shared_t *sh, int keyed) {
     sh->bad = bad;
     _exit(0);
   }
-  pid_t p = child();
-  if (p == 0) {
-    mmbus_channel_t *ch = open_ch(name, keyed);
-    while (!__atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST)) usleep(100);
-    sh->t0 = now_ns();
-    for (int64_t i = 0; i < records;) {
-      mmbus_claim_t c;
-      uint32_t k = (uint32_t)(records - i < 64 ? records - i : 64);
-      if (mmbus_claim(ch, k, -1, &c)) _exit(2);
-      for (uint32_t j = 0; j < k; j++) fill(mmbus_claim_record(&c, j), i + j);
-      if (mmbus_commit(ch, &c)) _exit(2);
-      i += k;
-    }
-    _exit(0);
-  }
+  pid_t p = start_publisher(sh, name, keyed);
   int ok = ok_exit(p, NULL) & ok_exit(s, NULL);
   mmbus_unlink(dir, name);
   if (!ok || sh->got != records || sh->bad) return -1;
@@ -199,7 +171,7 @@ static double snapshot_ms(void) {
   }
   mmbus_sub_t *sub;
   if (mmbus_subscribe(ch, NULL, &sub)) exit(2);
-  uint64_t t0 = now_ns();
+  uint64_t t0 = cpu_now_ns();
   if (mmbus_sub_ask(sub, 0, keys, MMBUS_SNAPSHOT_ALL)) exit(2);
   point_t v;
   uint64_t key, got = 0, bad = 0;
@@ -207,7 +179,7 @@ static double snapshot_ms(void) {
     bad += v.key != key || v.version != (int64_t)key;
     got++;
   }
-  double ms = (double)(now_ns() - t0) / 1e6;
+  double ms = (double)(cpu_now_ns() - t0) / 1e6;
   mmbus_sub_close(sub);
   mmbus_close(ch);
   mmbus_unlink(dir, name);
@@ -252,20 +224,7 @@ static int sparse_subscriber(shared_t *sh, double *cpu, int64_t *delivered) {
     sh->bad = bad + (seen != records);
     _exit(0);
   }
-  pid_t p = child();
-  if (p == 0) {
-    mmbus_channel_t *ch = open_ch(name, 1);
-    while (!__atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST)) usleep(100);
-    for (int64_t i = 0; i < records;) {
-      mmbus_claim_t c;
-      uint32_t k = (uint32_t)(records - i < 64 ? records - i : 64);
-      if (mmbus_claim(ch, k, -1, &c)) _exit(2);
-      for (uint32_t j = 0; j < k; j++) fill(mmbus_claim_record(&c, j), i + j);
-      if (mmbus_commit(ch, &c)) _exit(2);
-      i += k;
-    }
-    _exit(0);
-  }
+  pid_t p = start_publisher(sh, name, 1);
   struct rusage ru;
   int ok = ok_exit(p, NULL) & ok_exit(s, &ru);
   mmbus_unlink(dir, name);
@@ -274,79 +233,95 @@ static int sparse_subscriber(shared_t *sh, double *cpu, int64_t *delivered) {
   return ok && !sh->bad ? 0 : -1;
 }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof v[0], cmp_d);
-  return v[n / 2];
-}
+static const char *const parts[] = {"publish", "one_to_one", "snapshot", "ask"};
 
 int main(int argc, char **argv) {
   int runs = 3, json = 0;
+  const char *only = NULL; /* --part */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--records") && i + 1 < argc) records = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--keys") && i + 1 < argc) keys = (uint64_t)atoll(argv[++i]);
     else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
+    else if (!strcmp(argv[i], "--part") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--json")) json = 1;
-    else {
-      fprintf(stderr, "usage: %s [--keys N] [--records N] [--runs R] [--dir DIR] [--json]\n", argv[0]);
-      return 2;
-    }
+    else only = "?";
   }
-  if (runs < 1 || runs > 15 || records < 1 || keys < 1000 || keys > MMBUS_KEY_COUNT_MAX) return 2;
+  int known = !only;
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) known |= only && !strcmp(only, parts[i]);
+  if (!known || runs < 1 || runs > 15 || records < 1 || keys < 1000 || keys > MMBUS_KEY_COUNT_MAX) {
+    fprintf(stderr, "usage: %s [--keys N (1000..)] [--records N] [--runs R (1..15)] [--dir DIR] [--json]\n"
+                    "       [--part publish|one_to_one|snapshot|ask]\n", argv[0]);
+    return 2;
+  }
+#define RUNS(part) (!only || !strcmp(only, part))
   shared_t *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   int failed = 0;
   double v[15];
-  double pub[2][2]; /* [keyed][batched] ns per record */
-  for (int keyed = 0; keyed < 2; keyed++)
+  char out[2048];
+  size_t len = 0;
+#define OUT(...) (len += (size_t)snprintf(out + len, len < sizeof out ? sizeof out - len : 0, __VA_ARGS__))
+  if (json) OUT("{\"keys\":%" PRIu64 ",\"records\":%" PRId64 ",\"runs\":%d", keys, records, runs);
+  else OUT("mmbus keyed channels (C), %" PRIu64 " keys, %" PRId64 " records of 128 B, median of %d runs\n", keys, records, runs);
+  if (RUNS("publish")) {
+    double pub[2][2]; /* [keyed][batched] ns per record */
+    for (int keyed = 0; keyed < 2; keyed++)
+      for (int batched = 0; batched < 2; batched++) {
+        for (int r = 0; r < runs; r++) v[r] = publish_cost(keyed, batched ? 64 : 1);
+        pub[keyed][batched] = median(v, runs);
+      }
+    double seq_pub[2]; /* keyed, keys in order: [batched] */
+    sequential = 1;
     for (int batched = 0; batched < 2; batched++) {
-      for (int r = 0; r < runs; r++) v[r] = publish_cost(keyed, batched ? 64 : 1);
-      pub[keyed][batched] = median(v, runs);
+      for (int r = 0; r < runs; r++) v[r] = publish_cost(1, batched ? 64 : 1);
+      seq_pub[batched] = median(v, runs);
     }
-  double seq_pub[2]; /* keyed, keys in order: [batched] */
-  sequential = 1;
-  for (int batched = 0; batched < 2; batched++) {
-    for (int r = 0; r < runs; r++) v[r] = publish_cost(1, batched ? 64 : 1);
-    seq_pub[batched] = median(v, runs);
+    sequential = 0;
+    if (json)
+      OUT(",\"publish_ns\":{\"plain_single\":%.1f,\"keyed_single\":%.1f,\"plain_batched\":%.1f,\"keyed_batched\":%.1f,"
+          "\"keyed_in_key_order_single\":%.1f,\"keyed_in_key_order_batched\":%.1f}",
+          pub[0][0], pub[1][0], pub[0][1], pub[1][1], seq_pub[0], seq_pub[1]);
+    else
+      OUT("  publish, random keys, alone      plain %6.1f ns  keyed %6.1f ns per record (x%.2f); batched 64: %.1f / %.1f ns (x%.2f)\n"
+          "  ...keys in key order (a burst)   keyed %6.1f ns (x%.2f); batched 64: %.1f ns (x%.2f)\n",
+          pub[0][0], pub[1][0], pub[1][0] / pub[0][0], pub[0][1], pub[1][1], pub[1][1] / pub[0][1], seq_pub[0],
+          seq_pub[0] / pub[0][0], seq_pub[1], seq_pub[1] / pub[0][1]);
   }
-  sequential = 0;
-  double thr[2];
-  for (int keyed = 0; keyed < 2; keyed++) {
+  if (RUNS("one_to_one")) {
+    double thr[2];
+    for (int keyed = 0; keyed < 2; keyed++) {
+      for (int r = 0; r < runs; r++) {
+        v[r] = one_to_one(sh, keyed);
+        if (v[r] < 0) failed = 1;
+      }
+      thr[keyed] = median(v, runs);
+    }
+    if (json) OUT(",\"one_to_one\":{\"plain\":%.0f,\"keyed\":%.0f}", thr[0], thr[1]);
+    else OUT("  1->1 across processes, batched   plain %6.1f M/s  keyed %6.1f M/s\n", thr[0] / 1e6, thr[1] / 1e6);
+  }
+  if (RUNS("snapshot")) {
     for (int r = 0; r < runs; r++) {
-      v[r] = one_to_one(sh, keyed);
+      v[r] = snapshot_ms();
       if (v[r] < 0) failed = 1;
     }
-    thr[keyed] = median(v, runs);
+    double snap = median(v, runs);
+    if (json) OUT(",\"snapshot_ms\":%.2f", snap);
+    else OUT("  snapshot of all %" PRIu64 " keys      %.1f ms\n", keys, snap);
   }
-  for (int r = 0; r < runs; r++) {
-    v[r] = snapshot_ms();
-    if (v[r] < 0) failed = 1;
+  if (RUNS("ask")) {
+    double cpu = 0;
+    int64_t delivered = 0;
+    if (sparse_subscriber(sh, &cpu, &delivered)) failed = 1;
+    double per_delivered = delivered ? cpu * 1e9 / (double)delivered : 0, per_published = cpu * 1e9 / (double)records;
+    if (json)
+      OUT(",\"ask_1000\":{\"cpu_s\":%.3f,\"delivered\":%" PRId64 ",\"ns_per_delivered\":%.0f,\"ns_per_published\":%.1f}", cpu,
+          delivered, per_delivered, per_published);
+    else
+      OUT("  asking 1,000 keys of %" PRIu64 "   %" PRId64 " records delivered; subscriber CPU %.3f s: %.0f ns per delivered, %.1f ns per published\n",
+          keys, delivered, cpu, per_delivered, per_published);
   }
-  double snap = median(v, runs);
-  double cpu = 0;
-  int64_t delivered = 0;
-  if (sparse_subscriber(sh, &cpu, &delivered)) failed = 1;
-  if (json) {
-    printf("{\"keys\":%" PRIu64 ",\"records\":%" PRId64 ",\"runs\":%d,\"publish_ns\":{\"plain_single\":%.1f,\"keyed_single\":%.1f,"
-           "\"plain_batched\":%.1f,\"keyed_batched\":%.1f,\"keyed_in_key_order_single\":%.1f,\"keyed_in_key_order_batched\":%.1f},\"one_to_one\":{\"plain\":%.0f,\"keyed\":%.0f},\"snapshot_ms\":%.2f,"
-           "\"ask_1000\":{\"cpu_s\":%.3f,\"delivered\":%" PRId64 ",\"ns_per_delivered\":%.0f,\"ns_per_published\":%.1f},\"failed\":%s}\n",
-           keys, records, runs, pub[0][0], pub[1][0], pub[0][1], pub[1][1], seq_pub[0], seq_pub[1], thr[0], thr[1], snap, cpu, delivered,
-           delivered ? cpu * 1e9 / (double)delivered : 0, cpu * 1e9 / (double)records, failed ? "true" : "false");
-  } else {
-    printf("mmbus keyed channels (C), %" PRIu64 " keys, %" PRId64 " records of 128 B, median of %d runs\n", keys, records, runs);
-    printf("  publish, random keys, alone      plain %6.1f ns  keyed %6.1f ns per record (x%.2f); batched 64: %.1f / %.1f ns (x%.2f)\n",
-           pub[0][0], pub[1][0], pub[1][0] / pub[0][0], pub[0][1], pub[1][1], pub[1][1] / pub[0][1]);
-    printf("  ...keys in key order (a burst)   keyed %6.1f ns (x%.2f); batched 64: %.1f ns (x%.2f)\n", seq_pub[0],
-           seq_pub[0] / pub[0][0], seq_pub[1], seq_pub[1] / pub[0][1]);
-    printf("  1->1 across processes, batched   plain %6.1f M/s  keyed %6.1f M/s\n", thr[0] / 1e6, thr[1] / 1e6);
-    printf("  snapshot of all %" PRIu64 " keys      %.1f ms\n", keys, snap);
-    printf("  asking 1,000 keys of %" PRIu64 "   %" PRId64 " records delivered; subscriber CPU %.3f s: %.0f ns per delivered, %.1f ns per published\n",
-           keys, delivered, cpu, delivered ? cpu * 1e9 / (double)delivered : 0, cpu * 1e9 / (double)records);
-    if (failed) printf("  SOME RUNS FAILED THEIR CHECKS\n");
-  }
+  if (json) OUT(",\"failed\":%s}\n", failed ? "true" : "false");
+  else if (failed) OUT("  SOME RUNS FAILED THEIR CHECKS\n");
+  fputs(out, stdout);
   return failed;
 }

@@ -27,10 +27,11 @@
 #define fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 
-/* Branch hints, prefetch (for writing), count of trailing zero bits, printf-style checking. */
+/* Branch hints, prefetch (for writing, for reading), count of trailing zero bits, printf-style checking. */
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define prefetch_write(p) __builtin_prefetch((p), 1, 3)
+#define prefetch_read(p) __builtin_prefetch((p), 0, 3)
 #define ctz64(v) __builtin_ctzll(v)
 #if defined(__MINGW32__)
 #define PRINTF_LIKE(fmt, args) __attribute__((format(gnu_printf, fmt, args))) /* __USE_MINGW_ANSI_STDIO */

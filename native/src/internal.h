@@ -250,6 +250,8 @@ struct mmbus_sub {
   uint8_t *snap_pending;   /* bit per key: its snapshot value is still to be given */
   uint64_t snap_next;      /* first key that may be pending */
   uint64_t snap_count;     /* keys pending */
+  uint64_t snap_ahead;     /* keys below this had their entry headers fetched for the snapshot */
+  uint64_t snap_ahead_buf; /* ... and their current buffers */
   uint64_t behind_from;    /* keyed: a durable cursor that resumed behind the ring, until a snapshot
                               (or the first poll, which then counts the skipped records lost); else
                               UINT64_MAX */

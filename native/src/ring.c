@@ -283,8 +283,15 @@ static void free_dead_owner_buffer(mmbus_channel_t *ch, uint32_t i) {
   st_relaxed(&p->updating, 0);
 }
 
-/* A key's entry header, for writing: a large table is far away in memory; fetching the entries of a
- * claim's records all at once overlaps their cache misses instead of paying them one after the other. */
+/* A key table is far away in memory (tens of MB): every update or read of a key is a cache miss,
+ * often a TLB miss too. These fetch an entry's lines ahead, so that the misses of several keys, and
+ * of one key's header and buffer, overlap instead of being paid one after the other. */
+#define KEY_AHEAD 8                 /* records of a commit whose key buffers are fetched ahead */
+#define WHOLE_ENTRY_PREFETCH 1024u  /* entries up to this size are fetched whole (the buffer to be
+                                       filled is not known before the header is there) */
+#define SNAPSHOT_AHEAD 16           /* keys a snapshot fetches ahead of the one it reads */
+
+/* A key's entry header, for writing. */
 static inline void prefetch_key(const mmbus_channel_t *ch, uint64_t key) {
   prefetch_write(key_entry(ch, key));
 }
@@ -296,6 +303,24 @@ static inline void prefetch_key_buffer(mmbus_channel_t *ch, uint64_t key) {
   const uint8_t *b = key_buffer(ch, e, next);
   for (uint32_t off = 0; off < ch->record_size; off += 64) prefetch_write(b + off);
 }
+
+/* One update coming with nothing to overlap it with: the header and every buffer at once (one miss's
+ * time instead of the header's and then the buffer's), or the header alone for a large entry. */
+static inline void prefetch_key_entry(const mmbus_channel_t *ch, uint64_t key) {
+  const uint8_t *e = (const uint8_t *)key_entry(ch, key);
+  uint64_t len = ch->key_entry_size <= WHOLE_ENTRY_PREFETCH ? ch->key_entry_size : 64;
+  for (uint64_t off = 0; off < len; off += 64) prefetch_write(e + off);
+}
+
+/* The current buffer of `key`, for reading (its header fetched before: `ver` names the buffer). */
+static inline void prefetch_current_buffer(const mmbus_channel_t *ch, uint64_t key) {
+  key_entry_t *e = key_entry(ch, key);
+  uint32_t cur = (uint32_t)(ld_relaxed(&e->ver) >> KEY_VER_CUR_SHIFT);
+  if (cur >= KEY_BUFFERS) return; /* damage: read_latest says so */
+  const uint8_t *b = key_buffer(ch, e, cur);
+  for (uint32_t off = 0; off < ch->record_size; off += 64) prefetch_read(b + off);
+}
+
 
 /* The keys of a claim's records (before anything of it is decided): all in range? */
 static int check_keys(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
@@ -759,6 +784,7 @@ static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   pub_slot_t *p = ch->pub;
   if (unlikely(ld_relaxed(&p->revoked) == seq + 1)) return given_up(ch, c);
   if (ch->keys) {
+    if (c->n == 1) prefetch_key_entry(ch, record_key(ch, ring_record(ch, seq))); /* while we decide */
     int rc = check_keys(ch, seq, c->n);
     if (rc) {
       abandon_own(ch, seq, c->n);
@@ -768,11 +794,14 @@ static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   uint64_t expect = seq;
   if (unlikely(!cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING))) return given_up(ch, c);
   if (ch->keys) {
-    if (c->n > 1) {
-      for (uint32_t i = 0; i < c->n; i++) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i)));
-      for (uint32_t i = 0; i < c->n; i++) prefetch_key_buffer(ch, record_key(ch, ring_record(ch, seq + i)));
-    }
-    for (uint32_t i = 0; i < c->n; i++) {
+    /* a pipeline: headers 2 * KEY_AHEAD records ahead, then (their `ver` there by then) the buffer to
+     * fill KEY_AHEAD records ahead, so the update of record i finds its lines in cache */
+    uint32_t n = c->n;
+    for (uint32_t i = 0; i < n && i < 2 * KEY_AHEAD; i++) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i)));
+    for (uint32_t i = 0; i < n && i < KEY_AHEAD; i++) prefetch_key_buffer(ch, record_key(ch, ring_record(ch, seq + i)));
+    for (uint32_t i = 0; i < n; i++) {
+      if (i + 2 * KEY_AHEAD < n) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i + 2 * KEY_AHEAD)));
+      if (i + KEY_AHEAD < n) prefetch_key_buffer(ch, record_key(ch, ring_record(ch, seq + i + KEY_AHEAD)));
       int rc = key_update(ch, record_key(ch, ring_record(ch, seq + i)), seq + i, key_token(ch, seq + i, 0),
                           ch->block_timeout_ms, 0);
       if (rc) return rc; /* decided: the others complete it (docs/format.md §8.8) */
@@ -830,6 +859,7 @@ int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size) {
     if (k >= ch->key_count)
       return mmbus_set_err(MMBUS_E_INVAL, "key %llu is out of range 0..%llu of '%s': nothing was published",
                            (unsigned long long)k, (unsigned long long)(ch->key_count - 1), ch->path);
+    prefetch_key_entry(ch, k); /* its miss overlaps the claim and the copy */
   }
   mmbus_claim_t c;
   int rc = mmbus_claim(ch, 1, -1, &c);
@@ -1302,6 +1332,8 @@ static void snap_mark(mmbus_sub_t *sub, uint64_t k) {
   bit_set(sub->snap_pending, k);
   sub->snap_count++;
   if (k < sub->snap_next) sub->snap_next = k;
+  if (k < sub->snap_ahead) sub->snap_ahead = k; /* not fetched ahead yet */
+  if (k < sub->snap_ahead_buf) sub->snap_ahead_buf = k;
 }
 
 /* After a lap or a resume: every asked key whose latest value is newer than what the subscriber had
@@ -1395,6 +1427,21 @@ int mmbus_sub_unask(mmbus_sub_t *sub, uint64_t first, uint64_t count) {
   return 0;
 }
 
+/* A snapshot reads the table in key order: the headers of the pending keys among the next
+ * 2 * SNAPSHOT_AHEAD keys, then the current buffers of those among the next SNAPSHOT_AHEAD (their
+ * headers there by then), each fetched once: the lines read, and only those, arrive ahead. */
+static void snapshot_prefetch(mmbus_sub_t *sub, uint64_t k) {
+  const mmbus_channel_t *ch = sub->ch;
+  uint64_t n = ch->key_count, far = k + 1 + 2 * SNAPSHOT_AHEAD < n ? k + 1 + 2 * SNAPSHOT_AHEAD : n,
+           near = k + 1 + SNAPSHOT_AHEAD < n ? k + 1 + SNAPSHOT_AHEAD : n;
+  for (uint64_t a = sub->snap_ahead > k ? sub->snap_ahead : k + 1; a < far; a++)
+    if (bit(sub->snap_pending, a)) prefetch_read(key_entry(ch, a));
+  if (far > sub->snap_ahead) sub->snap_ahead = far;
+  for (uint64_t a = sub->snap_ahead_buf > k ? sub->snap_ahead_buf : k + 1; a < near; a++)
+    if (bit(sub->snap_pending, a)) prefetch_current_buffer(ch, a);
+  if (near > sub->snap_ahead_buf) sub->snap_ahead_buf = near;
+}
+
 int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, uint64_t *seq) {
   if (!sub || !out) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   mmbus_channel_t *ch = sub->ch;
@@ -1411,6 +1458,7 @@ int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, 
     bit_clear(sub->snap_pending, k);
     sub->snap_count--;
     sub->snap_next = k + 1;
+    snapshot_prefetch(sub, k);
     uint64_t version, *had = had_of(sub, k);
     rc = read_latest(ch, k, out, &version);
     if (rc == MMBUS_E_NOENT) continue; /* never published: nothing to give; its first record will come */

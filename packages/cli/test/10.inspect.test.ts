@@ -100,6 +100,25 @@ describe('mmbus stat', () => {
     ch.close();
   });
 
+  it('shows how many keys a keyed channel has, its key field and how many keys have a value (text and --json)', async () => {
+    makeChannels();
+    const keyed = openChannel('keyed', PointUpdate, { dir, capacity: 64, keys: 5000 });
+    for (const pointId of [0, 7, 7, 4999, 1234]) keyed.publish({ timestampNs: 1n, value: pointId, pointId, deviceId: 1, quality: 0, tag: 'k' });
+    keyed.close();
+    const r = await cli(['stat', 'keyed', '-d', dir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const offset = PointUpdate.KEY.offset;
+    expect(r.stdout).toMatch(new RegExp(`\\nkeys\\s+5,000 \\(point_id: 4-byte unsigned at offset ${offset}\\); 4 with a value\\n`));
+    const doc = JSON.parse((await cli(['stat', 'keyed', '-d', dir, '--json'])).stdout) as { keys: unknown; info: { keyCount: number } };
+    expect(doc.keys).toEqual({ count: 5000, field: 'point_id', offset, size: 4, withValue: 4 });
+    expect(doc.info.keyCount).toBe(5000);
+
+    const plain = await cli(['stat', 'points', '-d', dir]); // the same message type, not keyed
+    expect(plain.stdout).toMatch(/\nkeys\s+not keyed\n/);
+    expect((JSON.parse((await cli(['stat', 'points', '-d', dir, '--json'])).stdout) as { keys: unknown }).keys).toBeNull();
+  });
+
   it('fails in one line for a missing channel, a foreign file and a truncated file', async () => {
     makeChannels();
     writeFileSync(join(dir, 'foreign.db'), 'this is not a channel\n'.repeat(400));

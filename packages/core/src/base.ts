@@ -27,6 +27,9 @@ export interface ChannelInfo {
   createdAt: Date;
   /** Keyed channels: the number of keys; 0 when not keyed. */
   keyCount: number;
+  /** Keyed channels: the key field's byte offset in a record and its size in bytes (1, 2, 4 or 8); 0 when not keyed. */
+  keyOffset: number;
+  keySize: number;
   /** @internal where the key table starts in the file */
   keysOffset: number;
 }
@@ -61,6 +64,8 @@ export abstract class ChannelBase {
       fileSize: i.fileSize,
       createdAt: new Date(Number(i.createdNs / 1000000n)),
       keyCount: i.keyCount,
+      keyOffset: i.keyOffset,
+      keySize: i.keySize,
       keysOffset: i.keysOffset,
     };
   }

@@ -3,6 +3,9 @@ import { cString, integerOption } from './channel.js';
 import { invalid, nativeError } from './errors.js';
 import { native } from './native.js';
 
+/** Keys whose latest values keysWithValue() reads per native call. */
+const KEY_CHUNK = 1024;
+
 /**
  * Opens an existing channel of any schema for tools (the `mmbus` command), read-only: its header,
  * stats, and records read by sequence number without joining as a subscriber, so it never holds a
@@ -32,6 +35,29 @@ export class ChannelInspector extends ChannelBase {
     const r = native.verify(this.liveHandle());
     if (typeof r === 'number') throw nativeError(r, `verifying '${this.info.name}'`);
     return r;
+  }
+
+  /**
+   * Keyed channels: how many keys have a latest value (a record of theirs was published); 0 for a
+   * channel that is not keyed. Reads every key's latest value (a copy, a thousand keys per native call).
+   */
+  keysWithValue(): number {
+    const count = this.info.keyCount;
+    if (count === 0) return 0;
+    const chunk = Math.min(KEY_CHUNK, count);
+    const stride = Math.ceil(this.info.recordSize / 8) * 8; // as the records are laid out in the file
+    const keys = new Uint32Array(chunk);
+    const seqs = new Float64Array(chunk);
+    const bytes = new Uint8Array(chunk * stride);
+    let found = 0;
+    for (let k = 0; k < count; k += chunk) {
+      const m = Math.min(chunk, count - k);
+      for (let j = 0; j < m; j++) keys[j] = k + j;
+      const n = native.latest(this.liveHandle(), keys.subarray(0, m), bytes, seqs);
+      if (n < 0) throw nativeError(n, `reading the latest values of '${this.info.name}'`);
+      found += n;
+    }
+    return found;
   }
 
   /** A copy of record `seq`, or null if it is not committed yet, was given up, or was overwritten. */

@@ -6,6 +6,7 @@
 //
 //   npm run bench -w @mmbus/bench -- --only keyed        (as part of the whole bench)
 //   tsx src/keyed.ts [--keys 210000] [--changes 10000000] [--runs 3] [--quick] [--no-write]
+//                    [--part publish|snapshot|ask|c]   (one part alone; the others are left out)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    part: { type: 'string' },
     role: { type: 'string' }, // child processes of this script
     dir: { type: 'string' },
     asked: { type: 'string' },
@@ -33,6 +35,12 @@ const KEYS = Number(opts.keys ?? 210_000);
 const CHANGES = Number(opts.changes ?? (opts.quick ? 1_000_000 : 10_000_000));
 const RUNS = Number(opts.runs ?? (opts.quick ? 1 : 3));
 const CAPACITY = 65536;
+const PARTS = ['publish', 'snapshot', 'ask', 'c'] as const;
+if (opts.part !== undefined && !(PARTS as readonly string[]).includes(opts.part)) {
+  console.error(`--part ${opts.part}: one of ${PARTS.join(', ')}`);
+  process.exit(2);
+}
+const runs = (part: (typeof PARTS)[number]): boolean => opts.part === undefined || opts.part === part;
 
 /** The key of change i: a fixed pseudo-random walk over the points. */
 const keyOf = (i: number): number => Number((BigInt(i) * 2654435761n) % BigInt(KEYS));
@@ -48,18 +56,29 @@ const END = -1;
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-/** ns per record of one TS publisher alone (no subscriber), in place: publish((r) => ...) or publishBatch. */
-function publishCost(dir: string, keyed: boolean, batched: boolean, n: number): number {
+/** CPU microseconds this process used (user + system) since `from`: a figure of one process alone must not count the time others had the core. */
+const cpuUs = (from?: NodeJS.CpuUsage): number => {
+  const u = process.cpuUsage(from);
+  return u.user + u.system;
+};
+
+/**
+ * ns (CPU time) per record of one TS publisher alone (no subscriber), in place: publish((r) => ...)
+ * or publishBatch; the keys are a random walk, or (ordered) every key in turn, as a start-up burst.
+ */
+function publishCost(dir: string, keyed: boolean, batched: boolean, n: number, ordered = false): number {
   const name = `pub-${keyed ? 'k' : 'p'}-${batched ? 'b' : 's'}`;
   const ch = openChannel(name, PointUpdate, { dir, capacity: CAPACITY, ...(keyed ? { keys: KEYS } : {}) });
-  const t0 = process.hrtime.bigint();
+  const key = ordered ? (i: number): number => i % KEYS : keyOf;
+  ch.publish((r) => fill(r, 0, 0)); // attach first: mapping the key table once is not a per-record cost
+  const cpu0 = process.cpuUsage();
   if (batched) {
-    ch.publishBatch(n, (r, i) => fill(r, keyOf(i), i), 64);
+    ch.publishBatch(n, (r, i) => fill(r, key(i), i), 64);
   } else {
-    for (let i = 0; i < n; i++) ch.publish((r) => fill(r, keyOf(i), i));
+    for (let i = 0; i < n; i++) ch.publish((r) => fill(r, key(i), i));
   }
-  const ns = Number(process.hrtime.bigint() - t0) / n;
-  if (keyed && ch.readLatest(keyOf(n - 1), (r) => r.value) !== n - 1) throw new Error('keyed publish: the latest value is wrong');
+  const ns = (cpuUs(cpu0) * 1000) / n;
+  if (keyed && ch.readLatest(key(n - 1), (r) => r.value) !== n - 1) throw new Error('keyed publish: the latest value is wrong');
   ch.close();
   rmSync(join(dir, `${name}.db`));
   return ns;
@@ -69,8 +88,10 @@ function publishCost(dir: string, keyed: boolean, batched: boolean, n: number): 
 function snapshotChild(dir: string): void {
   const ch = openChannel('snap', PointUpdate, { dir, create: false });
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let run = 0; run < 2; run++) {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const sub = ch.subscribe({ keys: 'all', snapshot: true });
     let n = 0;
     let bad = 0;
@@ -81,11 +102,12 @@ function snapshotChild(dir: string): void {
       }
     }
     times.push(performance.now() - t0);
+    cpu.push(cpuUs(cpu0) / 1000);
     sub.close();
     if (n !== KEYS || bad) throw new Error(`snapshot: ${n} values, ${bad} wrong`);
   }
   ch.close();
-  process.stdout.write(`${JSON.stringify({ coldMs: times[0], warmMs: times[1] })}\n`);
+  process.stdout.write(`${JSON.stringify({ coldMs: times[0], warmMs: times[1], coldCpuMs: cpu[0], warmCpuMs: cpu[1] })}\n`);
 }
 
 /** Child: asks for `asked` evenly spread points and follows their changes until `changes` records have gone by. */
@@ -139,48 +161,66 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mmbus-keyed-bench-'));
   try {
     const n = Math.min(CHANGES, 2_000_000);
-    const cost = (keyed: boolean, batched: boolean): number => {
+    const cost = (keyed: boolean, batched: boolean, ordered = false): number => {
       const v: number[] = [];
-      for (let r = 0; r < RUNS; r++) v.push(publishCost(dir, keyed, batched, n));
+      for (let r = 0; r < RUNS; r++) v.push(publishCost(dir, keyed, batched, n, ordered));
       return median(v);
     };
-    const pub = { plain_single: cost(false, false), keyed_single: cost(true, false), plain_batched: cost(false, true), keyed_batched: cost(true, true) };
+    const pub = runs('publish')
+      ? {
+          plain_single: cost(false, false),
+          keyed_single: cost(true, false),
+          plain_batched: cost(false, true),
+          keyed_batched: cost(true, true),
+          keyed_in_key_order_single: cost(true, false, true),
+          keyed_in_key_order_batched: cost(true, true, true),
+        }
+      : null;
 
     // the snapshot: the channel filled by this process, read by a fresh one
-    const snapCh = openChannel('snap', PointUpdate, { dir, capacity: CAPACITY, keys: KEYS });
-    snapCh.publishBatch(KEYS, (r, i) => fill(r, i, i), 256);
-    snapCh.close();
     const cold: number[] = [];
     const warm: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
-      const c = await startChild(['--role', 'snapshot', '--dir', dir, '--keys', String(KEYS)]).done;
-      if (c.code !== 0) throw new Error('the snapshot child failed');
-      const res = JSON.parse(c.lines.at(-1)!) as { coldMs: number; warmMs: number };
-      cold.push(res.coldMs);
-      warm.push(res.warmMs);
+    const coldCpu: number[] = [];
+    if (runs('snapshot')) {
+      const snapCh = openChannel('snap', PointUpdate, { dir, capacity: CAPACITY, keys: KEYS });
+      snapCh.publishBatch(KEYS, (r, i) => fill(r, i, i), 256);
+      snapCh.close();
+      for (let r = 0; r < RUNS; r++) {
+        const c = await startChild(['--role', 'snapshot', '--dir', dir, '--keys', String(KEYS)]).done;
+        if (c.code !== 0) throw new Error('the snapshot child failed');
+        const res = JSON.parse(c.lines.at(-1)!) as { coldMs: number; warmMs: number; coldCpuMs: number };
+        cold.push(res.coldMs);
+        warm.push(res.warmMs);
+        coldCpu.push(res.coldCpuMs);
+      }
     }
 
     // 1,000 of the points asked while CHANGES changes of random points are published
-    const sparseCh = openChannel('sparse', PointUpdate, { dir, capacity: CAPACITY, keys: KEYS });
-    sparseCh.publishBatch(KEYS, (r, i) => fill(r, i, i), 256); // every point has a value: the snapshot
-    const child = startChild(['--role', 'sparse', '--dir', dir, '--keys', String(KEYS), '--asked', '1000']);
-    await child.line('ready');
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    sparseCh.publishBatch(CHANGES, (r, i) => fill(r, keyOf(i), i), 64);
-    const pubMs = performance.now() - t0;
-    sparseCh.publish((r) => fill(r, 0, END));
-    const pubCpu = process.cpuUsage(cpu0);
-    const sc = await child.done;
-    sparseCh.close();
-    if (sc.code !== 0) throw new Error('the sparse subscriber failed');
-    const sparse = JSON.parse(sc.lines.at(-1)!) as { delivered: number; bad: number; cpuUs: number };
-    if (sparse.bad) throw new Error(`the sparse subscriber got ${sparse.bad} wrong records`);
+    let sparse: { delivered: number; bad: number; cpuUs: number } | null = null;
+    let pubMs = 0;
+    let pubCpuMs = 0;
+    if (runs('ask')) {
+      const sparseCh = openChannel('sparse', PointUpdate, { dir, capacity: CAPACITY, keys: KEYS });
+      sparseCh.publishBatch(KEYS, (r, i) => fill(r, i, i), 256); // every point has a value: the snapshot
+      const child = startChild(['--role', 'sparse', '--dir', dir, '--keys', String(KEYS), '--asked', '1000']);
+      await child.line('ready');
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      sparseCh.publishBatch(CHANGES, (r, i) => fill(r, keyOf(i), i), 64);
+      pubMs = performance.now() - t0;
+      sparseCh.publish((r) => fill(r, 0, END));
+      pubCpuMs = cpuUs(cpu0) / 1000;
+      const sc = await child.done;
+      sparseCh.close();
+      if (sc.code !== 0) throw new Error('the sparse subscriber failed');
+      sparse = JSON.parse(sc.lines.at(-1)!) as { delivered: number; bad: number; cpuUs: number };
+      if (sparse.bad) throw new Error(`the sparse subscriber got ${sparse.bad} wrong records`);
+    }
 
     // the C side, from native/build/bench (npx nx run native:build)
     const cBench = join(here, '../../../native/build/bench/mmbus_bench_keyed');
     let c: unknown = null;
-    if (existsSync(cBench)) {
+    if (runs('c') && existsSync(cBench)) {
       const r = spawnSync(cBench, ['--json', '--keys', String(KEYS), '--runs', String(RUNS), '--records', String(n)], { encoding: 'utf8' });
       if (r.status === 0) c = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     }
@@ -192,25 +232,35 @@ async function main(): Promise<void> {
       runs: RUNS,
       ts: {
         publishNsPerRecord: pub,
-        keyedOverPlain: { single: pub.keyed_single / pub.plain_single, batched: pub.keyed_batched / pub.plain_batched },
-        snapshotMs: { coldProcess: median(cold), warm: median(warm), goalMs: 50 },
-        asking1000: {
+        keyedOverPlain: pub && { single: pub.keyed_single / pub.plain_single, batched: pub.keyed_batched / pub.plain_batched },
+        snapshotMs: cold.length ? { coldProcess: median(cold), coldProcessCpu: median(coldCpu), warm: median(warm), goalMs: 50 } : null,
+        asking1000: sparse && {
           delivered: sparse.delivered,
           subscriberCpuMs: sparse.cpuUs / 1000,
           subscriberNsPerDelivered: (sparse.cpuUs * 1000) / sparse.delivered,
           subscriberNsPerPublished: (sparse.cpuUs * 1000) / CHANGES,
           publisherMs: pubMs,
-          publisherCpuMs: (pubCpu.user + pubCpu.system) / 1000,
+          publisherCpuMs: pubCpuMs,
         },
       },
       c,
     };
     const f = (x: number): string => x.toFixed(1);
-    console.log(`\nkeyed channels, ${KEYS.toLocaleString('en-US')} keys (TypeScript; median of ${RUNS})`);
-    console.log(`  publish in place, one record   plain ${f(pub.plain_single)} ns  keyed ${f(pub.keyed_single)} ns  (x${f(results.ts.keyedOverPlain.single)})`);
-    console.log(`  publishBatch (64)              plain ${f(pub.plain_batched)} ns  keyed ${f(pub.keyed_batched)} ns  (x${f(results.ts.keyedOverPlain.batched)})`);
-    console.log(`  a new subscriber's snapshot of every point: ${f(median(cold))} ms in a fresh process, ${f(median(warm))} ms warm (goal 50 ms)`);
-    console.log(`  asking 1,000 points while ${CHANGES.toLocaleString('en-US')} changes go by: ${sparse.delivered.toLocaleString('en-US')} delivered, subscriber CPU ${f(sparse.cpuUs / 1000)} ms = ${f(results.ts.asking1000.subscriberNsPerDelivered)} ns per delivered, ${f(results.ts.asking1000.subscriberNsPerPublished)} ns per published`);
+    const x = (a: number, b: number): string => `x${(a / b).toFixed(2)}`;
+    console.log(`\nkeyed channels, ${KEYS.toLocaleString('en-US')} keys (TypeScript; median of ${RUNS}; publish: CPU ns per record)`);
+    if (pub) {
+      console.log(`  publish in place, one record   plain ${f(pub.plain_single)} ns  keyed ${f(pub.keyed_single)} ns  (${x(pub.keyed_single, pub.plain_single)})`);
+      console.log(`  publishBatch (64)              plain ${f(pub.plain_batched)} ns  keyed ${f(pub.keyed_batched)} ns  (${x(pub.keyed_batched, pub.plain_batched)})`);
+      console.log(`  ...keys in key order (a burst) keyed ${f(pub.keyed_in_key_order_single)} ns  (${x(pub.keyed_in_key_order_single, pub.plain_single)}); batched ${f(pub.keyed_in_key_order_batched)} ns  (${x(pub.keyed_in_key_order_batched, pub.plain_batched)})`);
+    }
+    if (cold.length) {
+      console.log(`  a new subscriber's snapshot of every point: ${f(median(cold))} ms in a fresh process (${f(median(coldCpu))} ms CPU), ${f(median(warm))} ms warm (goal 50 ms)`);
+    }
+    if (sparse) {
+      const perDelivered = (sparse.cpuUs * 1000) / sparse.delivered;
+      const perPublished = (sparse.cpuUs * 1000) / CHANGES;
+      console.log(`  asking 1,000 points while ${CHANGES.toLocaleString('en-US')} changes go by: ${sparse.delivered.toLocaleString('en-US')} delivered, subscriber CPU ${f(sparse.cpuUs / 1000)} ms = ${f(perDelivered)} ns per delivered, ${f(perPublished)} ns per published`);
+    }
     if (c) console.log(`  C: ${JSON.stringify(c)}`);
     if (!opts['no-write']) {
       const out = join(here, '../results');

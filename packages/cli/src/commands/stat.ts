@@ -1,3 +1,4 @@
+import type { ChannelInspector } from '@mmbus/core';
 import type { RecordLayout } from '@mmbus/runtime';
 import pc from 'picocolors';
 
@@ -10,14 +11,38 @@ function describedFields(layout: RecordLayout | undefined): string {
   return `in the file: ${layout.fields.map((f) => `${f.name}@${f.offset}`).join(' ')}`;
 }
 
+/** A keyed channel's keys: how many, the key field, and how many have a value; null when not keyed. */
+export interface KeysSummary {
+  count: number;
+  /** The key field's name, when the file describes its layout; else null. */
+  field: string | null;
+  offset: number;
+  size: number;
+  withValue: number;
+}
+
+function keysSummary(ins: ChannelInspector): KeysSummary | null {
+  const i = ins.info;
+  if (i.keyCount === 0) return null;
+  const field = ins.layout?.key ?? ins.layout?.fields.find((f) => f.offset === i.keyOffset)?.name ?? null;
+  return { count: i.keyCount, field, offset: i.keyOffset, size: i.keySize, withValue: ins.keysWithValue() };
+}
+
+function describeKeys(k: KeysSummary | null): string {
+  if (!k) return 'not keyed';
+  const field = `${k.field ?? 'key field'}: ${k.size}-byte unsigned at offset ${k.offset}`;
+  return `${formatCount(k.count)} (${field}); ${formatCount(k.withValue)} with a value`;
+}
+
 export function statCommand(channel: string, opts: DirOption & { json?: boolean }): number {
   const ref = channelRef(channel, opts);
   const ins = openInspector(ref);
   try {
     const i = ins.info;
     const s = ins.statsExact();
+    const keys = keysSummary(ins);
     if (opts.json) {
-      process.stdout.write(`${toJson({ info: { ...i, fingerprint: hex64(i.fingerprint) }, layout: ins.layout ?? null, stats: exactCounters(s) })}\n`);
+      process.stdout.write(`${toJson({ info: { ...i, fingerprint: hex64(i.fingerprint) }, layout: ins.layout ?? null, keys, stats: exactCounters(s) })}\n`);
       return 0;
     }
     const oldest = s.head > BigInt(i.capacity) ? s.head - BigInt(i.capacity) : 0n;
@@ -30,6 +55,7 @@ export function statCommand(channel: string, opts: DirOption & { json?: boolean 
       ['format version', String(i.formatVersion)],
       ['record size', `${i.recordSize} B`],
       ['capacity', `${formatCount(i.capacity)} records`],
+      ['keys', describeKeys(keys)],
       ['policy', i.policy],
       ['block timeout', `${formatCount(i.blockTimeoutMs)} ms`],
       ['heartbeat timeout', `${formatCount(i.heartbeatTimeoutMs)} ms`],
