@@ -6,8 +6,7 @@
 //   npm run bench -w @mmbus/bench -- [--quick] [--only mmbus,redis,zeromq,uds] [--records N] [--runs R]
 // (--runs: every case R times; default 5 for the mmbus cases, 3 for the peers)
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import cliProgress from 'cli-progress';
 import type { ChildConfig } from './peers/common.ts';
 import { markdownReport, svgChart, terminalReport } from './report.ts';
 import type { CpuNs, Goal, IdleCase, LatencyCase, LatencyRun, RatioRow, Results, ThroughputCase, ThroughputRun } from './results.ts';
+import { startRedisServer } from './redis-server.ts';
 import { pairedRatios, slowRuns, summarize, verify, type LatencyNs } from './stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -197,50 +197,9 @@ function buildCPeer(): string {
 }
 
 // ---- redis-server ----------------------------------------------------------------------------------
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function findRedis(): string | null {
-  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server', '/usr/sbin/redis-server']) if (existsSync(p)) return p;
-  const w = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  return w.status === 0 && w.stdout.trim() ? w.stdout.trim() : null;
-}
-
-function installRedis(): string | null {
-  if (process.getuid?.() !== 0) return null;
-  console.log('bench: redis-server not found; installing it: apt-get install -y redis-server');
-  const r = spawnSync('apt-get', ['install', '-y', 'redis-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  return r.status === 0 ? findRedis() : null;
-}
-
 async function startRedis(): Promise<{ port: number; pid: number; version: string }> {
-  const bin = findRedis() ?? installRedis();
-  if (!bin) throw new Error('redis-server is not installed and could not be installed (apt-get install -y redis-server, as root)');
-  const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/)?.[1] ?? '?';
-  const port = await freePort();
-  redisServer = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--client-output-buffer-limit', 'pubsub 0 0 0', '--dir', work], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const { Redis } = await import('ioredis');
-  for (let i = 0; ; i++) {
-    if (redisServer.exitCode !== null) throw new Error(`redis-server exited with ${redisServer.exitCode}`);
-    const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      await c.ping();
-      c.disconnect();
-      break;
-    } catch {
-      c.disconnect();
-      if (i > 100) throw new Error('redis-server did not answer within 5 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return { port, pid: redisServer.pid!, version };
+  const { proc, port, version } = await startRedisServer(work, (p) => (redisServer = p));
+  return { port, pid: proc.pid!, version };
 }
 
 async function stopRedis(): Promise<void> {

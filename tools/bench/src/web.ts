@@ -19,6 +19,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { startRedisServer } from './redis-server.ts';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const { values: opts } = parseArgs({
@@ -463,30 +465,7 @@ async function runMmbus(dir: string, procs: ChildProcess[]): Promise<Measured> {
 }
 
 async function runRedis(dir: string, procs: ChildProcess[]): Promise<Measured> {
-  const bin = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
-  if (!bin) throw new Error('redis-server is not installed (apt-get install -y redis-server)');
-  const { createServer } = await import('node:net');
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const redisPort = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  const redis = spawn(bin, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', '--client-output-buffer-limit', 'pubsub 0 0 0', '--dir', dir], { stdio: 'ignore' });
-  procs.push(redis);
-  const { Redis } = await import('ioredis');
-  for (let i = 0; ; i++) {
-    const c = new Redis({ host: '127.0.0.1', port: redisPort, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      await c.ping();
-      c.disconnect();
-      break;
-    } catch {
-      c.disconnect();
-      if (i > 100) throw new Error('redis-server did not answer');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const { proc: redis, port: redisPort } = await startRedisServer(dir, (p) => procs.push(p));
   const values = join(dir, 'redis-values.bin');
   // the harness first, alone (no subscriber): the publisher must reach the rate, or the comparison measures it
   const alone = child(['--role', 'redis-pub', '--port', String(redisPort), '--dir', join(dir, 'alone.bin'), '--rate', String(RATE), '--duration', '1']);
