@@ -189,7 +189,8 @@ typedef struct mmbus_info {
   uint64_t keys_offset;       /* byte offset of the key table */
   uint64_t key_entry_size;    /* bytes per key in it; its buffers start key_header_size bytes into an entry */
   uint32_t key_header_size;
-  uint32_t reserved32;
+  uint32_t barrier_decides;   /* 1: commits are decided without a CAS, a giver-up runs a system-wide barrier
+                                 (docs/format.md §8.5 step 2, §8.8); set at creation where the system has it */
   uint64_t layout_size;       /* bytes of the record layout description (mmbus_layout); 0 = the file has none */
   uint64_t reserved[2];
 } mmbus_info_t;

@@ -26,6 +26,7 @@
 #define fence_seq_cst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
+#define compiler_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST) /* orders this thread's code, emits nothing */
 
 /* Branch hints, prefetch (for writing, for reading), count of trailing zero bits, printf-style checking. */
 #define likely(x) __builtin_expect(!!(x), 1)

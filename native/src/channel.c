@@ -304,6 +304,8 @@ static int build_header(file_header_t *h, const mmbus_options_t *o) {
     h->layout_size = (uint32_t)o->layout_size;
     h->layout_checksum = fnv1a64(o->layout, (size_t)o->layout_size);
   }
+  /* where the system has the barrier, commits need no CAS (docs/format.md §8.8) */
+  if (os_global_barrier_available()) h->flags |= HFLAG_BARRIER_DECIDES;
   compute_layout(h);
   h->header_checksum = header_checksum(h);
   return 0;
@@ -603,6 +605,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   ch->data_wake = (wake_line_t *)(ch->base + OFF_DATA_WAKE);
   ch->space_wake = (wake_line_t *)(ch->base + OFF_SPACE_WAKE);
   ch->helped_claims = (uint32_t *)(ch->base + OFF_FENCE_LINE);
+  ch->barrier_decides = (ch->hdr.flags & HFLAG_BARRIER_DECIDES) != 0;
   if (ch->hdr.flags & HFLAG_LAYOUT) {
     rc = layout_intact(ch, ch->base + ch->hdr.layout_offset);
     if (rc) {
@@ -733,6 +736,7 @@ int mmbus_info(const mmbus_channel_t *ch, mmbus_info_t *i) {
   i->keys_offset = h->keys_offset;
   i->key_entry_size = ch->key_entry_size;
   i->key_header_size = ch->keys ? KEY_HEADER_SIZE : 0;
+  i->barrier_decides = (uint32_t)ch->barrier_decides;
   i->layout_size = (h->flags & HFLAG_LAYOUT) ? h->layout_size : 0;
   return 0;
 }

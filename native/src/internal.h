@@ -79,7 +79,9 @@ _Static_assert(sizeof(file_header_t) == 256, "header layout");
 
 #define HFLAG_KEYED 0x1u /* header flag: the file holds a key table (docs/format.md §11) */
 #define HFLAG_LAYOUT 0x2u /* header flag: the file describes its record layout (docs/format.md §13) */
-#define HFLAGS_KNOWN (HFLAG_KEYED | HFLAG_LAYOUT)
+#define HFLAG_BARRIER_DECIDES 0x4u /* header flag: a commit is decided by a plain store, which whoever gives
+                                      a claim up makes certain with a system-wide barrier (format.md §8.8) */
+#define HFLAGS_KNOWN (HFLAG_KEYED | HFLAG_LAYOUT | HFLAG_BARRIER_DECIDES)
 
 /* A key table entry: the latest record of one key, in one of three buffers (a writer fills a buffer
  * nobody reads, then flips `ver`; a stopped writer can only ever hold one of them). */
@@ -156,7 +158,11 @@ typedef struct pub_slot {
   uint64_t helped_n;     /*  88 records of that claim */
   uint64_t updating;     /*  96 keyed: key + 1 of the key buffer the owner is filling (0: none), for
                                  whoever takes the slot over after the owner died */
-  uint8_t reserved[24];  /* 104 */
+  uint64_t decided;      /* 104 HFLAG_BARRIER_DECIDES: first sequence + 1 of the claim its owner decided to
+                                 commit (stored before its stamps; no CAS) */
+  uint64_t revoking;     /* 112 HFLAG_BARRIER_DECIDES: first sequence + 1 of the claim another process is
+                                 about to give up (stored before its barrier) */
+  uint8_t reserved[8];   /* 120 */
 } pub_slot_t;
 _Static_assert(sizeof(pub_slot_t) == MMBUS_SLOT_SIZE, "publisher slot layout");
 
@@ -186,6 +192,7 @@ struct mmbus_channel {
   wake_line_t *data_wake;
   wake_line_t *space_wake;
   uint32_t *helped_claims;
+  int barrier_decides;     /* HFLAG_BARRIER_DECIDES */
   uint8_t *keys;           /* keyed: the key table */
   uint64_t key_count;
   uint64_t key_entry_size;

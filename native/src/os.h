@@ -32,6 +32,11 @@ uint64_t os_mono_ns(void);
 uint64_t os_real_ns(void);
 void os_yield(void);
 void os_sleep_ns(uint64_t ns);
+/* A memory barrier in every thread of every process on the machine (Linux: membarrier GLOBAL), so that
+ * one side of a Dekker-style handshake can do without a fence of its own (docs/format.md §8.8).
+ * available: whether the system has one; barrier: 0 done, -1 not possible (then nothing is certain). */
+int os_global_barrier_available(void);
+int os_global_barrier(void);
 /* One mutex for the threads of this process around table changes (file locks are per open file). */
 void os_table_lock(void);
 void os_table_unlock(void);

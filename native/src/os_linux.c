@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,25 @@ void os_self_identity(os_identity_t *out) {
   struct stat st;
   out->ns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
+
+/* ---- the system-wide barrier: membarrier(2) GLOBAL (since Linux 4.3; Docker's default seccomp
+ * profile allows it since 20.10). It waits for an RCU grace period (milliseconds), which only giving
+ * up a stuck claim pays. */
+
+static int membarrier(int cmd) { return (int)syscall(__NR_membarrier, cmd, 0, 0); }
+
+int os_global_barrier_available(void) {
+  static int known = -1; /* a benign race: every thread computes the same answer */
+  int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+  if (k < 0) {
+    int mask = membarrier(MEMBARRIER_CMD_QUERY);
+    k = mask > 0 && (mask & MEMBARRIER_CMD_GLOBAL) != 0;
+    __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+  }
+  return k;
+}
+
+int os_global_barrier(void) { return os_global_barrier_available() && membarrier(MEMBARRIER_CMD_GLOBAL) == 0 ? 0 : -1; }
 
 /* ---- waiting: a shared futex on the word itself ------------------------------------------------- */
 

@@ -141,6 +141,11 @@ void os_table_unlock(void) { ReleaseSRWLockExclusive(&table_mutex); }
 
 /* ---- identity --------------------------------------------------------------------------------- */
 
+/* No system-wide barrier: FlushProcessWriteBuffers reaches this process's threads only, so channels
+ * created here decide commits by a CAS (docs/format.md §8.8). */
+int os_global_barrier_available(void) { return 0; }
+int os_global_barrier(void) { return -1; }
+
 void os_self_identity(os_identity_t *out) {
   out->pid = (int32_t)GetCurrentProcessId();
   out->ns = 0; /* one process id space per host */

@@ -90,13 +90,22 @@ void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p) {
 static int finish_decided(mmbus_channel_t *ch, uint64_t first, uint32_t n, int helper);
 static void free_dead_owner_buffer(mmbus_channel_t *ch, uint32_t i);
 
+/* Whether the claim in a publisher slot's pending word `raw` is decided to commit: by the CAS
+ * (COMMITTING), or, in HFLAG_BARRIER_DECIDES files, by its owner's `decided` word. Not seeing
+ * `decided` proves nothing about a live owner: only give_up_claim's barrier makes that certain.
+ * MMBUS_NO_CLAIM has the REVOKED bit: not decided. */
+static inline int claim_decided(const pub_slot_t *p, uint64_t raw) {
+  if (raw & PENDING_REVOKED) return 0;
+  return (raw & PENDING_COMMITTING) || ld_acquire(&p->decided) == PENDING_SEQ(raw) + 1;
+}
+
 /* A dead owner's slot, before it is reused: its key buffer freed, and a claim it had decided to
  * commit completed (it is committed: its records are complete). Locked. */
 int pub_take_over_locked(mmbus_channel_t *ch, uint32_t i) {
   pub_slot_t *p = &ch->pubs[i];
   free_dead_owner_buffer(ch, i);
   uint64_t raw = ld_acquire(&p->pending);
-  if (raw == MMBUS_NO_CLAIM || !(raw & PENDING_COMMITTING)) return 0;
+  if (!claim_decided(p, raw)) return 0;
   return finish_decided(ch, PENDING_SEQ(raw), (uint32_t)ld_relaxed(&p->pending_n), 1);
 }
 
@@ -129,6 +138,8 @@ static int attach_publisher(mmbus_channel_t *ch) {
     st_relaxed(&p->published, 0);
     st_relaxed(&p->progress, 0);
     st_relaxed(&p->claiming, 0u);
+    st_relaxed(&p->decided, 0);
+    st_relaxed(&p->revoking, 0);
     st_relaxed(&p->attached_ns, os_real_ns());
     st_release(&p->state, (uint32_t)PUB_ACTIVE);
   }
@@ -367,7 +378,8 @@ static int helped_fence(mmbus_channel_t *ch, uint64_t seq) {
     if (!hp) continue;
     uint64_t first = hp - 1, n = ld_relaxed(&p->helped_n);
     if (seq < first || seq - first >= n) continue;
-    if (ld_acquire(&p->pending) != (first | PENDING_COMMITTING)) continue; /* it completed it: done */
+    uint64_t raw = ld_acquire(&p->pending);
+    if (PENDING_SEQ(raw) != first || !claim_decided(p, raw)) continue; /* it completed it: done */
     if (pub_slot_alive(ch, i)) return 1;
     if (chan_lock(ch) == 0) {
       if (ld_acquire(&p->helped) == hp && !pub_slot_alive(ch, i)) pub_resolve_locked(ch, p);
@@ -377,24 +389,38 @@ static int helped_fence(mmbus_channel_t *ch, uint64_t seq) {
   return 0;
 }
 
+/* Gives up the undecided claim `raw` of a live owner that shows no progress (locked): the CAS on its
+ * pending word, the one its owner's commit would need too. In HFLAG_BARRIER_DECIDES files the owner
+ * decides with a plain store and no fence, so first `revoking` is stored and the system-wide barrier
+ * run: after it, an owner that decided before is seen to have, and one that did not yet will see
+ * `revoking` and take the CAS itself (docs/format.md §8.8). Without the barrier nothing is certain:
+ * the claim stays, and its owner is waited for. */
+static void give_up_claim(mmbus_channel_t *ch, pub_slot_t *p, uint64_t raw, uint64_t n) {
+  uint64_t first = PENDING_SEQ(raw);
+  if (ch->barrier_decides) {
+    st_seq_cst(&p->revoking, first + 1);
+    if (os_global_barrier() != 0 || claim_decided(p, raw)) return;
+  }
+  uint64_t expect = raw;
+  if (cas_seq_cst(&p->pending, &expect, first | PENDING_REVOKED)) {
+    st_relaxed(&p->revoked_n, n);
+    st_release(&p->revoked, first + 1);
+  }
+}
+
 /* A claim whose owner cannot go on: dead, or alive but without progress for the unblock time-out.
- * Undecided (pending = its first sequence; only when alive): decide it given up, with the one CAS its
- * commit needs too, and fence its slots. Decided to commit (COMMITTING): its records are complete, so
- * complete it for the owner — keys and stamps — and, if the owner lives, fence those slots until it has
- * completed it too. */
+ * Undecided (only when alive): give it up, and fence its slots. Decided to commit: its records are
+ * complete, so complete it for the owner — keys and stamps — and, if the owner lives, fence those
+ * slots until it has completed it too. */
 static void unblock_claim(mmbus_channel_t *ch, uint32_t i, uint64_t raw, uint64_t n, uint64_t progress, int alive) {
   if (chan_lock(ch)) return; /* read-only or lock busy: another waiter will do it */
   pub_slot_t *p = &ch->pubs[i];
   uint64_t first = PENDING_SEQ(raw);
   int still = ld_acquire(&p->state) == PUB_ACTIVE && ld_acquire(&p->pending) == raw &&
               (!alive || (ld_relaxed(&p->progress) == progress && pub_slot_alive(ch, i)));
-  if (still && !(raw & PENDING_COMMITTING) && alive) {
-    uint64_t expect = raw;
-    if (!ld_relaxed(&p->revoked) && cas_seq_cst(&p->pending, &expect, first | PENDING_REVOKED)) {
-      st_relaxed(&p->revoked_n, n);
-      st_release(&p->revoked, first + 1);
-    }
-  } else if (still && (raw & PENDING_COMMITTING) && !ld_relaxed(&p->helped)) {
+  if (still && alive && !claim_decided(p, raw) && !ld_relaxed(&p->revoked)) give_up_claim(ch, p, raw, n);
+  uint64_t now_raw = ld_acquire(&p->pending); /* COMMITTING now, if the owner took the CAS meanwhile */
+  if (still && PENDING_SEQ(now_raw) == first && claim_decided(p, now_raw) && !ld_relaxed(&p->helped)) {
     if (finish_decided(ch, first, (uint32_t)n, 1) == 0 && alive) {
       st_relaxed(&p->helped_n, n);
       fetch_add_seq_cst(ch->helped_claims, 1u);
@@ -430,7 +456,7 @@ static int settle_gap(mmbus_channel_t *ch, stuck_watch_t *w, uint64_t seq, uint6
     if (!covers && pending <= seq) continue;
     if (!pub_slot_alive(ch, i)) {
       /* dead: it can commit nothing more. Decided to commit: it is committed, its records complete */
-      if (covers && (raw & PENDING_COMMITTING)) {
+      if (covers && claim_decided(p, raw)) {
         unblock_claim(ch, i, raw, n, 0, 0);
         if (committed_for(ld_acquire(stamp_of(ch, seq)), seq)) return 1;
       }
@@ -651,7 +677,7 @@ static void abandon_own(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
 int pub_finish_own(mmbus_channel_t *ch) {
   pub_slot_t *p = ch->pub;
   uint64_t raw = p ? ld_relaxed(&p->pending) : MMBUS_NO_CLAIM;
-  if (raw == MMBUS_NO_CLAIM || !(raw & PENDING_COMMITTING)) return 0;
+  if (!p || !claim_decided(p, raw)) return 0;
   int rc = finish_decided(ch, PENDING_SEQ(raw), (uint32_t)ld_relaxed(&p->pending_n), 0);
   if (rc) return rc;
   st_release(&p->pending, MMBUS_NO_CLAIM);
@@ -661,8 +687,10 @@ int pub_finish_own(mmbus_channel_t *ch) {
   return 0;
 }
 
-static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *c) {
-  if (!ch || !c) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+/* What a claim settles before it starts, none of which the usual claim needs: the arguments, the
+ * handle (read-only, failed), attaching, a decided commit of ours still to finish, a given-up or
+ * helped claim of ours to take the marks off, the periodic check. */
+static int claim_prepare(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms) {
   if (ch->readonly) return mmbus_set_err(MMBUS_E_PERM, "'%s' was opened read-only", ch->path);
   int rc = chan_usable(ch);
   if (rc) return rc;
@@ -677,22 +705,38 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
   }
   pub_slot_t *p = ch->pub;
   uint64_t raw = ld_relaxed(&p->pending);
-  if (raw != MMBUS_NO_CLAIM && (raw & PENDING_COMMITTING)) {
+  if (claim_decided(p, raw)) {
     rc = pub_finish_own(ch);
     if (rc) return rc;
   } else if (raw != MMBUS_NO_CLAIM) {
     return mmbus_set_err(MMBUS_E_STATE, "a claim of this handle is not committed yet (one claim at a time per handle)");
   }
   resolve_own(ch); /* a claim of ours given up earlier: we are past it */
-  if (++ch->claims_unchecked >= CHECK_EVERY_CLAIMS) {
+  if (ch->claims_unchecked >= CHECK_EVERY_CLAIMS) {
     ch->claims_unchecked = 0;
     chan_periodic_check(ch, os_mono_ns());
     if ((rc = chan_usable(ch)) != 0) return rc;
   }
+  return 0;
+}
+
+static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus_claim_t *c) {
+  if (!ch || !c) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
+  pub_slot_t *p = ch->pub;
+  /* one test for the usual case: attached (so writable), usable, arguments in range, nothing of ours
+   * in flight, given up or helped, no periodic check due */
+  if (unlikely(++ch->claims_unchecked >= CHECK_EVERY_CLAIMS || !p || *ch->broken || ld_relaxed(&ch->failed) ||
+               n == 0 || n > ch->capacity || timeout_ms > MMBUS_TIMEOUT_MAX_MS ||
+               ld_relaxed(&p->pending) != MMBUS_NO_CLAIM || ld_relaxed(&p->revoked) || ld_relaxed(&p->helped))) {
+    int rc = claim_prepare(ch, n, timeout_ms);
+    if (rc) return rc;
+    p = ch->pub;
+  }
+  int rc;
   if (timeout_ms < 0) timeout_ms = ch->block_timeout_ms;
   uint64_t deadline = 0;
   idle_t idle;
-  idle_init(&idle, 1, MAX_SPACE_SLEEP_NS);
+  int idle_started = 0;
   uint64_t h, end;
   for (;;) {
     h = ld_relaxed(ch->head);
@@ -709,6 +753,7 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
             return mmbus_set_err(MMBUS_E_FULL, "'%s' is full: the slowest subscriber is %llu records behind",
                                  ch->path, (unsigned long long)(h + ch->capacity - ch->limit));
           if (!deadline) deadline = deadline_after(os_mono_ns(), timeout_ms);
+          if (!idle_started) idle_init(&idle, 1, MAX_SPACE_SLEEP_NS), idle_started = 1;
           if ((rc = wait_for_space(ch, end, deadline, &idle)) != 0) return rc;
           continue;
         }
@@ -774,11 +819,26 @@ static int given_up(mmbus_channel_t *ch, const mmbus_claim_t *c) {
                        (long long)(ch->unblock_timeout_ns / 1000000u));
 }
 
-/* Commits [seq, seq + n). The decision first — one CAS on this handle's own slot (a line no reader
- * touches) from "claimed" to "committing", the same word on which the others would give the claim up —
- * then (keyed) every record's key, then the later records' stamps, then the first stamp, which makes
- * the whole claim visible at once. A claim that others gave up cannot be committed late: the CAS fails.
- * A decided claim always ends committed: if its owner stops or dies, others complete it. */
+/* The owner's decision to commit its claim at seq, its records all written; 0: the others gave it up.
+ * HFLAG_BARRIER_DECIDES: a plain store of `decided`, then a look at `revoking`, with no fence between
+ * (the one fence a commit would pay for, on the hot path): whoever gives a claim up stores `revoking`,
+ * runs the system-wide barrier, then looks at `decided`, so at least one of the two sees the other.
+ * When this side sees `revoking` (or without the barrier) the CAS on `pending` decides. */
+static inline int decide_commit(mmbus_channel_t *ch, pub_slot_t *p, uint64_t seq) {
+  if (likely(ch->barrier_decides)) {
+    st_release(&p->decided, seq + 1);
+    compiler_fence();
+    if (likely(ld_relaxed(&p->revoking) != seq + 1)) return 1;
+  }
+  uint64_t expect = seq;
+  return cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING);
+}
+
+/* Commits [seq, seq + n). The decision first (decide_commit, on this handle's own slot, a line no
+ * reader touches), then (keyed) every record's key, then the later records' stamps, then the first
+ * stamp, which makes the whole claim visible at once. A claim that others gave up cannot be committed
+ * late: the decision fails. A decided claim always ends committed: if its owner stops or dies, others
+ * complete it. */
 static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   uint64_t seq = c->seq;
   pub_slot_t *p = ch->pub;
@@ -791,8 +851,7 @@ static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
       return rc;
     }
   }
-  uint64_t expect = seq;
-  if (unlikely(!cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING))) return given_up(ch, c);
+  if (unlikely(!decide_commit(ch, p, seq))) return given_up(ch, c);
   if (ch->keys) {
     /* a pipeline: headers 2 * KEY_AHEAD records ahead, then (their `ver` there by then) the buffer to
      * fill KEY_AHEAD records ahead, so the update of record i finds its lines in cache */
@@ -831,7 +890,7 @@ static int check_own_claim(mmbus_channel_t *ch, const mmbus_claim_t *c, const ch
 int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   int rc = check_own_claim(ch, c, "commit");
   if (rc) return ch ? outcome(ch, rc) : rc;
-  if (ld_relaxed(&ch->pub->pending) & PENDING_COMMITTING) return outcome(ch, pub_finish_own(ch)); /* again */
+  if (claim_decided(ch->pub, ld_relaxed(&ch->pub->pending))) return outcome(ch, pub_finish_own(ch)); /* again */
   if ((rc = chan_usable(ch)) != 0) {
     st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
     return rc;
@@ -842,7 +901,7 @@ int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
 int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   int rc = check_own_claim(ch, c, "abort");
   if (rc) return rc;
-  if (ld_relaxed(&ch->pub->pending) & PENDING_COMMITTING)
+  if (claim_decided(ch->pub, ld_relaxed(&ch->pub->pending)))
     return mmbus_set_err(MMBUS_E_STATE, "the claim at %llu was decided (its commit was under way): it is committed, "
                                         "not aborted; mmbus_commit finishes it", (unsigned long long)c->seq);
   abandon_own(ch, c->seq, c->n); /* the same outcome when the others gave it up already */
@@ -862,8 +921,8 @@ int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size) {
     prefetch_key_entry(ch, k); /* its miss overlaps the claim and the copy */
   }
   mmbus_claim_t c;
-  int rc = mmbus_claim(ch, 1, -1, &c);
-  if (rc) return rc;
+  int rc = claim_impl(ch, 1, -1, &c);
+  if (rc) return outcome(ch, rc);
   memcpy(mmbus_claim_record(&c, 0), rec, ch->record_size);
   return outcome(ch, commit_claim(ch, &c));
 }
@@ -882,8 +941,8 @@ int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n) {
                                             "published", i, (unsigned long long)record_key(ch, src + i * ch->record_size),
                              (unsigned long long)(ch->key_count - 1), ch->path);
   mmbus_claim_t c;
-  int rc = mmbus_claim(ch, (uint32_t)n, -1, &c);
-  if (rc) return rc;
+  int rc = claim_impl(ch, (uint32_t)n, -1, &c);
+  if (rc) return outcome(ch, rc);
   for (uint32_t i = 0; i < c.n; i++) memcpy(mmbus_claim_record(&c, i), src + (size_t)i * ch->record_size, ch->record_size);
   return outcome(ch, commit_claim(ch, &c));
 }

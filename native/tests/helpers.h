@@ -291,4 +291,29 @@ static inline consume_result_t consume(mmbus_sub_t *sub, int64_t count, int publ
   return r;
 }
 
+/* FNV-1a 64 over header bytes 0..255 with the checksum field (192..199) taken as zero (format.md §2). */
+static inline uint64_t test_header_checksum(const uint8_t *h) {
+  uint64_t x = UINT64_C(0xcbf29ce484222325);
+  for (size_t i = 0; i < 256; i++) x = (x ^ ((i >= 192 && i < 200) ? 0 : h[i])) * UINT64_C(0x100000001b3);
+  return x;
+}
+
+/* Takes flag bits (format.md §3, header offset 52) off a channel file nobody has open, checksum fixed:
+ * the file as a library that does not set them creates it. */
+static inline void clear_header_flags(const char *dir, const char *name, uint32_t bits) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.db", dir, name);
+  FILE *f = fopen(path, "r+b");
+  CHECK(f != NULL);
+  uint8_t h[256];
+  CHECK(fread(h, 1, sizeof h, f) == sizeof h);
+  uint32_t flags;
+  memcpy(&flags, h + 52, 4);
+  flags &= ~bits;
+  memcpy(h + 52, &flags, 4);
+  uint64_t sum = test_header_checksum(h);
+  memcpy(h + 192, &sum, 8);
+  CHECK(fseek(f, 0, SEEK_SET) == 0 && fwrite(h, 1, sizeof h, f) == sizeof h && fclose(f) == 0);
+}
+
 #endif

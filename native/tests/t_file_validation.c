@@ -72,15 +72,7 @@ static uint64_t get64(const blob_t *b, size_t off) {
 }
 static void put64(blob_t *b, size_t off, uint64_t v) { memcpy(b->p + off, &v, 8); }
 
-/* FNV-1a 64 over header bytes 0..255 with the checksum field (192..199) taken as zero. */
-static void fix_checksum(blob_t *b) {
-  uint64_t x = UINT64_C(0xcbf29ce484222325);
-  for (size_t i = 0; i < H_CHECKSUMMED; i++) {
-    uint8_t byte = (i >= H_CHECKSUM && i < H_CHECKSUM + 8) ? 0 : b->p[i];
-    x = (x ^ byte) * UINT64_C(0x100000001b3);
-  }
-  put64(b, H_CHECKSUM, x);
-}
+static void fix_checksum(blob_t *b) { put64(b, H_CHECKSUM, test_header_checksum(b->p)); }
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 

@@ -104,11 +104,19 @@ static tally_t read_all_of(mmbus_sub_t *sub, int64_t other_end, int want_stopper
   return t;
 }
 
-static void run(mmbus_policy_t policy, const char *name) {
+/* cas_only: the file as libraries without BARRIER_DECIDES create it (every commit decided by the CAS) */
+static void run(mmbus_policy_t policy, const char *name, int cas_only) {
   const char *dir = make_test_dir();
   policy_overwrites = policy == MMBUS_POLICY_OVERWRITE;
   next_other = next_stopper = 0;
+  if (cas_only) {
+    mmbus_close(open_ch(dir, name, policy));
+    clear_header_flags(dir, name, 0x4u);
+  }
   mmbus_channel_t *ch = open_ch(dir, name, policy);
+  mmbus_info_t ci;
+  CHECK_OK(mmbus_info(ch, &ci));
+  CHECK(!cas_only || !ci.barrier_decides);
   mmbus_sub_t *sub;
   CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
   pid_t stopper = fork_child();
@@ -175,15 +183,24 @@ static void run(mmbus_policy_t policy, const char *name) {
   CHECK_OK(mmbus_close(ch));
 }
 
-/* A publisher that stops right after deciding to commit (its slot's pending word says COMMITTING,
- * docs/format.md §5), before writing its claim's first stamp: its records are complete, so after the
- * unblock time-out another process writes that stamp for it: the subscriber gets the whole claim, the
- * others go on around that one slot, and when the publisher resumes and writes the stamp itself
- * nothing changes. The steps after the decision are done by hand here, as commit would do them. */
-static void test_stopped_after_deciding(void) {
+/* A publisher that stops right after deciding to commit (docs/format.md §8.5 step 2), before writing its
+ * claim's first stamp: decided by the CAS to COMMITTING (files without BARRIER_DECIDES, or an owner
+ * that saw `revoking`), or, by_store, by its `decided` word alone, as BARRIER_DECIDES owners do. Its
+ * records are complete, so after the unblock time-out another process writes that stamp for it (never
+ * gives it up: it is committed): the subscriber gets the whole claim, the others go on around that one
+ * slot, and when the publisher resumes and writes the stamp itself nothing changes. The steps after
+ * the decision are done by hand here, as commit would do them. */
+static void test_stopped_after_deciding(int by_store) {
   const char *dir = make_test_dir();
-  const char *name = "decided";
+  const char *name = by_store ? "decided-store" : "decided-cas";
   mmbus_channel_t *ch = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+  mmbus_info_t ci;
+  CHECK_OK(mmbus_info(ch, &ci));
+  if (by_store && !ci.barrier_decides) {
+    printf("stopped after deciding by store: skipped, this system has no system-wide barrier\n");
+    mmbus_close(ch);
+    return;
+  }
   mmbus_sub_t *sub;
   CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
   pid_t owner = fork_child();
@@ -204,8 +221,12 @@ static void test_stopped_after_deciding(void) {
       if (*w == c.seq) pending = w;
     }
     uint64_t expect = c.seq;
-    if (!pending || !__atomic_compare_exchange_n(pending, &expect, c.seq | committing, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    if (!pending) _exit(3);
+    if (by_store) {
+      __atomic_store_n(pending + (104 - 16) / 8, c.seq + 1, __ATOMIC_RELEASE); /* `decided` */
+    } else if (!__atomic_compare_exchange_n(pending, &expect, c.seq | committing, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
       _exit(3);
+    }
     raise(SIGSTOP); /* decided, first stamp not written */
     __atomic_store_n(&stamps[c.seq & (CAP - 1)], c.seq + 1, __ATOMIC_RELEASE); /* what commit does next */
     __atomic_store_n(pending, UINT64_MAX, __ATOMIC_RELEASE);
@@ -242,8 +263,8 @@ static void test_stopped_after_deciding(void) {
     CHECK_RC(mmbus_ack(sub), 0);
   }
   CHECK(wait_pid(other) == 0);
-  printf("stopped after deciding: its claim arrived whole (%lld of 4), the other publisher's %lld, bad %lld\n",
-         (long long)stopper, (long long)others, (long long)bad);
+  printf("stopped after deciding (%s): its claim arrived whole (%lld of 4), the other publisher's %lld, bad %lld\n",
+         by_store ? "by store" : "by CAS", (long long)stopper, (long long)others, (long long)bad);
   CHECK(stopper == 4 && bad == 0);
   kill(owner, SIGCONT); /* it writes its first stamp again (the same value) and leaves */
   CHECK(wait_pid(owner) == 0);
@@ -267,11 +288,92 @@ static void test_stopped_after_deciding(void) {
   mmbus_close(ch);
 }
 
+/* The race the decision settles: the owner looked at `revoked` (§8.5 step 1) before the others gave
+ * its claim up, then stopped; resumed, it goes on to decide. It must lose: its commit fails with
+ * MMBUS_E_REVOKED and nothing of the claim reaches a reader. (Clearing its `revoked` word by hand
+ * takes it back to the moment of that look.) */
+static void test_revoked_inside_commit(void) {
+  const char *dir = make_test_dir();
+  const char *name = "inside";
+  mmbus_channel_t *ch = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  pid_t owner = fork_child();
+  if (owner == 0) {
+    mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+    test_person_t p;
+    for (int i = 0; i < 3; i++) {
+      fill_person(&p, i, STOPPER);
+      if (mmbus_publish(oc, &p, sizeof p)) _exit(2);
+    }
+    mmbus_claim_t c;
+    if (mmbus_claim(oc, 4, -1, &c)) _exit(2);
+    for (uint32_t i = 0; i < 4; i++) fill_person(mmbus_claim_record(&c, i), 3 + i, STOPPER);
+    raise(SIGSTOP); /* continued once the others gave the claim up */
+    mmbus_info_t info;
+    mmbus_info(oc, &info);
+    uint64_t *revoked = NULL; /* this process's publisher slot: the one whose claim starts at c.seq */
+    for (uint32_t i = 0; i < info.max_publishers && !revoked; i++) {
+      uint64_t *slot = (uint64_t *)((uint8_t *)mmbus_base(oc) + 4096 + (size_t)info.max_subscribers * 128 + (size_t)i * 128);
+      if ((__atomic_load_n(slot + 2, __ATOMIC_ACQUIRE) & ((UINT64_C(1) << 62) - 1)) == c.seq) revoked = slot + 7;
+    }
+    if (!revoked || __atomic_load_n(revoked, __ATOMIC_ACQUIRE) != c.seq + 1) _exit(3);
+    __atomic_store_n(revoked, 0, __ATOMIC_RELEASE);
+    int rc = mmbus_commit(oc, &c);
+    if (rc != MMBUS_E_REVOKED) {
+      fprintf(stderr, "commit after the claim was given up returned %s\n", mmbus_errname(rc));
+      _exit(4);
+    }
+    fill_person(&p, 7, STOPPER);
+    if (mmbus_publish(oc, &p, sizeof p)) _exit(5);
+    mmbus_close(oc);
+    _exit(0);
+  }
+  int st;
+  CHECK(waitpid(owner, &st, WUNTRACED) == owner && WIFSTOPPED(st));
+  int64_t got[8] = {0}, bad = 0;
+  mmbus_batch_t b;
+  for (int ended = 0;;) {
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    for (int i = 0; i < n; i++) {
+      const test_person_t *p = mmbus_batch_record(&b, (uint32_t)i);
+      if (p->publisher == STOPPER && person_intact(p) && p->index >= 0 && p->index < 8) got[p->index]++;
+      else bad++;
+    }
+    if (n > 0) {
+      CHECK_RC(mmbus_ack(sub), 0);
+      continue;
+    }
+    if (ended && got[7]) break;
+    mmbus_stats_t stats;
+    CHECK(mmbus_stats(ch, &stats, NULL, 0) >= 0);
+    if (!ended && stats.claims_revoked == 1) { /* given up: let the owner go on into its commit */
+      kill(owner, SIGCONT);
+      CHECK(wait_pid(owner) == 0);
+      ended = 1;
+      continue;
+    }
+    int rc = mmbus_wait(sub, 100);
+    CHECK(rc == 0 || rc == MMBUS_E_TIMEOUT);
+  }
+  printf("revoked inside commit: records 0..2 and 7 arrived (%lld %lld %lld %lld), of the given-up claim %lld, "
+         "bad %lld\n", (long long)got[0], (long long)got[1], (long long)got[2], (long long)got[7],
+         (long long)(got[3] + got[4] + got[5] + got[6]), (long long)bad);
+  CHECK(got[0] == 1 && got[1] == 1 && got[2] == 1 && got[7] == 1 && got[3] + got[4] + got[5] + got[6] == 0 && bad == 0);
+  CHECK(mmbus_sub_lost(sub) == 0);
+  mmbus_sub_close(sub);
+  mmbus_close(ch);
+}
+
 int main(void) {
   test_deadline(120);
-  run(MMBUS_POLICY_BLOCK, "stopped-block");
-  run(MMBUS_POLICY_OVERWRITE, "stopped-overwrite");
-  test_stopped_after_deciding();
+  run(MMBUS_POLICY_BLOCK, "stopped-block", 0);
+  run(MMBUS_POLICY_OVERWRITE, "stopped-overwrite", 0);
+  run(MMBUS_POLICY_BLOCK, "stopped-block-cas", 1);
+  test_stopped_after_deciding(0);
+  test_stopped_after_deciding(1);
+  test_revoked_inside_commit();
   puts("t_stopped_publisher: ok");
   return 0;
 }
