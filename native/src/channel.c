@@ -306,6 +306,7 @@ static int build_header(file_header_t *h, const mmbus_options_t *o) {
   }
   /* where the system has the barrier, commits need no CAS (docs/format.md §8.8) */
   if (os_global_barrier_available()) h->flags |= HFLAG_BARRIER_DECIDES;
+  h->flags |= HFLAG_EXCLUSIONS_COUNTED;
   compute_layout(h);
   h->header_checksum = header_checksum(h);
   return 0;
@@ -606,6 +607,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   ch->space_wake = (wake_line_t *)(ch->base + OFF_SPACE_WAKE);
   ch->helped_claims = (uint32_t *)(ch->base + OFF_FENCE_LINE);
   ch->barrier_decides = (ch->hdr.flags & HFLAG_BARRIER_DECIDES) != 0;
+  ch->excluding = (ch->hdr.flags & HFLAG_EXCLUSIONS_COUNTED) ? ch->helped_claims + 1 : NULL;
   if (ch->hdr.flags & HFLAG_LAYOUT) {
     rc = layout_intact(ch, ch->base + ch->hdr.layout_offset);
     if (rc) {
@@ -678,6 +680,7 @@ int mmbus_close(mmbus_channel_t *ch) {
       mmbus_claim_t c = {PENDING_SEQ(ld_relaxed(&p->pending)), (uint32_t)ld_relaxed(&p->pending_n), ch->stride, ch->data, ch->mask};
       mmbus_claim_abort(ch, &c);
     }
+    pub_settle_exclusion(ch);
     if (chan_lock(ch) == 0) {
       pub_resolve_locked(ch, p);
       st_relaxed(&p->pending, MMBUS_NO_CLAIM);

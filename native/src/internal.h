@@ -81,7 +81,10 @@ _Static_assert(sizeof(file_header_t) == 256, "header layout");
 #define HFLAG_LAYOUT 0x2u /* header flag: the file describes its record layout (docs/format.md §13) */
 #define HFLAG_BARRIER_DECIDES 0x4u /* header flag: a commit is decided by a plain store, which whoever gives
                                       a claim up makes certain with a system-wide barrier (format.md §8.8) */
-#define HFLAGS_KNOWN (HFLAG_KEYED | HFLAG_LAYOUT | HFLAG_BARRIER_DECIDES)
+#define HFLAG_EXCLUSIONS_COUNTED 0x8u /* header flag: publishers count themselves in `excluding` while a
+                                         limit of theirs leaves a subscriber out, so readers look at head
+                                         only then (docs/format.md §8.6) */
+#define HFLAGS_KNOWN (HFLAG_KEYED | HFLAG_LAYOUT | HFLAG_BARRIER_DECIDES | HFLAG_EXCLUSIONS_COUNTED)
 
 /* A key table entry: the latest record of one key, in one of three buffers (a writer fills a buffer
  * nobody reads, then flips `ver`; a stopped writer can only ever hold one of them). */
@@ -104,7 +107,9 @@ _Static_assert(sizeof(key_entry_t) == KEY_HEADER_SIZE, "key entry header");
 #define OFF_DATA_WAKE 512u  /* uint32_t futex; uint32_t need_wake: subscribers sleeping for data */
 #define OFF_SPACE_WAKE 640u /* uint32_t futex; uint32_t need_wake: publishers sleeping for space */
 #define OFF_FENCE_LINE 768u /* uint32_t helped_claims: read by every claim, written only when one
-                               claim's first stamp had to be written by another process */
+                               claim's first stamp had to be written by another process;
+                               uint32_t excluding (at +4): publisher slots whose `excluding` is set,
+                               read by every acknowledgement, written only when that changes */
 
 /* Byte-range locks, far beyond the end of any channel file: each attached subscriber and publisher
  * holds the byte of its slot, so its liveness can be tested from any process, any PID namespace. */
@@ -152,7 +157,8 @@ typedef struct pub_slot {
   uint64_t revoked_n;    /*  64 records of that claim */
   uint32_t claiming;     /*  72 1 from the announcement until the claim is handed to the caller: its
                                  slots are not being written yet (readers' overrun check) */
-  uint32_t reserved0;    /*  76 */
+  uint32_t excluding;    /*  76 EXCLUSIONS_COUNTED: 1 while records this slot's claims overwrote may still be
+                                 read by a subscriber its limit left out (counted in the fence line) */
   uint64_t helped;       /*  80 first sequence + 1 of a committing claim that another process
                                  completed (stamps, keys), until its owner has completed it too */
   uint64_t helped_n;     /*  88 records of that claim */
@@ -193,6 +199,8 @@ struct mmbus_channel {
   wake_line_t *space_wake;
   uint32_t *helped_claims;
   int barrier_decides;     /* HFLAG_BARRIER_DECIDES */
+  uint32_t *excluding;     /* HFLAG_EXCLUSIONS_COUNTED: the fence line's count, else NULL */
+  uint64_t claimed_end;    /* end of this handle's last claim */
   uint8_t *keys;           /* keyed: the key table */
   uint64_t key_count;
   uint64_t key_entry_size;
@@ -292,6 +300,7 @@ void watch_free(stuck_watch_t *w);
 /* ring.c, shared with channel.c */
 void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p);
 int pub_finish_own(mmbus_channel_t *ch);
+void pub_settle_exclusion(mmbus_channel_t *ch);
 int pub_take_over_locked(mmbus_channel_t *ch, uint32_t i);
 static inline key_entry_t *key_entry(const mmbus_channel_t *ch, uint64_t key) {
   return (key_entry_t *)(ch->keys + key * ch->key_entry_size);

@@ -141,6 +141,9 @@ static int attach_publisher(mmbus_channel_t *ch) {
     st_relaxed(&p->decided, 0);
     st_relaxed(&p->revoking, 0);
     st_relaxed(&p->attached_ns, os_real_ns());
+    /* `excluding` stays: a claim of the slot's last owner may have overwritten what a subscriber left
+     * out has not read yet, and this handle's claims end beyond all of those */
+    ch->claimed_end = ld_acquire(ch->head);
     st_release(&p->state, (uint32_t)PUB_ACTIVE);
   }
   chan_unlock(ch);
@@ -524,24 +527,52 @@ static int sub_counts(mmbus_channel_t *ch, uint32_t i, uint64_t now, int blockin
   return 0;
 }
 
+/* EXCLUSIONS_COUNTED (docs/format.md §8.6): this handle's slot counts in the fence line from a limit
+ * that leaves an active subscriber out (its claims may overwrite records that one has not read yet)
+ * until a limit leaves nobody out and every active subscriber is past all its claims overwrote (min:
+ * the lowest active cursor). Readers look at head only while the count is not 0. */
+static void track_exclusion(mmbus_channel_t *ch, int left_out, uint64_t min) {
+  pub_slot_t *p = ch->pub;
+  if (!ch->excluding || !p) return;
+  uint32_t was = ld_relaxed(&p->excluding);
+  if (left_out && !was) {
+    st_relaxed(&p->excluding, 1u);
+    fetch_add_seq_cst(ch->excluding, 1u); /* seq_cst: before every claim made under this limit */
+  } else if (!left_out && was && (ch->claimed_end <= ch->capacity || min >= ch->claimed_end - ch->capacity)) {
+    st_relaxed(&p->excluding, 0u);
+    fetch_add_seq_cst(ch->excluding, (uint32_t)-1);
+  }
+}
+
 /* Recomputes ch->limit = slowest counting subscriber's cursor + capacity. */
 static void refresh_limit(mmbus_channel_t *ch, uint64_t needed_end) {
   uint64_t now = os_mono_ns();
   uint64_t min = UINT64_MAX;
+  int left_out = 0;
   for (uint32_t i = 0; i < ch->hdr.max_subscribers; i++) {
     sub_slot_t *s = &ch->subs[i];
     if (ld_acquire(&s->state) != SUB_ACTIVE) continue;
     uint64_t cur = ld_acquire(&s->cursor);
-    if (!sub_counts(ch, i, now, cur + ch->capacity < needed_end)) continue;
+    if (!sub_counts(ch, i, now, cur + ch->capacity < needed_end)) {
+      left_out = 1;
+      continue;
+    }
     if (cur < min) min = cur;
   }
+  track_exclusion(ch, left_out, min);
   /* With no subscriber the cache still expires within a lap, so one that joins later is seen. */
   if (min == UINT64_MAX) min = ld_acquire(ch->head);
   ch->limit = min + ch->capacity;
 }
 
+/* A publisher handle that closes stops counting in the fence line if it can (its slot keeps the mark
+ * for its next owner otherwise). */
+void pub_settle_exclusion(mmbus_channel_t *ch) {
+  if (ch->excluding && ch->pub && ld_relaxed(&ch->pub->excluding)) refresh_limit(ch, 0);
+}
+
 /* Sleep until a subscriber moves, or until the deadline. */
-static int wait_for_space(mmbus_channel_t *ch, uint64_t end, uint64_t deadline, idle_t *idle) {
+static int wait_for_space(mmbus_channel_t *ch, uint64_t end, uint64_t deadline, int64_t timeout_ms, idle_t *idle) {
   if (idle_busy(idle)) {
     refresh_limit(ch, end);
     return 0;
@@ -556,7 +587,7 @@ static int wait_for_space(mmbus_channel_t *ch, uint64_t end, uint64_t deadline, 
   if (rc) return rc;
   if (now >= deadline)
     return mmbus_set_err(MMBUS_E_TIMEOUT, "'%s' stayed full for %lld ms: the slowest subscriber did not move",
-                         ch->path, (long long)ch->block_timeout_ms);
+                         ch->path, (long long)timeout_ms);
   uint64_t t = idle->sleep_ns;
   if (t > deadline - now) t = deadline - now;
   idle_slept(idle, os_wait_word(&ch->space_waker, &ch->space_wake->futex, w, (int64_t)t) == 0);
@@ -754,7 +785,7 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
                                  ch->path, (unsigned long long)(h + ch->capacity - ch->limit));
           if (!deadline) deadline = deadline_after(os_mono_ns(), timeout_ms);
           if (!idle_started) idle_init(&idle, 1, MAX_SPACE_SLEEP_NS), idle_started = 1;
-          if ((rc = wait_for_space(ch, end, deadline, &idle)) != 0) return rc;
+          if ((rc = wait_for_space(ch, end, deadline, timeout_ms, &idle)) != 0) return rc;
           continue;
         }
       }
@@ -770,6 +801,7 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
     uint64_t expect = h;
     if (cas_seq_cst(ch->head, &expect, end)) break;
   }
+  ch->claimed_end = end;
   /* Ours now, and nothing written yet: say so only for a claim that exists (an announcement whose
    * CAS failed must not vouch for slots another publisher is writing). Readers that catch the claim
    * before this store count its slots as overwritten: conservative. */
@@ -784,7 +816,7 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
       idle_init(&idle, 1, MAX_SPACE_SLEEP_NS);
       while (end > ch->limit) {
         st_relaxed(&p->progress, ld_relaxed(&p->progress) + 1); /* waiting, not stuck */
-        rc = wait_for_space(ch, end, deadline, &idle);
+        rc = wait_for_space(ch, end, deadline, timeout_ms, &idle);
         if (rc) {
           abandon_own(ch, h, n);
           return rc;
@@ -1113,9 +1145,13 @@ int mmbus_poll(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
 /* Seqlock-style check, under every policy: how many of the `count` records from `first`, counted
  * from it, may have been overwritten while they were read (after reading: acquire fence first)?
  * A record's slot is written only after the claim of its next lap is in head, and only once that
- * claim is out of mmbus_claim (`claiming` cleared): a claim still waiting there wrote nothing. */
-static uint32_t overwritten_prefix(const mmbus_channel_t *ch, uint64_t first, uint32_t count) {
+ * claim is out of mmbus_claim (`claiming` cleared): a claim still waiting there wrote nothing.
+ * A subscriber's own records (`counted`) under block or reject, EXCLUSIONS_COUNTED: while no
+ * publisher leaves a subscriber out, no record at or after its cursor is overwritten — one load of a
+ * line nobody writes instead of head's, which every claim writes (docs/format.md §8.6). */
+static uint32_t overwritten_prefix(const mmbus_channel_t *ch, uint64_t first, uint32_t count, int counted) {
   fence_acquire();
+  if (counted && ch->excluding && ch->policy != MMBUS_POLICY_OVERWRITE && ld_relaxed(ch->excluding) == 0) return 0;
   uint64_t h = ld_acquire(ch->head);
   uint64_t first_intact = h > ch->capacity ? h - ch->capacity : 0;
   if (first_intact <= first) return 0;
@@ -1139,7 +1175,7 @@ static uint32_t overwritten_prefix(const mmbus_channel_t *ch, uint64_t first, ui
 }
 
 static uint32_t batch_overrun(const mmbus_sub_t *sub, uint32_t count) {
-  return sub->has_batch ? overwritten_prefix(sub->ch, sub->batch_seq, count) : 0;
+  return sub->has_batch ? overwritten_prefix(sub->ch, sub->batch_seq, count, 1) : 0;
 }
 
 uint32_t mmbus_sub_overrun(mmbus_sub_t *sub) {
@@ -1266,7 +1302,7 @@ int mmbus_read(const mmbus_channel_t *ch, uint64_t seq, void *out, size_t size) 
   }
   memcpy(out, ch->data + (size_t)(seq & ch->mask) * ch->stride, ch->record_size);
   /* seqlock check: still the same lap, and no publisher has started writing a later one */
-  if (overwritten_prefix(ch, seq, 1) || ld_relaxed(sp) != v)
+  if (overwritten_prefix(ch, seq, 1, 0) || ld_relaxed(sp) != v)
     return mmbus_set_err(MMBUS_E_NOENT, "record %llu was overwritten while it was read", (unsigned long long)seq);
   return 0;
 }

@@ -163,8 +163,44 @@ static void test_stopped_subscriber_is_told(void) {
   CHECK_OK(mmbus_close(ch));
 }
 
+/* A publisher that left a silent subscriber out and overwrote records of the batch it holds goes on
+ * counting as one that leaves subscribers out (docs/format.md §8.6) after that subscriber counts again,
+ * until it is past what was overwritten: the subscriber's ack still looks at head and reports the 32
+ * overwritten records, none is accepted as read. One process, two handles: deterministic. */
+static void test_exclusion_outlasts_the_silence(void) {
+  const char *dir = make_test_dir();
+  mmbus_channel_t *pc = open_block(dir, "silent", 50), *sc = open_block(dir, "silent", 50);
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(sc, NULL, &sub));
+  publish_range(pc, 0, CAP, 1); /* the publisher has seen the subscriber's heartbeat word */
+  mmbus_batch_t b;
+  CHECK_RC(mmbus_poll(sub, 0, &b), CAP);
+  sleep_us(200000); /* silent past the publisher's heartbeat time-out: left out */
+  publish_range(pc, CAP, CAP + 32, 1); /* overwrites records 0..31 of the batch in hand */
+  CHECK_OK(mmbus_sub_heartbeat(sub)); /* counts again from now on */
+  mmbus_sub_t *other; /* attaching makes the publisher look at the subscribers again at its next claim */
+  CHECK_OK(mmbus_subscribe(sc, NULL, &other));
+  mmbus_claim_t c;
+  CHECK_RC(mmbus_claim(pc, 1, 0, &c), MMBUS_E_TIMEOUT); /* full: the subscriber counts, at cursor 0 */
+  CHECK(strstr(mmbus_errmsg(), "stayed full for 0 ms") != NULL);
+  int wrong = 0;
+  for (uint32_t i = 0; i < CAP; i++) {
+    const test_person_t *p = mmbus_batch_record(&b, i);
+    wrong += !(person_intact(p) && p->index == (int64_t)i);
+  }
+  int over = mmbus_ack(sub);
+  printf("left out, then counted again: %d of the batch overwritten, ack reports %d, lost %llu\n", wrong, over,
+         (unsigned long long)mmbus_sub_lost(sub));
+  CHECK(wrong == 32 && over == 32 && mmbus_sub_lost(sub) == 32);
+  mmbus_sub_close(other);
+  mmbus_sub_close(sub);
+  mmbus_close(sc);
+  mmbus_close(pc);
+}
+
 int main(void) {
   test_deadline(120);
+  test_exclusion_outlasts_the_silence();
   test_durable_resumes_a_lap_behind();
   test_stopped_subscriber_is_told();
   puts("t_lapped: ok");
