@@ -24,6 +24,18 @@ static mmbus_channel_t *open_ch(const char *dir, const char *name, mmbus_policy_
 
 enum { STOPPER = 1, OTHER = 2 };
 
+/* The words of this process's publisher slot (docs/format.md §6): the one whose claim in flight starts
+ * at seq. Word 2 is `pending`, 7 `revoked`, 13 `decided`. */
+static uint64_t *own_pub_slot(mmbus_channel_t *ch, uint64_t seq) {
+  mmbus_info_t info;
+  if (mmbus_info(ch, &info)) return NULL;
+  for (uint32_t i = 0; i < info.max_publishers; i++) {
+    uint64_t *slot = (uint64_t *)((uint8_t *)mmbus_base(ch) + 4096 + (size_t)info.max_subscribers * 128 + (size_t)i * 128);
+    if ((__atomic_load_n(slot + 2, __ATOMIC_ACQUIRE) & ((UINT64_C(1) << 62) - 1)) == seq) return slot;
+  }
+  return NULL;
+}
+
 /* Publishes 10 records, claims 5 and writes them, stops itself; once continued it writes garbage into
  * the claimed slots (a late memcpy) and commits. Exits 0 when that commit failed with REVOKED. */
 static void stopping_publisher(const char *dir, const char *name, mmbus_policy_t policy) {
@@ -215,15 +227,11 @@ static void test_stopped_after_deciding(int by_store) {
     uint64_t *stamps = (uint64_t *)(base + info.stamps_offset);
     const uint64_t cont = UINT64_C(1) << 62, committing = UINT64_C(1) << 62;
     for (uint32_t i = 3; i >= 1; i--) __atomic_store_n(&stamps[(c.seq + i) & (CAP - 1)], (c.seq + i + 1) | cont, __ATOMIC_RELEASE);
-    uint64_t *pending = NULL; /* this process's publisher slot: the one whose claim starts at c.seq */
-    for (uint32_t i = 0; i < info.max_publishers && !pending; i++) {
-      uint64_t *w = (uint64_t *)(base + 4096 + (size_t)info.max_subscribers * 128 + (size_t)i * 128 + 16);
-      if (*w == c.seq) pending = w;
-    }
+    uint64_t *slot = own_pub_slot(oc, c.seq), *pending = slot ? slot + 2 : NULL;
     uint64_t expect = c.seq;
     if (!pending) _exit(3);
     if (by_store) {
-      __atomic_store_n(pending + (104 - 16) / 8, c.seq + 1, __ATOMIC_RELEASE); /* `decided` */
+      __atomic_store_n(slot + 13, c.seq + 1, __ATOMIC_RELEASE); /* `decided` */
     } else if (!__atomic_compare_exchange_n(pending, &expect, c.seq | committing, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
       _exit(3);
     }
@@ -310,13 +318,7 @@ static void test_revoked_inside_commit(void) {
     if (mmbus_claim(oc, 4, -1, &c)) _exit(2);
     for (uint32_t i = 0; i < 4; i++) fill_person(mmbus_claim_record(&c, i), 3 + i, STOPPER);
     raise(SIGSTOP); /* continued once the others gave the claim up */
-    mmbus_info_t info;
-    mmbus_info(oc, &info);
-    uint64_t *revoked = NULL; /* this process's publisher slot: the one whose claim starts at c.seq */
-    for (uint32_t i = 0; i < info.max_publishers && !revoked; i++) {
-      uint64_t *slot = (uint64_t *)((uint8_t *)mmbus_base(oc) + 4096 + (size_t)info.max_subscribers * 128 + (size_t)i * 128);
-      if ((__atomic_load_n(slot + 2, __ATOMIC_ACQUIRE) & ((UINT64_C(1) << 62) - 1)) == c.seq) revoked = slot + 7;
-    }
+    uint64_t *slot = own_pub_slot(oc, c.seq), *revoked = slot ? slot + 7 : NULL;
     if (!revoked || __atomic_load_n(revoked, __ATOMIC_ACQUIRE) != c.seq + 1) _exit(3);
     __atomic_store_n(revoked, 0, __ATOMIC_RELEASE);
     int rc = mmbus_commit(oc, &c);
