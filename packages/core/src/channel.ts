@@ -381,7 +381,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
       throw err;
     }
     this.detachWriter();
-    check(this.commitClaim(h, 1), `publishing on '${this.name}'`);
+    const rc = this.commitClaim(h, 1);
+    if (rc < 0) check(rc, `publishing on '${this.name}'`); // the message only when it is needed: no string per publish
     return true;
   }
 
