@@ -472,7 +472,7 @@ static int check_now(mmbus_channel_t *ch) {
   return chan_usable(ch);
 }
 
-int chan_usable(mmbus_channel_t *ch) {
+int chan_unusable(mmbus_channel_t *ch) {
   if (*ch->broken) set_failed(ch, MMBUS_E_CORRUPT);
   int failed = ld_relaxed(&ch->failed);
   if (!failed) return 0;

@@ -287,7 +287,12 @@ int mmbus_set_errno(int code, int err, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* channel.c, shared with ring.c */
 int chan_lock(mmbus_channel_t *ch);
 void chan_unlock(mmbus_channel_t *ch);
-int chan_usable(mmbus_channel_t *ch);
+int chan_unusable(mmbus_channel_t *ch); /* chan_usable's error, when there is one */
+/* 0 while the handle may be used: the file neither shrank under the mapping nor was replaced (sticky
+ * MMBUS_E_CORRUPT / MMBUS_E_STALE otherwise). Inline: every claim, commit and poll asks. */
+static inline int chan_usable(mmbus_channel_t *ch) {
+  return likely(!*ch->broken && !ld_relaxed(&ch->failed)) ? 0 : chan_unusable(ch);
+}
 void chan_periodic_check(mmbus_channel_t *ch, uint64_t now);
 int sub_slot_alive(mmbus_channel_t *ch, uint32_t i);
 int pub_slot_alive(mmbus_channel_t *ch, uint32_t i);

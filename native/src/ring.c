@@ -29,10 +29,6 @@ static inline int committed_for(uint64_t stamp, uint64_t seq) { return (stamp & 
 /* What a public call returns: if the file shrank under the mapping while it ran (the SIGBUS guard
  * mapped zeros over the vanished pages), its result means nothing: MMBUS_E_CORRUPT instead. */
 static inline int outcome(mmbus_channel_t *ch, int rc) { return unlikely(*ch->broken) ? chan_usable(ch) : rc; }
-/* chan_usable without a call in the usual case: nothing broken, nothing failed. */
-static inline int usable(mmbus_channel_t *ch) {
-  return likely(!*ch->broken && !ld_relaxed(&ch->failed)) ? 0 : chan_usable(ch);
-}
 
 static inline uint64_t deadline_after(uint64_t now, int64_t ms) {
   return ms < 0 ? UINT64_MAX : now + (uint64_t)ms * 1000000u; /* ms <= MMBUS_TIMEOUT_MAX_MS: no overflow */
@@ -927,7 +923,7 @@ int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
   int rc = check_own_claim(ch, c, "commit");
   if (rc) return ch ? outcome(ch, rc) : rc;
   if (claim_decided(ch->pub, ld_relaxed(&ch->pub->pending))) return outcome(ch, pub_finish_own(ch)); /* again */
-  if ((rc = usable(ch)) != 0) {
+  if ((rc = chan_usable(ch)) != 0) {
     st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
     return rc;
   }
@@ -1066,7 +1062,7 @@ static int settle_cursor(mmbus_sub_t *sub) {
 static int poll_impl(mmbus_sub_t *sub, uint32_t max, mmbus_batch_t *b) {
   if (!sub || !b) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   mmbus_channel_t *ch = sub->ch;
-  int rc = usable(ch);
+  int rc = chan_usable(ch);
   if (rc) return rc;
   if (unlikely(sub->snap_count != 0))
     return mmbus_set_err(MMBUS_E_STATE, "snapshot values are pending: take them first (mmbus_sub_snapshot), then poll");

@@ -167,8 +167,8 @@ static inline const char *make_test_dir(void) {
   return dir;
 }
 
-static inline mmbus_channel_t *open_person_channel(const char *dir, const char *name, mmbus_policy_t policy,
-                                                  uint64_t capacity) {
+/* Options that create (or open) a test.Person channel; tests set their time-outs on top. */
+static inline mmbus_options_t person_channel_options(mmbus_policy_t policy, uint64_t capacity) {
   mmbus_options_t o;
   mmbus_options_init(&o);
   o.flags = MMBUS_CREATE;
@@ -177,6 +177,12 @@ static inline mmbus_channel_t *open_person_channel(const char *dir, const char *
   o.schema_name = "test.Person";
   o.fingerprint = TEST_FINGERPRINT;
   o.policy = policy;
+  return o;
+}
+
+static inline mmbus_channel_t *open_person_channel(const char *dir, const char *name, mmbus_policy_t policy,
+                                                  uint64_t capacity) {
+  mmbus_options_t o = person_channel_options(policy, capacity);
   mmbus_channel_t *ch = NULL;
   CHECK_OK(mmbus_open(dir, name, &o, &ch));
   return ch;

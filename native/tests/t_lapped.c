@@ -8,14 +8,7 @@
 #define CAP 64
 
 static mmbus_channel_t *open_block(const char *dir, const char *name, int64_t heartbeat_timeout_ms) {
-  mmbus_options_t o;
-  mmbus_options_init(&o);
-  o.flags = MMBUS_CREATE;
-  o.record_size = sizeof(test_person_t);
-  o.capacity = CAP;
-  o.schema_name = "test.Person";
-  o.fingerprint = TEST_FINGERPRINT;
-  o.policy = MMBUS_POLICY_BLOCK;
+  mmbus_options_t o = person_channel_options(MMBUS_POLICY_BLOCK, CAP);
   o.heartbeat_timeout_ms = heartbeat_timeout_ms;
   mmbus_channel_t *ch = NULL;
   CHECK_OK(mmbus_open(dir, name, &o, &ch));

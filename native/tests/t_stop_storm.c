@@ -33,14 +33,7 @@ typedef struct shared {
 static int32_t stops_wanted;
 
 static mmbus_channel_t *open_ch(const char *dir) {
-  mmbus_options_t o;
-  mmbus_options_init(&o);
-  o.flags = MMBUS_CREATE;
-  o.record_size = sizeof(test_person_t);
-  o.capacity = CAP;
-  o.schema_name = "test.Person";
-  o.fingerprint = TEST_FINGERPRINT;
-  o.policy = MMBUS_POLICY_BLOCK;
+  mmbus_options_t o = person_channel_options(MMBUS_POLICY_BLOCK, CAP);
   o.unblock_timeout_ms = UNBLOCK_MS;
   o.block_timeout_ms = 60000; /* a stopped subscriber is not part of this test: never time out */
   mmbus_channel_t *ch = NULL;

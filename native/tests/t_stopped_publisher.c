@@ -8,14 +8,7 @@
 #define CAP 256
 
 static mmbus_channel_t *open_ch(const char *dir, const char *name, mmbus_policy_t policy) {
-  mmbus_options_t o;
-  mmbus_options_init(&o);
-  o.flags = MMBUS_CREATE;
-  o.record_size = sizeof(test_person_t);
-  o.capacity = CAP;
-  o.schema_name = "test.Person";
-  o.fingerprint = TEST_FINGERPRINT;
-  o.policy = policy;
+  mmbus_options_t o = person_channel_options(policy, CAP);
   o.unblock_timeout_ms = 200; /* the file's: every handle gives up a stuck claim after 200 ms */
   mmbus_channel_t *ch = NULL;
   CHECK_OK(mmbus_open(dir, name, &o, &ch));
@@ -36,19 +29,27 @@ static uint64_t *own_pub_slot(mmbus_channel_t *ch, uint64_t seq) {
   return NULL;
 }
 
+/* As STOPPER (a child): publishes records 0..published-1, claims the next `claimed` and writes them,
+ * and stops itself (SIGSTOP) holding that claim. */
+static mmbus_claim_t publish_then_stop_holding(mmbus_channel_t *ch, int published, uint32_t claimed) {
+  test_person_t p;
+  for (int i = 0; i < published; i++) {
+    fill_person(&p, i, STOPPER);
+    if (mmbus_publish(ch, &p, sizeof p)) _exit(2);
+  }
+  mmbus_claim_t c;
+  if (mmbus_claim(ch, claimed, -1, &c)) _exit(2);
+  for (uint32_t i = 0; i < claimed; i++) fill_person(mmbus_claim_record(&c, i), published + i, STOPPER);
+  raise(SIGSTOP);
+  return c;
+}
+
 /* Publishes 10 records, claims 5 and writes them, stops itself; once continued it writes garbage into
  * the claimed slots (a late memcpy) and commits. Exits 0 when that commit failed with REVOKED. */
 static void stopping_publisher(const char *dir, const char *name, mmbus_policy_t policy) {
   mmbus_channel_t *ch = open_ch(dir, name, policy);
   test_person_t p;
-  for (int i = 0; i < 10; i++) {
-    fill_person(&p, i, STOPPER);
-    if (mmbus_publish(ch, &p, sizeof p)) _exit(2);
-  }
-  mmbus_claim_t c;
-  if (mmbus_claim(ch, 5, -1, &c)) _exit(2);
-  for (uint32_t i = 0; i < 5; i++) fill_person(mmbus_claim_record(&c, i), 10 + i, STOPPER);
-  raise(SIGSTOP);
+  mmbus_claim_t c = publish_then_stop_holding(ch, 10, 5);
   for (uint32_t i = 0; i < 5; i++) memset(mmbus_claim_record(&c, i), 0x5a, sizeof(test_person_t));
   int rc = mmbus_commit(ch, &c);
   if (rc != MMBUS_E_REVOKED) {
@@ -310,14 +311,7 @@ static void test_revoked_inside_commit(void) {
   if (owner == 0) {
     mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
     test_person_t p;
-    for (int i = 0; i < 3; i++) {
-      fill_person(&p, i, STOPPER);
-      if (mmbus_publish(oc, &p, sizeof p)) _exit(2);
-    }
-    mmbus_claim_t c;
-    if (mmbus_claim(oc, 4, -1, &c)) _exit(2);
-    for (uint32_t i = 0; i < 4; i++) fill_person(mmbus_claim_record(&c, i), 3 + i, STOPPER);
-    raise(SIGSTOP); /* continued once the others gave the claim up */
+    mmbus_claim_t c = publish_then_stop_holding(oc, 3, 4); /* continued once the others gave the claim up */
     uint64_t *slot = own_pub_slot(oc, c.seq), *revoked = slot ? slot + 7 : NULL;
     if (!revoked || __atomic_load_n(revoked, __ATOMIC_ACQUIRE) != c.seq + 1) _exit(3);
     __atomic_store_n(revoked, 0, __ATOMIC_RELEASE);
