@@ -9,8 +9,5 @@ for tool in x86_64-w64-mingw32-g++ wine wineserver; do
 done
 cmake -S . -B build-win -DCMAKE_TOOLCHAIN_FILE=../native/cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build-win -j 2 > /dev/null
-export WINEPREFIX="$PWD/build-win/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-mkdir -p "$WINEPREFIX" # the server runs in it
-wineserver -k 2>/dev/null || true
-wineserver -p30 # one server for the test file; it ends 30 s after its last client (afterAll: wineserver -k)
-timeout 300 wineboot -i > /dev/null 2>&1
+source ../native/tests/wine-prefix.sh
+prepare_wine_prefix "$PWD/build-win/wineprefix" # one server for the test file (afterAll: wineserver -k)

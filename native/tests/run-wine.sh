@@ -16,13 +16,10 @@ done
 dir=build-win
 cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$dir" -j 2 > /dev/null
-export WINEPREFIX="$PWD/$dir/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 # Crash tests start a Wine process per kill: fewer kills than on Linux keep the run short.
 export MMBUS_CRASH_ITERATIONS=${MMBUS_CRASH_ITERATIONS:-50}
+source tests/wine-prefix.sh
 trap 'wineserver -k 2>/dev/null || true' EXIT
-mkdir -p "$WINEPREFIX" # the server runs in it
-wineserver -k 2>/dev/null || true # a server of this prefix left by an interrupted run
-wineserver -p30 # stays for the run (no start-up per test), ends 30 s after the last client or at the trap
-timeout 300 wineboot -i > /dev/null 2>&1 || { echo "wine tests: preparing the Wine prefix failed or took over 300 s" >&2; exit 1; }
+prepare_wine_prefix "$PWD/$dir/wineprefix" || { echo "wine tests: the Wine prefix could not be prepared" >&2; exit 1; }
 echo "== ctest of the Windows build under $(wine --version)"
 ctest --test-dir "$dir" --output-on-failure --timeout 300
