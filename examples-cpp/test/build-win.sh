@@ -4,10 +4,8 @@
 # test/40.windows.test.ts; .ci/run installs g++-mingw-w64-x86-64, wine and wine64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in x86_64-w64-mingw32-g++ wine wineserver; do
-  command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install g++-mingw-w64-x86-64 wine wine64)" >&2; exit 1; }
-done
+source ../native/tests/wine-prefix.sh
+need_wine_tools x86_64-w64-mingw32-g++
 cmake -S . -B build-win -DCMAKE_TOOLCHAIN_FILE=../native/cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build-win -j 2 > /dev/null
-source ../native/tests/wine-prefix.sh
 prepare_wine_prefix "$PWD/build-win/wineprefix" # one server for the test file (afterAll: wineserver -k)

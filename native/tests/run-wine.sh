@@ -7,18 +7,13 @@
 # takes tens of seconds); one wineserver serves the whole run and is ended with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in x86_64-w64-mingw32-gcc wine; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "wine tests: $tool is not installed (apt-get install g++-mingw-w64-x86-64 wine wine64)" >&2
-    exit 1
-  fi
-done
+source tests/wine-prefix.sh
+need_wine_tools x86_64-w64-mingw32-gcc
 dir=build-win
 cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$dir" -j 2 > /dev/null
 # Crash tests start a Wine process per kill: fewer kills than on Linux keep the run short.
 export MMBUS_CRASH_ITERATIONS=${MMBUS_CRASH_ITERATIONS:-50}
-source tests/wine-prefix.sh
 trap 'wineserver -k 2>/dev/null || true' EXIT
 prepare_wine_prefix "$PWD/$dir/wineprefix" || { echo "wine tests: the Wine prefix could not be prepared" >&2; exit 1; }
 echo "== ctest of the Windows build under $(wine --version)"

@@ -1,11 +1,18 @@
 # Sourced by the scripts that run Windows builds under Wine (native/tests/run-wine.sh,
 # examples-cpp/test/build-win.sh): the environment and one prepared prefix with its server.
-#   source wine-prefix.sh; prepare_wine_prefix DIR
-# Leaves one wineserver for DIR running (-p30: it ends 30 s after its last client); the caller ends it
-# with `wineserver -k`. wineboot's first start of a prefix takes seconds here, but has failed once on a
-# busy CI machine (the two Wine test suites and Chromium at once): a failed or hung try is reported with
-# what wineboot printed and retried from an empty prefix.
+#   source wine-prefix.sh; need_wine_tools COMPILER; prepare_wine_prefix DIR
+# prepare_wine_prefix leaves one wineserver for DIR running (-p30: it ends 30 s after its last client);
+# the caller ends it with `wineserver -k`. wineboot prepares a new prefix in seconds, but failed once in
+# CI for a reason its discarded output did not tell: a failed or hung try is now reported with what
+# wineboot printed and retried from an empty prefix (tests/t_wine_prefix.sh).
 export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" # no Mono/Gecko install dialogs
+
+need_wine_tools() {
+  local tool
+  for tool in "$@" wine wineserver wineboot; do
+    command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install g++-mingw-w64-x86-64 wine wine64)" >&2; return 1; }
+  done
+}
 
 prepare_wine_prefix() {
   export WINEPREFIX="$1"
