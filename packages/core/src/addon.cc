@@ -54,15 +54,17 @@ void Unref(Sub *s) {
   if (--s->refs == 0) delete s;
 }
 
-Channel *ChannelOf(const Napi::Value &v) {
-  if (!v.IsExternal()) return nullptr;
-  return v.As<Napi::External<Channel>>().Data();
+// The object behind a handle, or nullptr for anything else. One N-API call on every publish, poll and
+// ack: napi_get_value_external refuses a value that is not an external itself (no napi_typeof first).
+template <typename T>
+T *ExternalOf(const Napi::Value &v) {
+  void *data = nullptr;
+  return napi_get_value_external(v.Env(), v, &data) == napi_ok ? static_cast<T *>(data) : nullptr;
 }
 
-Sub *SubOf(const Napi::Value &v) {
-  if (!v.IsExternal()) return nullptr;
-  return v.As<Napi::External<Sub>>().Data();
-}
+Channel *ChannelOf(const Napi::Value &v) { return ExternalOf<Channel>(v); }
+
+Sub *SubOf(const Napi::Value &v) { return ExternalOf<Sub>(v); }
 
 Napi::Number Code(Napi::Env env, int rc) { return Napi::Number::New(env, rc); }
 
