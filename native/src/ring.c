@@ -74,17 +74,21 @@ static void idle_slept(idle_t *w, int woken) {
 
 /* ---- publishers' slots, and claims given up by others ------------------------------------------ */
 
+/* Takes off the mark of a claim that another process completed for p's owner (and its count). Locked. */
+static void unmark_helped_locked(mmbus_channel_t *ch, pub_slot_t *p) {
+  if (!ld_relaxed(&p->helped)) return;
+  st_release(&p->helped, 0);
+  st_relaxed(&p->helped_n, 0);
+  fetch_add_seq_cst(ch->helped_claims, (uint32_t)-1);
+}
+
 /* The owner of p is done with its given-up or helped claim (it says so, or it died). Called locked. */
 void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p) {
   if (ld_relaxed(&p->revoked)) {
     st_relaxed(&p->revoked_n, 0);
     st_release(&p->revoked, 0);
   }
-  if (ld_relaxed(&p->helped)) {
-    st_release(&p->helped, 0);
-    st_relaxed(&p->helped_n, 0);
-    fetch_add_seq_cst(ch->helped_claims, (uint32_t)-1);
-  }
+  unmark_helped_locked(ch, p);
 }
 
 static int finish_decided(mmbus_channel_t *ch, uint64_t first, uint32_t n, int helper);
@@ -424,11 +428,14 @@ static void unblock_claim(mmbus_channel_t *ch, uint32_t i, uint64_t raw, uint64_
   if (still && alive && !claim_decided(p, raw) && !ld_relaxed(&p->revoked)) give_up_claim(ch, p, raw, n);
   uint64_t now_raw = ld_acquire(&p->pending); /* COMMITTING now, if the owner took the CAS meanwhile */
   if (still && PENDING_SEQ(now_raw) == first && claim_decided(p, now_raw) && !ld_relaxed(&p->helped)) {
-    if (finish_decided(ch, first, (uint32_t)n, 1) == 0 && alive) {
+    /* A live owner will write these stamps again: its slots are fenced (helped_fence) from before the
+     * first stamp is written, so that whoever sees one of them committed sees the fence too. */
+    if (alive) {
       st_relaxed(&p->helped_n, n);
       fetch_add_seq_cst(ch->helped_claims, 1u);
       st_release(&p->helped, first + 1);
     }
+    if (finish_decided(ch, first, (uint32_t)n, 1) != 0) unmark_helped_locked(ch, p); /* not completed: a later pass */
   }
   chan_unlock(ch);
   wake(ch, ch->data_wake, &ch->data_waker);
@@ -604,19 +611,12 @@ enum { LAPS_READY = 0, LAPS_AGAIN = 1, LAPS_FENCED = 2 };
  * slot of *blocked is fenced off by a stuck publisher's given-up claim. */
 static int previous_laps_done(mmbus_channel_t *ch, uint64_t h, uint32_t n, int64_t timeout_ms, uint64_t *deadline,
                               uint64_t *blocked) {
-  const int any_helped = ld_relaxed(ch->helped_claims) != 0; /* one load of a line nobody writes */
   for (uint32_t i = 0; i < n; i++) {
     uint64_t seq = h + i;
     uint64_t want = seq >= ch->capacity ? seq - ch->capacity + 1 : 0; /* what a done previous lap shows */
     uint64_t *sp = stamp_of(ch, seq);
     uint64_t v = ld_acquire(sp);
-    if ((v & ~STAMP_CONT) == want) { /* the usual case: committed */
-      if (unlikely(any_helped) && want && helped_fence(ch, want - 1)) {
-        *blocked = seq;
-        return LAPS_FENCED;
-      }
-      continue;
-    }
+    if ((v & ~STAMP_CONT) == want) continue; /* the usual case: committed */
     idle_t idle;
     idle_init(&idle, 1, GAP_SLEEP_NS);
     for (;;) {
@@ -654,6 +654,15 @@ static int previous_laps_done(mmbus_channel_t *ch, uint64_t h, uint32_t n, int64
       os_sleep_ns(GAP_SLEEP_NS);
       v = ld_acquire(sp);
     }
+  }
+  /* After the stamps (one load of a line nobody writes): a claim completed for a stopped owner is
+   * counted there before its stamps are written, also when this handle completed it just now. */
+  if (unlikely(ld_acquire(ch->helped_claims) != 0)) {
+    for (uint32_t i = 0; i < n; i++)
+      if (h + i >= ch->capacity && helped_fence(ch, h + i - ch->capacity)) {
+        *blocked = h + i;
+        return LAPS_FENCED;
+      }
   }
   return LAPS_READY;
 }

@@ -196,6 +196,40 @@ static void run(mmbus_policy_t policy, const char *name, int cas_only) {
   CHECK_OK(mmbus_close(ch));
 }
 
+/* As STOPPER (a child): publishes records 0..published-1, claims the next n, writes them and decides to
+ * commit them (by the CAS to COMMITTING, or by_store by its `decided` word alone), writes the later
+ * records' stamps and stops itself (SIGSTOP) before the first one. Continued, it writes that stamp as
+ * commit does next — the same value, even if others completed the claim for it meanwhile — and exits. */
+static void decide_then_stop(const char *dir, const char *name, int published, uint32_t n, int by_store) {
+  mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+  test_person_t p;
+  for (int i = 0; i < published; i++) {
+    fill_person(&p, i, STOPPER);
+    if (mmbus_publish(oc, &p, sizeof p)) _exit(2);
+  }
+  mmbus_claim_t c;
+  if (mmbus_claim(oc, n, -1, &c)) _exit(2);
+  for (uint32_t i = 0; i < n; i++) fill_person(mmbus_claim_record(&c, i), published + i, STOPPER);
+  mmbus_info_t info;
+  mmbus_info(oc, &info);
+  uint64_t *stamps = (uint64_t *)((uint8_t *)mmbus_base(oc) + info.stamps_offset);
+  const uint64_t cont = UINT64_C(1) << 62, committing = UINT64_C(1) << 62;
+  for (uint32_t i = n - 1; i >= 1; i--) __atomic_store_n(&stamps[(c.seq + i) & (CAP - 1)], (c.seq + i + 1) | cont, __ATOMIC_RELEASE);
+  uint64_t *slot = own_pub_slot(oc, c.seq), *pending = slot ? slot + 2 : NULL;
+  uint64_t expect = c.seq;
+  if (!pending) _exit(3);
+  if (by_store) {
+    __atomic_store_n(slot + 13, c.seq + 1, __ATOMIC_RELEASE); /* `decided` */
+  } else if (!__atomic_compare_exchange_n(pending, &expect, c.seq | committing, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+    _exit(3);
+  }
+  raise(SIGSTOP); /* decided, first stamp not written */
+  __atomic_store_n(&stamps[c.seq & (CAP - 1)], c.seq + 1, __ATOMIC_RELEASE); /* what commit does next */
+  __atomic_store_n(pending, UINT64_MAX, __ATOMIC_RELEASE);
+  mmbus_close(oc);
+  _exit(0);
+}
+
 /* A publisher that stops right after deciding to commit (docs/format.md §8.5 step 2), before writing its
  * claim's first stamp: decided by the CAS to COMMITTING (files without BARRIER_DECIDES, or an owner
  * that saw `revoking`), or, by_store, by its `decided` word alone, as BARRIER_DECIDES owners do. Its
@@ -217,31 +251,7 @@ static void test_stopped_after_deciding(int by_store) {
   mmbus_sub_t *sub;
   CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
   pid_t owner = fork_child();
-  if (owner == 0) {
-    mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
-    mmbus_claim_t c;
-    if (mmbus_claim(oc, 4, -1, &c)) _exit(2);
-    for (uint32_t i = 0; i < 4; i++) fill_person(mmbus_claim_record(&c, i), i, STOPPER);
-    mmbus_info_t info;
-    mmbus_info(oc, &info);
-    uint8_t *base = mmbus_base(oc);
-    uint64_t *stamps = (uint64_t *)(base + info.stamps_offset);
-    const uint64_t cont = UINT64_C(1) << 62, committing = UINT64_C(1) << 62;
-    for (uint32_t i = 3; i >= 1; i--) __atomic_store_n(&stamps[(c.seq + i) & (CAP - 1)], (c.seq + i + 1) | cont, __ATOMIC_RELEASE);
-    uint64_t *slot = own_pub_slot(oc, c.seq), *pending = slot ? slot + 2 : NULL;
-    uint64_t expect = c.seq;
-    if (!pending) _exit(3);
-    if (by_store) {
-      __atomic_store_n(slot + 13, c.seq + 1, __ATOMIC_RELEASE); /* `decided` */
-    } else if (!__atomic_compare_exchange_n(pending, &expect, c.seq | committing, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-      _exit(3);
-    }
-    raise(SIGSTOP); /* decided, first stamp not written */
-    __atomic_store_n(&stamps[c.seq & (CAP - 1)], c.seq + 1, __ATOMIC_RELEASE); /* what commit does next */
-    __atomic_store_n(pending, UINT64_MAX, __ATOMIC_RELEASE);
-    mmbus_close(oc);
-    _exit(0);
-  }
+  if (owner == 0) decide_then_stop(dir, name, 0, 4, by_store);
   int st;
   CHECK(waitpid(owner, &st, WUNTRACED) == owner && WIFSTOPPED(st));
   pid_t other = fork_child();
@@ -362,6 +372,80 @@ static void test_revoked_inside_commit(void) {
   mmbus_close(ch);
 }
 
+/* The publisher that laps a decided claim whose owner is stopped must keep off that claim's slot until
+ * the owner has written its stamp again, however it learns that the claim was completed: by completing
+ * it itself (its claim of the slot's next lap waited for it), or from a subscriber that did (its claims
+ * may know that line of stamps from a look before). Otherwise the owner, continued, writes its old
+ * stamp over the later lap's record, and that committed record is gone. Afterwards every record of the
+ * lapping publisher still in the ring must be there, intact (mmbus_read). */
+static void test_lapped_decided(int subscriber_helps) {
+  enum { DECIDED = 3, LAPPING = 400 }; /* the decided claim is sequence 3, mid-line of stamps */
+  const char *dir = make_test_dir();
+  const char *name = subscriber_helps ? "lapped-decided-sub" : "lapped-decided-pub";
+  mmbus_channel_t *ch = open_ch(dir, name, MMBUS_POLICY_BLOCK);
+  mmbus_sub_t *sub = NULL;
+  if (subscriber_helps) CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  pid_t owner = fork_child();
+  if (owner == 0) decide_then_stop(dir, name, DECIDED, 1, 0);
+  int st;
+  CHECK(waitpid(owner, &st, WUNTRACED) == owner && WIFSTOPPED(st));
+  int64_t stopper = 0, other = 0, bad = 0;
+  mmbus_batch_t b;
+  /* the subscriber: reads what is there, waiting for the decided record (completed for its owner
+   * after the unblock time-out) while until_stopper_end */
+  for (int until_stopper_end = subscriber_helps, i = 0; sub && i <= LAPPING; i++) {
+    for (;;) {
+      int n = mmbus_poll(sub, 0, &b);
+      CHECK(n >= 0);
+      if (n == 0 && until_stopper_end && stopper <= DECIDED) {
+        CHECK_OK(mmbus_wait(sub, 20000));
+        continue;
+      }
+      for (int k = 0; k < n; k++) {
+        const test_person_t *r = mmbus_batch_record(&b, (uint32_t)k);
+        if (r->publisher == STOPPER && person_intact(r) && r->index == stopper) stopper++;
+        else if (r->publisher == OTHER && person_intact(r) && r->index == other) other++;
+        else bad++;
+      }
+      if (n > 0) CHECK_RC(mmbus_ack(sub), 0);
+      if (n == 0) break;
+    }
+    until_stopper_end = 0;
+    if (i == LAPPING) break;
+    test_person_t p; /* another publisher, one record at a time: past the decided claim's slot */
+    fill_person(&p, i, OTHER);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  }
+  if (!sub) {
+    test_person_t p;
+    for (int i = 0; i < LAPPING; i++) {
+      fill_person(&p, i, OTHER);
+      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    }
+  }
+  kill(owner, SIGCONT); /* it writes the decided record's stamp again, and leaves */
+  CHECK(wait_pid(owner) == 0);
+  static int found[LAPPING];
+  memset(found, 0, sizeof found);
+  uint64_t head = mmbus_head(ch);
+  for (uint64_t seq = head - CAP; seq < head; seq++) {
+    test_person_t r;
+    if (mmbus_read(ch, seq, &r, sizeof r) == 0 && r.publisher == OTHER && person_intact(&r) && r.index >= 0 &&
+        r.index < LAPPING)
+      found[r.index]++;
+  }
+  int missing = 0;
+  const int from = LAPPING - (CAP - 8); /* every record from here on is still in the ring */
+  for (int i = from; i < LAPPING; i++) missing += found[i] != 1;
+  printf("lapped decided claim (completed by the %s): %d of the last %d records missing or repeated; "
+         "subscriber: stopper %lld, other %lld, bad %lld\n", subscriber_helps ? "subscriber" : "lapping publisher",
+         missing, LAPPING - from, (long long)stopper, (long long)other, (long long)bad);
+  CHECK(missing == 0);
+  if (sub) CHECK(stopper == DECIDED + 1 && other == LAPPING && bad == 0);
+  if (sub) mmbus_sub_close(sub);
+  mmbus_close(ch);
+}
+
 int main(void) {
   test_deadline(120);
   run(MMBUS_POLICY_BLOCK, "stopped-block", 0);
@@ -370,6 +454,8 @@ int main(void) {
   test_stopped_after_deciding(0);
   test_stopped_after_deciding(1);
   test_revoked_inside_commit();
+  test_lapped_decided(0);
+  test_lapped_decided(1);
   puts("t_stopped_publisher: ok");
   return 0;
 }
