@@ -201,6 +201,8 @@ struct mmbus_channel {
   int barrier_decides;     /* HFLAG_BARRIER_DECIDES */
   uint32_t *excluding;     /* HFLAG_EXCLUSIONS_COUNTED: the fence line's count, else NULL */
   uint64_t claimed_end;    /* end of this handle's last claim */
+  uint64_t laps_seen_from; /* [from, end): sequences whose slot this handle saw hold its previous lap */
+  uint64_t laps_seen_end;  /* committed (previous_laps_done); 0, 0 before the first claim */
   uint8_t *keys;           /* keyed: the key table */
   uint64_t key_count;
   uint64_t key_entry_size;

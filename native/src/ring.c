@@ -605,18 +605,41 @@ static int wait_for_space(mmbus_channel_t *ch, uint64_t end, uint64_t deadline, 
 
 enum { LAPS_READY = 0, LAPS_AGAIN = 1, LAPS_FENCED = 2 };
 
+/* After [h, h + n) was found ready: how far, to the end of the line of stamps of its last record
+ * (never a lap ahead: a slot is looked at for one sequence only), the slots hold their committed
+ * previous lap, for the next claims (previous_laps_done). */
+static void note_laps_seen(mmbus_channel_t *ch, uint64_t h, uint32_t n) {
+  enum { STAMPS_PER_LINE = 64 / sizeof(uint64_t) };
+  uint64_t end = h + n, line_end = (end - 1) / STAMPS_PER_LINE * STAMPS_PER_LINE + STAMPS_PER_LINE;
+  if (line_end > h + ch->capacity) line_end = h + ch->capacity;
+  for (; end < line_end; end++) {
+    uint64_t want = end >= ch->capacity ? end - ch->capacity + 1 : 0;
+    if ((ld_acquire(stamp_of(ch, end)) & ~STAMP_CONT) != want) break;
+  }
+  ch->laps_seen_from = h;
+  ch->laps_seen_end = end;
+}
+
 /* Before claiming [h, h + n): the previous lap of every slot must be done (committed, or given up
  * and not fenced off), so nobody still writes there. Waits for a slow publisher of that lap, gives
  * up a dead or stuck one's claim (settle_gap). LAPS_AGAIN: head moved, look again; LAPS_FENCED: the
  * slot of *blocked is fenced off by a stuck publisher's given-up claim. */
 static int previous_laps_done(mmbus_channel_t *ch, uint64_t h, uint32_t n, int64_t timeout_ms, uint64_t *deadline,
                               uint64_t *blocked) {
+  /* Seen committed by an earlier claim of this handle: still so, for nothing but the claim of the
+   * sequence itself, made at head (>= h), writes a slot's stamp over its previous lap's committed one.
+   * The stamp line then stays the subscribers' until the commit (single publishes: one load of a line
+   * of stamps instead of one per record, which costs a transfer while a reader is right behind). */
+  if (h >= ch->laps_seen_from && h + n <= ch->laps_seen_end && likely(ld_acquire(ch->helped_claims) == 0))
+    return LAPS_READY;
+  int seen_all = 1;
   for (uint32_t i = 0; i < n; i++) {
     uint64_t seq = h + i;
     uint64_t want = seq >= ch->capacity ? seq - ch->capacity + 1 : 0; /* what a done previous lap shows */
     uint64_t *sp = stamp_of(ch, seq);
     uint64_t v = ld_acquire(sp);
     if ((v & ~STAMP_CONT) == want) continue; /* the usual case: committed */
+    seen_all = 0; /* what is found ready below may be a given-up slot: not noted */
     idle_t idle;
     idle_init(&idle, 1, GAP_SLEEP_NS);
     for (;;) {
@@ -663,6 +686,8 @@ static int previous_laps_done(mmbus_channel_t *ch, uint64_t h, uint32_t n, int64
         *blocked = h + i;
         return LAPS_FENCED;
       }
+  } else if (seen_all) {
+    note_laps_seen(ch, h, n);
   }
   return LAPS_READY;
 }
