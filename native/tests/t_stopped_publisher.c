@@ -29,9 +29,8 @@ static uint64_t *own_pub_slot(mmbus_channel_t *ch, uint64_t seq) {
   return NULL;
 }
 
-/* As STOPPER (a child): publishes records 0..published-1, claims the next `claimed` and writes them,
- * and stops itself (SIGSTOP) holding that claim. */
-static mmbus_claim_t publish_then_stop_holding(mmbus_channel_t *ch, int published, uint32_t claimed) {
+/* As STOPPER (a child): publishes records 0..published-1, then claims the next `claimed` and writes them. */
+static mmbus_claim_t publish_then_claim(mmbus_channel_t *ch, int published, uint32_t claimed) {
   test_person_t p;
   for (int i = 0; i < published; i++) {
     fill_person(&p, i, STOPPER);
@@ -40,6 +39,12 @@ static mmbus_claim_t publish_then_stop_holding(mmbus_channel_t *ch, int publishe
   mmbus_claim_t c;
   if (mmbus_claim(ch, claimed, -1, &c)) _exit(2);
   for (uint32_t i = 0; i < claimed; i++) fill_person(mmbus_claim_record(&c, i), published + i, STOPPER);
+  return c;
+}
+
+/* publish_then_claim, then stops itself (SIGSTOP) holding that claim. */
+static mmbus_claim_t publish_then_stop_holding(mmbus_channel_t *ch, int published, uint32_t claimed) {
+  mmbus_claim_t c = publish_then_claim(ch, published, claimed);
   raise(SIGSTOP);
   return c;
 }
@@ -196,20 +201,13 @@ static void run(mmbus_policy_t policy, const char *name, int cas_only) {
   CHECK_OK(mmbus_close(ch));
 }
 
-/* As STOPPER (a child): publishes records 0..published-1, claims the next n, writes them and decides to
- * commit them (by the CAS to COMMITTING, or by_store by its `decided` word alone), writes the later
- * records' stamps and stops itself (SIGSTOP) before the first one. Continued, it writes that stamp as
+/* As STOPPER (a child): publish_then_claim, then decides to commit the claim (by the CAS to COMMITTING,
+ * or by_store by its `decided` word alone), writes the later records' stamps and stops itself
+ * (SIGSTOP) before the first one. Continued, it writes that stamp as
  * commit does next — the same value, even if others completed the claim for it meanwhile — and exits. */
 static void decide_then_stop(const char *dir, const char *name, int published, uint32_t n, int by_store) {
   mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
-  test_person_t p;
-  for (int i = 0; i < published; i++) {
-    fill_person(&p, i, STOPPER);
-    if (mmbus_publish(oc, &p, sizeof p)) _exit(2);
-  }
-  mmbus_claim_t c;
-  if (mmbus_claim(oc, n, -1, &c)) _exit(2);
-  for (uint32_t i = 0; i < n; i++) fill_person(mmbus_claim_record(&c, i), published + i, STOPPER);
+  mmbus_claim_t c = publish_then_claim(oc, published, n);
   mmbus_info_t info;
   mmbus_info(oc, &info);
   uint64_t *stamps = (uint64_t *)((uint8_t *)mmbus_base(oc) + info.stamps_offset);
