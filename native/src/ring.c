@@ -583,8 +583,16 @@ void pub_settle_exclusion(mmbus_channel_t *ch) {
   if (ch->excluding && ch->pub && ld_relaxed(&ch->pub->excluding)) refresh_limit(ch, 0);
 }
 
-/* Sleep until a subscriber moves, or until the deadline. */
+static int stayed_full(const mmbus_channel_t *ch, int64_t timeout_ms) {
+  return mmbus_set_err(MMBUS_E_TIMEOUT, "'%s' stayed full for %lld ms: the slowest subscriber did not move", ch->path,
+                       (long long)timeout_ms);
+}
+
+/* Sleep until a subscriber moves, or until the deadline. The deadline first: a claim that may not wait
+ * (time-out 0: publishAsync's tries) fails at once instead of yielding first. */
 static int wait_for_space(mmbus_channel_t *ch, uint64_t end, uint64_t deadline, int64_t timeout_ms, idle_t *idle) {
+  uint64_t now = os_mono_ns();
+  if (now >= deadline) return stayed_full(ch, timeout_ms);
   if (idle_busy(idle)) {
     refresh_limit(ch, end);
     return 0;
@@ -593,13 +601,11 @@ static int wait_for_space(mmbus_channel_t *ch, uint64_t end, uint64_t deadline, 
   if (xchg_seq_cst(&ch->space_wake->need_wake, 1) == 0) idle->sleep_ns = FIRST_SLEEP_NS;
   refresh_limit(ch, end);
   if (end <= ch->limit) return 0;
-  uint64_t now = os_mono_ns();
+  now = os_mono_ns();
   chan_periodic_check(ch, now);
   int rc = chan_usable(ch);
   if (rc) return rc;
-  if (now >= deadline)
-    return mmbus_set_err(MMBUS_E_TIMEOUT, "'%s' stayed full for %lld ms: the slowest subscriber did not move",
-                         ch->path, (long long)timeout_ms);
+  if (now >= deadline) return stayed_full(ch, timeout_ms);
   uint64_t t = idle->sleep_ns;
   if (t > deadline - now) t = deadline - now;
   idle_slept(idle, os_wait_word(&ch->space_waker, &ch->space_wake->futex, w, (int64_t)t) == 0);
@@ -805,7 +811,7 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
   int rc;
   if (timeout_ms < 0) timeout_ms = ch->block_timeout_ms;
   uint64_t deadline = 0;
-  idle_t idle;
+  idle_t idle = {0}; /* set up at the first wait (idle_started); zeroed only to keep -Wmaybe-uninitialized quiet */
   int idle_started = 0;
   uint64_t h, end;
   for (;;) {
