@@ -371,6 +371,27 @@ static void test_revoked_inside_commit(void) {
   mmbus_close(ch);
 }
 
+/* Reads, in order and intact, until the stopper's records 0..stoppers-1 and the other publisher's
+ * 0..others-1 are in (waiting at most 20 s for each next one); anything else counts as bad. */
+static void read_in_order(mmbus_sub_t *sub, tally_t *t, int64_t stoppers, int64_t others) {
+  mmbus_batch_t b;
+  while (t->stopper < stoppers || t->other < others) {
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    if (n == 0) {
+      CHECK_OK(mmbus_wait(sub, 20000));
+      continue;
+    }
+    for (int k = 0; k < n; k++) {
+      const test_person_t *r = mmbus_batch_record(&b, (uint32_t)k);
+      if (r->publisher == STOPPER && person_intact(r) && r->index == t->stopper) t->stopper++;
+      else if (r->publisher == OTHER && person_intact(r) && r->index == t->other) t->other++;
+      else t->bad++;
+    }
+    CHECK_RC(mmbus_ack(sub), 0);
+  }
+}
+
 /* The publisher that laps a decided claim whose owner is stopped must keep off that claim's slot until
  * the owner has written its stamp again, however it learns that the claim was completed: by completing
  * it itself (its claim of the slot's next lap waited for it), or from a subscriber that did (its claims
@@ -388,39 +409,14 @@ static void test_lapped_decided(int subscriber_helps) {
   if (owner == 0) decide_then_stop(dir, name, DECIDED, 1, 0);
   int st;
   CHECK(waitpid(owner, &st, WUNTRACED) == owner && WIFSTOPPED(st));
-  int64_t stopper = 0, other = 0, bad = 0;
-  mmbus_batch_t b;
-  /* the subscriber: reads what is there, waiting for the decided record (completed for its owner
-   * after the unblock time-out) while until_stopper_end */
-  for (int until_stopper_end = subscriber_helps, i = 0; sub && i <= LAPPING; i++) {
-    for (;;) {
-      int n = mmbus_poll(sub, 0, &b);
-      CHECK(n >= 0);
-      if (n == 0 && until_stopper_end && stopper <= DECIDED) {
-        CHECK_OK(mmbus_wait(sub, 20000));
-        continue;
-      }
-      for (int k = 0; k < n; k++) {
-        const test_person_t *r = mmbus_batch_record(&b, (uint32_t)k);
-        if (r->publisher == STOPPER && person_intact(r) && r->index == stopper) stopper++;
-        else if (r->publisher == OTHER && person_intact(r) && r->index == other) other++;
-        else bad++;
-      }
-      if (n > 0) CHECK_RC(mmbus_ack(sub), 0);
-      if (n == 0) break;
-    }
-    until_stopper_end = 0;
-    if (i == LAPPING) break;
-    test_person_t p; /* another publisher, one record at a time: past the decided claim's slot */
+  tally_t t = {0, 0, 0, 0, -1};
+  /* the subscriber first gets the decided record: completed for its owner after the unblock time-out */
+  if (sub) read_in_order(sub, &t, DECIDED + 1, 0);
+  for (int i = 0; i < LAPPING; i++) { /* another publisher, one record at a time, past the decided slot */
+    test_person_t p;
     fill_person(&p, i, OTHER);
     CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-  }
-  if (!sub) {
-    test_person_t p;
-    for (int i = 0; i < LAPPING; i++) {
-      fill_person(&p, i, OTHER);
-      CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    }
+    if (sub) read_in_order(sub, &t, DECIDED + 1, i + 1);
   }
   kill(owner, SIGCONT); /* it writes the decided record's stamp again, and leaves */
   CHECK(wait_pid(owner) == 0);
@@ -438,9 +434,9 @@ static void test_lapped_decided(int subscriber_helps) {
   for (int i = from; i < LAPPING; i++) missing += found[i] != 1;
   printf("lapped decided claim (completed by the %s): %d of the last %d records missing or repeated; "
          "subscriber: stopper %lld, other %lld, bad %lld\n", subscriber_helps ? "subscriber" : "lapping publisher",
-         missing, LAPPING - from, (long long)stopper, (long long)other, (long long)bad);
+         missing, LAPPING - from, (long long)t.stopper, (long long)t.other, (long long)t.bad);
   CHECK(missing == 0);
-  if (sub) CHECK(stopper == DECIDED + 1 && other == LAPPING && bad == 0);
+  if (sub) CHECK(t.stopper == DECIDED + 1 && t.other == LAPPING && t.bad == 0);
   if (sub) mmbus_sub_close(sub);
   mmbus_close(ch);
 }
