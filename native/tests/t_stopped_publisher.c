@@ -202,6 +202,27 @@ static void run(mmbus_policy_t policy, const char *name, int cas_only) {
   CHECK_OK(mmbus_close(ch));
 }
 
+/* Reads, in order and intact, until the stopper's records 0..stoppers-1 and the other publisher's
+ * 0..others-1 are in (waiting at most 20 s for each next one); anything else counts as bad. */
+static void read_in_order(mmbus_sub_t *sub, tally_t *t, int64_t stoppers, int64_t others) {
+  mmbus_batch_t b;
+  while (t->stopper < stoppers || t->other < others) {
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    if (n == 0) {
+      CHECK_OK(mmbus_wait(sub, 20000));
+      continue;
+    }
+    for (int k = 0; k < n; k++) {
+      const test_person_t *r = mmbus_batch_record(&b, (uint32_t)k);
+      if (r->publisher == STOPPER && person_intact(r) && r->index == t->stopper) t->stopper++;
+      else if (r->publisher == OTHER && person_intact(r) && r->index == t->other) t->other++;
+      else t->bad++;
+    }
+    CHECK_RC(mmbus_ack(sub), 0);
+  }
+}
+
 /* As STOPPER (a child): publish_then_claim, then decides to commit the claim (by the CAS to COMMITTING,
  * or by_store by its `decided` word alone), writes the later records' stamps and stops itself
  * (SIGSTOP) before the first one. Continued, it writes that stamp as
@@ -263,27 +284,12 @@ static void test_stopped_after_deciding(int by_store) {
     }
     _exit(0);
   }
-  int64_t stopper = 0, others = 0, bad = 0, next_o = 0;
-  mmbus_batch_t b;
-  while (others < 3 * CAP) {
-    int n = mmbus_poll(sub, 0, &b);
-    CHECK(n >= 0);
-    if (n == 0) {
-      CHECK_OK(mmbus_wait(sub, 20000));
-      continue;
-    }
-    for (int i = 0; i < n; i++) {
-      const test_person_t *p = mmbus_batch_record(&b, (uint32_t)i);
-      if (p->publisher == STOPPER && person_intact(p) && p->index == stopper) stopper++;
-      else if (p->publisher == OTHER && person_intact(p) && p->index == next_o) next_o = ++others;
-      else bad++;
-    }
-    CHECK_RC(mmbus_ack(sub), 0);
-  }
+  tally_t t = {0, 0, 0, 0, -1};
+  read_in_order(sub, &t, 0, 3 * CAP);
   CHECK(wait_pid(other) == 0);
   printf("stopped after deciding (%s): its claim arrived whole (%lld of 4), the other publisher's %lld, bad %lld\n",
-         by_store ? "by store" : "by CAS", (long long)stopper, (long long)others, (long long)bad);
-  CHECK(stopper == 4 && bad == 0);
+         by_store ? "by store" : "by CAS", (long long)t.stopper, (long long)t.other, (long long)t.bad);
+  CHECK(t.stopper == 4 && t.bad == 0);
   kill(owner, SIGCONT); /* it writes its first stamp again (the same value) and leaves */
   CHECK(wait_pid(owner) == 0);
   mmbus_channel_t *oc = open_ch(dir, name, MMBUS_POLICY_BLOCK);
@@ -291,16 +297,9 @@ static void test_stopped_after_deciding(int by_store) {
   for (int64_t i = 3 * CAP; i < 5 * CAP; i++) { /* the slot is in use again: laps arrive intact */
     fill_person(&p, i, OTHER);
     CHECK_OK(mmbus_publish(oc, &p, sizeof p));
-    for (int n; (n = mmbus_poll(sub, 0, &b)) > 0;) {
-      for (int k = 0; k < n; k++) {
-        const test_person_t *r = mmbus_batch_record(&b, (uint32_t)k);
-        if (r->publisher == OTHER && person_intact(r) && r->index == next_o) next_o++;
-        else bad++;
-      }
-      CHECK_RC(mmbus_ack(sub), 0);
-    }
+    read_in_order(sub, &t, 4, i + 1);
   }
-  CHECK(bad == 0 && next_o == 5 * CAP);
+  CHECK(t.bad == 0 && t.other == 5 * CAP);
   mmbus_close(oc);
   mmbus_sub_close(sub);
   mmbus_close(ch);
@@ -369,27 +368,6 @@ static void test_revoked_inside_commit(void) {
   CHECK(mmbus_sub_lost(sub) == 0);
   mmbus_sub_close(sub);
   mmbus_close(ch);
-}
-
-/* Reads, in order and intact, until the stopper's records 0..stoppers-1 and the other publisher's
- * 0..others-1 are in (waiting at most 20 s for each next one); anything else counts as bad. */
-static void read_in_order(mmbus_sub_t *sub, tally_t *t, int64_t stoppers, int64_t others) {
-  mmbus_batch_t b;
-  while (t->stopper < stoppers || t->other < others) {
-    int n = mmbus_poll(sub, 0, &b);
-    CHECK(n >= 0);
-    if (n == 0) {
-      CHECK_OK(mmbus_wait(sub, 20000));
-      continue;
-    }
-    for (int k = 0; k < n; k++) {
-      const test_person_t *r = mmbus_batch_record(&b, (uint32_t)k);
-      if (r->publisher == STOPPER && person_intact(r) && r->index == t->stopper) t->stopper++;
-      else if (r->publisher == OTHER && person_intact(r) && r->index == t->other) t->other++;
-      else t->bad++;
-    }
-    CHECK_RC(mmbus_ack(sub), 0);
-  }
 }
 
 /* The publisher that laps a decided claim whose owner is stopped must keep off that claim's slot until
