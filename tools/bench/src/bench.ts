@@ -30,6 +30,7 @@ const { values: opts } = parseArgs({
     'latency-samples': { type: 'string' },
     rate: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -42,7 +43,7 @@ const ALL_HARNESSES = [
 ];
 const HARNESS_IDS = ALL_HARNESSES.map((h) => h.id);
 if (opts.help) {
-  console.log(`npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|${HARNESS_IDS.join('|')}|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write]`);
+  console.log(`npm run bench -- [--quick] [--only mmbus|redis|zeromq|uds|${HARNESS_IDS.join('|')}|<case id>[,...]] [--records N] [--runs R] [--latency-samples N] [--rate msg/s] [--no-write] [--cpu-prof DIR]`);
   process.exit(0);
 }
 const QUICK = opts.quick;
@@ -54,6 +55,8 @@ const runsOf = (group: string): number => (group === 'mmbus' ? RUNS : PEER_RUNS)
 const LAT_SAMPLES = Number(opts['latency-samples'] ?? (QUICK ? 20_000 : 100_000));
 const LAT_RATE = Number(opts.rate ?? 100_000);
 const ONLY = (opts.only ?? []).flatMap((s) => s.split(',')).filter(Boolean);
+// every TS child writes a V8 CPU profile there (Node refuses --cpu-prof in NODE_OPTIONS)
+const CPU_PROF_ARGS = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof']}`] : [];
 const ORIGINAL = 2_000_000 / 1.3;
 for (const [k, v] of [['records', RECORDS], ['runs', RUNS], ['latency-samples', LAT_SAMPLES], ['rate', LAT_RATE]] as const) {
   if (!Number.isInteger(v) || v < 1) {
@@ -152,7 +155,7 @@ function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 // ---- systems -------------------------------------------------------------------------------------
-const tsPeer = (file: string) => (cfg: ChildConfig, role: string): Launch => ({ cmd: process.execPath, args: ['--import', 'tsx', join(here, 'peers', file), JSON.stringify(cfg), role] });
+const tsPeer = (file: string) => (cfg: ChildConfig, role: string): Launch => ({ cmd: process.execPath, args: [...CPU_PROF_ARGS, '--import', 'tsx', join(here, 'peers', file), JSON.stringify(cfg), role] });
 let cPeerPath = '';
 const cPeer = (batch: number) => (cfg: ChildConfig, role: string): Launch => ({
   cmd: cPeerPath,
