@@ -26,6 +26,9 @@ struct Channel {
   uint32_t record_stride = 0;
   mmbus_claim_t claim{};
   bool claimed = false;
+  // The JavaScript staging record a single publish copies from (stage()): held, so it stays put.
+  Napi::Reference<Napi::ArrayBuffer> staging;
+  const uint8_t *staged = nullptr;
   int open_subs = 0;
   bool orphaned = false;  // collected by the GC while subscribers were open: the last one frees it
 };
@@ -124,6 +127,8 @@ void CloseChannel(Channel *c) {
     if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
     c->buffer.Reset();
   }
+  c->staging.Reset();
+  c->staged = nullptr;
   mmbus_close(c->ch);
   c->ch = nullptr;
 }
@@ -262,18 +267,26 @@ Napi::Value Close(const Napi::CallbackInfo &info) {
   return Code(info.Env(), 0);
 }
 
-// publish(handle, typedArray, count): copies count records from the bytes of typedArray.
+// stage(handle, bytes: Uint8Array): the record publish() copies from, once per channel. Looking a typed
+// array up costs several N-API calls: a single publish then takes the handle alone.
+Napi::Value Stage(const Napi::CallbackInfo &info) {
+  Channel *c = ChannelOf(info[0]);
+  if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (!info[1].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "stage needs a Uint8Array"));
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.ByteLength() < c->record_size) return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "a staging record shorter than a record"));
+  Napi::ArrayBuffer ab = ta.ArrayBuffer();
+  c->staging = Napi::Persistent(ab);
+  c->staged = static_cast<const uint8_t *>(ab.Data()) + ta.ByteOffset();
+  return Code(info.Env(), 0);
+}
+
+// publish(handle): publishes the staged record.
 Napi::Value Publish(const Napi::CallbackInfo &info) {
   Channel *c = ChannelOf(info[0]);
   if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
-  if (!info[1].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "publish needs a typed array"));
-  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
-  uint32_t n = info[2].As<Napi::Number>().Uint32Value();
-  const uint8_t *src = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  if (static_cast<size_t>(n) * c->record_size > ta.ByteLength())
-    return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "fewer bytes than records"));
-  int rc = n == 1 ? mmbus_publish(c->ch, src, c->record_size) : mmbus_publish_batch(c->ch, src, n);
-  return Code(info.Env(), rc);
+  if (!c->staged) return Code(info.Env(), Fail(MMBUS_E_STATE, "publish before stage"));
+  return Code(info.Env(), mmbus_publish(c->ch, c->staged, c->record_size));
 }
 
 // claim(handle, n, timeoutMs) -> first sequence number (>= 0) | negative code
@@ -285,6 +298,9 @@ Napi::Value Claim(const Napi::CallbackInfo &info) {
   int64_t timeout = info[2].As<Napi::Number>().Int64Value();
   int rc = mmbus_claim(c->ch, n, timeout, &c->claim);
   if (rc) return Code(info.Env(), rc);
+  // A slot still holds its previous lap: a writer that sets some fields must not publish the rest of
+  // another record (JavaScript writers get a zeroed record, as publish(obj) and copying mode do).
+  for (uint32_t i = 0; i < n; i++) memset(mmbus_claim_record(&c->claim, i), 0, c->record_size);
   c->claimed = true;
   return Napi::Number::New(info.Env(), static_cast<double>(c->claim.seq));
 }
@@ -783,6 +799,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("layout", Napi::Function::New(env, Layout));
+  exports.Set("stage", Napi::Function::New(env, Stage));
   exports.Set("publish", Napi::Function::New(env, Publish));
   exports.Set("claim", Napi::Function::New(env, Claim));
   exports.Set("commit", Napi::Function::New(env, Commit));

@@ -163,6 +163,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
   readonly stampsLow: Uint32Array;
   private readonly staging: T;
   private readonly stagingBytes: Uint8Array;
+  /** A writer or an assign() is filling the staging record. */
+  private staged = false;
   private readonly writer: T;
   private readonly spentView: DataView;
   private readonly subscriptions = new Set<Subscription<T>>();
@@ -219,6 +221,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.stampsLow = opened.buffer ? new Uint32Array(opened.buffer, opened.info.stampsOffset, this.capacity * 2) : new Uint32Array(0);
     this.staging = new type();
     this.stagingBytes = new Uint8Array(this.staging.view.buffer, this.staging.view.byteOffset + this.staging.offset, type.SIZE);
+    check(native.stage(opened.handle, this.stagingBytes), `opening channel '${name}' in ${dir}`);
     this.writer = new type();
     this.spentView = new DataView(new ArrayBuffer(type.SIZE));
     const i = opened.info;
@@ -361,9 +364,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
   /** timeoutMs < 0: the channel's block time-out. */
   private publishWithin(input: RecordInput<T> | ((record: T) => void) | T, timeoutMs: number): boolean {
     const h = this.liveHandle();
-    if (typeof input !== 'function' && timeoutMs < 0) {
-      // one native call: the record is copied in from a staging buffer
-      const rc = native.publish(h, this.bytesOf(input), 1);
+    if (timeoutMs < 0) {
+      // one native call: the record is written or assigned in a zeroed staging record, then copied in
+      if (typeof input === 'function') this.writtenBy(input as (record: T) => void);
+      else this.stage(input);
+      const rc = native.publish(h);
       return rc < 0 ? this.publishFailed(rc) : true;
     }
     const seq = native.claim(h, 1, timeoutMs);
@@ -415,6 +420,38 @@ export class Channel<T extends RecordView> extends ChannelBase {
     return this.copyArea && this.copying ? native.commitFrom(h, this.copyArea.bytes.subarray(0, n * this.stride)) : native.commit(h);
   }
 
+  /**
+   * The staging record, zeroed, written by fill. A writer that keeps its record and writes it later
+   * changes only the staging record, which the next publish zeroes again.
+   */
+  private writtenBy(fill: (record: T) => void): Uint8Array {
+    this.enterStaging();
+    try {
+      fill(this.staging);
+    } finally {
+      this.staged = false;
+    }
+    return this.stagingBytes;
+  }
+
+  /** Puts a plain object (assigned) or a record view (copied) in the staging record. */
+  private stage(input: RecordInput<T> | T): void {
+    const bytes = this.bytesOf(input);
+    if (bytes.buffer === this.stagingBytes.buffer) return; // assigned there, or a kept writer's record
+    this.enterStaging();
+    this.stagingBytes.set(bytes);
+    this.staged = false;
+  }
+
+  /** A publish from inside a writer of the same channel would overwrite the record being written. */
+  private enterStaging(): void {
+    if (this.staged) {
+      throw new MmbusError('MMBUS_E_STATE', `publish on '${this.name}' from inside one of its own writers: publish one record at a time`);
+    }
+    this.staged = true;
+    this.stagingBytes.fill(0);
+  }
+
   private bytesOf(input: RecordInput<T> | T): Uint8Array {
     if (typeof input !== 'object' || input === null) {
       throw invalid(`publish on '${this.name}': ${typeof input === 'string' ? JSON.stringify(input) : String(input)} is not a record: pass an object of ${this.type.NAME} fields, a (record) => void writer, or a ${this.type.NAME} record`);
@@ -431,8 +468,12 @@ export class Channel<T extends RecordView> extends ChannelBase {
       return new Uint8Array(rec.view.buffer, rec.view.byteOffset + rec.offset, this.type.SIZE);
     }
     const staging = this.staging as unknown as { assign(o: unknown): unknown };
-    this.stagingBytes.fill(0);
-    staging.assign(input);
+    this.enterStaging();
+    try {
+      staging.assign(input);
+    } finally {
+      this.staged = false;
+    }
     return this.stagingBytes;
   }
 

@@ -92,6 +92,44 @@ describe('publish', () => {
     ch.close();
   });
 
+  it('hands every writer a zeroed record, never the previous lap of its slot', async () => {
+    // a ring of 8 filled with other records before every round: each slot written holds another record's fields
+    const ch = openChannel('lap', Person, { dir, capacity: 8, policy: 'overwrite' });
+    const sub = ch.subscribe();
+    const full = (i: number) => ({ index: BigInt(i), name: `secret-${i}`, age: 99 });
+    const got: ReturnType<Person['toObject']>[] = [];
+    const drain = () => {
+      for (let b = sub.poll(); b; b = sub.poll()) for (const r of b) got.push(r.toObject());
+    };
+    for (let lap = 0; lap < 3; lap++) {
+      for (let i = 0; i < 8; i++) ch.publish(full(i));
+      drain();
+      ch.publish((r) => {
+        r.indexNumber = 100 + lap;
+      });
+      ch.publishBatch(3, (r, i) => {
+        r.age = 10 + i;
+      });
+      await ch.publishAsync((r) => {
+        r.name = `async-${lap}`;
+      });
+      drain();
+    }
+    const written = got.filter((r) => r.age !== 99);
+    expect(written).toEqual(
+      [0, 1, 2].flatMap((lap) => [
+        { index: BigInt(100 + lap), name: '', age: 0 },
+        { index: 0n, name: '', age: 10 },
+        { index: 0n, name: '', age: 11 },
+        { index: 0n, name: '', age: 12 },
+        { index: 0n, name: `async-${lap}`, age: 0 },
+      ]),
+    );
+    expect(got).toHaveLength(3 * 13);
+    sub.close();
+    ch.close();
+  });
+
   it('publishes records of another type only through their own channel', () => {
     const ch = openChannel('p', Person, { dir });
     const point = new PointUpdate();
@@ -149,7 +187,7 @@ describe('publish', () => {
     ch.close();
   });
 
-  it('gives the slot up when the in-place writer throws', () => {
+  it('publishes nothing when the in-place writer throws', () => {
     const ch = openChannel('t', Person, { dir });
     const sub = ch.subscribe();
     expect(() =>
@@ -157,10 +195,45 @@ describe('publish', () => {
         throw new Error('writer failed');
       }),
     ).toThrow('writer failed');
+    expect(ch.stats().head).toBe(0); // not even a slot given up
+    expect(() =>
+      ch.publishBatch(2, (_r, i) => {
+        if (i === 1) throw new Error('fill failed');
+      }),
+    ).toThrow('fill failed');
     ch.publish({ index: 5n });
     const b = sub.poll()!;
-    expect(b.length).toBe(1);
+    expect(b.length).toBe(1); // the batch's claim was given up: subscribers step over it
     expect(b.get(0).indexNumber).toBe(5);
+    sub.close();
+    ch.close();
+  });
+
+  it('refuses a publish from inside a writer of the same channel, and the outer record stays whole', () => {
+    const ch = openChannel('n', Person, { dir });
+    const sub = ch.subscribe();
+    const inner: MmbusError[] = [];
+    ch.publish((r) => {
+      r.indexNumber = 1;
+      r.name = 'outer';
+      inner.push(errorOf(() => ch.publish({ index: 2n, name: 'inner' })));
+      inner.push(errorOf(() => ch.publish((q) => (q.name = 'inner'))));
+      r.age = 7;
+    });
+    expect(inner.map((e) => e.code)).toEqual(['MMBUS_E_STATE', 'MMBUS_E_STATE']);
+    let kept: Person | undefined;
+    ch.publish((r) => {
+      kept = r;
+      r.indexNumber = 3;
+    });
+    ch.publish(kept!); // a writer's record kept and published again: the same record
+    const b = sub.poll()!;
+    expect(b.length).toBe(3);
+    expect(Array.from(b, (r) => r.toObject())).toEqual([
+      { index: 1n, name: 'outer', age: 7 },
+      { index: 3n, name: '', age: 0 },
+      { index: 3n, name: '', age: 0 },
+    ]);
     sub.close();
     ch.close();
   });
