@@ -210,7 +210,8 @@ MMBUS_API int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size);
 /* Copies n records laid out contiguously (n * record_size bytes). All or nothing. */
 MMBUS_API int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n);
 
-/* In-place publishing: claim n slots, write them, commit. Until commit, subscribers see nothing;
+/* In-place publishing: claim n slots, write them, commit. A claimed slot still holds the record of
+ * its previous lap: write every byte (or memset it first). Until commit, subscribers see nothing;
  * after it they see all n records at once. A claim left uncommitted longer than the unblock
  * time-out by a live but stuck process (stopped, or busy between claim and commit) is given up by
  * the others: its commit then fails with MMBUS_E_REVOKED and nothing of it reaches a subscriber. */
