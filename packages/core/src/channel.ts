@@ -163,6 +163,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
   readonly stampsLow: Uint32Array;
   private readonly staging: T;
   private readonly stagingBytes: Uint8Array;
+  private readonly stagingWords: Float64Array;
   /** A writer or an assign() is filling the staging record. */
   private staged = false;
   private readonly writer: T;
@@ -219,8 +220,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.stride = opened.info.recordStride;
     this.capacity = opened.info.capacity;
     this.stampsLow = opened.buffer ? new Uint32Array(opened.buffer, opened.info.stampsOffset, this.capacity * 2) : new Uint32Array(0);
-    this.staging = new type();
-    this.stagingBytes = new Uint8Array(this.staging.view.buffer, this.staging.view.byteOffset + this.staging.offset, type.SIZE);
+    // whole 8-byte words, zeroed by a loop of stores: TypedArray.fill is a runtime call (~10 % of a publish)
+    const stagingBuffer = new ArrayBuffer(Math.ceil(type.SIZE / 8) * 8);
+    this.staging = new type(new DataView(stagingBuffer), 0);
+    this.stagingBytes = new Uint8Array(stagingBuffer, 0, type.SIZE);
+    this.stagingWords = new Float64Array(stagingBuffer);
     check(native.stage(opened.handle, this.stagingBytes), `opening channel '${name}' in ${dir}`);
     this.writer = new type();
     this.spentView = new DataView(new ArrayBuffer(type.SIZE));
@@ -449,7 +453,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
       throw new MmbusError('MMBUS_E_STATE', `publish on '${this.name}' from inside one of its own writers: publish one record at a time`);
     }
     this.staged = true;
-    this.stagingBytes.fill(0);
+    const words = this.stagingWords;
+    for (let i = 0; i < words.length; i++) words[i] = 0; // +0: all bits zero
   }
 
   private bytesOf(input: RecordInput<T> | T): Uint8Array {
