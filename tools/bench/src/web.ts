@@ -10,7 +10,7 @@
 // binary frames. WEBPERF_TRACE=1 prints the gateway's ticks around the end (when, how long).
 //
 //   npm run bench -w @mmbus/bench -- --only web
-//   tsx src/web.ts [--clients 100] [--asked 1000] [--rate 1000000] [--duration 5] [--only mmbus|redis] [--quick] [--no-write]
+//   tsx src/web.ts [--clients 100] [--asked 1000] [--rate 1000000] [--duration 5] [--runs 3] [--only mmbus|redis] [--quick] [--no-write]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { startRedisServer } from './redis-server.ts';
+import { median } from './stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -42,6 +43,8 @@ const CLIENTS = Number(opts.clients ?? 100);
 const ASKED = Number(opts.asked ?? 1000);
 const RATE = Number(opts.rate ?? 1_000_000);
 const DURATION = Number(opts.duration ?? (opts.quick ? 2 : 5));
+// each run measures mmbus then Redis, back to back; the table shows medians (end -> all final: min-max too)
+const RUNS = Number(opts.runs ?? (opts.quick ? 1 : 3));
 const POINTS = 210_000;
 
 /** Client c's points: a fixed pseudo-random choice of ASKED distinct points. */
@@ -487,21 +490,59 @@ async function runRedis(dir: string, procs: ChildProcess[]): Promise<Measured> {
   return { ...m, publisherAlonePerSec };
 }
 
+/** The median run's figures, field by field (every number the median of the runs'). */
+function medianOf(runs: readonly Measured[]): Measured {
+  const med = (f: (m: Measured) => number | undefined): number | undefined => {
+    const v = runs.map(f).filter((x): x is number => x !== undefined);
+    return v.length ? Number(median(v).toFixed(2)) : undefined;
+  };
+  const m: Measured = {
+    ...runs[0]!,
+    publishedChangesPerSec: med((r) => r.publishedChangesPerSec)!,
+    windowSec: med((r) => r.windowSec)!,
+    serverCpuPercent: med((r) => r.serverCpuPercent)!,
+    serverRssMiB: med((r) => r.serverRssMiB)!,
+    framesSkippedForSlowClients: med((r) => r.framesSkippedForSlowClients)!,
+    bytesPerClientPerSec: { median: med((r) => r.bytesPerClientPerSec.median)!, max: med((r) => r.bytesPerClientPerSec.max)! },
+    endToAllFinalMs: med((r) => r.endToAllFinalMs)!,
+    breakdownMs: { lastFrameBuilt: med((r) => r.breakdownMs.lastFrameBuilt)!, lastFrameReceived: med((r) => r.breakdownMs.lastFrameReceived)! },
+  };
+  const behind = med((r) => r.breakdownMs.serverBehindUntil);
+  if (behind !== undefined) m.breakdownMs = { serverBehindUntil: behind, ...m.breakdownMs };
+  const broker = med((r) => r.brokerCpuPercent);
+  if (broker !== undefined) m.brokerCpuPercent = broker;
+  const alone = med((r) => r.publisherAlonePerSec);
+  if (alone !== undefined) m.publisherAlonePerSec = alone;
+  return m;
+}
+
 async function main(): Promise<void> {
-  const results: Record<string, Measured> = {};
-  for (const [name, run] of [['mmbus', runMmbus], ['redis', runRedis]] as const) {
-    if (opts.only && opts.only !== name) continue;
-    const dir = mkdtempSync(join(tmpdir(), `mmbus-bench-web-${name}-`));
-    const procs: ChildProcess[] = [];
-    try {
-      results[name] = await run(dir, procs);
-    } finally {
-      for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+  if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`web: --runs must be a positive integer, got ${String(opts.runs)}`);
+  const runs: Record<string, Measured[]> = {};
+  for (let r = 0; r < RUNS; r++) {
+    for (const [name, run] of [['mmbus', runMmbus], ['redis', runRedis]] as const) {
+      if (opts.only && opts.only !== name) continue;
+      const dir = mkdtempSync(join(tmpdir(), `mmbus-bench-web-${name}-`));
+      const procs: ChildProcess[] = [];
+      try {
+        const m = await run(dir, procs);
+        (runs[name] ??= []).push(m);
+        console.log(`[run ${r + 1}/${RUNS}] ${name}: end -> every client has every final value ${m.endToAllFinalMs} ms, ${m.publishedChangesPerSec.toLocaleString('en-US')} changes/s`);
+      } finally {
+        for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   }
-  const config = { clients: CLIENTS, askedPerClient: ASKED, targetChangesPerSec: RATE, durationSec: DURATION, fps: 20 };
-  console.log(`web: ${CLIENTS} clients x ${ASKED} random points of ${POINTS}, target ${RATE.toLocaleString('en-US')} changes/s for ${DURATION} s`);
+  const results: Record<string, Measured> = {};
+  for (const [name, list] of Object.entries(runs)) results[name] = medianOf(list);
+  const config = { clients: CLIENTS, askedPerClient: ASKED, targetChangesPerSec: RATE, durationSec: DURATION, fps: 20, runs: RUNS };
+  const spread = (name: string): string => {
+    const v = runs[name]!.map((m) => m.endToAllFinalMs);
+    return v.length > 1 ? ` (${Math.min(...v)}-${Math.max(...v)})` : '';
+  };
+  console.log(`web: ${CLIENTS} clients x ${ASKED} random points of ${POINTS}, target ${RATE.toLocaleString('en-US')} changes/s for ${DURATION} s, median of ${RUNS} run${RUNS > 1 ? 's' : ''}`);
+  const names = Object.keys(results);
   const rows: [string, (m: Measured) => string][] = [
     ['changes/s published', (m) => m.publishedChangesPerSec.toLocaleString('en-US')],
     ['  the publisher alone (harness check)', (m) => (m.publisherAlonePerSec === undefined ? '-' : m.publisherAlonePerSec.toLocaleString('en-US'))],
@@ -510,16 +551,15 @@ async function main(): Promise<void> {
     ['server RSS', (m) => `${m.serverRssMiB} MiB`],
     ['frames held back (slow clients)', (m) => String(m.framesSkippedForSlowClients)],
     ['bytes/s per client (median, max)', (m) => `${m.bytesPerClientPerSec.median.toLocaleString('en-US')}, ${m.bytesPerClientPerSec.max.toLocaleString('en-US')}`],
-    ['end -> every client has every final value', (m) => `${m.endToAllFinalMs} ms`],
+    ['end -> every client has every final value', (m) => `${m.endToAllFinalMs} ms${spread(names.find((n) => results[n] === m)!)}`],
     ['  server subscriber behind until', (m) => (m.breakdownMs.serverBehindUntil === undefined ? '-' : `${m.breakdownMs.serverBehindUntil} ms`)],
     ['  last values frame built, received', (m) => `${m.breakdownMs.lastFrameBuilt}, ${m.breakdownMs.lastFrameReceived} ms`],
   ];
-  const names = Object.keys(results);
   console.log(`${''.padEnd(44)}${names.map((n) => n.padStart(22)).join('')}`);
   for (const [label, f] of rows) console.log(`${label.padEnd(44)}${names.map((n) => f(results[n]!).padStart(22)).join('')}`);
   if (!opts['no-write']) {
     mkdirSync(join(here, '../results'), { recursive: true });
-    writeFileSync(join(here, '../results/web-latest.json'), `${JSON.stringify({ date: new Date().toISOString(), config, results }, null, 2)}\n`);
+    writeFileSync(join(here, '../results/web-latest.json'), `${JSON.stringify({ date: new Date().toISOString(), config, results, runs }, null, 2)}\n`);
   }
 }
 
