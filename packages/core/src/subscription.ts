@@ -410,6 +410,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     }
     // keyed: a batch with nothing asked for in it is consumed at once; a few of them per call
     for (let tries = 0; tries < 16; tries++) {
+      if (ackFirst) this.holding = false; // this poll acknowledges the batch in hand first
       const n = this.copyBytes
         ? native.pollCopy(h, this.maxBatch, this.out, this.copyBytes, ackFirst)
         : native.poll(h, this.maxBatch, this.out, ackFirst);
@@ -429,8 +430,9 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
         this.batch.pick(picked, m);
         return this.batch;
       }
-      this.ackHeld(h);
+      ackFirst = true; // nothing asked for in it: acknowledged by the next poll, in the same native call
     }
+    if (ackFirst) this.ackHeld(h);
     return null;
   }
 
