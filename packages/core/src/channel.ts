@@ -398,8 +398,11 @@ export class Channel<T extends RecordView> extends ChannelBase {
   /** Points the writer at record i of a claim of n starting at seq: its slot, or the copy area. */
   private writerAt(seq: number, i: number, n: number): T {
     if (!this.copying) {
-      this.writer.wrap(this.view, this.offsetOf(seq + i));
-      return this.writer;
+      // moveTo within the mapping (no bounds look-up of the view), wrap when detached or re-pointed
+      const w = this.writer;
+      if (w.view === this.view) w.moveTo(this.offsetOf(seq + i));
+      else w.wrap(this.view, this.offsetOf(seq + i));
+      return w;
     }
     const need = n * this.stride;
     if (!this.copyArea || this.copyArea.bytes.length < need) {

@@ -187,6 +187,19 @@ describe('publish', () => {
     ch.close();
   });
 
+  it('a fill callback that re-points its record elsewhere still writes the next records in their slots', () => {
+    const ch = openChannel('w', Person, { dir });
+    const sub = ch.subscribe();
+    const elsewhere = new DataView(new ArrayBuffer(Person.SIZE));
+    ch.publishBatch(3, (r, i) => {
+      r.indexNumber = 10 + i;
+      if (i === 0) r.wrap(elsewhere, 0);
+    });
+    expect(Array.from(sub.poll()!, (r) => r.indexNumber)).toEqual([10, 11, 12]);
+    sub.close();
+    ch.close();
+  });
+
   it('publishes nothing when the in-place writer throws', () => {
     const ch = openChannel('t', Person, { dir });
     const sub = ch.subscribe();
