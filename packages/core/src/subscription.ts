@@ -48,6 +48,33 @@ const WAIT_INTR = -21;
 const SPIN_MAX_NS = 20_000;
 const SPIN_MIN_NS = 1_000;
 
+/** Out of line, so that get() stays small enough to be inlined into the caller's loop. */
+function noSuchRecord(i: number, length: number): never {
+  throw new MmbusError('MMBUS_E_INVAL', `record ${i} of a batch of ${length}: no such record`);
+}
+
+/** A batch's iterator: a class, not a generator (for-of over a batch: 92 → 65 ns per record, best of 10). */
+class BatchIterator<T extends RecordView> implements Iterator<T> {
+  private i = 0;
+  private readonly batch: Batch<T>;
+  constructor(batch: Batch<T>) {
+    this.batch = batch;
+  }
+
+  next(): IteratorResult<T> {
+    const b = this.batch;
+    while (this.i < b.length) {
+      const i = this.i++;
+      if (b.wanted(i)) return { value: b.get(i), done: false };
+    }
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.iterator](): Iterator<T> {
+    return this;
+  }
+}
+
 /**
  * Records [seq, seq + length) read in place from the mapping. Valid until the iteration moves on:
  * `get(i)` and the iterator re-point one flyweight, so keep values, not records.
@@ -126,7 +153,8 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     let slot = this.firstSlot + i;
     if (slot >= this.slots) slot -= this.slots;
     // the low half of the slot's stamp is (sequence + 1) mod 2^32 while the record is there
-    return stamps[slot * 2 + LOW_HALF] === (this.seq + i + 1) % 4294967296;
+    // >>> 0 is the sequence mod 2^32 (exact below 2^53), with no floating-point modulo call
+    return stamps[slot * 2 + LOW_HALF] === (this.seq + i + 1) >>> 0;
   }
 
   /** @internal */
@@ -189,7 +217,7 @@ export class Batch<T extends RecordView> implements Iterable<T> {
 
   /** The i-th record of the batch (the same flyweight object, re-pointed). */
   get(i: number): T {
-    if (!(i >= 0 && i < this.length)) throw new MmbusError('MMBUS_E_INVAL', `record ${i} of a batch of ${this.length}: no such record`);
+    if (!(i >= 0 && i < this.length)) noSuchRecord(i, this.length);
     let slot = this.firstSlot + this.raw(i);
     if (slot >= this.slots) slot -= this.slots;
     this.record.moveTo(this.base + slot * this.channel.stride);
@@ -200,8 +228,8 @@ export class Batch<T extends RecordView> implements Iterable<T> {
    * The records still intact (see intact()), one flyweight re-pointed: keep values, not records
    * (`[...batch]` is n times the same object). To keep records, copy them: toArray() or toObjects().
    */
-  *[Symbol.iterator](): Iterator<T> {
-    for (let i = 0; i < this.length; i++) if (this.wanted(i)) yield this.get(i);
+  [Symbol.iterator](): Iterator<T> {
+    return new BatchIterator(this);
   }
 
   /**
@@ -501,7 +529,7 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
     if (budget < SPIN_MIN_NS || this.channel.copying || this.emptyAt < 0) return false;
     const stamps = this.channel.stampsLow;
     const at = (this.emptyAt % this.channel.capacity) * 2 + LOW_HALF;
-    const now = (this.emptyAt + 1) % 4294967296; // the stamp's low half once record emptyAt is there
+    const now = (this.emptyAt + 1) >>> 0; // the stamp's low half once record emptyAt is there
     const t0 = process.hrtime.bigint();
     const end = t0 + BigInt(budget);
     // one look per clock read: the read (tens of ns) spaces the looks, so this reader does not pull the
