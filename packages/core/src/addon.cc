@@ -526,14 +526,23 @@ int AckFirst(const Napi::CallbackInfo &info, size_t at, Sub *s) {
   return rc < 0 ? rc : 0;
 }
 
+// The subscriber a raw call gets first: open and not waiting, else nullptr and *rc says why.
+Sub *RawSub(napi_env env, napi_value v, int *rc) {
+  Sub *s = RawExternalOf<Sub>(env, v);
+  if (!s || s->closed) *rc = Fail(MMBUS_E_CLOSED, "subscriber is closed");
+  else if (Armed(s)) *rc = Busy();
+  else return s;
+  return nullptr;
+}
+
 // poll(sub, max, out: Float64Array[2], ackFirst?) -> count | negative code; out = [first sequence, lost]
 // (a plain Node-API callback: see RawArgs)
 napi_value Poll(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   RawArgs(env, info, argv);
-  Sub *s = RawExternalOf<Sub>(env, argv[0]);
-  if (!s || s->closed) return RawNumber(env, Fail(MMBUS_E_CLOSED, "subscriber is closed"));
-  if (Armed(s)) return RawNumber(env, Busy());
+  int rc = 0;
+  Sub *s = RawSub(env, argv[0], &rc);
+  if (!s) return RawNumber(env, rc);
   bool ackFirst = false;
   if (argv[3]) napi_get_value_bool(env, argv[3], &ackFirst);  // not a boolean: false
   uint32_t max = 0;
@@ -544,10 +553,7 @@ napi_value Poll(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[2], &type, &length, &out, nullptr, nullptr) != napi_ok ||
       type != napi_float64_array || length < 2)
     return RawNumber(env, Fail(MMBUS_E_INVAL, "poll(sub, max, out: Float64Array[2], ackFirst?)"));
-  if (ackFirst) {
-    int rc = mmbus_ack(s->sub);
-    if (rc < 0) return RawNumber(env, rc);
-  }
+  if (ackFirst && (rc = mmbus_ack(s->sub)) < 0) return RawNumber(env, rc);
   mmbus_batch_t &b = s->batch;
   int n = mmbus_poll(s->sub, max, &b);
   static_cast<double *>(out)[0] = static_cast<double>(b.seq);
@@ -677,9 +683,9 @@ Napi::Value Snapshot(const Napi::CallbackInfo &info) {
 napi_value Wants(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   RawArgs(env, info, argv);
-  Sub *s = RawExternalOf<Sub>(env, argv[0]);
-  if (!s || s->closed) return RawNumber(env, Fail(MMBUS_E_CLOSED, "subscriber is closed"));
-  if (Armed(s)) return RawNumber(env, Busy());
+  int rc = 0;
+  Sub *s = RawSub(env, argv[0], &rc);
+  if (!s) return RawNumber(env, rc);
   napi_typedarray_type type;
   size_t cap = 0;
   void *data = nullptr;
