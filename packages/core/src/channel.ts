@@ -164,6 +164,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
   private readonly staging: T;
   private readonly stagingBytes: Uint8Array;
   private readonly stagingWords: Float64Array;
+  private readonly stagingView: DataView;
   /** A writer or an assign() is filling the staging record. */
   private staged = false;
   private readonly writer: T;
@@ -222,7 +223,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.stampsLow = opened.buffer ? new Uint32Array(opened.buffer, opened.info.stampsOffset, this.capacity * 2) : new Uint32Array(0);
     // whole 8-byte words, zeroed by a loop of stores: TypedArray.fill is a runtime call (~10 % of a publish)
     const stagingBuffer = new ArrayBuffer(Math.ceil(type.SIZE / 8) * 8);
-    this.staging = new type(new DataView(stagingBuffer), 0);
+    this.stagingView = new DataView(stagingBuffer);
+    this.staging = new type(this.stagingView, 0);
     this.stagingBytes = new Uint8Array(stagingBuffer, 0, type.SIZE);
     this.stagingWords = new Float64Array(stagingBuffer);
     check(native.stage(opened.handle, this.stagingBytes), `opening channel '${name}' in ${dir}`);
@@ -431,14 +433,15 @@ export class Channel<T extends RecordView> extends ChannelBase {
    * The staging record, zeroed, written by fill. A writer that keeps its record and writes it later
    * changes only the staging record, which the next publish zeroes again.
    */
-  private writtenBy(fill: (record: T) => void): Uint8Array {
+  private writtenBy(fill: (record: T) => void): void {
     this.enterStaging();
     try {
       fill(this.staging);
     } finally {
       this.staged = false;
+      // a writer that re-pointed its record (wrap) must not re-point every later publish
+      if (this.staging.view !== this.stagingView) this.staging.wrap(this.stagingView, 0);
     }
-    return this.stagingBytes;
   }
 
   /** Puts a plain object (assigned) or a record view (copied) in the staging record. */

@@ -187,7 +187,7 @@ describe('publish', () => {
     ch.close();
   });
 
-  it('a fill callback that re-points its record elsewhere still writes the next records in their slots', () => {
+  it('a writer that re-points its record elsewhere does not re-point the next publishes', () => {
     const ch = openChannel('w', Person, { dir });
     const sub = ch.subscribe();
     const elsewhere = new DataView(new ArrayBuffer(Person.SIZE));
@@ -196,6 +196,12 @@ describe('publish', () => {
       if (i === 0) r.wrap(elsewhere, 0);
     });
     expect(Array.from(sub.poll()!, (r) => r.indexNumber)).toEqual([10, 11, 12]);
+    ch.publish((r) => {
+      r.indexNumber = 20;
+      r.wrap(elsewhere, 0); // the same with a single publish: only this one record is the writer's doing
+    });
+    ch.publish((r) => (r.indexNumber = 21));
+    expect(Array.from(sub.poll()!, (r) => r.indexNumber)).toEqual([20, 21]);
     sub.close();
     ch.close();
   });
