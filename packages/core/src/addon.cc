@@ -26,6 +26,7 @@ struct Channel {
   uint32_t record_stride = 0;
   mmbus_claim_t claim{};
   bool claimed = false;
+  bool copying = false;  // no external buffer: JavaScript writes a copy area, commitFrom copies it in
   // The JavaScript staging record a single publish copies from (stage()): held, so it stays put.
   Napi::Reference<Napi::ArrayBuffer> staging;
   const uint8_t *staged = nullptr;
@@ -60,31 +61,26 @@ void Unref(Sub *s) {
 // The object behind a handle, or nullptr for anything else. One N-API call on every publish, poll and
 // ack: napi_get_value_external refuses a value that is not an external itself (no napi_typeof first).
 template <typename T>
-T *ExternalOf(const Napi::Value &v) {
+T *ExternalOf(napi_env env, napi_value v) {
   void *data = nullptr;
-  return napi_get_value_external(v.Env(), v, &data) == napi_ok ? static_cast<T *>(data) : nullptr;
+  return v && napi_get_value_external(env, v, &data) == napi_ok ? static_cast<T *>(data) : nullptr;
 }
 
-Channel *ChannelOf(const Napi::Value &v) { return ExternalOf<Channel>(v); }
+Channel *ChannelOf(const Napi::Value &v) { return ExternalOf<Channel>(v.Env(), v); }
 
-Sub *SubOf(const Napi::Value &v) { return ExternalOf<Sub>(v); }
+Sub *SubOf(const Napi::Value &v) { return ExternalOf<Sub>(v.Env(), v); }
 
 Napi::Number Code(Napi::Env env, int rc) { return Napi::Number::New(env, rc); }
 
 // The calls made once per publish or per batch (publish, poll, wants) are plain Node-API callbacks: the
 // CallbackInfo wrapper of node-addon-api costs ~100 instructions a call (callgrind, per publish
 // call: 669 -> 562, of which mmbus_publish 282).
+// Arguments missing (or a failed look-up) are nullptr.
 template <size_t N>
-size_t RawArgs(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+void RawArgs(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
   size_t argc = N;
   for (napi_value &v : argv) v = nullptr;
-  return napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok ? argc : 0;
-}
-
-template <typename T>
-T *RawExternalOf(napi_env env, napi_value v) {
-  void *data = nullptr;
-  return v && napi_get_value_external(env, v, &data) == napi_ok ? static_cast<T *>(data) : nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
 }
 
 napi_value RawNumber(napi_env env, double v) {
@@ -233,6 +229,7 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
     copying = true;
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
   }
+  c->copying = copying;
   if (!copying) c->buffer = Napi::Persistent(Napi::ArrayBuffer(env, abValue));
   mmbus_info_t in;
   mmbus_info(ch, &in);
@@ -307,7 +304,7 @@ Napi::Value Stage(const Napi::CallbackInfo &info) {
 napi_value Publish(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   RawArgs(env, info, argv);
-  Channel *c = RawExternalOf<Channel>(env, argv[0]);
+  Channel *c = ExternalOf<Channel>(env, argv[0]);
   if (!c || !c->ch) return RawNumber(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
   if (!c->staged) return RawNumber(env, Fail(MMBUS_E_STATE, "publish before stage"));
   return RawNumber(env, mmbus_publish(c->ch, c->staged, c->record_size));
@@ -323,8 +320,9 @@ Napi::Value Claim(const Napi::CallbackInfo &info) {
   int rc = mmbus_claim(c->ch, n, timeout, &c->claim);
   if (rc) return Code(info.Env(), rc);
   // A slot still holds its previous lap: a writer that sets some fields must not publish the rest of
-  // another record (JavaScript writers get a zeroed record, as publish(obj) and copying mode do).
-  for (uint32_t i = 0; i < n; i++) memset(mmbus_claim_record(&c->claim, i), 0, c->record_size);
+  // another record (JavaScript writers get a zeroed record; copying mode zeroes its copy area).
+  if (!c->copying)
+    for (uint32_t i = 0; i < n; i++) memset(mmbus_claim_record(&c->claim, i), 0, c->record_size);
   c->claimed = true;
   return Napi::Number::New(info.Env(), static_cast<double>(c->claim.seq));
 }
@@ -526,9 +524,12 @@ int AckFirst(const Napi::CallbackInfo &info, size_t at, Sub *s) {
   return rc < 0 ? rc : 0;
 }
 
-// The subscriber a raw call gets first: open and not waiting, else nullptr and *rc says why.
-Sub *RawSub(napi_env env, napi_value v, int *rc) {
-  Sub *s = RawExternalOf<Sub>(env, v);
+// A raw call on a subscriber: its arguments, and the subscriber (the first) open and not waiting;
+// else nullptr and *rc says why.
+template <size_t N>
+Sub *RawSubCall(napi_env env, napi_callback_info info, napi_value (&argv)[N], int *rc) {
+  RawArgs(env, info, argv);
+  Sub *s = ExternalOf<Sub>(env, argv[0]);
   if (!s || s->closed) *rc = Fail(MMBUS_E_CLOSED, "subscriber is closed");
   else if (Armed(s)) *rc = Busy();
   else return s;
@@ -539,9 +540,8 @@ Sub *RawSub(napi_env env, napi_value v, int *rc) {
 // (a plain Node-API callback: see RawArgs)
 napi_value Poll(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  RawArgs(env, info, argv);
   int rc = 0;
-  Sub *s = RawSub(env, argv[0], &rc);
+  Sub *s = RawSubCall(env, info, argv, &rc);
   if (!s) return RawNumber(env, rc);
   bool ackFirst = false;
   if (argv[3]) napi_get_value_bool(env, argv[3], &ackFirst);  // not a boolean: false
@@ -682,9 +682,8 @@ Napi::Value Snapshot(const Napi::CallbackInfo &info) {
 // subscriber asked for and has not had yet, in order.
 napi_value Wants(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  RawArgs(env, info, argv);
   int rc = 0;
-  Sub *s = RawSub(env, argv[0], &rc);
+  Sub *s = RawSubCall(env, info, argv, &rc);
   if (!s) return RawNumber(env, rc);
   napi_typedarray_type type;
   size_t cap = 0;

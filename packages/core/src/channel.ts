@@ -165,7 +165,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
   private readonly stagingBytes: Uint8Array;
   private readonly stagingWords: Float64Array;
   private readonly stagingView: DataView;
-  /** A writer or an assign() is filling the staging record. */
+  /** stageRecord() is filling the staging record. */
   private staged = false;
   private readonly writer: T;
   private readonly spentView: DataView;
@@ -371,9 +371,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
   private publishWithin(input: RecordInput<T> | ((record: T) => void) | T, timeoutMs: number): boolean {
     const h = this.liveHandle();
     if (timeoutMs < 0) {
-      // one native call: the record is written or assigned in a zeroed staging record, then copied in
-      if (typeof input === 'function') this.writtenBy(input as (record: T) => void);
-      else this.stage(input);
+      // one native call: the record is written, assigned or copied in a zeroed staging record, then copied in
+      this.stageRecord(input);
       const rc = native.publish(h);
       return rc < 0 ? this.publishFailed(rc) : true;
     }
@@ -384,7 +383,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
       if (typeof input === 'function') {
         (input as (record: T) => void)(w);
       } else {
-        new Uint8Array(w.view.buffer, w.view.byteOffset + w.offset, this.type.SIZE).set(this.bytesOf(input));
+        this.stageRecord(input);
+        new Uint8Array(w.view.buffer, w.view.byteOffset + w.offset, this.type.SIZE).set(this.stagingBytes);
       }
     } catch (err) {
       this.detachWriter();
@@ -430,13 +430,22 @@ export class Channel<T extends RecordView> extends ChannelBase {
   }
 
   /**
-   * The staging record, zeroed, written by fill. A writer that keeps its record and writes it later
-   * changes only the staging record, which the next publish zeroes again.
+   * Puts the record in the zeroed staging record: written by a writer, assigned from a plain object, or
+   * copied from a record view. A writer that keeps its record and writes it later changes only the
+   * staging record, which the next publish zeroes again.
    */
-  private writtenBy(fill: (record: T) => void): void {
-    this.enterStaging();
+  private stageRecord(input: RecordInput<T> | ((record: T) => void) | T): void {
+    // a publish from inside a writer of the same channel would overwrite the record being written
+    if (this.staged) throw new MmbusError('MMBUS_E_STATE', `publish on '${this.name}' from inside one of its own writers: publish one record at a time`);
+    const from = typeof input === 'function' ? null : this.viewBytes(input);
+    if (from && from.buffer === this.stagingBytes.buffer) return; // a kept writer's record: there already
+    this.staged = true;
+    const words = this.stagingWords;
+    for (let i = 0; i < words.length; i++) words[i] = 0; // +0: all bits zero
     try {
-      fill(this.staging);
+      if (typeof input === 'function') (input as (record: T) => void)(this.staging);
+      else if (from) this.stagingBytes.set(from);
+      else (this.staging as unknown as { assign(o: unknown): unknown }).assign(input);
     } finally {
       this.staged = false;
       // a writer that re-pointed its record (wrap) must not re-point every later publish
@@ -444,48 +453,18 @@ export class Channel<T extends RecordView> extends ChannelBase {
     }
   }
 
-  /** Puts a plain object (assigned) or a record view (copied) in the staging record. */
-  private stage(input: RecordInput<T> | T): void {
-    const bytes = this.bytesOf(input);
-    if (bytes.buffer === this.stagingBytes.buffer) return; // assigned there, or a kept writer's record
-    this.enterStaging();
-    this.stagingBytes.set(bytes);
-    this.staged = false;
-  }
-
-  /** A publish from inside a writer of the same channel would overwrite the record being written. */
-  private enterStaging(): void {
-    if (this.staged) {
-      throw new MmbusError('MMBUS_E_STATE', `publish on '${this.name}' from inside one of its own writers: publish one record at a time`);
-    }
-    this.staged = true;
-    const words = this.stagingWords;
-    for (let i = 0; i < words.length; i++) words[i] = 0; // +0: all bits zero
-  }
-
-  private bytesOf(input: RecordInput<T> | T): Uint8Array {
+  /** The bytes of a record view of this channel's type; null for a plain object; anything else throws. */
+  private viewBytes(input: RecordInput<T> | T): Uint8Array | null {
     if (typeof input !== 'object' || input === null) {
       throw invalid(`publish on '${this.name}': ${typeof input === 'string' ? JSON.stringify(input) : String(input)} is not a record: pass an object of ${this.type.NAME} fields, a (record) => void writer, or a ${this.type.NAME} record`);
     }
-    if (input !== null && typeof input === 'object' && 'view' in input && input.view instanceof DataView) {
-      const ctor = (input as object).constructor as Partial<MessageType<unknown>>;
-      if (ctor.FINGERPRINT !== undefined && ctor.FINGERPRINT !== this.type.FINGERPRINT) {
-        throw new MmbusError(
-          'MMBUS_E_SCHEMA',
-          `a ${String(ctor.NAME)} record cannot be published on channel '${this.name}', which holds ${this.type.NAME}`,
-        );
-      }
-      const rec = input as RecordView;
-      return new Uint8Array(rec.view.buffer, rec.view.byteOffset + rec.offset, this.type.SIZE);
+    if (!('view' in input && input.view instanceof DataView)) return null;
+    const ctor = (input as object).constructor as Partial<MessageType<unknown>>;
+    if (ctor.FINGERPRINT !== undefined && ctor.FINGERPRINT !== this.type.FINGERPRINT) {
+      throw new MmbusError('MMBUS_E_SCHEMA', `a ${String(ctor.NAME)} record cannot be published on channel '${this.name}', which holds ${this.type.NAME}`);
     }
-    const staging = this.staging as unknown as { assign(o: unknown): unknown };
-    this.enterStaging();
-    try {
-      staging.assign(input);
-    } finally {
-      this.staged = false;
-    }
-    return this.stagingBytes;
+    const rec = input as RecordView;
+    return new Uint8Array(rec.view.buffer, rec.view.byteOffset + rec.offset, this.type.SIZE);
   }
 
   private publishFailed(rc: number): false {

@@ -237,9 +237,10 @@ describe('publish', () => {
       r.name = 'outer';
       inner.push(errorOf(() => ch.publish({ index: 2n, name: 'inner' })));
       inner.push(errorOf(() => ch.publish((q) => (q.name = 'inner'))));
+      inner.push(errorOf(() => ch.publish(r))); // its own record, half written
       r.age = 7;
     });
-    expect(inner.map((e) => e.code)).toEqual(['MMBUS_E_STATE', 'MMBUS_E_STATE']);
+    expect(inner.map((e) => e.code)).toEqual(['MMBUS_E_STATE', 'MMBUS_E_STATE', 'MMBUS_E_STATE']);
     let kept: Person | undefined;
     ch.publish((r) => {
       kept = r;

@@ -543,7 +543,7 @@ async function main(): Promise<void> {
   };
   console.log(`web: ${CLIENTS} clients x ${ASKED} random points of ${POINTS}, target ${RATE.toLocaleString('en-US')} changes/s for ${DURATION} s, median of ${RUNS} run${RUNS > 1 ? 's' : ''}`);
   const names = Object.keys(results);
-  const rows: [string, (m: Measured) => string][] = [
+  const rows: [string, (m: Measured, name: string) => string][] = [
     ['changes/s published', (m) => m.publishedChangesPerSec.toLocaleString('en-US')],
     ['  the publisher alone (harness check)', (m) => (m.publisherAlonePerSec === undefined ? '-' : m.publisherAlonePerSec.toLocaleString('en-US'))],
     ['server CPU (gateway / relay)', (m) => `${m.serverCpuPercent} %`],
@@ -551,12 +551,12 @@ async function main(): Promise<void> {
     ['server RSS', (m) => `${m.serverRssMiB} MiB`],
     ['frames held back (slow clients)', (m) => String(m.framesSkippedForSlowClients)],
     ['bytes/s per client (median, max)', (m) => `${m.bytesPerClientPerSec.median.toLocaleString('en-US')}, ${m.bytesPerClientPerSec.max.toLocaleString('en-US')}`],
-    ['end -> every client has every final value', (m) => `${m.endToAllFinalMs} ms${spread(names.find((n) => results[n] === m)!)}`],
+    ['end -> every client has every final value', (m, name) => `${m.endToAllFinalMs} ms${spread(name)}`],
     ['  server subscriber behind until', (m) => (m.breakdownMs.serverBehindUntil === undefined ? '-' : `${m.breakdownMs.serverBehindUntil} ms`)],
     ['  last values frame built, received', (m) => `${m.breakdownMs.lastFrameBuilt}, ${m.breakdownMs.lastFrameReceived} ms`],
   ];
   console.log(`${''.padEnd(44)}${names.map((n) => n.padStart(22)).join('')}`);
-  for (const [label, f] of rows) console.log(`${label.padEnd(44)}${names.map((n) => f(results[n]!).padStart(22)).join('')}`);
+  for (const [label, f] of rows) console.log(`${label.padEnd(44)}${names.map((n) => f(results[n]!, n).padStart(22)).join('')}`);
   if (!opts['no-write']) {
     mkdirSync(join(here, '../results'), { recursive: true });
     writeFileSync(join(here, '../results/web-latest.json'), `${JSON.stringify({ date: new Date().toISOString(), config, results, runs }, null, 2)}\n`);
