@@ -44,6 +44,8 @@ const HEARTBEAT_MS = 1000;
 /** Index of a u64's low half in a Uint32Array view: the file is in the machine's byte order. */
 const LOW_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 const WAIT_INTR = -21;
+/** out[0] of a poll whose acknowledgement (ackFirst) found the batch overwritten: nothing was polled (addon.cc). */
+const ACKED_WITH_LOSS = -1;
 /** How long next() looks for a record that follows at once before it parks (see spinForData). */
 const SPIN_MAX_NS = 20_000;
 const SPIN_MIN_NS = 1_000;
@@ -444,6 +446,12 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
         : native.poll(h, this.maxBatch, this.out, ackFirst);
       ackFirst = false;
       if (n < 0) throw nativeError(n, `polling '${this.channel.name}'`);
+      if (n === 0 && (this.out[0] as number) === ACKED_WITH_LOSS) {
+        // the batch acknowledged first was overwritten meanwhile: its keys' values come again, first
+        const snap = this.asking ? this.takeSnapshot(h) : null;
+        if (snap) return snap;
+        continue;
+      }
       if (n === 0) {
         this.emptyAt = this.out[0] as number; // the cursor: where the next record will be
         return null;
