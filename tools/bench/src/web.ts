@@ -139,10 +139,15 @@ async function clientsRole(): Promise<void> {
           ws.on('message', (d: Buffer, isBinary: boolean) => {
             bytes[c]! += d.length;
             if (!isBinary) {
-              const m = JSON.parse(d.toString()) as { op: string; recordBytes?: number };
+              const m = JSON.parse(d.toString()) as { op: string; recordBytes?: number; code?: string; message?: string };
               if (m.op === 'hello') ws.send(JSON.stringify({ op: 'ask', id: 1, channel: 'points', keys: k }));
               else if (m.op === 'open') recordBytes = m.recordBytes!;
               else if (m.op === 'ok') ok();
+              else if (m.op === 'dropped' || m.op === 'error') {
+                // the run cannot end with every final value: fail it (the harness sees the exit), do not wait
+                process.stderr.write(`web clients: client ${c} got ${m.op} ${m.code ?? ''}: ${m.message ?? ''}\n`);
+                process.exit(1);
+              }
               return;
             }
             if (d[0] !== 1) return;
@@ -178,10 +183,19 @@ async function clientsRole(): Promise<void> {
       missing = keys.map((k, c) => new Set(k.filter((p) => last[c]!.get(p) !== final![p])));
       missingCount = missing.reduce((n, m) => n + m.size, 0);
       if (missingCount === 0) allFinal();
+      // bounded: a value that never comes fails the run with what is missing, instead of a hung bench
+      setTimeout(() => {
+        if (reported) return;
+        const short = missing.map((m, c) => [c, m.size] as const).filter(([, n]) => n > 0);
+        process.stderr.write(`web clients: ${missingCount} final values still missing after ${FINAL_WAIT_MS} ms, in ${short.length} clients (first: ${JSON.stringify(short.slice(0, 5))})\n`);
+        process.exit(2);
+      }, FINAL_WAIT_MS);
     }
   });
 }
 
+/** How long the clients wait for every final value after the end before the run fails, ms. */
+const FINAL_WAIT_MS = 30_000;
 const RECORD_BYTES = 89; // PointUpdate up to the end of its last field, as the gateway sends it
 /** PUBLISH commands the Redis publisher has written and not yet seen answered, at most. */
 const REDIS_IN_FLIGHT = 20_000;
@@ -345,6 +359,10 @@ function child(args: string[]): { proc: ChildProcess; next: (pred: (l: string) =
   const proc = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const queue: string[] = [];
   const waiters: { pred: (l: string) => boolean; ok: (l: string) => void }[] = [];
+  // a child that exits fails every wait for its lines, also those that start after it exited
+  let exited: Error | null = null;
+  const gone = new Promise<never>((_, ko) => proc.once('exit', (code) => ko((exited = new Error(`child ${args.join(' ')} exited (${code})`)))));
+  gone.catch(() => {});
   lines(proc, (l) => {
     const w = waiters.findIndex((x) => x.pred(l));
     if (w >= 0) waiters.splice(w, 1)[0]!.ok(l);
@@ -353,13 +371,12 @@ function child(args: string[]): { proc: ChildProcess; next: (pred: (l: string) =
   return {
     proc,
     send: (l) => void proc.stdin!.write(`${l}\n`),
-    next: (pred) =>
-      new Promise((ok, ko) => {
-        const i = queue.findIndex(pred);
-        if (i >= 0) return ok(queue.splice(i, 1)[0]!);
-        waiters.push({ pred, ok });
-        proc.once('exit', (code) => ko(new Error(`child ${args.join(' ')} exited (${code})`)));
-      }),
+    next: (pred) => {
+      const i = queue.findIndex(pred);
+      if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]!);
+      if (exited) return Promise.reject(exited);
+      return Promise.race([new Promise<string>((ok) => waiters.push({ pred, ok })), gone]);
+    },
   };
 }
 
