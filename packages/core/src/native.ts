@@ -112,7 +112,10 @@ export interface NativeBinding {
   read(h: ChannelHandle, seq: number | bigint, out: Uint8Array): number;
   subscribe(h: ChannelHandle, name: string | null, start: number): number | SubHandle;
   subClose(s: SubHandle): number;
-  /** ackFirst: acknowledges the batch polled last first, in the same call (a failed ack: its code, nothing polled). */
+  /**
+   * ackFirst: acknowledges the batch polled last first, in the same call (a failed ack: its code, nothing
+   * polled; an ack that found records overwritten: 0 with out[0] = -1, nothing polled, snapshot values may be owed).
+   */
   poll(s: SubHandle, max: number, out: Float64Array, ackFirst?: boolean): number;
   /** Acknowledges the last polled batch, or only its first `count` records. */
   ack(s: SubHandle, count?: number): number;
