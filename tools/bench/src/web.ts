@@ -274,7 +274,8 @@ async function redisPubRole(): Promise<void> {
       continue;
     }
     await send(Math.min(due, 1000), () => {
-      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      // Math.imul: in doubles the product passes 2^53 and the sequence visited only 9,738 of 210,000 points
+      x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
       changes++;
       return [x % POINTS, changes];
     });
