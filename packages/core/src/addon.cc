@@ -521,10 +521,17 @@ Napi::Value SubClose(const Napi::CallbackInfo &info) {
 // many records of the batch were overwritten before it was acknowledged. Either way nothing is polled
 // then: after such an ack a keyed subscriber may owe its keys' values again, and those snapshot values
 // come before any poll (mmbus_poll refuses while they are pending). The poll returns 0 with
-// out[0] = ACKED_WITH_LOSS, and JavaScript takes the snapshot values, then polls.
+// out[0] = ACKED_WITH_LOSS (out[1] the lost count), and JavaScript takes the snapshot values, then polls.
 constexpr double ACKED_WITH_LOSS = -1;
 
-int AckFirst(bool ackFirst, Sub *s) { return ackFirst ? mmbus_ack(s->sub) : 0; }
+int AckFirst(bool ackFirst, Sub *s, double *out) {
+  int rc = ackFirst ? mmbus_ack(s->sub) : 0;
+  if (rc > 0) {
+    out[0] = ACKED_WITH_LOSS;
+    out[1] = static_cast<double>(mmbus_sub_lost(s->sub));
+  }
+  return rc;
+}
 
 // A raw call on a subscriber: its arguments, and the subscriber (the first) open and not waiting;
 // else nullptr and *rc says why.
@@ -555,12 +562,7 @@ napi_value Poll(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[2], &type, &length, &out, nullptr, nullptr) != napi_ok ||
       type != napi_float64_array || length < 2)
     return RawNumber(env, Fail(MMBUS_E_INVAL, "poll(sub, max, out: Float64Array[2], ackFirst?)"));
-  if ((rc = AckFirst(ackFirst, s)) != 0) {
-    if (rc < 0) return RawNumber(env, rc);
-    static_cast<double *>(out)[0] = ACKED_WITH_LOSS;
-    static_cast<double *>(out)[1] = static_cast<double>(mmbus_sub_lost(s->sub));
-    return RawNumber(env, 0);
-  }
+  if ((rc = AckFirst(ackFirst, s, static_cast<double *>(out))) != 0) return RawNumber(env, rc < 0 ? rc : 0);
   mmbus_batch_t &b = s->batch;
   int n = mmbus_poll(s->sub, max, &b);
   static_cast<double *>(out)[0] = static_cast<double>(b.seq);
@@ -576,12 +578,9 @@ Napi::Value PollCopy(const Napi::CallbackInfo &info) {
   if (Armed(s)) return Code(info.Env(), Busy());
   uint32_t max = info[1].As<Napi::Number>().Uint32Value();
   Napi::Float64Array out = info[2].As<Napi::Float64Array>();
-  if (int rc = AckFirst(info.Length() > 4 && info[4].ToBoolean(), s)) {
-    if (rc < 0) return Code(info.Env(), rc);
-    out[0] = ACKED_WITH_LOSS;
-    out[1] = static_cast<double>(mmbus_sub_lost(s->sub));
+  if (int rc = AckFirst(info.Length() > 4 && info[4].ToBoolean(), s, out.Data())) {
     out[2] = 0;
-    return Napi::Number::New(info.Env(), 0);
+    return Code(info.Env(), rc < 0 ? rc : 0);
   }
   Napi::TypedArray dst = info[3].As<Napi::TypedArray>();
   uint8_t *to = static_cast<uint8_t *>(dst.ArrayBuffer().Data()) + dst.ByteOffset();

@@ -193,6 +193,11 @@ export class Batch<T extends RecordView> implements Iterable<T> {
     this.snapSeqs = seqs;
   }
 
+  /** @internal copying mode: records [0, n) of the polled range may have been overwritten since they were copied */
+  overwrittenUntil(n: number): void {
+    if (n > this.overwrittenWhileCopied) this.overwrittenWhileCopied = n;
+  }
+
   /** @internal only records picked[0 .. n) of the polled range are handed out */
   pick(picked: Uint32Array, n: number): void {
     this.picked = picked;
@@ -462,6 +467,9 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
       if (!this.asking) return this.batch;
       const picked = this.picked as Uint32Array;
       const m = check(native.wants(h, picked), `filtering keys on '${this.channel.name}'`);
+      // copying mode: wants() read the keys in the ring, after the copy; a record overwritten since the
+      // copy was filtered by its successor's key, so such records count as overwritten too
+      if (this.copyView && m > 0) this.batch.overwrittenUntil(check(native.overrun(h), `checking '${this.channel.name}'`));
       if (m > 0) {
         this.batch.pick(picked, m);
         return this.batch;

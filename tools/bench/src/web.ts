@@ -43,6 +43,8 @@ const CLIENTS = Number(opts.clients ?? 100);
 const ASKED = Number(opts.asked ?? 1000);
 const RATE = Number(opts.rate ?? 1_000_000);
 const DURATION = Number(opts.duration ?? (opts.quick ? 2 : 5));
+/** How long the clients wait for every final value after the end before the run fails, ms. */
+const FINAL_WAIT_MS = 30_000;
 // each run measures mmbus then Redis, back to back; the table shows medians (end -> all final: min-max too)
 const RUNS = Number(opts.runs ?? (opts.quick ? 1 : 3));
 const POINTS = 210_000;
@@ -194,8 +196,6 @@ async function clientsRole(): Promise<void> {
   });
 }
 
-/** How long the clients wait for every final value after the end before the run fails, ms. */
-const FINAL_WAIT_MS = 30_000;
 const RECORD_BYTES = 89; // PointUpdate up to the end of its last field, as the gateway sends it
 /** PUBLISH commands the Redis publisher has written and not yet seen answered, at most. */
 const REDIS_IN_FLIGHT = 20_000;
@@ -361,8 +361,7 @@ function child(args: string[]): { proc: ChildProcess; next: (pred: (l: string) =
   const queue: string[] = [];
   const waiters: { pred: (l: string) => boolean; ok: (l: string) => void }[] = [];
   // a child that exits fails every wait for its lines, also those that start after it exited
-  let exited: Error | null = null;
-  const gone = new Promise<never>((_, ko) => proc.once('exit', (code) => ko((exited = new Error(`child ${args.join(' ')} exited (${code})`)))));
+  const gone = new Promise<never>((_, ko) => proc.once('exit', (code) => ko(new Error(`child ${args.join(' ')} exited (${code})`))));
   gone.catch(() => {});
   lines(proc, (l) => {
     const w = waiters.findIndex((x) => x.pred(l));
@@ -375,7 +374,6 @@ function child(args: string[]): { proc: ChildProcess; next: (pred: (l: string) =
     next: (pred) => {
       const i = queue.findIndex(pred);
       if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]!);
-      if (exited) return Promise.reject(exited);
       return Promise.race([new Promise<string>((ok) => waiters.push({ pred, ok })), gone]);
     },
   };
