@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { MmbusError, openChannel, type Batch } from '../src/index.js';
 import { Person, PointUpdate } from '@mmbus/messages';
+import { native } from '../src/native.js';
 import { fillPoint, pointIntact } from './fixtures/keyed.js';
 import { lastJson, runFixture, useScratchDir } from './helpers.js';
 
@@ -258,4 +259,47 @@ describe('keyed channels', () => {
       expect(got.lost).toBeGreaterThan(0); // it was lapped
     }, 120_000);
   }
+
+  // Copying mode copies a batch, then wants() filters it by the keys in the ring. A publisher that laps
+  // the ring in between leaves an asked key in the slot of a copied record of another key: that copy
+  // must count as overwritten (never handed out), and the asked key's value must come again.
+  it('copying mode never hands out a record of a key not asked when the ring is lapped between copy and filter', () => {
+    const capacity = 64;
+    const was = process.env.MMBUS_COPY_BUFFERS;
+    process.env.MMBUS_COPY_BUFFERS = '1';
+    const ch = openChannel('between', PointUpdate, { dir, keys: 8, capacity, policy: 'overwrite' });
+    if (was === undefined) delete process.env.MMBUS_COPY_BUFFERS;
+    else process.env.MMBUS_COPY_BUFFERS = was;
+    const pub = openChannel('between', PointUpdate, { dir });
+    expect(ch.copying).toBe(true);
+    const sub = ch.subscribe({ keys: [1], snapshot: true });
+    expect(sub.poll()).toBeNull(); // nothing published yet: an empty snapshot
+    pub.publish((r) => fillPoint(r, 2, 100, 0)); // a key not asked
+    const realWants = native.wants;
+    let lapped = 0;
+    native.wants = (s, idx) => {
+      if (lapped++ === 0) for (let v = 1; v <= capacity; v++) pub.publish((r) => fillPoint(r, 1, v, 0));
+      return realWants(s, idx);
+    };
+    const seen: [key: number, value: number][] = [];
+    try {
+      for (let polls = 0; polls < 8; polls++) {
+        const b = sub.poll();
+        if (!b) continue;
+        const read: [number, number, number][] = [];
+        for (let i = 0; i < b.length; i++) if (b.intact(i)) read.push([i, b.get(i).pointId, b.get(i).value]);
+        const suspect = b.overwritten();
+        for (const [i, k, v] of read) if (i >= suspect) seen.push([k, v]);
+      }
+    } finally {
+      native.wants = realWants;
+    }
+    expect(lapped).toBeGreaterThan(0); // the filter ran, after the lap
+    expect(seen.filter(([k]) => k !== 1)).toEqual([]);
+    expect(seen.at(-1)).toEqual([1, capacity]); // the asked key's final value came
+    expect(sub.lost).toBeGreaterThan(0);
+    sub.close();
+    pub.close();
+    ch.close();
+  });
 });
