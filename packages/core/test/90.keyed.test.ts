@@ -265,11 +265,11 @@ describe('keyed channels', () => {
   // must count as overwritten (never handed out), and the asked key's value must come again.
   it('copying mode never hands out a record of a key not asked when the ring is lapped between copy and filter', () => {
     const capacity = 64;
-    const was = process.env.MMBUS_COPY_BUFFERS;
-    process.env.MMBUS_COPY_BUFFERS = '1';
+    const was = process.env['MMBUS_COPY_BUFFERS'];
+    process.env['MMBUS_COPY_BUFFERS'] = '1';
     const ch = openChannel('between', PointUpdate, { dir, keys: 8, capacity, policy: 'overwrite' });
-    if (was === undefined) delete process.env.MMBUS_COPY_BUFFERS;
-    else process.env.MMBUS_COPY_BUFFERS = was;
+    if (was === undefined) delete process.env['MMBUS_COPY_BUFFERS'];
+    else process.env['MMBUS_COPY_BUFFERS'] = was;
     const pub = openChannel('between', PointUpdate, { dir });
     expect(ch.copying).toBe(true);
     const sub = ch.subscribe({ keys: [1], snapshot: true });
