@@ -136,6 +136,28 @@ export function checkChannelName(name: string): void {
   check(native.checkName(cString(name, 'the channel name', 'MMBUS_E_NAME')), `channel name '${name}'`);
 }
 
+/**
+ * Zeroes a Float64Array of whole 64-byte lines (+0 is all bits zero). Up to 256 bytes eight stores per
+ * turn: 5 ns for 128 bytes, against 13 for one store per turn and 14 for fill() (a runtime call, which
+ * costs about as much at any size: 17 ns for 1 KiB, so it wins for larger records).
+ */
+function zeroWords(w: Float64Array): void {
+  if (w.length > 32) {
+    w.fill(0);
+    return;
+  }
+  for (let j = 0; j < w.length; j += 8) {
+    w[j] = 0;
+    w[j + 1] = 0;
+    w[j + 2] = 0;
+    w[j + 3] = 0;
+    w[j + 4] = 0;
+    w[j + 5] = 0;
+    w[j + 6] = 0;
+    w[j + 7] = 0;
+  }
+}
+
 /** Removes a channel file; processes that have it open keep working on it (and learn it: MMBUS_E_STALE). */
 export function unlinkChannel(name: string, dir?: string): void {
   const d = dir === undefined ? defaultDir() : cString(dir, 'the directory', 'MMBUS_E_DIR');
@@ -221,8 +243,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.stride = opened.info.recordStride;
     this.capacity = opened.info.capacity;
     this.stampsLow = opened.buffer ? new Uint32Array(opened.buffer, opened.info.stampsOffset, this.capacity * 2) : new Uint32Array(0);
-    // whole 8-byte words, zeroed by a loop of stores: TypedArray.fill is a runtime call (~10 % of a publish)
-    const stagingBuffer = new ArrayBuffer(Math.ceil(type.SIZE / 8) * 8);
+    // whole 64-byte lines of 8-byte words, zeroed by stores eight at a time (zeroStaging)
+    const stagingBuffer = new ArrayBuffer(Math.ceil(type.SIZE / 64) * 64);
     this.stagingView = new DataView(stagingBuffer);
     this.staging = new type(this.stagingView, 0);
     this.stagingBytes = new Uint8Array(stagingBuffer, 0, type.SIZE);
@@ -440,8 +462,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
     const from = typeof input === 'function' ? null : this.viewBytes(input);
     if (from && from.buffer === this.stagingBytes.buffer) return; // a kept writer's record: there already
     this.staged = true;
-    const words = this.stagingWords;
-    for (let i = 0; i < words.length; i++) words[i] = 0; // +0: all bits zero
+    zeroWords(this.stagingWords);
     try {
       if (typeof input === 'function') (input as (record: T) => void)(this.staging);
       else if (from) this.stagingBytes.set(from);
