@@ -286,28 +286,35 @@ Napi::Value Close(const Napi::CallbackInfo &info) {
   return Code(info.Env(), 0);
 }
 
-// stage(handle, bytes: Uint8Array): the record publish() copies from, once per channel. Looking a typed
-// array up costs several N-API calls: a single publish then takes the handle alone.
+// publish() of a channel, bound to it by stage(): no handle to look up, and undefined on success (no
+// number made). Measured with perf, the external look-up and the number were ~10 % of a publish.
+napi_value PublishStaged(napi_env env, napi_callback_info info) {
+  void *data = nullptr;
+  size_t argc = 0;
+  napi_get_cb_info(env, info, &argc, nullptr, nullptr, &data);
+  Channel *c = static_cast<Channel *>(data);
+  if (!c->ch || !c->staged) return RawNumber(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
+  int rc = mmbus_publish(c->ch, c->staged, c->record_size);
+  return rc < 0 ? RawNumber(env, rc) : nullptr;
+}
+
+// stage(handle, bytes: Uint8Array) -> publish: () => undefined | negative code, publishing the record
+// in bytes, once per channel. The function holds the handle, so the channel outlives it.
 Napi::Value Stage(const Napi::CallbackInfo &info) {
   Channel *c = ChannelOf(info[0]);
   if (!c || !c->ch) return Code(info.Env(), Fail(MMBUS_E_CLOSED, "channel is closed"));
+  if (c->staged) return Code(info.Env(), Fail(MMBUS_E_STATE, "the channel's record is staged already"));
   if (!info[1].IsTypedArray()) return Code(info.Env(), Fail(MMBUS_E_INVAL, "stage needs a Uint8Array"));
   Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
   if (ta.ByteLength() < c->record_size) return Code(info.Env(), Fail(MMBUS_E_TOOBIG, "a staging record shorter than a record"));
+  napi_value fn = nullptr;
+  if (napi_create_function(info.Env(), "publish", NAPI_AUTO_LENGTH, PublishStaged, c, &fn) != napi_ok ||
+      napi_set_named_property(info.Env(), fn, "handle", info[0]) != napi_ok)
+    return Code(info.Env(), Fail(MMBUS_E_NOMEM, "could not make the publish function"));
   Napi::ArrayBuffer ab = ta.ArrayBuffer();
   c->staging = Napi::Persistent(ab);
   c->staged = static_cast<const uint8_t *>(ab.Data()) + ta.ByteOffset();
-  return Code(info.Env(), 0);
-}
-
-// publish(handle): publishes the staged record (a plain Node-API callback: see RawArgs).
-napi_value Publish(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  RawArgs(env, info, argv);
-  Channel *c = ExternalOf<Channel>(env, argv[0]);
-  if (!c || !c->ch) return RawNumber(env, Fail(MMBUS_E_CLOSED, "channel is closed"));
-  if (!c->staged) return RawNumber(env, Fail(MMBUS_E_STATE, "publish before stage"));
-  return RawNumber(env, mmbus_publish(c->ch, c->staged, c->record_size));
+  return Napi::Value(info.Env(), fn);
 }
 
 // claim(handle, n, timeoutMs) -> first sequence number (>= 0) | negative code
@@ -861,7 +868,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("layout", Napi::Function::New(env, Layout));
   exports.Set("stage", Napi::Function::New(env, Stage));
-  for (auto [name, fn] : {std::pair<const char *, napi_callback>{"publish", Publish}, {"poll", Poll}, {"wants", Wants}}) {
+  for (auto [name, fn] : {std::pair<const char *, napi_callback>{"poll", Poll}, {"wants", Wants}}) {
     napi_value f = nullptr;
     NAPI_THROW_IF_FAILED(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f), exports);
     exports.Set(name, Napi::Value(env, f));

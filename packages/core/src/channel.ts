@@ -189,6 +189,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
   private readonly stagingView: DataView;
   /** stageRecord() is filling the staging record. */
   private staged = false;
+  /** publishes the staging record: undefined, or a negative code (native.stage) */
+  private readonly publishStaged: () => number | undefined;
   private readonly writer: T;
   private readonly spentView: DataView;
   private readonly subscriptions = new Set<Subscription<T>>();
@@ -249,7 +251,9 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.staging = new type(this.stagingView, 0);
     this.stagingBytes = new Uint8Array(stagingBuffer, 0, type.SIZE);
     this.stagingWords = new Float64Array(stagingBuffer);
-    check(native.stage(opened.handle, this.stagingBytes), `opening channel '${name}' in ${dir}`);
+    const publishStaged = native.stage(opened.handle, this.stagingBytes);
+    if (typeof publishStaged === 'number') throw nativeError(publishStaged, `opening channel '${name}' in ${dir}`);
+    this.publishStaged = publishStaged;
     this.writer = new type();
     this.spentView = new DataView(new ArrayBuffer(type.SIZE));
     const i = opened.info;
@@ -395,8 +399,8 @@ export class Channel<T extends RecordView> extends ChannelBase {
     if (timeoutMs < 0) {
       // one native call: the record is written, assigned or copied in a zeroed staging record, then copied in
       this.stageRecord(input);
-      const rc = native.publish(h);
-      return rc < 0 ? this.publishFailed(rc) : true;
+      const rc = this.publishStaged();
+      return rc === undefined ? true : this.publishFailed(rc);
     }
     const seq = native.claim(h, 1, timeoutMs);
     if (seq < 0) return this.publishFailed(seq);

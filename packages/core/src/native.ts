@@ -93,10 +93,11 @@ export interface NativeBinding {
   close(h: ChannelHandle): number;
   /** The record layout description of the file ("" when it has none), or a negative code. */
   layout(h: ChannelHandle): string | number;
-  /** The staging record publish() copies from (kept by the addon until close). */
-  stage(h: ChannelHandle, bytes: Uint8Array): number;
-  /** Publishes the staged record. */
-  publish(h: ChannelHandle): number;
+  /**
+   * Stages the record a single publish copies from (kept by the addon until close), once per channel:
+   * returns the channel's publish function, which publishes it (undefined, or a negative code).
+   */
+  stage(h: ChannelHandle, bytes: Uint8Array): (() => number | undefined) | number;
   claim(h: ChannelHandle, n: number, timeoutMs: number): number;
   commit(h: ChannelHandle, abort?: boolean): number;
   /** Copying mode: copies the claimed records from src (record i at i * stride), then commits. */

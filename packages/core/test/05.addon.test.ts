@@ -83,3 +83,32 @@ describe('poll with ackFirst: the batch in hand is acknowledged and the next pol
     ch.close();
   });
 });
+
+describe('stage: the publish function of a channel', () => {
+  it('publishes the staged record (undefined), refuses a second stage, and fails with MMBUS_E_CLOSED once closed', () => {
+    const ch = openChannel('staged', Person, { dir, capacity: 16 });
+    const sub = ch.subscribe();
+    const h = (ch as unknown as { handle: Parameters<typeof native.stage>[0] }).handle;
+    const bytes = new Uint8Array(Person.SIZE);
+    const record = new Person(new DataView(bytes.buffer));
+    const code = (rc: unknown): string => native.errname(rc as number);
+    expect(code(native.stage(h, bytes))).toBe('MMBUS_E_STATE'); // openChannel staged its own record
+    // a channel opened by the addon alone: staged here, published through the function it returns
+    const opened = native.open(dir, 'staged', {});
+    if (typeof opened === 'number') throw new Error(native.errmsg());
+    expect(code(native.stage(opened.handle, new Uint8Array(Person.SIZE - 1)))).toBe('MMBUS_E_TOOBIG');
+    const publish = native.stage(opened.handle, bytes);
+    if (typeof publish === 'number') throw new Error(native.errmsg());
+    record.indexNumber = 41;
+    expect(publish()).toBeUndefined();
+    record.indexNumber = 42;
+    expect(publish()).toBeUndefined();
+    const b = sub.poll()!;
+    expect([0, 1].map((i) => b.get(i).indexNumber)).toEqual([41, 42]);
+    expect(b.length).toBe(2);
+    expect(native.close(opened.handle)).toBe(0);
+    expect(code(publish())).toBe('MMBUS_E_CLOSED');
+    sub.close();
+    ch.close();
+  });
+});
