@@ -245,7 +245,7 @@ export class Channel<T extends RecordView> extends ChannelBase {
     this.stride = opened.info.recordStride;
     this.capacity = opened.info.capacity;
     this.stampsLow = opened.buffer ? new Uint32Array(opened.buffer, opened.info.stampsOffset, this.capacity * 2) : new Uint32Array(0);
-    // whole 64-byte lines of 8-byte words, zeroed by stores eight at a time (zeroStaging)
+    // whole 64-byte lines of 8-byte words, zeroed by stores eight at a time (zeroWords)
     const stagingBuffer = new ArrayBuffer(Math.ceil(type.SIZE / 64) * 64);
     this.stagingView = new DataView(stagingBuffer);
     this.staging = new type(this.stagingView, 0);

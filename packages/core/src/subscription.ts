@@ -8,7 +8,7 @@ export interface SubscribeOptions {
   name?: string;
   /** Where a new subscriber starts: 'newest' (default) or 'oldest' record still in the ring. */
   start?: 'newest' | 'oldest';
-  /** Most records handed out in one batch (default 1024: a subscriber that acknowledges sooner reads records still in cache; see the bench note of issue 18). */
+  /** Most records handed out in one batch (default 1024: faster than larger batches, tools/bench/results/maxbatch-ab-2026-12-03.txt). */
   maxBatch?: number;
   /** Aborting ends the iteration (and onMessage) and closes the subscription. */
   signal?: AbortSignal;
