@@ -207,6 +207,7 @@ struct mmbus_channel {
   uint64_t key_count;
   uint64_t key_entry_size;
   uint32_t key_offset, key_size;
+  uint64_t last_key;       /* keyed: the key of this handle's last one-record publish (prefetch_key_stream) */
   os_waker_t data_waker;
   os_waker_t space_waker;
   sub_slot_t *subs;
