@@ -31,13 +31,33 @@
 /* Branch hints, prefetch (for writing, for reading), count of trailing zero bits, printf-style checking. */
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-#define prefetch_write(p) __builtin_prefetch((p), 1, 3)
+#define prefetch_write(p) __builtin_prefetch((p), 1, 3) /* prefetch_exclusive below when the CPU can */
 #define prefetch_read(p) __builtin_prefetch((p), 0, 3)
 #define ctz64(v) __builtin_ctzll(v)
 #if defined(__MINGW32__)
 #define PRINTF_LIKE(fmt, args) __attribute__((format(gnu_printf, fmt, args))) /* __USE_MINGW_ANSI_STDIO */
 #else
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
+
+/* Prefetch for writing with the line taken exclusive, so that a locked CAS or a store on it later does
+ * not wait for a second (ownership) transaction: x86's PREFETCHW. GCC emits it for prefetch_write only
+ * when built for a CPU that has it (-mprfchw), and a few pre-2008 Intel cores fault on it, so here it
+ * is chosen at run time: `have` = cpu_has_prefetchw(), asked once per channel handle. */
+#if defined(__x86_64__) && !defined(__PRFCHW__)
+#include <cpuid.h>
+static inline int cpu_has_prefetchw(void) {
+  unsigned a, b, c, d;
+  return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & bit_PRFCHW) != 0;
+}
+#define prefetch_exclusive(have, p)                                      \
+  do {                                                                   \
+    if (likely(have)) __asm__("prefetchw %0" : : "m"(*(const char *)(p))); \
+    else prefetch_write(p);                                              \
+  } while (0)
+#else
+static inline int cpu_has_prefetchw(void) { return 0; }
+#define prefetch_exclusive(have, p) ((void)(have), prefetch_write(p))
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)

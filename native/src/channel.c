@@ -601,6 +601,7 @@ int mmbus_open(const char *dir, const char *name, const mmbus_options_t *opts, m
   if (rc) goto fail;
   ch->base = base;
   ch->size = (size_t)size;
+  ch->prefetchw = cpu_has_prefetchw();
   ch->head = (uint64_t *)(ch->base + OFF_HEAD_LINE);
   ch->attach_epoch = ch->head + 1;
   ch->data_wake = (wake_line_t *)(ch->base + OFF_DATA_WAKE);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "atomics.h"
 #include "mmbus.h"
@@ -208,6 +209,7 @@ struct mmbus_channel {
   uint64_t key_entry_size;
   uint32_t key_offset, key_size;
   uint64_t last_key;       /* keyed: the key of this handle's last one-record publish (prefetch_key_stream) */
+  int prefetchw;           /* the CPU has an exclusive prefetch (prefetch_exclusive) */
   os_waker_t data_waker;
   os_waker_t space_waker;
   sub_slot_t *subs;
@@ -316,7 +318,27 @@ static inline key_entry_t *key_entry(const mmbus_channel_t *ch, uint64_t key) {
 static inline uint8_t *key_buffer(const mmbus_channel_t *ch, key_entry_t *e, uint32_t b) {
   return (uint8_t *)e + sizeof(key_entry_t) + (size_t)b * ch->stride;
 }
-uint64_t record_key(const mmbus_channel_t *ch, const uint8_t *record);
+/* The key of a record: the unsigned little-endian integer of key_size (1, 2, 4 or 8: validated at
+ * open) bytes at key_offset. A commit reads it several times per record: one fixed-size load each. */
+static inline uint64_t record_key(const mmbus_channel_t *ch, const uint8_t *record) {
+  const uint8_t *p = record + ch->key_offset;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint8_t k1;
+  uint16_t k2;
+  uint32_t k4;
+  uint64_t k8;
+  switch (ch->key_size) {
+  case 1: memcpy(&k1, p, 1); return k1;
+  case 2: memcpy(&k2, p, 2); return k2;
+  case 4: memcpy(&k4, p, 4); return k4;
+  default: memcpy(&k8, p, 8); return k8;
+  }
+#else
+  uint64_t k = 0;
+  for (uint32_t i = ch->key_size; i-- > 0;) k = (k << 8) | p[i];
+  return k;
+#endif
+}
 void sub_keys_free(mmbus_sub_t *sub);
 void owed_settled(mmbus_sub_t *sub); /* a durable keyed subscriber had the snapshot it was owed */
 

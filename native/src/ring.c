@@ -210,13 +210,6 @@ static inline uint64_t key_token(const mmbus_channel_t *ch, uint64_t seq, int he
   return who | ((seq + 1) & TOKEN_SEQ_MASK);
 }
 
-uint64_t record_key(const mmbus_channel_t *ch, const uint8_t *record) {
-  uint64_t k = 0;
-  const uint8_t *p = record + ch->key_offset;
-  for (uint32_t i = ch->key_size; i-- > 0;) k = (k << 8) | p[i]; /* little-endian, as the codegen lays it out */
-  return k;
-}
-
 static inline const uint8_t *ring_record(const mmbus_channel_t *ch, uint64_t seq) {
   return ch->data + (size_t)(seq & ch->mask) * ch->stride;
 }
@@ -321,7 +314,7 @@ static void free_dead_owner_buffer(mmbus_channel_t *ch, uint32_t i) {
 
 /* A key's entry header, for writing. */
 static inline void prefetch_key(const mmbus_channel_t *ch, uint64_t key) {
-  prefetch_write(key_entry(ch, key));
+  prefetch_exclusive(ch->prefetchw, key_entry(ch, key));
 }
 
 /* The buffer an update of `key` will most likely fill (the one after the current), for writing. */
@@ -329,7 +322,7 @@ static inline void prefetch_key_buffer(mmbus_channel_t *ch, uint64_t key) {
   key_entry_t *e = key_entry(ch, key);
   uint32_t next = ((uint32_t)(ld_relaxed(&e->ver) >> KEY_VER_CUR_SHIFT) + 1) % KEY_BUFFERS;
   const uint8_t *b = key_buffer(ch, e, next);
-  for (uint32_t off = 0; off < ch->record_size; off += 64) prefetch_write(b + off);
+  for (uint32_t off = 0; off < ch->record_size; off += 64) prefetch_exclusive(ch->prefetchw, b + off);
 }
 
 /* One update coming with nothing to overlap it with: the header and every buffer at once (one miss's
@@ -337,7 +330,7 @@ static inline void prefetch_key_buffer(mmbus_channel_t *ch, uint64_t key) {
 static inline void prefetch_key_entry(const mmbus_channel_t *ch, uint64_t key) {
   const uint8_t *e = (const uint8_t *)key_entry(ch, key);
   uint64_t len = ch->key_entry_size <= WHOLE_ENTRY_PREFETCH ? ch->key_entry_size : 64;
-  for (uint64_t off = 0; off < len; off += 64) prefetch_write(e + off);
+  for (uint64_t off = 0; off < len; off += 64) prefetch_exclusive(ch->prefetchw, e + off);
 }
 
 #define KEY_STREAM_AHEAD 4 /* keys published in order, one at a time: entries fetched this far ahead */
