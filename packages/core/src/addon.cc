@@ -905,6 +905,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errmsg", Napi::Function::New(env, ErrMsg));
   exports.Set("errname", Napi::Function::New(env, ErrName));
   exports.Set("strerror", Napi::Function::New(env, StrError));
+  // What JavaScript compares native results with, defined here once
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("waitInterrupted", Napi::Number::New(env, MMBUS_E_INTR));
+  constants.Set("ackedWithLoss", Napi::Number::New(env, ACKED_WITH_LOSS));
+  exports.Set("constants", constants);
   return exports;
 }
 

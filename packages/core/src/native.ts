@@ -152,6 +152,12 @@ export interface NativeBinding {
   errmsg(): string;
   errname(code: number): string;
   strerror(code: number): string;
+  readonly constants: {
+    /** wait()'s callback code when interrupt() (close, ask, unask) ended the wait: MMBUS_E_INTR */
+    readonly waitInterrupted: number;
+    /** out[0] of a poll whose acknowledgement (ackFirst) found the batch overwritten: nothing was polled */
+    readonly ackedWithLoss: number;
+  };
 }
 
 // Copied into an object literal: the addon's exports object is in dictionary mode (38 properties set

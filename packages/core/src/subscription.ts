@@ -43,9 +43,7 @@ function snapshotCode(v: unknown, what: string): number {
 const HEARTBEAT_MS = 1000;
 /** Index of a u64's low half in a Uint32Array view: the file is in the machine's byte order. */
 const LOW_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-const WAIT_INTR = -21;
-/** out[0] of a poll whose acknowledgement (ackFirst) found the batch overwritten: nothing was polled (addon.cc). */
-const ACKED_WITH_LOSS = -1;
+const { waitInterrupted: WAIT_INTR, ackedWithLoss: ACKED_WITH_LOSS } = native.constants;
 /** How long next() looks for a record that follows at once before it parks (see spinForData). */
 const SPIN_MAX_NS = 20_000;
 const SPIN_MIN_NS = 1_000;
