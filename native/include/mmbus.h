@@ -241,9 +241,16 @@ typedef enum mmbus_start {
 typedef struct mmbus_sub_options {
   const char *name;     /* durable subscriber name; NULL or "" = anonymous */
   mmbus_start_t start;  /* where an anonymous (or a new durable) subscriber starts */
-  uint32_t reserved0;
+  /* How long mmbus_wait, right after records were flowing, looks for the next one (spinning with
+   * back-off) before it sleeps: a record that comes within it is taken at once, at the cost of a busy
+   * core meanwhile (a subscriber of 10,000 records/s spins through every 100 us gap with the default).
+   * 0: MMBUS_SPIN_DEFAULT_US; MMBUS_SPIN_NONE: sleep at once; at most MMBUS_SPIN_MAX_US. */
+  int32_t spin_us;
   uint64_t reserved[6];
 } mmbus_sub_options_t;
+#define MMBUS_SPIN_DEFAULT_US 250
+#define MMBUS_SPIN_NONE (-1)
+#define MMBUS_SPIN_MAX_US 1000000
 
 MMBUS_API void mmbus_sub_options_init(mmbus_sub_options_t *opts);
 MMBUS_API int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_sub_t **out);

@@ -782,8 +782,13 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   }
   if (opts->start != MMBUS_START_NEWEST && opts->start != MMBUS_START_OLDEST)
     return mmbus_set_err(MMBUS_E_INVAL, "unknown start position %d", (int)opts->start);
+  if (opts->spin_us != MMBUS_SPIN_NONE && (opts->spin_us < 0 || opts->spin_us > MMBUS_SPIN_MAX_US))
+    return mmbus_set_err(MMBUS_E_INVAL, "spin_us %d: 0 (the default, %d us), MMBUS_SPIN_NONE or up to %d us",
+                         (int)opts->spin_us, MMBUS_SPIN_DEFAULT_US, MMBUS_SPIN_MAX_US);
   mmbus_sub_t *sub = calloc(1, sizeof *sub);
   if (!sub) return mmbus_set_err(MMBUS_E_NOMEM, "out of memory");
+  sub->spin_ns = opts->spin_us == MMBUS_SPIN_NONE ? 0
+                 : (uint64_t)(opts->spin_us ? opts->spin_us : MMBUS_SPIN_DEFAULT_US) * 1000u;
   rc = watch_init(&sub->watch, ch->hdr.max_publishers);
   if (rc) {
     free(sub);

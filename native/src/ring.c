@@ -14,9 +14,11 @@
 #define MAX_SPACE_SLEEP_NS 50000000u  /* publishers waiting for space look again at least every 50 ms */
 #define GAP_SLEEP_NS 50000u           /* a publisher waiting for the previous lap of a slot */
 #define HEARTBEAT_EVERY_NS 100000000u
-#define SPIN_ITERATIONS 400
+#define SPIN_NS ((uint64_t)MMBUS_SPIN_DEFAULT_US * 1000u) /* a wait that starts spinning (a subscriber: its spin_us) */
 #define MAX_BACKOFF_PAUSES 32
-#define YIELD_ITERATIONS 20
+#define YIELD_ITERATIONS 20 /* a publisher waiting for space: its subscriber may need this core */
+#define WAIT_YIELDS 2        /* a subscriber after its spin: the first yield hands this core to a publisher
+                                that needs it; more are system calls (1.2-1.6 us each in a VM) */
 #define CHASE_BATCH 32   /* a batch smaller than this, ended by the publisher, means we are chasing it */
 #define CHASE_PAUSES 64
 #define RECOVER_BUDGET 65536u /* stamps one call gives up at most: bounded work whatever `head` says */
@@ -42,7 +44,8 @@ static inline uint64_t deadline_after(uint64_t now, int64_t ms) {
 /* ---- the one idle strategy: spin with growing pauses, yield, then sleep (doubling) -------------- */
 
 typedef struct idle {
-  uint32_t spins, yields, pauses;
+  uint32_t yields, pauses;
+  uint64_t spin_ns, spin_end_ns; /* the spin's length, and its end once it started (0 before) */
   uint64_t sleep_ns, max_sleep_ns;
 } idle_t;
 
@@ -52,7 +55,8 @@ typedef struct idle {
 enum idle_start { IDLE_SPIN, IDLE_YIELD, IDLE_SLEEP };
 
 static void idle_init(idle_t *w, enum idle_start start, uint64_t max_sleep_ns) {
-  w->spins = start == IDLE_SPIN ? SPIN_ITERATIONS : 0;
+  w->spin_ns = start == IDLE_SPIN ? SPIN_NS : 0;
+  w->spin_end_ns = 0;
   w->yields = start == IDLE_SLEEP ? 0 : YIELD_ITERATIONS;
   w->pauses = 1;
   w->sleep_ns = FIRST_SLEEP_NS;
@@ -62,8 +66,10 @@ static void idle_init(idle_t *w, enum idle_start start, uint64_t max_sleep_ns) {
 /* 1 after spinning or yielding once (look again), 0 when it is time to sleep for w->sleep_ns. Pauses
  * between looks keep a reader from pulling the line a writer is filling away from it on every look. */
 static int idle_busy(idle_t *w) {
-  if (w->spins) {
-    w->spins--;
+  if (w->spin_ns) {
+    uint64_t now = os_mono_ns(); /* not in idle_init: most waits end before their first spin */
+    if (!w->spin_end_ns) w->spin_end_ns = now + w->spin_ns;
+    if (now >= w->spin_end_ns) w->spin_ns = 0; /* this look is the spin's last */
     for (uint32_t i = 0; i < w->pauses; i++) cpu_relax();
     if (w->pauses < MAX_BACKOFF_PAUSES) w->pauses *= 2;
     return 1;
@@ -1283,7 +1289,9 @@ static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
     return mmbus_set_err(MMBUS_E_INVAL, "time-out %lld ms is out of range", (long long)timeout_ms);
   uint64_t deadline = deadline_after(os_mono_ns(), timeout_ms);
   idle_t idle;
-  idle_init(&idle, sub->flowing ? IDLE_SPIN : IDLE_SLEEP, MAX_SLEEP_NS);
+  idle_init(&idle, sub->flowing && sub->spin_ns ? IDLE_SPIN : IDLE_SLEEP, MAX_SLEEP_NS);
+  idle.spin_ns = sub->flowing ? sub->spin_ns : 0;
+  if (idle.yields > WAIT_YIELDS) idle.yields = WAIT_YIELDS;
   for (;;) {
     if (something_at(sub) || sub->snap_count) return 0; /* snapshot values to take count as something */
     if (idle_busy(&idle)) continue;

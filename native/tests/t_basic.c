@@ -210,6 +210,61 @@ static void test_interrupt(const char *dir) {
   CHECK_OK(mmbus_close(ch));
 }
 
+/* A publisher of its own (a handle is used by one thread at a time): 100 records, 300 us apart, so
+ * that the subscriber's waits come right after records flowed, where spin_us applies. */
+static const char *spin_dir;
+static void *publish_paced(void *arg) {
+  (void)arg;
+  mmbus_channel_t *ch = open_person_channel(spin_dir, "spin", MMBUS_POLICY_BLOCK, 64);
+  test_person_t p;
+  for (int i = 0; i < 100; i++) {
+    fill_person(&p, i, 0);
+    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+    sleep_us(300);
+  }
+  CHECK_OK(mmbus_close(ch));
+  return NULL;
+}
+
+static void test_spin_options(const char *dir) {
+  mmbus_channel_t *ch = open_person_channel(dir, "spin", MMBUS_POLICY_BLOCK, 64);
+  mmbus_sub_t *sub;
+  const int32_t refused[] = {-2, INT32_MIN, MMBUS_SPIN_MAX_US + 1, INT32_MAX};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    mmbus_sub_options_t so;
+    mmbus_sub_options_init(&so);
+    so.spin_us = refused[i];
+    CHECK_RC(mmbus_subscribe(ch, &so, &sub), MMBUS_E_INVAL);
+  }
+  mmbus_stats_t st;
+  CHECK_RC(mmbus_stats(ch, &st, NULL, 0), 0);
+  CHECK(st.subscribers_active == 0); /* a refused subscribe takes no slot */
+  const int32_t spins[] = {MMBUS_SPIN_NONE, 0, 1, 20, MMBUS_SPIN_MAX_US};
+  spin_dir = dir;
+  for (size_t i = 0; i < sizeof spins / sizeof spins[0]; i++) {
+    mmbus_sub_options_t so;
+    mmbus_sub_options_init(&so);
+    so.spin_us = spins[i];
+    CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, publish_paced, NULL) == 0);
+    int64_t next = 0;
+    while (next < 100) { /* every record, in order, whatever the spin */
+      mmbus_batch_t b;
+      int n = mmbus_poll(sub, 0, &b);
+      CHECK(n >= 0);
+      for (int j = 0; j < n; j++) CHECK(((const test_person_t *)mmbus_batch_record(&b, (uint32_t)j))->index == next + j);
+      next += n;
+      if (n) CHECK_RC(mmbus_ack(sub), 0);
+      else CHECK_OK(mmbus_wait(sub, 10000));
+    }
+    pthread_join(t, NULL);
+    CHECK_RC(mmbus_poll(sub, 0, &(mmbus_batch_t){0}), 0);
+    CHECK_OK(mmbus_sub_close(sub));
+  }
+  CHECK_OK(mmbus_close(ch));
+}
+
 int main(void) {
   test_deadline(60);
   const char *dir = make_test_dir();
@@ -217,6 +272,7 @@ int main(void) {
   test_start_positions(dir);
   test_stats(dir);
   test_interrupt(dir);
+  test_spin_options(dir);
   puts("t_basic: ok");
   return 0;
 }
