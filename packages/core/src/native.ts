@@ -111,7 +111,8 @@ export interface NativeBinding {
   head(h: ChannelHandle, exact?: false): number;
   head(h: ChannelHandle, exact: true): bigint;
   read(h: ChannelHandle, seq: number | bigint, out: Uint8Array): number;
-  subscribe(h: ChannelHandle, name: string | null, start: number): number | SubHandle;
+  /** spinUs: mmbus_sub_options_t.spin_us (0: the C default, constants.spinNone: no spin) */
+  subscribe(h: ChannelHandle, name: string | null, start: number, spinUs: number): number | SubHandle;
   subClose(s: SubHandle): number;
   /**
    * ackFirst: acknowledges the batch polled last first, in the same call (a failed ack: its code, nothing
@@ -157,6 +158,10 @@ export interface NativeBinding {
     readonly waitInterrupted: number;
     /** out[0] of a poll whose acknowledgement (ackFirst) found the batch overwritten: nothing was polled */
     readonly ackedWithLoss: number;
+    /** subscribe()'s spinUs for "sleep at once": MMBUS_SPIN_NONE */
+    readonly spinNone: number;
+    /** the longest spin a subscriber may ask for: MMBUS_SPIN_MAX_US */
+    readonly spinMaxUs: number;
   };
 }
 

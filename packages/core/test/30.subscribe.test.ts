@@ -160,6 +160,33 @@ describe('subscribe', () => {
     expect(() => ch.subscribe({ name: 'bad/name' })).toThrow(expect.objectContaining({ code: 'MMBUS_E_NAME' }));
     expect(() => ch.subscribe({ start: 'middle' as 'oldest' })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
     expect(() => ch.subscribe({ maxBatch: 0 })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
+    for (const spinUs of [-1, 1.5, 1_000_001, Number.NaN, '20' as unknown as number])
+      expect(() => ch.subscribe({ spinUs })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL', message: expect.stringContaining('spinUs') }));
+    expect(ch.stats().subscribersActive).toBe(0); // nothing refused took a slot
+    ch.close();
+  });
+
+  it('receives every record whatever its spin: none, the default, the longest', async () => {
+    const ch = openChannel('spin', Person, { dir, capacity: 64 });
+    for (const spinUs of [0, undefined, 1_000_000]) {
+      const sub = ch.subscribe(spinUs === undefined ? {} : { spinUs });
+      let published = 0;
+      const timer = setInterval(() => {
+        ch.publish(person(published)); // one at a time, 1 ms apart: every wait follows records flowing
+        if (++published === 40) clearInterval(timer);
+      }, 1);
+      const seen: number[] = [];
+      for await (const batch of sub) {
+        for (const r of batch) {
+          expect(r.name).toBe(`person-${r.indexNumber}`);
+          seen.push(r.indexNumber);
+        }
+        if (seen.length === 40) break;
+      }
+      clearInterval(timer);
+      expect(seen).toEqual([...Array(40).keys()]);
+      sub.close();
+    }
     ch.close();
   });
 
