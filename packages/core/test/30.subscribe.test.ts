@@ -9,6 +9,19 @@ useScratchDir((d) => (dir = d));
 
 const person = (i: number) => ({ index: BigInt(i), name: `person-${i}`, age: i % 100 });
 
+/** Iterates `sub` until it has `n` records, each checked whole; their indexes in arrival order. */
+async function indexesOf(sub: AsyncIterable<Iterable<{ name: string; indexNumber: number }>>, n: number): Promise<number[]> {
+  const seen: number[] = [];
+  for await (const batch of sub) {
+    for (const r of batch) {
+      expect(r.name).toBe(`person-${r.indexNumber}`);
+      seen.push(r.indexNumber);
+    }
+    if (seen.length >= n) break;
+  }
+  return seen;
+}
+
 describe('subscribe', () => {
   it('iterates batches with for await, waiting for records published later', async () => {
     const ch = openChannel('s', Person, { dir, capacity: 1024 });
@@ -19,15 +32,7 @@ describe('subscribe', () => {
       published += 10;
       if (published === 100) clearInterval(timer);
     }, 2);
-    const seen: number[] = [];
-    for await (const batch of sub) {
-      for (const r of batch) {
-        expect(r.name).toBe(`person-${r.indexNumber}`);
-        seen.push(r.indexNumber);
-      }
-      if (seen.length === 100) break;
-    }
-    expect(seen).toEqual([...Array(100).keys()]);
+    expect(await indexesOf(sub, 100)).toEqual([...Array(100).keys()]);
     expect(ch.stats().subscribers[0]!.cursor).toBe(100); // leaving the loop acknowledged the last batch
     sub.close();
     ch.close();
@@ -175,14 +180,7 @@ describe('subscribe', () => {
         ch.publish(person(published)); // one at a time, 1 ms apart: every wait follows records flowing
         if (++published === 40) clearInterval(timer);
       }, 1);
-      const seen: number[] = [];
-      for await (const batch of sub) {
-        for (const r of batch) {
-          expect(r.name).toBe(`person-${r.indexNumber}`);
-          seen.push(r.indexNumber);
-        }
-        if (seen.length === 40) break;
-      }
+      const seen = await indexesOf(sub, 40);
       clearInterval(timer);
       expect(seen).toEqual([...Array(40).keys()]);
       sub.close();
