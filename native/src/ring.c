@@ -16,7 +16,7 @@
 #define HEARTBEAT_EVERY_NS 100000000u
 #define SPIN_NS ((uint64_t)MMBUS_SPIN_DEFAULT_US * 1000u) /* a wait that starts spinning (a subscriber: its spin_us) */
 #define MAX_BACKOFF_PAUSES 32
-#define YIELD_ITERATIONS 20 /* a publisher waiting for space: its subscriber may need this core */
+#define YIELD_ITERATIONS 20 /* waits of publishers: the subscriber or owner they wait for may need this core */
 #define WAIT_YIELDS 2        /* a subscriber after its spin: the first yield hands this core to a publisher
                                 that needs it; more are system calls (1.2-1.6 us each in a VM) */
 #define CHASE_BATCH 32   /* a batch smaller than this, ended by the publisher, means we are chasing it */
@@ -1290,8 +1290,10 @@ static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
   uint64_t deadline = deadline_after(os_mono_ns(), timeout_ms);
   idle_t idle;
   idle_init(&idle, sub->flowing && sub->spin_ns ? IDLE_SPIN : IDLE_SLEEP, MAX_SLEEP_NS);
-  idle.spin_ns = sub->flowing ? sub->spin_ns : 0;
-  if (idle.yields > WAIT_YIELDS) idle.yields = WAIT_YIELDS;
+  if (idle.spin_ns) { /* its own spin, and fewer yields after it */
+    idle.spin_ns = sub->spin_ns;
+    idle.yields = WAIT_YIELDS;
+  }
   for (;;) {
     if (something_at(sub) || sub->snap_count) return 0; /* snapshot values to take count as something */
     if (idle_busy(&idle)) continue;
