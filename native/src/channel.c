@@ -787,8 +787,7 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
                          (int)opts->spin_us, MMBUS_SPIN_DEFAULT_US, MMBUS_SPIN_MAX_US);
   mmbus_sub_t *sub = calloc(1, sizeof *sub);
   if (!sub) return mmbus_set_err(MMBUS_E_NOMEM, "out of memory");
-  sub->spin_ns = opts->spin_us == MMBUS_SPIN_NONE ? 0
-                 : (uint64_t)(opts->spin_us ? opts->spin_us : MMBUS_SPIN_DEFAULT_US) * 1000u;
+  sub->spin_ns = opts->spin_us == MMBUS_SPIN_NONE ? 0 : opts->spin_us ? (uint64_t)opts->spin_us * 1000u : SPIN_DEFAULT_NS;
   rc = watch_init(&sub->watch, ch->hdr.max_publishers);
   if (rc) {
     free(sub);

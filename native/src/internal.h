@@ -308,6 +308,9 @@ uint64_t header_checksum(const file_header_t *h);
 int watch_init(stuck_watch_t *w, uint32_t publishers);
 void watch_free(stuck_watch_t *w);
 
+/* How long a wait that starts spinning spins: a subscriber's when its spin_us is 0, and others'. */
+#define SPIN_DEFAULT_NS ((uint64_t)MMBUS_SPIN_DEFAULT_US * 1000u)
+
 /* ring.c, shared with channel.c */
 void pub_resolve_locked(mmbus_channel_t *ch, pub_slot_t *p);
 int pub_finish_own(mmbus_channel_t *ch);

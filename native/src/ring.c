@@ -14,7 +14,6 @@
 #define MAX_SPACE_SLEEP_NS 50000000u  /* publishers waiting for space look again at least every 50 ms */
 #define GAP_SLEEP_NS 50000u           /* a publisher waiting for the previous lap of a slot */
 #define HEARTBEAT_EVERY_NS 100000000u
-#define SPIN_NS ((uint64_t)MMBUS_SPIN_DEFAULT_US * 1000u) /* a wait that starts spinning (a subscriber: its spin_us) */
 #define MAX_BACKOFF_PAUSES 32
 #define YIELD_ITERATIONS 20 /* waits of publishers: the subscriber or owner they wait for may need this core */
 #define WAIT_YIELDS 2        /* a subscriber after its spin: the first yield hands this core to a publisher
@@ -55,7 +54,7 @@ typedef struct idle {
 enum idle_start { IDLE_SPIN, IDLE_YIELD, IDLE_SLEEP };
 
 static void idle_init(idle_t *w, enum idle_start start, uint64_t max_sleep_ns) {
-  w->spin_ns = start == IDLE_SPIN ? SPIN_NS : 0;
+  w->spin_ns = start == IDLE_SPIN ? SPIN_DEFAULT_NS : 0;
   w->spin_end_ns = 0;
   w->yields = start == IDLE_SLEEP ? 0 : YIELD_ITERATIONS;
   w->pauses = 1;

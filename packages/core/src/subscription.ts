@@ -28,8 +28,8 @@ export interface SubscribeOptions {
    * Microseconds the subscriber looks for the next record, right after records were flowing, before
    * it sleeps (its waiter thread spins meanwhile; JavaScript itself looks for up to 20 µs first).
    * Default 20: a longer spin bought no latency here (the thread → event loop hop costs more) and
-   * kept a core busy — a subscriber of 10,000 records/s used 95 % of one with the C default of 250 µs,
-   * 58 % with 20 (README, Benchmarks). 0: sleep at once. At most 1,000,000.
+   * kept a core busy — a subscriber of 10,000 records/s used 98 % of one with the C default of 250 µs,
+   * 54 % with 20, 35 % with 0 (README, Benchmarks). 0: sleep at once. At most 1,000,000.
    */
   spinUs?: number;
 }
