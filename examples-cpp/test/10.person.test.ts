@@ -2,11 +2,11 @@
 // publishers on one channel at once; every subscriber checks count, checksum, names and order.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openChannel } from '@mmbus/core';
+import { inspectChannel, openChannel } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
 import { describe, expect, it } from 'vitest';
 
-import { batchLogCoverage, expectedChecksum, resultOf, runCpp, runTs, useScratchDir } from './helpers.js';
+import { batchLogCoverage, describeChild, expectedChecksum, resultOf, runCpp, runTs, useScratchDir, within, type Child } from './helpers.js';
 
 const RECORDS = Number(process.env['MMBUS_TEST_RECORDS'] ?? 2_000_000);
 
@@ -83,29 +83,50 @@ describe('a durable TS subscriber during a C++ stream', () => {
     const count = Math.min(RECORDS, 500_000);
     openChannel('durable', Person, { dir, capacity: 1 << 19 }).close();
     const log = join(dir, 'durable.log');
-    const args = ['--dir', dir, '--channel', 'durable', '--count', String(count), '--durable', 'web', '--until-index', String(count - 1), '--log', log, '--quiet'];
+    const args = ['--dir', dir, '--channel', 'durable', '--count', String(count), '--durable', 'web', '--until-index', String(count - 1), '--log', log];
     let sub = runTs('person-subscriber', args);
-    await sub.line('ready');
-    // 5,000 records every 10 ms: a stream long enough to kill the subscriber in the middle of it
-    const pub = runCpp('person-publisher', ['--dir', dir, '--channel', 'durable', '--count', String(count), '--wait-subscribers', '1', '--pace', '5000:10', '--quiet']);
-    let kills = 0;
-    for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setTimeout(r, 100 + Math.random() * 100));
-      if (pub.proc.exitCode !== null) break;
-      sub.proc.kill('SIGKILL');
-      await sub.exited;
-      kills++;
-      sub = runTs('person-subscriber', args);
+    let pub: Child | undefined;
+    let step = 'starting the first subscriber';
+    // Normally done in ~2 s: a hang fails with what every process and the channel were doing.
+    const state = (): string => {
+      let channel: string;
+      try {
+        const inspector = inspectChannel('durable', dir);
+        channel = JSON.stringify(inspector.stats(), (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+        inspector.close();
+      } catch (e) {
+        channel = String(e);
+      }
+      return [step, describeChild('subscriber', sub), pub ? describeChild('publisher', pub) : 'no publisher', `channel ${channel}`].join('\n');
+    };
+    await within(60_000, (async () => {
       await sub.line('ready');
-    }
-    expect(await resultOf<PubResult>(pub)).toMatchObject({ published: count });
-    const last = await resultOf<SubResult>(sub);
-    expect(last.badNames).toBe(0);
-    expect(last.outOfOrder).toBe(0);
-    expect(kills).toBeGreaterThan(0);
-    // every index is covered by a logged batch; overlaps are redeliveries of unacknowledged batches
-    const { missing, redelivered } = batchLogCoverage(readFileSync(log, 'utf8'), count);
-    expect(missing).toBe(0);
-    expect(redelivered).toBeLessThanOrEqual(kills * 4096);
+      // 5,000 records every 10 ms: a stream long enough to kill the subscriber in the middle of it
+      step = 'publishing';
+      pub = runCpp('person-publisher', ['--dir', dir, '--channel', 'durable', '--count', String(count), '--wait-subscribers', '1', '--pace', '5000:10']);
+      let kills = 0;
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 100));
+        if (pub.proc.exitCode !== null) break;
+        step = `kill ${i + 1}`;
+        sub.proc.kill('SIGKILL');
+        await sub.exited;
+        kills++;
+        step = `restart ${i + 1}`;
+        sub = runTs('person-subscriber', args);
+        await sub.line('ready');
+        step = `after restart ${i + 1}`;
+      }
+      expect(await resultOf<PubResult>(pub)).toMatchObject({ published: count });
+      step = 'the last subscriber finishing';
+      const last = await resultOf<SubResult>(sub);
+      expect(last.badNames).toBe(0);
+      expect(last.outOfOrder).toBe(0);
+      expect(kills).toBeGreaterThan(0);
+      // every index is covered by a logged batch; overlaps are redeliveries of unacknowledged batches
+      const { missing, redelivered } = batchLogCoverage(readFileSync(log, 'utf8'), count);
+      expect(missing).toBe(0);
+      expect(redelivered).toBeLessThanOrEqual(kills * 4096);
+    })(), state);
   });
 });

@@ -1,7 +1,7 @@
 // Shared helpers of the multi-process tests: every child is tracked and killed by killChildren()
 // (call it in afterEach), every temp dir removed by its cleanup().
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,6 +44,8 @@ export interface Child {
   proc: ChildProcess;
   /** Everything the child printed on stdout so far. */
   stdout(): string;
+  /** Everything the child printed on stderr so far. */
+  stderr(): string;
   /** Resolves with the first stdout line containing `text`; rejects if the child exits first. */
   line(text: string): Promise<string>;
   /** Resolves with all of stdout once it contains `text` (or matches it); rejects if the child exits first. */
@@ -89,6 +91,7 @@ export function spawnChild(command: string, args: string[], env: NodeJS.ProcessE
     proc,
     exited,
     stdout: () => stdout,
+    stderr: () => stderr,
     send: (line) => void proc.stdin!.write(`${line}\n`),
     waitFor,
     line: async (text) => {
@@ -158,4 +161,37 @@ export function batchLogCoverage(logText: string, count: number): { missing: num
   let missing = 0;
   for (let i = 0; i < count; i++) if (!seen[i]) missing++;
   return { missing, redelivered };
+}
+
+/** What a child is doing, for a test's failure message: exit status, or each thread's state and the
+ * kernel function it sleeps in (Linux /proc), and the tail of its stderr. */
+export function describeChild(name: string, child: Child): string {
+  const { pid, exitCode, signalCode } = child.proc;
+  let state = exitCode !== null || signalCode !== null ? `exited ${exitCode ?? signalCode}` : 'running';
+  if (state === 'running' && pid !== undefined) {
+    try {
+      const threads = readdirSync(`/proc/${pid}/task`).map((t) => {
+        const at = (f: string): string => readFileSync(`/proc/${pid}/task/${t}/${f}`, 'utf8').trim();
+        return `${at('comm')}:${at('stat').split(') ')[1]?.[0] ?? '?'}:${at('wchan')}`;
+      });
+      state += `, threads ${threads.join(' ')}`;
+    } catch {
+      state += ' (no /proc)';
+    }
+  }
+  return `${name} (pid ${pid}) ${state}; stderr: ${child.stderr().slice(-600)}`;
+}
+
+/** `work`, or a rejection saying what `describe()` finds if it has not settled within `ms`: a hang
+ * fails with the state of things instead of the runner's bare time-out. */
+export async function within<T>(ms: number, work: Promise<T>, describe: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${ms} ms: ${describe()}`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
