@@ -51,9 +51,10 @@ const status = await new Promise((res) => nx.on('exit', (code, signal) => res(co
 await relayed;
 
 writeFileSync(join(reportDir, 'test.log'), `${log.join('\n')}\n`);
-let { passed, failed } = countTests(reportDir);
+let { passed, failed, failures } = countTests(reportDir);
 // a task that failed without a test report (a build error, a crash before vitest wrote its report)
 if (status !== 0 && failed === 0) failed = 1;
 if (!keep) rmSync(reportDir, { recursive: true, force: true });
+for (const line of failures) console.log(`failed: ${line}`); // the log's tail names what failed
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(status !== 0 || failed > 0 || passed === 0 ? 1 : 0);

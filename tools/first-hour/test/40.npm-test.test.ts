@@ -13,10 +13,18 @@ import { repoPath } from './helpers.js';
 let dir = '';
 useScratchDir((d) => (dir = d));
 
-it('sums ctest counts from the log and vitest reports, a file that failed to load counting as a failure', () => {
+it('sums ctest counts from the log and vitest reports, a file that failed to load counting as a failure, and names each failure', () => {
   writeFileSync(
     join(dir, 'test.log'),
-    'native: 100% tests passed, 0 tests failed out of 31\nnative: 75% tests passed, 1 tests failed out of 4\n',
+    [
+      'native: 100% tests passed, 0 tests failed out of 31',
+      'native: 75% tests passed, 1 tests failed out of 4',
+      'native: The following tests FAILED:',
+      'native: \t  3 - t_open_errors (Failed)',
+      'native: Errors while running CTest',
+      'core:   7 - not a ctest line (x)',
+      '',
+    ].join('\n'),
   );
   writeFileSync(
     join(dir, 'a.json'),
@@ -24,13 +32,25 @@ it('sums ctest counts from the log and vitest reports, a file that failed to loa
       numPassedTests: 5,
       numFailedTests: 1,
       testResults: [
-        { status: 'failed', assertionResults: [{ status: 'passed' }, { status: 'failed' }] },
-        { status: 'failed', assertionResults: [] },
+        {
+          name: join(dir, 'one.test.ts'),
+          status: 'failed',
+          assertionResults: [{ status: 'passed' }, { status: 'failed', fullName: 'group > the test', failureMessages: ['Error: boom\n  at stack'] }],
+        },
+        { name: join(dir, 'two.test.ts'), status: 'failed', message: 'Cannot find module x\nmore', assertionResults: [] },
       ],
     }),
   );
-  const r = spawnSync(process.execPath, [repoPath('.ci', 'summary.mjs'), dir], { encoding: 'utf8' });
-  expect(r.stdout).toBe('39 passed, 3 failed\n');
+  const r = spawnSync(process.execPath, [repoPath('.ci', 'summary.mjs'), dir], { cwd: dir, encoding: 'utf8' });
+  expect(r.stdout).toBe(
+    [
+      'failed: native: t_open_errors: Failed',
+      'failed: a: one.test.ts > group > the test: Error: boom',
+      'failed: a: two.test.ts did not load: Cannot find module x',
+      '39 passed, 3 failed',
+      '',
+    ].join('\n'),
+  );
   expect(r.status).toBe(1);
 });
 
