@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { lastJson, runTs as runTsFile, spawnChild, type Child } from '@mmbus/test-kit';
 
-export { batchLogCoverage, describeChild, expectedChecksum, killChildren, lastJson, useScratchDir, within, type Child, type Exit } from '@mmbus/test-kit';
+export { batchLogCoverage, describeChild, expectedChecksum, killableMidStream, killChildren, lastJson, useScratchDir, within, type Child, type Exit } from '@mmbus/test-kit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const buildDir = resolve(here, '..', 'build');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { batchLogCoverage, expectedChecksum, lastJson, runFixture, useScratchDir } from './helpers.js';
+import { batchLogCoverage, expectedChecksum, killableMidStream, lastJson, runFixture, useScratchDir } from './helpers.js';
 
 const RECORDS = Number(process.env['MMBUS_TEST_RECORDS'] ?? 2_000_000);
 interface Result {
@@ -61,9 +61,7 @@ describe('TS publisher -> TS subscribers in other processes', () => {
     const ring = inspectChannel('durable', dir);
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 100));
-      // Killed once it had taken the last record, a subscriber's successor would wait for it for ever:
-      // kill only while 10 paces (>= 100 ms) of the stream are to come.
-      if (ring.head() > count - 10 * 5_000) break;
+      if (!killableMidStream(ring.head(), count, 5_000)) break;
       sub.proc.kill('SIGKILL');
       await sub.exited;
       kills++;

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 import { runTs, type Child } from '@mmbus/test-kit';
 
-export { batchLogCoverage, childEnv, expectedChecksum, killChildren, lastJson, tempDir, useScratchDir, type Child } from '@mmbus/test-kit';
+export { batchLogCoverage, childEnv, expectedChecksum, killableMidStream, killChildren, lastJson, tempDir, useScratchDir, type Child } from '@mmbus/test-kit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

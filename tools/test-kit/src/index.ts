@@ -144,6 +144,15 @@ export function useScratchDir(onDir: (dir: string) => void, opts: { perFile?: bo
 }
 
 /**
+ * Whether a paced stream (`recordsPerPace` records, then a sleep) at `head` of `count` may still have
+ * a durable subscriber killed: only while 10 paces are to come. Killed once it had taken the last
+ * record, its restarted successor would wait for that record for ever.
+ */
+export function killableMidStream(head: number, count: number, recordsPerPace: number): boolean {
+  return head <= count - 10 * recordsPerPace;
+}
+
+/**
  * Reads a durable subscriber's batch log (one "first last" index pair per batch, written before the
  * batch was acknowledged) and says which of [0, count) were never delivered and how many deliveries
  * were repeats (batches in flight when the subscriber was killed).
