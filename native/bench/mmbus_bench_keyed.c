@@ -191,9 +191,11 @@ static double snapshot_ms(void) {
   return got == keys && !bad ? ms : -1;
 }
 
-/* A subscriber asking 1,000 of the keys while `records` changes are published: its CPU seconds and
- * how many records it was given (each checked). */
-static int sparse_subscriber(shared_t *sh, double *cpu, int64_t *delivered) {
+/* A subscriber asking 1,000 of the keys while `records` changes are published (its waits coalesced
+ * over `coalesce_us`, or not): its CPU seconds and how many records it was given (each checked). */
+#define ASK_COALESCE_US 1000 /* the asking subscriber's coalescing window, in its second run */
+
+static int sparse_subscriber(shared_t *sh, int32_t coalesce_us, double *cpu, int64_t *delivered) {
   char name[64];
   snprintf(name, sizeof name, "kbench-ask-%d", (int)getpid());
   mmbus_close(open_ch(name, 1));
@@ -202,7 +204,10 @@ static int sparse_subscriber(shared_t *sh, double *cpu, int64_t *delivered) {
   if (s == 0) {
     mmbus_channel_t *ch = open_ch(name, 1);
     mmbus_sub_t *sub;
-    if (mmbus_subscribe(ch, NULL, &sub)) _exit(1);
+    mmbus_sub_options_t so;
+    mmbus_sub_options_init(&so);
+    so.coalesce_us = coalesce_us;
+    if (mmbus_subscribe(ch, &so, &sub)) _exit(1);
     for (uint64_t k = 0; k < 1000; k++)
       if (mmbus_sub_ask(sub, k * (keys / 1000), 1, MMBUS_SNAPSHOT_ALL)) _exit(1);
     __atomic_store_n(&sh->ready, 1, __ATOMIC_SEQ_CST);
@@ -313,17 +318,18 @@ int main(int argc, char **argv) {
     if (json) OUT(",\"snapshot_ms\":%.2f", snap);
     else OUT("  snapshot of all %" PRIu64 " keys      %.1f ms\n", keys, snap);
   }
-  if (RUNS("ask")) {
+  for (int coalesced = 0; coalesced < 2 && RUNS("ask"); coalesced++) {
+    int32_t coalesce_us = coalesced ? ASK_COALESCE_US : 0;
     double cpu = 0;
     int64_t delivered = 0;
-    if (sparse_subscriber(sh, &cpu, &delivered)) failed = 1;
+    if (sparse_subscriber(sh, coalesce_us, &cpu, &delivered)) failed = 1;
     double per_delivered = delivered ? cpu * 1e9 / (double)delivered : 0, per_published = cpu * 1e9 / (double)records;
     if (json)
-      OUT(",\"ask_1000\":{\"cpu_s\":%.3f,\"delivered\":%" PRId64 ",\"ns_per_delivered\":%.0f,\"ns_per_published\":%.1f}", cpu,
-          delivered, per_delivered, per_published);
+      OUT(",\"ask_1000%s\":{\"coalesce_us\":%d,\"cpu_s\":%.3f,\"delivered\":%" PRId64 ",\"ns_per_delivered\":%.0f,\"ns_per_published\":%.1f}",
+          coalesced ? "_coalesced" : "", (int)coalesce_us, cpu, delivered, per_delivered, per_published);
     else
-      OUT("  asking 1,000 keys of %" PRIu64 "   %" PRId64 " records delivered; subscriber CPU %.3f s: %.0f ns per delivered, %.1f ns per published\n",
-          keys, delivered, cpu, per_delivered, per_published);
+      OUT("  asking 1,000 keys of %" PRIu64 " (coalesce_us %d)   %" PRId64 " records delivered; subscriber CPU %.3f s: %.0f ns per delivered, %.1f ns per published\n",
+          keys, (int)coalesce_us, delivered, cpu, per_delivered, per_published);
   }
   if (json) OUT(",\"failed\":%s}\n", failed ? "true" : "false");
   else if (failed) OUT("  SOME RUNS FAILED THEIR CHECKS\n");

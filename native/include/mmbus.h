@@ -246,11 +246,20 @@ typedef struct mmbus_sub_options {
    * core meanwhile (a subscriber of 10,000 records/s spins through every 100 us gap with the default).
    * 0: MMBUS_SPIN_DEFAULT_US; MMBUS_SPIN_NONE: sleep at once; at most MMBUS_SPIN_MAX_US. */
   int32_t spin_us;
-  uint64_t reserved[6];
+  /* Coalescing: a mmbus_wait that finds no record yet, within this many microseconds of the last
+   * one that returned records, first sleeps until then, so that a busy stream is taken in fewer, larger
+   * batches (one wake-up for many records: a fraction of the CPU, at the price of up to this much
+   * latency). Records already there, a wait after a quiet spell longer than this, interruptions,
+   * time-outs and snapshot values to take are not held back. 0: off (the default); at most
+   * MMBUS_COALESCE_MAX_US. */
+  int32_t coalesce_us;
+  uint32_t reserved32;
+  uint64_t reserved[5];
 } mmbus_sub_options_t;
 #define MMBUS_SPIN_DEFAULT_US 250
 #define MMBUS_SPIN_NONE (-1)
 #define MMBUS_SPIN_MAX_US 1000000
+#define MMBUS_COALESCE_MAX_US 100000
 
 MMBUS_API void mmbus_sub_options_init(mmbus_sub_options_t *opts);
 MMBUS_API int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_sub_t **out);

@@ -785,9 +785,12 @@ int mmbus_subscribe(mmbus_channel_t *ch, const mmbus_sub_options_t *opts, mmbus_
   if (opts->spin_us != MMBUS_SPIN_NONE && (opts->spin_us < 0 || opts->spin_us > MMBUS_SPIN_MAX_US))
     return mmbus_set_err(MMBUS_E_INVAL, "spin_us %d: 0 (the default, %d us), MMBUS_SPIN_NONE or up to %d us",
                          (int)opts->spin_us, MMBUS_SPIN_DEFAULT_US, MMBUS_SPIN_MAX_US);
+  if (opts->coalesce_us < 0 || opts->coalesce_us > MMBUS_COALESCE_MAX_US)
+    return mmbus_set_err(MMBUS_E_INVAL, "coalesce_us %d: 0 (off) up to %d us", (int)opts->coalesce_us, MMBUS_COALESCE_MAX_US);
   mmbus_sub_t *sub = calloc(1, sizeof *sub);
   if (!sub) return mmbus_set_err(MMBUS_E_NOMEM, "out of memory");
   sub->spin_ns = opts->spin_us == MMBUS_SPIN_NONE ? 0 : opts->spin_us ? (uint64_t)opts->spin_us * 1000u : SPIN_DEFAULT_NS;
+  sub->coalesce_ns = (uint64_t)opts->coalesce_us * 1000u;
   rc = watch_init(&sub->watch, ch->hdr.max_publishers);
   if (rc) {
     free(sub);

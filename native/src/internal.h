@@ -260,6 +260,8 @@ struct mmbus_sub {
   uint64_t last_heartbeat_ns;
   int flowing;             /* data arrived recently: spin a little before sleeping */
   uint64_t spin_ns;        /* how long (mmbus_sub_options_t.spin_us): 0 = not at all */
+  uint64_t coalesce_ns;    /* mmbus_sub_options_t.coalesce_us: 0 = off */
+  uint64_t records_at_ns;  /* coalescing: when mmbus_wait last returned records */
   uint32_t interrupted;    /* set by mmbus_sub_interrupt from any thread */
   int chasing;             /* the last batch was small and right behind the publisher */
   stuck_watch_t watch;     /* poll and wait (never at the same time) */

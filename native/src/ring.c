@@ -1279,6 +1279,30 @@ static int something_at(const mmbus_sub_t *sub) {
   return stamp_seq(v) >= sub->cursor + 1;
 }
 
+/* An interruption (mmbus_sub_interrupt) is taken once: the wait it ended returns MMBUS_E_INTR. */
+static int take_interrupt(mmbus_sub_t *sub) {
+  if (!ld_acquire(&sub->interrupted)) return 0;
+  st_relaxed(&sub->interrupted, 0);
+  return mmbus_set_err(MMBUS_E_INTR, "wait interrupted");
+}
+
+/* Coalescing: sleeps until `until` (the window after the last records returned, or the wait's
+ * deadline if sooner) without asking publishers for a wake-up; an interruption ends it. Bounded by the
+ * clock: a wake-up meant for another sleeper only makes it look at the time again. */
+static int sleep_out_window(mmbus_sub_t *sub, uint64_t until) {
+  wake_line_t *wl = sub->ch->data_wake;
+  for (;;) {
+    int rc = take_interrupt(sub);
+    if (rc) return rc;
+    uint64_t now = os_mono_ns();
+    if (now >= until) return 0;
+    heartbeat(sub, now);
+    uint32_t w = ld_acquire(&wl->futex);
+    if (ld_acquire(&sub->interrupted)) continue; /* re-checked after w: its wake-up may have gone by */
+    os_wait_word(&sub->ch->data_waker, &wl->futex, w, (int64_t)(until - now));
+  }
+}
+
 static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
   mmbus_channel_t *ch = sub->ch;
@@ -1286,7 +1310,14 @@ static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
   if (rc) return rc;
   if (timeout_ms > MMBUS_TIMEOUT_MAX_MS)
     return mmbus_set_err(MMBUS_E_INVAL, "time-out %lld ms is out of range", (long long)timeout_ms);
-  uint64_t deadline = deadline_after(os_mono_ns(), timeout_ms);
+  uint64_t start = os_mono_ns();
+  uint64_t deadline = deadline_after(start, timeout_ms);
+  /* coalescing: a wait for records that are not there yet, right after the last ones, sleeps out the
+   * window first; records already there are never held back (a subscriber behind stays no further behind) */
+  if (sub->coalesce_ns && start - sub->records_at_ns < sub->coalesce_ns && !sub->snap_count && !something_at(sub)) {
+    uint64_t until = sub->records_at_ns + sub->coalesce_ns;
+    if ((rc = sleep_out_window(sub, until < deadline ? until : deadline)) != 0) return rc;
+  }
   idle_t idle;
   idle_init(&idle, sub->flowing && sub->spin_ns ? IDLE_SPIN : IDLE_SLEEP, MAX_SLEEP_NS);
   if (idle.spin_ns) { /* its own spin, and fewer yields after it */
@@ -1294,12 +1325,12 @@ static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
     idle.yields = WAIT_YIELDS;
   }
   for (;;) {
-    if (something_at(sub) || sub->snap_count) return 0; /* snapshot values to take count as something */
-    if (idle_busy(&idle)) continue;
-    if (ld_acquire(&sub->interrupted)) {
-      st_relaxed(&sub->interrupted, 0);
-      return mmbus_set_err(MMBUS_E_INTR, "wait interrupted");
+    if (something_at(sub) || sub->snap_count) { /* snapshot values to take count as something */
+      if (sub->coalesce_ns) sub->records_at_ns = os_mono_ns();
+      return 0;
     }
+    if (idle_busy(&idle)) continue;
+    if ((rc = take_interrupt(sub)) != 0) return rc;
     sub->flowing = 0;
     uint64_t now = os_mono_ns();
     heartbeat(sub, now);
@@ -1631,10 +1662,14 @@ int mmbus_sub_snapshot(mmbus_sub_t *sub, void *out, size_t size, uint64_t *key, 
   return 0;
 }
 
+/* Callers ask record by record, in order: the key of the record this far ahead is fetched meanwhile. */
+#define WANTS_AHEAD 16
+
 int mmbus_sub_wants(mmbus_sub_t *sub, const mmbus_batch_t *b, uint32_t i) {
   if (!sub || !b) return mmbus_set_err(MMBUS_E_INVAL, "NULL argument");
   if (!sub->asked) return 1; /* asked for nothing in particular: every record */
   if (i >= b->n) return mmbus_set_err(MMBUS_E_INVAL, "record %u of a batch of %u", i, b->n);
+  if (i + WANTS_AHEAD < b->n) __builtin_prefetch((const uint8_t *)mmbus_batch_record(b, i + WANTS_AHEAD) + sub->ch->key_offset);
   uint64_t k = record_key(sub->ch, mmbus_batch_record(b, i));
   if (k >= sub->ch->key_count || !bit(sub->asked, k)) return 0;
   uint64_t version = b->seq + i + 1, *had = had_of(sub, k);

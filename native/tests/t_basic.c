@@ -226,6 +226,35 @@ static void *publish_paced(void *arg) {
   return NULL;
 }
 
+/* Takes the 100 paced records in order; returns how many waits returned records. */
+static int take_paced(mmbus_sub_t *sub) {
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, publish_paced, NULL) == 0);
+  int64_t next = 0;
+  int wakes = 0;
+  while (next < 100) {
+    mmbus_batch_t b;
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    for (int j = 0; j < n; j++) CHECK(((const test_person_t *)mmbus_batch_record(&b, (uint32_t)j))->index == next + j);
+    next += n;
+    if (n) {
+      CHECK_RC(mmbus_ack(sub), 0);
+    } else {
+      CHECK_OK(mmbus_wait(sub, 10000));
+      wakes++;
+    }
+  }
+  pthread_join(t, NULL);
+  return wakes;
+}
+
+static void *interrupt_soon(void *sub) {
+  sleep_us(5000);
+  CHECK_OK(mmbus_sub_interrupt(sub));
+  return NULL;
+}
+
 static void test_spin_options(const char *dir) {
   mmbus_channel_t *ch = open_person_channel(dir, "spin", MMBUS_POLICY_BLOCK, 64);
   mmbus_sub_t *sub;
@@ -246,22 +275,65 @@ static void test_spin_options(const char *dir) {
     mmbus_sub_options_init(&so);
     so.spin_us = spins[i];
     CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, publish_paced, NULL) == 0);
-    int64_t next = 0;
-    while (next < 100) { /* every record, in order, whatever the spin */
-      mmbus_batch_t b;
-      int n = mmbus_poll(sub, 0, &b);
-      CHECK(n >= 0);
-      for (int j = 0; j < n; j++) CHECK(((const test_person_t *)mmbus_batch_record(&b, (uint32_t)j))->index == next + j);
-      next += n;
-      if (n) CHECK_RC(mmbus_ack(sub), 0);
-      else CHECK_OK(mmbus_wait(sub, 10000));
-    }
-    pthread_join(t, NULL);
+    take_paced(sub); /* every record, in order, whatever the spin */
     CHECK_RC(mmbus_poll(sub, 0, &(mmbus_batch_t){0}), 0);
     CHECK_OK(mmbus_sub_close(sub));
   }
+  CHECK_OK(mmbus_close(ch));
+}
+
+/* coalesce_us: a paced stream comes in a few batches, every record in order; interruptions and
+ * time-outs are not held back by the window. */
+static void test_coalesce(const char *dir) {
+  mmbus_channel_t *ch = open_person_channel(dir, "spin", MMBUS_POLICY_BLOCK, 64);
+  mmbus_sub_t *sub;
+  const int32_t refused[] = {-1, INT32_MIN, MMBUS_COALESCE_MAX_US + 1, INT32_MAX};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    mmbus_sub_options_t so;
+    mmbus_sub_options_init(&so);
+    so.coalesce_us = refused[i];
+    CHECK_RC(mmbus_subscribe(ch, &so, &sub), MMBUS_E_INVAL);
+  }
+  spin_dir = dir;
+  mmbus_sub_options_t so;
+  mmbus_sub_options_init(&so);
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  int plain = take_paced(sub); /* the control: records 300 us apart wake it for nearly every one */
+  CHECK_OK(mmbus_sub_close(sub));
+  so.coalesce_us = 20000;
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  uint64_t t0 = now_ns();
+  int coalesced = take_paced(sub);
+  uint64_t took_ms = (now_ns() - t0) / 1000000u;
+  /* one wake-up per 20 ms window at most (and the first, at once) */
+  if (plain < 20 || coalesced > 2 + (int)(took_ms / 20)) {
+    fprintf(stderr, "coalescing: %d wake-ups without, %d with it over %llu ms\n", plain, coalesced, (unsigned long long)took_ms);
+    CHECK(0);
+  }
+  /* inside a window: the time-out ends the wait, an interruption ends it early */
+  test_person_t p;
+  fill_person(&p, 1, 0);
+  CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  CHECK_OK(mmbus_wait(sub, 1000));
+  mmbus_batch_t b;
+  CHECK_RC(mmbus_poll(sub, 0, &b), 1);
+  CHECK_RC(mmbus_ack(sub), 0);
+  CHECK_RC(mmbus_wait(sub, 1), MMBUS_E_TIMEOUT);
+  CHECK_OK(mmbus_sub_close(sub));
+  so.coalesce_us = MMBUS_COALESCE_MAX_US;
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  CHECK_OK(mmbus_publish(ch, &p, sizeof p));
+  CHECK_OK(mmbus_wait(sub, 1000)); /* the first: not held back */
+  CHECK_RC(mmbus_poll(sub, 0, &b), 1);
+  CHECK_RC(mmbus_ack(sub), 0);
+  pthread_t t;
+  t0 = now_ns();
+  CHECK(pthread_create(&t, NULL, interrupt_soon, sub) == 0);
+  CHECK_RC(mmbus_wait(sub, 10000), MMBUS_E_INTR);
+  uint64_t waited_ms = (now_ns() - t0) / 1000000u;
+  pthread_join(t, NULL);
+  CHECK(waited_ms < MMBUS_COALESCE_MAX_US / 1000); /* ended inside the window, not after it */
+  CHECK_OK(mmbus_sub_close(sub));
   CHECK_OK(mmbus_close(ch));
 }
 
@@ -273,6 +345,7 @@ int main(void) {
   test_stats(dir);
   test_interrupt(dir);
   test_spin_options(dir);
+  test_coalesce(dir);
   puts("t_basic: ok");
   return 0;
 }

@@ -494,6 +494,7 @@ Napi::Value Subscribe(const Napi::CallbackInfo &info) {
   so.name = name.empty() ? nullptr : name.c_str();
   so.start = static_cast<mmbus_start_t>(info[2].As<Napi::Number>().Int32Value());
   so.spin_us = info[3].As<Napi::Number>().Int32Value();
+  so.coalesce_us = info[4].As<Napi::Number>().Int32Value();
   mmbus_sub_t *sub = nullptr;
   int rc = mmbus_subscribe(c->ch, &so, &sub);
   if (rc) return Code(env, rc);
@@ -912,6 +913,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   constants.Set("ackedWithLoss", Napi::Number::New(env, ACKED_WITH_LOSS));
   constants.Set("spinNone", Napi::Number::New(env, MMBUS_SPIN_NONE));
   constants.Set("spinMaxUs", Napi::Number::New(env, MMBUS_SPIN_MAX_US));
+  constants.Set("coalesceMaxUs", Napi::Number::New(env, MMBUS_COALESCE_MAX_US));
   exports.Set("constants", constants);
   return exports;
 }

@@ -111,8 +111,8 @@ export interface NativeBinding {
   head(h: ChannelHandle, exact?: false): number;
   head(h: ChannelHandle, exact: true): bigint;
   read(h: ChannelHandle, seq: number | bigint, out: Uint8Array): number;
-  /** spinUs: mmbus_sub_options_t.spin_us (0: the C default, constants.spinNone: no spin) */
-  subscribe(h: ChannelHandle, name: string | null, start: number, spinUs: number): number | SubHandle;
+  /** spinUs: mmbus_sub_options_t.spin_us (0: the C default, constants.spinNone: no spin); coalesceUs: .coalesce_us */
+  subscribe(h: ChannelHandle, name: string | null, start: number, spinUs: number, coalesceUs: number): number | SubHandle;
   subClose(s: SubHandle): number;
   /**
    * ackFirst: acknowledges the batch polled last first, in the same call (a failed ack: its code, nothing
@@ -162,6 +162,8 @@ export interface NativeBinding {
     readonly spinNone: number;
     /** the longest spin a subscriber may ask for: MMBUS_SPIN_MAX_US */
     readonly spinMaxUs: number;
+    /** the longest coalescing window: MMBUS_COALESCE_MAX_US */
+    readonly coalesceMaxUs: number;
   };
 }
 

@@ -167,7 +167,52 @@ describe('subscribe', () => {
     expect(() => ch.subscribe({ maxBatch: 0 })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL' }));
     for (const spinUs of [-1, 1.5, 1_000_001, Number.NaN, '20' as unknown as number])
       expect(() => ch.subscribe({ spinUs })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL', message: expect.stringContaining('spinUs') }));
+    for (const coalesceUs of [-1, 0.5, 100_001, Number.NaN, '20' as unknown as number])
+      expect(() => ch.subscribe({ coalesceUs })).toThrow(expect.objectContaining({ code: 'MMBUS_E_INVAL', message: expect.stringContaining('coalesceUs') }));
     expect(ch.stats().subscribersActive).toBe(0); // nothing refused took a slot
+    ch.close();
+  });
+
+  it('coalesceUs: a paced stream comes in a few batches, every record in order; close() is not held back', async () => {
+    const ch = openChannel('coalesce', Person, { dir, capacity: 256 });
+    /** Publishes 60 records 1 ms apart while `sub` takes them: its batches, and how long it took. */
+    const take = async (coalesceUs: number): Promise<{ batches: number; ms: number }> => {
+      const sub = ch.subscribe({ coalesceUs });
+      let published = 0;
+      const t0 = performance.now();
+      const timer = setInterval(() => {
+        ch.publish(person(published));
+        if (++published === 60) clearInterval(timer);
+      }, 1);
+      const seen: number[] = [];
+      let batches = 0;
+      for await (const batch of sub) {
+        batches++;
+        for (const r of batch) {
+          expect(r.name).toBe(`person-${r.indexNumber}`);
+          seen.push(r.indexNumber);
+        }
+        if (seen.length >= 60) break;
+      }
+      clearInterval(timer);
+      sub.close();
+      expect(seen).toEqual([...Array(60).keys()]);
+      return { batches, ms: performance.now() - t0 };
+    };
+    const plain = await take(0);
+    const coalesced = await take(20_000);
+    expect(plain.batches).toBeGreaterThanOrEqual(20); // the control: a wake-up for nearly every record
+    expect(coalesced.batches).toBeLessThanOrEqual(2 + Math.floor(coalesced.ms / 20)); // one per 20 ms window at most
+
+    // inside a (100 ms) window: close() ends the iteration at once
+    const sub = ch.subscribe({ coalesceUs: 100_000 });
+    ch.publish(person(0));
+    const it = sub[Symbol.asyncIterator]();
+    expect((await it.next()).done).toBe(false); // the first wake-up is not held back
+    const t0 = performance.now();
+    setTimeout(() => sub.close(), 5);
+    expect((await it.next()).done).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(100);
     ch.close();
   });
 

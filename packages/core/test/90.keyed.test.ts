@@ -156,6 +156,26 @@ describe('keyed channels', () => {
     ch.close();
   });
 
+  it('coalescing: a key asked inside the window has its snapshot value at once (the ask cuts the window short)', async () => {
+    const ch = openChannel('k', PointUpdate, { dir, keys: 20, capacity: 64 });
+    for (let k = 0; k < 20; k++) ch.publish((r) => fillPoint(r, k, 1, 0));
+    const sub = ch.subscribe({ keys: [1], snapshot: true, coalesceUs: 100_000 });
+    const it = sub[Symbol.asyncIterator]();
+    const values = async (): Promise<string[]> => {
+      const b = (await it.next()).value as Batch<PointUpdate>;
+      return collect(b, (r) => `${b.snapshot ? 'snap' : 'chg'} ${r.pointId}:${r.value}`);
+    };
+    expect(await values()).toEqual(['snap 1:1']);
+    setTimeout(() => ch.publish((r) => fillPoint(r, 1, 2, 0)), 5);
+    expect(await values()).toEqual(['chg 1:2']); // a wait returned records: a 100 ms window starts
+    const t0 = performance.now();
+    setTimeout(() => sub.ask([7]), 5);
+    expect(await values()).toEqual(['snap 7:1']);
+    expect(performance.now() - t0).toBeLessThan(100); // inside the window
+    sub.close();
+    ch.close();
+  });
+
   it('copying mode (Electron) reads latest values and snapshots the same', async () => {
     const ch = openChannel('k', PointUpdate, { dir, keys: 20, capacity: 64 });
     for (let k = 0; k < 20; k++) ch.publish((r) => fillPoint(r, k, k + 1, 0));

@@ -29,12 +29,15 @@ const { values: opts } = parseArgs({
     role: { type: 'string' }, // child processes of this script
     dir: { type: 'string' },
     asked: { type: 'string' },
+    coalesce: { type: 'string' },
   },
 });
 const KEYS = Number(opts.keys ?? 210_000);
 const CHANGES = Number(opts.changes ?? (opts.quick ? 1_000_000 : 10_000_000));
 const RUNS = Number(opts.runs ?? (opts.quick ? 1 : 3));
 const CAPACITY = 65536;
+/** The asking subscriber's coalescing window, in its second run */
+const ASK_COALESCE_US = 1000;
 const PARTS = ['publish', 'snapshot', 'ask', 'c'] as const;
 if (opts.part !== undefined && !(PARTS as readonly string[]).includes(opts.part)) {
   console.error(`--part ${opts.part}: one of ${PARTS.join(', ')}`);
@@ -121,11 +124,11 @@ function snapshotChild(dir: string): void {
 }
 
 /** Child: asks for `asked` evenly spread points and follows their changes until `changes` records have gone by. */
-async function sparseChild(dir: string, asked: number): Promise<void> {
+async function sparseChild(dir: string, asked: number, coalesceUs: number): Promise<void> {
   const ch = openChannel('sparse', PointUpdate, { dir, create: false });
   const step = Math.floor(KEYS / asked);
   const keys = Array.from({ length: asked }, (_, i) => i * step);
-  const sub = ch.subscribe({ keys, snapshot: true });
+  const sub = ch.subscribe({ keys, snapshot: true, coalesceUs });
   process.stdout.write('ready\n');
   const cpu0 = process.cpuUsage();
   let delivered = 0;
@@ -208,27 +211,36 @@ async function main(): Promise<void> {
       }
     }
 
-    // 1,000 of the points asked while CHANGES changes of random points are published
-    let sparse: { delivered: number; bad: number; cpuUs: number } | null = null;
-    let pubMs = 0;
-    let pubCpuMs = 0;
-    if (runs('ask')) {
+    // 1,000 of the points asked while CHANGES changes of random points are published; as it comes,
+    // and coalescing wake-ups (SubscribeOptions.coalesceUs)
+    const asking = async (coalesceUs: number) => {
       const sparseCh = openChannel('sparse', PointUpdate, { dir, capacity: CAPACITY, keys: KEYS });
       sparseCh.publishBatch(KEYS, (r, i) => fill(r, i, i), 256); // every point has a value: the snapshot
-      const child = startChild(['--role', 'sparse', '--dir', dir, '--keys', String(KEYS), '--asked', '1000']);
+      const child = startChild(['--role', 'sparse', '--dir', dir, '--keys', String(KEYS), '--asked', '1000', '--coalesce', String(coalesceUs)]);
       await child.line('ready');
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       sparseCh.publishBatch(CHANGES, (r, i) => fill(r, keyOf(i), i), 64);
-      pubMs = performance.now() - t0;
+      const publisherMs = performance.now() - t0;
       sparseCh.publish((r) => fill(r, 0, END));
-      pubCpuMs = cpuUs(cpu0) / 1000;
+      const publisherCpuMs = cpuUs(cpu0) / 1000;
       const sc = await child.done;
       sparseCh.close();
+      rmSync(join(dir, 'sparse.db'));
       if (sc.code !== 0) throw new Error('the sparse subscriber failed');
-      sparse = JSON.parse(sc.lines.at(-1)!) as { delivered: number; bad: number; cpuUs: number };
+      const sparse = JSON.parse(sc.lines.at(-1)!) as { delivered: number; bad: number; cpuUs: number };
       if (sparse.bad) throw new Error(`the sparse subscriber got ${sparse.bad} wrong records`);
-    }
+      return {
+        coalesceUs,
+        delivered: sparse.delivered,
+        subscriberCpuMs: sparse.cpuUs / 1000,
+        subscriberNsPerDelivered: (sparse.cpuUs * 1000) / sparse.delivered,
+        subscriberNsPerPublished: (sparse.cpuUs * 1000) / CHANGES,
+        publisherMs,
+        publisherCpuMs,
+      };
+    };
+    const asked = runs('ask') ? [await asking(0), await asking(ASK_COALESCE_US)] : [];
 
     // the C side, from native/build/bench (npx nx run native:build)
     const cBench = join(here, '../../../native/build/bench/mmbus_bench_keyed');
@@ -252,14 +264,8 @@ async function main(): Promise<void> {
           inKeyOrderBatched: pub.keyed_in_key_order_batched / pub.plain_in_key_order_batched,
         },
         snapshotMs: cold.length ? { coldProcess: median(cold), coldProcessCpu: median(coldCpu), warm: median(warm), goalMs: 50 } : null,
-        asking1000: sparse && {
-          delivered: sparse.delivered,
-          subscriberCpuMs: sparse.cpuUs / 1000,
-          subscriberNsPerDelivered: (sparse.cpuUs * 1000) / sparse.delivered,
-          subscriberNsPerPublished: (sparse.cpuUs * 1000) / CHANGES,
-          publisherMs: pubMs,
-          publisherCpuMs: pubCpuMs,
-        },
+        asking1000: asked[0] ?? null,
+        asking1000Coalesced: asked[1] ?? null,
       },
       c,
     };
@@ -274,10 +280,8 @@ async function main(): Promise<void> {
     if (cold.length) {
       console.log(`  a new subscriber's snapshot of every point: ${f(median(cold))} ms in a fresh process (${f(median(coldCpu))} ms CPU), ${f(median(warm))} ms warm (goal 50 ms)`);
     }
-    if (sparse) {
-      const perDelivered = (sparse.cpuUs * 1000) / sparse.delivered;
-      const perPublished = (sparse.cpuUs * 1000) / CHANGES;
-      console.log(`  asking 1,000 points while ${CHANGES.toLocaleString('en-US')} changes go by: ${sparse.delivered.toLocaleString('en-US')} delivered, subscriber CPU ${f(sparse.cpuUs / 1000)} ms = ${f(perDelivered)} ns per delivered, ${f(perPublished)} ns per published`);
+    for (const a of asked) {
+      console.log(`  asking 1,000 points while ${CHANGES.toLocaleString('en-US')} changes go by${a.coalesceUs ? ` (coalesceUs ${a.coalesceUs})` : ''}: ${a.delivered.toLocaleString('en-US')} delivered, subscriber CPU ${f(a.subscriberCpuMs)} ms = ${f(a.subscriberNsPerDelivered)} ns per delivered, ${f(a.subscriberNsPerPublished)} ns per published; publisher ${f(a.publisherMs)} ms`);
     }
     if (c) console.log(`  C: ${JSON.stringify(c)}`);
     if (!opts['no-write']) {
@@ -292,5 +296,5 @@ async function main(): Promise<void> {
 }
 
 if (opts.role === 'snapshot') snapshotChild(opts.dir!);
-else if (opts.role === 'sparse') await sparseChild(opts.dir!, Number(opts.asked));
+else if (opts.role === 'sparse') await sparseChild(opts.dir!, Number(opts.asked), Number(opts.coalesce ?? 0));
 else await main();
