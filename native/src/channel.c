@@ -678,8 +678,8 @@ int mmbus_close(mmbus_channel_t *ch) {
     }
     if (ld_relaxed(&p->pending) != MMBUS_NO_CLAIM) {
       /* closed with a claim outstanding: give it up, so nobody waits for it */
-      mmbus_claim_t c = {PENDING_SEQ(ld_relaxed(&p->pending)), (uint32_t)ld_relaxed(&p->pending_n), ch->stride, ch->data, ch->mask};
-      mmbus_claim_abort(ch, &c);
+      mmbus_claim_t c = {PENDING_SEQ(ld_relaxed(&p->pending)), claim_len(ch, p), ch->stride, ch->data, ch->mask};
+      if (c.n) mmbus_claim_abort(ch, &c); /* (an impossible length: the file was damaged; nothing to give up) */
     }
     pub_settle_exclusion(ch);
     if (chan_lock(ch) == 0) {

@@ -125,7 +125,7 @@ int pub_take_over_locked(mmbus_channel_t *ch, uint32_t i) {
   free_dead_owner_buffer(ch, i);
   uint64_t raw = ld_acquire(&p->pending);
   if (!claim_decided(p, raw)) return 0;
-  return finish_decided(ch, PENDING_SEQ(raw), (uint32_t)ld_relaxed(&p->pending_n), 1);
+  return finish_decided(ch, PENDING_SEQ(raw), claim_len(ch, p), 1);
 }
 
 static int attach_publisher(mmbus_channel_t *ch) {
@@ -377,6 +377,8 @@ static int check_keys(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
  * then the stamps, the first last. Everything here is a CAS that only moves forward or a write of the
  * same bytes the owner writes, so owner and helper may overlap. */
 static int finish_decided(mmbus_channel_t *ch, uint64_t first, uint32_t n, int helper) {
+  if (n == 0) return mmbus_set_err(MMBUS_E_CORRUPT, "'%s': a publisher slot holds a claim of an impossible length: the "
+                                                    "file was damaged", ch->path);
   if (ch->keys)
     for (uint32_t i = 0; i < n; i++) {
       uint64_t k = record_key(ch, ring_record(ch, first + i));
@@ -482,7 +484,7 @@ static int settle_gap(mmbus_channel_t *ch, stuck_watch_t *w, uint64_t seq, uint6
     if (ld_acquire(&p->state) != PUB_ACTIVE) continue;
     uint64_t raw = ld_acquire(&p->pending);
     if (raw == MMBUS_NO_CLAIM || (raw & PENDING_REVOKED)) continue; /* none, or given up already */
-    uint64_t pending = PENDING_SEQ(raw), n = ld_relaxed(&p->pending_n);
+    uint64_t pending = PENDING_SEQ(raw), n = claim_len(ch, p);
     int covers = seq >= pending && seq - pending < n;
     if (!covers && pending <= seq) continue;
     if (!pub_slot_alive(ch, i)) {
@@ -767,7 +769,7 @@ int pub_finish_own(mmbus_channel_t *ch) {
   pub_slot_t *p = ch->pub;
   uint64_t raw = p ? ld_relaxed(&p->pending) : MMBUS_NO_CLAIM;
   if (!p || !claim_decided(p, raw)) return 0;
-  int rc = finish_decided(ch, PENDING_SEQ(raw), (uint32_t)ld_relaxed(&p->pending_n), 0);
+  int rc = finish_decided(ch, PENDING_SEQ(raw), claim_len(ch, p), 0);
   if (rc) return rc;
   st_release(&p->pending, MMBUS_NO_CLAIM);
   resolve_own(ch);
@@ -1224,7 +1226,7 @@ static uint32_t overwritten_prefix(const mmbus_channel_t *ch, uint64_t first, ui
     for (uint32_t i = 0; i < ch->hdr.max_publishers && !waiting; i++) {
       const pub_slot_t *p = &ch->pubs[i];
       if (!ld_acquire(&p->claiming)) continue;
-      uint64_t raw = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n), pending = PENDING_SEQ(raw);
+      uint64_t raw = ld_acquire(&p->pending), n = claim_len(ch, p), pending = PENDING_SEQ(raw);
       waiting = raw != MMBUS_NO_CLAIM && next_lap >= pending && next_lap - pending < n && ld_acquire(&p->claiming);
     }
     if (!waiting) break;

@@ -1,7 +1,7 @@
 /* Damaged and hostile files under running processes: no call loops without bound on any content
  * (garbage stamps, a head far ahead), no record that was never published is returned, a forged live
  * publisher slot does not wedge an overwrite publisher, a channel removed and re-created under its
- * users is noticed (MMBUS_E_STALE), truncating a mapped file gives MMBUS_E_CORRUPT instead of killing
+ * users is noticed (MMBUS_E_STALE), a claim of an impossible length in a dead publisher's slot is refused, truncating a mapped file gives MMBUS_E_CORRUPT instead of killing
  * the processes with SIGBUS, and a sparse copy on a full file system is refused (MMBUS_E_NOSPACE)
  * instead of SIGBUSing its first writer (needs root to mount a small tmpfs; skipped otherwise). */
 #include "helpers.h"
@@ -158,6 +158,46 @@ static void test_forged_publisher(void) {
   mmbus_close(ch);
 }
 
+/* A dead publisher's slot says it decided a claim of an impossible length (0, more than the ring, up
+ * to 2^64 - 1): taking the slot over (gc, a new publisher) refuses it (MMBUS_E_CORRUPT inside; the slot
+ * is left alone) instead of walking billions of records (a fuzzer's input had mmbus_gc completing 2^32 - 1 of them), verify names
+ * it, and publishing and reading go on in another slot. */
+static void test_impossible_claim_length(void) {
+  const char *dir = make_test_dir();
+  mmbus_channel_t *ch = open_ch(dir, "impossible", MMBUS_POLICY_BLOCK);
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  mmbus_info_t info = info_of(ch);
+  size_t size;
+  uint8_t *raw = raw_map(dir, "impossible", &size);
+  uint8_t *slot = raw + 4096 + (size_t)info.max_subscribers * 128; /* publisher slot 0 (format.md §1) */
+  const uint64_t lengths[] = {0, CAP + 1, UINT32_MAX, UINT64_C(1) << 32, UINT64_MAX};
+  mmbus_channel_t *pub = open_ch(dir, "impossible", MMBUS_POLICY_BLOCK);
+  for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+    uint64_t head = *(uint64_t *)(raw + OFF_HEAD);
+    *(uint64_t *)(slot + 24) = lengths[i];                /* pending_n */
+    *(uint64_t *)(slot + 16) = head | (UINT64_C(1) << 62); /* pending: decided (COMMITTING) at head */
+    __atomic_store_n((uint32_t *)slot, 1u, __ATOMIC_SEQ_CST); /* active; its lock is free: the owner is dead */
+    char why[256];
+    CHECK(mmbus_verify(ch, why, sizeof why) >= 1 && strstr(why, "impossible"));
+    CHECK(mmbus_gc(ch) == 0 && *(uint32_t *)slot == 1); /* returns, and leaves the damaged slot alone */
+    test_person_t p;
+    fill_person(&p, (int)i, 0);
+    CHECK_OK(mmbus_publish(pub, &p, sizeof p)); /* in a slot of its own */
+    mmbus_batch_t b;
+    CHECK_RC(mmbus_poll(sub, 0, &b), 1);
+    const test_person_t *r = mmbus_batch_record(&b, 0);
+    CHECK(person_intact(r) && r->index == (int64_t)i && b.seq == head);
+    CHECK_RC(mmbus_ack(sub), 0);
+    __atomic_store_n((uint32_t *)slot, 0u, __ATOMIC_SEQ_CST); /* free again for the next length */
+  }
+  munmap(raw, size);
+  mmbus_close(pub);
+  mmbus_sub_close(sub);
+  mmbus_close(ch);
+  puts("impossible claim lengths in a dead publisher's slot: refused, publishing goes on");
+}
+
 static void test_recreated(void) {
   const char *dir = make_test_dir();
   mmbus_channel_t *ch = open_ch(dir, "again", MMBUS_POLICY_OVERWRITE);
@@ -295,6 +335,7 @@ int main(void) {
   test_deadline(120);
   test_garbage_stamps_and_head();
   test_forged_publisher();
+  test_impossible_claim_length();
   test_recreated();
   test_truncated_under_processes();
   test_sparse_copy_on_full_disk();
