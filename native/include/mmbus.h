@@ -250,8 +250,10 @@ typedef struct mmbus_sub_options {
    * one that returned records, first sleeps until then, so that a busy stream is taken in fewer, larger
    * batches (one wake-up for many records: a fraction of the CPU, at the price of up to this much
    * latency). Records already there, a wait after a quiet spell longer than this, interruptions,
-   * time-outs and snapshot values to take are not held back. 0: off (the default); at most
-   * MMBUS_COALESCE_MAX_US. */
+   * time-outs and snapshot values to take are not held back, and the window never lets the ring fill:
+   * it ends early once a quarter of the ring waits to be read, or would soon at the rate records come,
+   * or a block publisher waits for room (looked at every quarter of the window). Windows rounds the
+   * window's steps up to its timer tick. 0: off (the default); at most MMBUS_COALESCE_MAX_US. */
   int32_t coalesce_us;
   uint32_t reserved32;
   uint64_t reserved[5];

@@ -261,7 +261,9 @@ struct mmbus_sub {
   int flowing;             /* data arrived recently: spin a little before sleeping */
   uint64_t spin_ns;        /* how long (mmbus_sub_options_t.spin_us): 0 = not at all */
   uint64_t coalesce_ns;    /* mmbus_sub_options_t.coalesce_us: 0 = off */
-  uint64_t records_at_ns;  /* coalescing: when mmbus_wait last returned records */
+  uint64_t records_at_ns;  /* coalescing: when mmbus_wait last returned records... */
+  uint64_t records_at_head; /* ...and the channel's head then */
+  double records_per_ns;   /* ...and how fast the head moved between its last two such returns */
   uint32_t interrupted;    /* set by mmbus_sub_interrupt from any thread */
   int chasing;             /* the last batch was small and right behind the publisher */
   stuck_watch_t watch;     /* poll and wait (never at the same time) */

@@ -138,4 +138,9 @@ void os_waker_close(os_waker_t *w);
 int os_wait_word(os_waker_t *w, uint32_t *word, uint32_t expected, int64_t timeout_ns);
 void os_wake_word(os_waker_t *w, uint32_t *word);
 
+/* ---- waiting and waking on a word of this process's own memory (threads of one process) ------- */
+/* Sleeps while *word == expected, up to timeout_ns; os_wake_local(word) ends it early. */
+void os_wait_local(uint32_t *word, uint32_t expected, uint64_t timeout_ns);
+void os_wake_local(uint32_t *word);
+
 #endif

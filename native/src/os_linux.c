@@ -75,6 +75,13 @@ void os_wake_word(os_waker_t *w, uint32_t *word) {
   syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+void os_wait_local(uint32_t *word, uint32_t expected, uint64_t timeout_ns) {
+  struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
+}
+
+void os_wake_local(uint32_t *word) { syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+
 /* ---- creation ----------------------------------------------------------------------------------- */
 
 int os_create_file_atomic(const char *dir, const char *path, uint64_t size, uint32_t mode,

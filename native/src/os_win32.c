@@ -712,6 +712,12 @@ int os_wait_word(os_waker_t *w, uint32_t *word, uint32_t expected, int64_t timeo
   return r == WAIT_OBJECT_0 ? 0 : 1; /* a stray token (of a sleeper that died or timed out) wakes for nothing */
 }
 
+void os_wait_local(uint32_t *word, uint32_t expected, uint64_t timeout_ns) {
+  WaitOnAddress(word, &expected, sizeof expected, ms_of((int64_t)(timeout_ns < INT64_MAX ? timeout_ns : INT64_MAX)));
+}
+
+void os_wake_local(uint32_t *word) { WakeByAddressAll(word); }
+
 void os_wake_word(os_waker_t *w, uint32_t *word) {
   (void)word;
   if (!w->h) return;

@@ -1288,21 +1288,48 @@ static int take_interrupt(mmbus_sub_t *sub) {
   return mmbus_set_err(MMBUS_E_INTR, "wait interrupted");
 }
 
+#define COALESCE_FILL_SHARE 4        /* a window ends once 1/this of the ring waits to be read... */
+#define COALESCE_MIN_STEP_NS 20000u  /* ...or would at the rate records come, sooner than this */
+#define COALESCE_STEPS 4             /* a window is slept in this many steps at least */
+
 /* Coalescing: sleeps until `until` (the window after the last records returned, or the wait's
- * deadline if sooner) without asking publishers for a wake-up; an interruption ends it. Bounded by the
- * clock: a wake-up meant for another sleeper only makes it look at the time again. */
+ * deadline if sooner) on a word of its own: neither publishers nor other subscribers wake it, an
+ * interruption does. It never lets the ring fill: it looks again after each quarter of the window
+ * and ends it once a quarter of the ring waits to be read or a block publisher waits for room; each
+ * sleep is also no longer than the ring takes to get there at the rate records came lately (between
+ * the last two wake-ups, or since the last, the faster), so a stream too fast for the window is not
+ * held back at all. Bounded by the clock. */
 static int sleep_out_window(mmbus_sub_t *sub, uint64_t until) {
-  wake_line_t *wl = sub->ch->data_wake;
+  mmbus_channel_t *ch = sub->ch;
+  uint64_t limit = ch->capacity / COALESCE_FILL_SHARE;
   for (;;) {
     int rc = take_interrupt(sub);
     if (rc) return rc;
     uint64_t now = os_mono_ns();
     if (now >= until) return 0;
+    uint64_t head = ld_acquire(ch->head);
+    uint64_t backlog = head > sub->cursor ? head - sub->cursor : 0;
+    if (backlog >= limit || ld_relaxed(&ch->space_wake->need_wake)) return 0;
+    uint64_t step = until - now;
+    if (step > sub->coalesce_ns / COALESCE_STEPS) step = sub->coalesce_ns / COALESCE_STEPS;
+    double rate = (double)(head - sub->records_at_head) / (double)(now - sub->records_at_ns + 1);
+    if (rate < sub->records_per_ns) rate = sub->records_per_ns;
+    if (rate > 0) {
+      double fill_ns = (double)(limit - backlog) / rate;
+      if (fill_ns < COALESCE_MIN_STEP_NS) return 0;
+      if (fill_ns < (double)step) step = (uint64_t)fill_ns;
+    }
     heartbeat(sub, now);
-    uint32_t w = ld_acquire(&wl->futex);
-    if (ld_acquire(&sub->interrupted)) continue; /* re-checked after w: its wake-up may have gone by */
-    os_wait_word(&sub->ch->data_waker, &wl->futex, w, (int64_t)(until - now));
+    os_wait_local(&sub->interrupted, 0, step);
   }
+}
+
+/* Coalescing: a wait returns records now; how fast they came since the previous such return. */
+static void coalesce_mark(mmbus_sub_t *sub) {
+  uint64_t now = os_mono_ns(), head = ld_acquire(sub->ch->head);
+  sub->records_per_ns = sub->records_at_ns ? (double)(head - sub->records_at_head) / (double)(now - sub->records_at_ns + 1) : 0;
+  sub->records_at_ns = now;
+  sub->records_at_head = head;
 }
 
 static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
@@ -1328,7 +1355,7 @@ static int wait_impl(mmbus_sub_t *sub, int64_t timeout_ms) {
   }
   for (;;) {
     if (something_at(sub) || sub->snap_count) { /* snapshot values to take count as something */
-      if (sub->coalesce_ns) sub->records_at_ns = os_mono_ns();
+      if (sub->coalesce_ns) coalesce_mark(sub);
       return 0;
     }
     if (idle_busy(&idle)) continue;
@@ -1361,6 +1388,7 @@ int mmbus_wait(mmbus_sub_t *sub, int64_t timeout_ms) {
 int mmbus_sub_interrupt(mmbus_sub_t *sub) {
   if (!sub) return mmbus_set_err(MMBUS_E_INVAL, "subscriber is NULL");
   st_release(&sub->interrupted, 1u);
+  os_wake_local(&sub->interrupted); /* a coalescing window sleeps on it */
   /* Wake every sleeper of the channel; the others find no data and sleep again. */
   wake_line_t *w = sub->ch->data_wake;
   fetch_add_seq_cst(&w->futex, 1);

@@ -210,32 +210,48 @@ static void test_interrupt(const char *dir) {
   CHECK_OK(mmbus_close(ch));
 }
 
-/* A publisher of its own (a handle is used by one thread at a time): 100 records, 300 us apart, so
- * that the subscriber's waits come right after records flowed, where spin_us applies. */
-static const char *spin_dir;
+/* A paced stream of `count` records, published by a thread of its own (a handle is used by one thread
+ * at a time); pause_us 0: flat out. */
+typedef struct paced {
+  const char *dir, *name;
+  mmbus_policy_t policy;
+  uint64_t capacity;
+  int count;
+  unsigned pause_us;
+  int64_t block_timeout_ms; /* < 0: the file's */
+  int timeouts;             /* out: publishes that found the ring full for the whole block time-out */
+} paced_t;
+
 static void *publish_paced(void *arg) {
-  (void)arg;
-  mmbus_channel_t *ch = open_person_channel(spin_dir, "spin", MMBUS_POLICY_BLOCK, 64);
+  paced_t *pc = arg;
+  mmbus_options_t o = person_channel_options(pc->policy, pc->capacity);
+  o.block_timeout_ms = pc->block_timeout_ms;
+  mmbus_channel_t *ch = NULL;
+  CHECK_OK(mmbus_open(pc->dir, pc->name, &o, &ch));
   test_person_t p;
-  for (int i = 0; i < 100; i++) {
+  for (int i = 0; i < pc->count; i++) {
     fill_person(&p, i, 0);
-    CHECK_OK(mmbus_publish(ch, &p, sizeof p));
-    sleep_us(300);
+    int rc;
+    while ((rc = mmbus_publish(ch, &p, sizeof p)) == MMBUS_E_TIMEOUT) pc->timeouts++;
+    CHECK_OK(rc);
+    if (pc->pause_us) sleep_us(pc->pause_us);
   }
   CHECK_OK(mmbus_close(ch));
   return NULL;
 }
 
-/* Takes the 100 paced records in order; returns how many waits returned records. */
-static int take_paced(mmbus_sub_t *sub) {
+/* Takes a paced stream, every record in order (lost ones counted in *lost when lost is not NULL);
+ * returns how many waits returned records. */
+static int take_paced(mmbus_sub_t *sub, paced_t *pc, uint64_t *lost) {
   pthread_t t;
-  CHECK(pthread_create(&t, NULL, publish_paced, NULL) == 0);
+  CHECK(pthread_create(&t, NULL, publish_paced, pc) == 0);
   int64_t next = 0;
   int wakes = 0;
-  while (next < 100) {
+  while (next < pc->count) {
     mmbus_batch_t b;
     int n = mmbus_poll(sub, 0, &b);
     CHECK(n >= 0);
+    if (lost && n > 0) next = (int64_t)b.seq; /* lost records are skipped, the others come in order */
     for (int j = 0; j < n; j++) CHECK(((const test_person_t *)mmbus_batch_record(&b, (uint32_t)j))->index == next + j);
     next += n;
     if (n) {
@@ -246,7 +262,14 @@ static int take_paced(mmbus_sub_t *sub) {
     }
   }
   pthread_join(t, NULL);
+  if (lost) *lost = mmbus_sub_lost(sub);
   return wakes;
+}
+
+/* 100 records 300 us apart: the subscriber's waits come right after records flowed (where spin_us
+ * and coalesce_us apply) */
+static paced_t paced_100(const char *dir, const char *name, uint64_t capacity) {
+  return (paced_t){dir, name, MMBUS_POLICY_BLOCK, capacity, 100, 300, -1, 0};
 }
 
 static void *interrupt_soon(void *sub) {
@@ -273,40 +296,123 @@ static void test_spin_options(const char *dir) {
   CHECK_RC(mmbus_stats(ch, &st, NULL, 0), 0);
   CHECK(st.subscribers_active == 0); /* a refused subscribe takes no slot */
   const int32_t spins[] = {MMBUS_SPIN_NONE, 0, 1, 20, MMBUS_SPIN_MAX_US};
-  spin_dir = dir;
   for (size_t i = 0; i < sizeof spins / sizeof spins[0]; i++) {
     mmbus_sub_options_t so;
     mmbus_sub_options_init(&so);
     so.spin_us = spins[i];
     CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-    take_paced(sub); /* every record, in order, whatever the spin */
+    paced_t pc = paced_100(dir, "spin", 64);
+    take_paced(sub, &pc, NULL); /* every record, in order, whatever the spin */
     CHECK_RC(mmbus_poll(sub, 0, &(mmbus_batch_t){0}), 0);
     CHECK_OK(mmbus_sub_close(sub));
   }
   CHECK_OK(mmbus_close(ch));
 }
 
-/* coalesce_us (its range is checked with spin_us'): a paced stream comes in a few batches, every
- * record in order; interruptions and time-outs are not held back by the window. */
-static void test_coalesce(const char *dir) {
-  mmbus_channel_t *ch = open_person_channel(dir, "spin", MMBUS_POLICY_BLOCK, 64);
+#ifdef __linux__
+#include <sys/resource.h>
+/* A plain subscriber of the same channel, asleep between records: publishers wake it for each one. */
+static void *plain_subscriber(void *arg) {
+  mmbus_channel_t *ch = open_person_channel(((paced_t *)arg)->dir, ((paced_t *)arg)->name, MMBUS_POLICY_BLOCK, 1024);
+  mmbus_sub_options_t so;
+  mmbus_sub_options_init(&so);
+  so.spin_us = MMBUS_SPIN_NONE;
+  so.start = MMBUS_START_OLDEST;
   mmbus_sub_t *sub;
-  spin_dir = dir;
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  int64_t next = 0;
+  while (next < ((paced_t *)arg)->count) {
+    mmbus_batch_t b;
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    next += n;
+    if (n) CHECK_RC(mmbus_ack(sub), 0);
+    else CHECK_OK(mmbus_wait(sub, 10000));
+  }
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(ch));
+  return NULL;
+}
+
+static long voluntary_switches(void) {
+  struct rusage ru;
+  CHECK(getrusage(RUSAGE_THREAD, &ru) == 0);
+  return ru.ru_nvcsw;
+}
+#endif
+
+/* coalesce_us (its range is checked with spin_us'): a paced stream comes in a few batches, every
+ * record in order; a window never lets a small ring fill (no record lost to an overwrite publisher,
+ * no block publisher timed out); other subscribers do not wake it; interruptions and time-outs are
+ * not held back by it. */
+static void test_coalesce(const char *dir) {
+  mmbus_channel_t *ch = open_person_channel(dir, "coalesce", MMBUS_POLICY_BLOCK, 1024);
+  mmbus_sub_t *sub;
   mmbus_sub_options_t so;
   mmbus_sub_options_init(&so);
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
-  int plain = take_paced(sub); /* the control: records 300 us apart wake it for nearly every one */
+  paced_t pc = paced_100(dir, "coalesce", 1024);
+  int plain = take_paced(sub, &pc, NULL); /* the control: records 300 us apart wake it for nearly every one */
   CHECK_OK(mmbus_sub_close(sub));
   so.coalesce_us = 20000;
   CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   uint64_t t0 = now_ns();
-  int coalesced = take_paced(sub);
+  int coalesced = take_paced(sub, &pc, NULL);
   uint64_t took_ms = (now_ns() - t0) / 1000000u;
   /* one wake-up per 20 ms window at most (and the first, at once) */
   if (plain < 20 || coalesced > 2 + (int)(took_ms / 20)) {
     fprintf(stderr, "coalescing: %d wake-ups without, %d with it over %llu ms\n", plain, coalesced, (unsigned long long)took_ms);
     CHECK(0);
   }
+  CHECK_OK(mmbus_sub_close(sub));
+
+  /* a 64-record ring that an overwrite publisher fills in 12.8 ms, a 20 ms window: nothing lost */
+  mmbus_channel_t *ow = open_person_channel(dir, "coalesce-ow", MMBUS_POLICY_OVERWRITE, 64);
+  CHECK_OK(mmbus_subscribe(ow, &so, &sub));
+  paced_t fast = {dir, "coalesce-ow", MMBUS_POLICY_OVERWRITE, 64, 1000, 200, -1, 0};
+  uint64_t lost = 0;
+  take_paced(sub, &fast, &lost);
+  if (lost) {
+    fprintf(stderr, "coalescing: %llu of 1000 records lost to an overwrite publisher\n", (unsigned long long)lost);
+    CHECK(0);
+  }
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(ow));
+
+  /* a block publisher flat out with a 50 ms block time-out, a 100 ms window: it never times out */
+  mmbus_channel_t *bl = open_person_channel(dir, "coalesce-block", MMBUS_POLICY_BLOCK, 64);
+  so.coalesce_us = MMBUS_COALESCE_MAX_US;
+  CHECK_OK(mmbus_subscribe(bl, &so, &sub));
+  paced_t flat = {dir, "coalesce-block", MMBUS_POLICY_BLOCK, 64, 2000, 0, 50, 0};
+  take_paced(sub, &flat, NULL);
+  if (flat.timeouts) {
+    fprintf(stderr, "coalescing: the block publisher timed out %d times\n", flat.timeouts);
+    CHECK(0);
+  }
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(bl));
+
+#ifdef __linux__
+  /* beside a plain subscriber, which publishers wake for every record: this one is not woken by them */
+  so.coalesce_us = 20000;
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
+  paced_t busy = {dir, "coalesce", MMBUS_POLICY_BLOCK, 1024, 1000, 250, -1, 0};
+  pthread_t other;
+  CHECK(pthread_create(&other, NULL, plain_subscriber, &busy) == 0);
+  sleep_us(20000); /* subscribed and asleep before the stream starts */
+  long switches = voluntary_switches();
+  int wakes = take_paced(sub, &busy, NULL);
+  switches = voluntary_switches() - switches;
+  pthread_join(other, NULL);
+  if (switches > 4 * wakes + 50) {
+    fprintf(stderr, "coalescing: %ld context switches for %d wake-ups (1000 records)\n", switches, wakes);
+    CHECK(0);
+  }
+  CHECK_OK(mmbus_sub_close(sub));
+#endif
+
+  so.coalesce_us = 20000;
+  CHECK_OK(mmbus_subscribe(ch, &so, &sub));
   /* inside a window: the time-out ends the wait, an interruption ends it early */
   test_person_t p;
   fill_person(&p, 1, 0);
