@@ -678,7 +678,7 @@ int mmbus_close(mmbus_channel_t *ch) {
     }
     if (ld_relaxed(&p->pending) != MMBUS_NO_CLAIM) {
       /* closed with a claim outstanding: give it up, so nobody waits for it */
-      mmbus_claim_t c = {PENDING_SEQ(ld_relaxed(&p->pending)), claim_len(ch, p), ch->stride, ch->data, ch->mask};
+      mmbus_claim_t c = {PENDING_SEQ(ld_relaxed(&p->pending)), claim_len(ch, &p->pending_n), ch->stride, ch->data, ch->mask};
       if (c.n) mmbus_claim_abort(ch, &c); /* (an impossible length: the file was damaged; nothing to give up) */
     }
     pub_settle_exclusion(ch);
@@ -1086,9 +1086,13 @@ int mmbus_verify(const mmbus_channel_t *ch, char *buf, size_t cap) {
     }
     if (st == PUB_FREE) continue;
     uint64_t raw = ld_acquire(&p->pending), n = ld_relaxed(&p->pending_n), pending = PENDING_SEQ(raw);
-    if (raw != MMBUS_NO_CLAIM && (n == 0 || n > ch->capacity || BEYOND_HEAD(pending)))
+    if (raw != MMBUS_NO_CLAIM && (!claim_len(ch, &p->pending_n) || BEYOND_HEAD(pending)))
       PROBLEM("publisher slot %u: claim of %llu records at %llu is impossible (head %llu)", i, (unsigned long long)n,
               (unsigned long long)pending, (unsigned long long)head);
+    if (ld_relaxed(&p->revoked) && !claim_len(ch, &p->revoked_n))
+      PROBLEM("publisher slot %u: given-up claim of %llu records is impossible", i, (unsigned long long)ld_relaxed(&p->revoked_n));
+    if (ld_relaxed(&p->helped) && !claim_len(ch, &p->helped_n))
+      PROBLEM("publisher slot %u: helped claim of %llu records is impossible", i, (unsigned long long)ld_relaxed(&p->helped_n));
   }
   for (uint64_t k = 0; ch->keys && k < ch->key_count; k++) {
     const key_entry_t *e = key_entry(ch, k);

@@ -306,10 +306,11 @@ static inline int chan_usable(mmbus_channel_t *ch) {
 void chan_periodic_check(mmbus_channel_t *ch, uint64_t now);
 int sub_slot_alive(mmbus_channel_t *ch, uint32_t i);
 int pub_slot_alive(mmbus_channel_t *ch, uint32_t i);
-/* The length of the claim in publisher slot p as the file says it: 1..capacity, or 0 when that is
- * impossible (the file was damaged). Everything that walks a claim's records takes it from here. */
-static inline uint32_t claim_len(const mmbus_channel_t *ch, const pub_slot_t *p) {
-  uint64_t n = ld_relaxed(&p->pending_n);
+/* The length of a claim as a publisher slot records it (`pending_n`, `revoked_n`, `helped_n`):
+ * 1..capacity, or 0 when that is impossible (the file was damaged: no such claim). Everything that
+ * walks or fences a claim's records takes its length from here. */
+static inline uint32_t claim_len(const mmbus_channel_t *ch, const uint64_t *len) {
+  uint64_t n = ld_relaxed(len);
   return n >= 1 && n <= ch->capacity && n <= UINT32_MAX ? (uint32_t)n : 0;
 }
 void sub_reclaim_locked(mmbus_channel_t *ch, uint32_t i);

@@ -125,7 +125,7 @@ int pub_take_over_locked(mmbus_channel_t *ch, uint32_t i) {
   free_dead_owner_buffer(ch, i);
   uint64_t raw = ld_acquire(&p->pending);
   if (!claim_decided(p, raw)) return 0;
-  return finish_decided(ch, PENDING_SEQ(raw), claim_len(ch, p), 1);
+  return finish_decided(ch, PENDING_SEQ(raw), claim_len(ch, &p->pending_n), 1);
 }
 
 static int attach_publisher(mmbus_channel_t *ch) {
@@ -193,7 +193,7 @@ static int fenced(mmbus_channel_t *ch, uint64_t seq) {
     pub_slot_t *p = &ch->pubs[i];
     uint64_t r = ld_acquire(&p->revoked);
     if (!r) continue;
-    uint64_t first = r - 1, n = ld_relaxed(&p->revoked_n);
+    uint64_t first = r - 1, n = claim_len(ch, &p->revoked_n);
     if (seq < first || seq - first >= n) continue;
     if (pub_slot_alive(ch, i)) return 1;
     if (chan_lock(ch) == 0) { /* its owner died: it writes nothing late */
@@ -406,7 +406,7 @@ static int helped_fence(mmbus_channel_t *ch, uint64_t seq) {
     pub_slot_t *p = &ch->pubs[i];
     uint64_t hp = ld_acquire(&p->helped);
     if (!hp) continue;
-    uint64_t first = hp - 1, n = ld_relaxed(&p->helped_n);
+    uint64_t first = hp - 1, n = claim_len(ch, &p->helped_n);
     if (seq < first || seq - first >= n) continue;
     uint64_t raw = ld_acquire(&p->pending);
     if (PENDING_SEQ(raw) != first || !claim_decided(p, raw)) continue; /* it completed it: done */
@@ -484,7 +484,7 @@ static int settle_gap(mmbus_channel_t *ch, stuck_watch_t *w, uint64_t seq, uint6
     if (ld_acquire(&p->state) != PUB_ACTIVE) continue;
     uint64_t raw = ld_acquire(&p->pending);
     if (raw == MMBUS_NO_CLAIM || (raw & PENDING_REVOKED)) continue; /* none, or given up already */
-    uint64_t pending = PENDING_SEQ(raw), n = claim_len(ch, p);
+    uint64_t pending = PENDING_SEQ(raw), n = claim_len(ch, &p->pending_n);
     int covers = seq >= pending && seq - pending < n;
     if (!covers && pending <= seq) continue;
     if (!pub_slot_alive(ch, i)) {
@@ -769,7 +769,7 @@ int pub_finish_own(mmbus_channel_t *ch) {
   pub_slot_t *p = ch->pub;
   uint64_t raw = p ? ld_relaxed(&p->pending) : MMBUS_NO_CLAIM;
   if (!p || !claim_decided(p, raw)) return 0;
-  int rc = finish_decided(ch, PENDING_SEQ(raw), claim_len(ch, p), 0);
+  int rc = finish_decided(ch, PENDING_SEQ(raw), claim_len(ch, &p->pending_n), 0);
   if (rc) return rc;
   st_release(&p->pending, MMBUS_NO_CLAIM);
   resolve_own(ch);
@@ -828,7 +828,7 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
   uint64_t deadline = 0;
   idle_t idle = {0}; /* set up at the first wait (idle_started); zeroed only to keep -Wmaybe-uninitialized quiet */
   int idle_started = 0;
-  uint64_t h, end;
+  uint64_t h, end, fillers = 0;
   for (;;) {
     h = ld_relaxed(ch->head);
     end = h + n;
@@ -854,7 +854,14 @@ static int claim_impl(mmbus_channel_t *ch, uint32_t n, int64_t timeout_ms, mmbus
     uint64_t blocked = 0;
     int r = previous_laps_done(ch, h, n, timeout_ms, &deadline, &blocked);
     if (r < 0) return r;
-    if (r == LAPS_FENCED) r = claim_filler(ch, h, blocked);
+    if (r == LAPS_FENCED) {
+      /* each slot's given-up and helped claims fence at most a claim each (claim_len): more fenced
+       * slots than that in a row are damage, not stuck publishers */
+      if (++fillers > 2 * (uint64_t)ch->capacity * ch->hdr.max_publishers)
+        return mmbus_set_err(MMBUS_E_CORRUPT, "'%s': more slots fenced off than publishers can hold: the file was damaged",
+                             ch->path);
+      r = claim_filler(ch, h, blocked);
+    }
     if (r == LAPS_AGAIN) continue;
     /* Announce the claim before making it, so whoever finds it unfilled can tell whose it is. */
     st_relaxed(&p->pending_n, n);
@@ -1226,7 +1233,7 @@ static uint32_t overwritten_prefix(const mmbus_channel_t *ch, uint64_t first, ui
     for (uint32_t i = 0; i < ch->hdr.max_publishers && !waiting; i++) {
       const pub_slot_t *p = &ch->pubs[i];
       if (!ld_acquire(&p->claiming)) continue;
-      uint64_t raw = ld_acquire(&p->pending), n = claim_len(ch, p), pending = PENDING_SEQ(raw);
+      uint64_t raw = ld_acquire(&p->pending), n = claim_len(ch, &p->pending_n), pending = PENDING_SEQ(raw);
       waiting = raw != MMBUS_NO_CLAIM && next_lap >= pending && next_lap - pending < n && ld_acquire(&p->claiming);
     }
     if (!waiting) break;

@@ -198,6 +198,75 @@ static void test_impossible_claim_length(void) {
   puts("impossible claim lengths in a dead publisher's slot: refused, publishing goes on");
 }
 
+/* A live-looking publisher slot (its lock held) says a claim of an impossible length of it was given up
+ * (revoked_n) or completed for it (helped_n): such a "fence" would cover every sequence, and publishers
+ * stepping over fenced slots would go on for ever. verify names it, and publishing ignores it. */
+static void forge_fence(const char *dir, const char *name, int helped, uint64_t len) {
+  mmbus_channel_t *ch = open_ch(dir, name, MMBUS_POLICY_OVERWRITE);
+  mmbus_info_t info = info_of(ch);
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  pid_t forger = fork_child();
+  if (forger == 0) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.db", dir, name);
+    int fd = open(path, O_RDWR);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)((UINT64_C(1) << 62) + 1 + 4096), .l_len = 1};
+    if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl)) _exit(2);
+    uint8_t *raw = mmap(NULL, info.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint8_t *slot = raw + 4096 + (size_t)info.max_subscribers * 128; /* publisher slot 0 (format.md §1) */
+    uint64_t *stamps = (uint64_t *)(raw + info.stamps_offset);
+    for (uint64_t q = 0; q < CAP; q++) /* lap 0: given up (revoked), or one committed claim (helped) */
+      stamps[q] = (q + 1) | (helped ? (q ? UINT64_C(1) << 62 : 0) : UINT64_C(1) << 63);
+    if (helped) {
+      *(uint32_t *)(raw + 768) = 1;                 /* helped_claims (format.md §3) */
+      *(uint64_t *)(slot + 24) = CAP;               /* pending_n: lap 0 */
+      *(uint64_t *)(slot + 16) = UINT64_C(1) << 62; /* pending: the claim at 0, COMMITTING */
+      *(uint64_t *)(slot + 88) = len;               /* helped_n */
+      *(uint64_t *)(slot + 80) = 1;                 /* helped: the claim at 0 */
+    } else {
+      *(uint64_t *)(slot + 16) = UINT64_MAX; /* pending: none */
+      *(uint64_t *)(slot + 64) = len;        /* revoked_n */
+      *(uint64_t *)(slot + 56) = 1;          /* revoked: the claim at 0 */
+    }
+    __atomic_store_n((uint32_t *)slot, 1u, __ATOMIC_SEQ_CST);
+    __atomic_store_n((uint64_t *)(raw + OFF_HEAD), (uint64_t)CAP, __ATOMIC_SEQ_CST);
+    if (write(ready[1], "f", 1) != 1) _exit(3);
+    for (;;) pause();
+  }
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1);
+  char why[256];
+  CHECK(mmbus_verify(ch, why, sizeof why) >= 1 && strstr(why, helped ? "helped claim" : "given-up claim"));
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  mmbus_channel_t *pub = open_ch(dir, name, MMBUS_POLICY_OVERWRITE);
+  test_person_t p;
+  for (int i = 0; i < 3; i++) {
+    fill_person(&p, i, 0);
+    CHECK_OK(mmbus_publish(pub, &p, sizeof p)); /* returns: the impossible fence is no fence */
+  }
+  mmbus_batch_t b;
+  CHECK_RC(mmbus_poll(sub, 0, &b), 3);
+  for (uint32_t i = 0; i < 3; i++) CHECK(((const test_person_t *)mmbus_batch_record(&b, i))->index == i);
+  kill(forger, SIGKILL);
+  wait_pid(forger);
+  close(ready[0]);
+  close(ready[1]);
+  mmbus_sub_close(sub);
+  mmbus_close(pub);
+  mmbus_close(ch);
+}
+
+static void test_impossible_fences(void) {
+  const char *dir = make_test_dir();
+  forge_fence(dir, "fence-revoked", 0, UINT64_MAX);
+  forge_fence(dir, "fence-revoked-2", 0, UINT64_C(1) << 32);
+  forge_fence(dir, "fence-helped", 1, UINT64_MAX);
+  forge_fence(dir, "fence-helped-2", 1, UINT64_C(1) << 32);
+  puts("impossible given-up and helped claims in a live publisher's slot: no fence, publishing goes on");
+}
+
 static void test_recreated(void) {
   const char *dir = make_test_dir();
   mmbus_channel_t *ch = open_ch(dir, "again", MMBUS_POLICY_OVERWRITE);
@@ -336,6 +405,7 @@ int main(void) {
   test_garbage_stamps_and_head();
   test_forged_publisher();
   test_impossible_claim_length();
+  test_impossible_fences();
   test_recreated();
   test_truncated_under_processes();
   test_sparse_copy_on_full_disk();
