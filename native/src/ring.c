@@ -1299,10 +1299,22 @@ static int take_interrupt(mmbus_sub_t *sub) {
 #define COALESCE_MIN_STEP_NS 20000u  /* ...or would at the rate records come, sooner than this */
 #define COALESCE_STEPS 4             /* a window is slept in this many steps at least */
 
+/* Whether no other active subscriber is behind this one (a block publisher waiting for room waits for
+ * this one, then): a window that another, slower subscriber's lag ended would coalesce nothing. */
+static int holds_publishers_back(const mmbus_sub_t *sub) {
+  const mmbus_channel_t *ch = sub->ch;
+  for (uint32_t i = 0; i < ch->hdr.max_subscribers; i++) {
+    const sub_slot_t *s = &ch->subs[i];
+    if ((int)i != sub->index && ld_acquire(&s->state) == SUB_ACTIVE && ld_acquire(&s->cursor) < sub->cursor) return 0;
+  }
+  return 1;
+}
+
 /* Coalescing: sleeps until `until` (the window after the last records returned, or the wait's
  * deadline if sooner) on a word of its own: neither publishers nor other subscribers wake it, an
  * interruption does. It never lets the ring fill: it looks again after each quarter of the window
- * and ends it once a quarter of the ring waits to be read or a block publisher waits for room; each
+ * and ends it once a quarter of the ring waits to be read or a block publisher waits for room that
+ * this subscriber holds back; each
  * sleep is also no longer than the ring takes to get there at the rate records came lately (between
  * the last two wake-ups, or since the last, the faster), so a stream too fast for the window is not
  * held back at all. Bounded by the clock. */
@@ -1316,7 +1328,7 @@ static int sleep_out_window(mmbus_sub_t *sub, uint64_t until) {
     if (now >= until) return 0;
     uint64_t head = ld_acquire(ch->head);
     uint64_t backlog = head > sub->cursor ? head - sub->cursor : 0;
-    if (backlog >= limit || ld_relaxed(&ch->space_wake->need_wake)) return 0;
+    if (backlog >= limit || (ld_relaxed(&ch->space_wake->need_wake) && holds_publishers_back(sub))) return 0;
     uint64_t step = until - now;
     if (step > sub->coalesce_ns / COALESCE_STEPS) step = sub->coalesce_ns / COALESCE_STEPS;
     double rate = (double)(head - sub->records_at_head) / (double)(now - sub->records_at_ns + 1);
