@@ -85,6 +85,19 @@ static void test_garbage_stamps_and_head(void) {
   mmbus_close(ch);
 }
 
+/* In a forked forger: holds publisher slot 0's lock byte (format.md §5: the slot's owner looks alive
+ * while it does) and maps the file for writing. */
+static uint8_t *hold_publisher_slot0(const char *dir, const char *name, size_t file_size) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s.db", dir, name);
+  int fd = open(path, O_RDWR);
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)((UINT64_C(1) << 62) + 1 + 4096), .l_len = 1};
+  if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl)) _exit(2);
+  uint8_t *raw = mmap(NULL, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (raw == MAP_FAILED) _exit(2);
+  return raw;
+}
+
 /* A process forges a live-looking publisher slot: it holds the slot's lock and announces a claim of a
  * whole lap that it never commits. An overwrite publisher still goes on (after the unblock time-out),
  * and a subscriber gets every record it publishes after that, intact. */
@@ -106,12 +119,7 @@ static void test_forged_publisher(void) {
   CHECK(pipe(ready) == 0);
   pid_t forger = fork_child();
   if (forger == 0) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/forged.db", dir);
-    int fd = open(path, O_RDWR);
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)((UINT64_C(1) << 62) + 1 + 4096), .l_len = 1};
-    if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl)) _exit(2);
-    uint8_t *raw = mmap(NULL, info.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint8_t *raw = hold_publisher_slot0(dir, "forged", info.file_size);
     uint8_t *slot = raw + 4096 + (size_t)info.max_subscribers * 128; /* publisher slot 0 (format.md §1) */
     uint64_t head = *(uint64_t *)(raw + OFF_HEAD);
     *(uint64_t *)(slot + 24) = CAP;  /* pending_n: a whole lap */
@@ -208,12 +216,7 @@ static void forge_fence(const char *dir, const char *name, int helped, uint64_t 
   CHECK(pipe(ready) == 0);
   pid_t forger = fork_child();
   if (forger == 0) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.db", dir, name);
-    int fd = open(path, O_RDWR);
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)((UINT64_C(1) << 62) + 1 + 4096), .l_len = 1};
-    if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl)) _exit(2);
-    uint8_t *raw = mmap(NULL, info.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint8_t *raw = hold_publisher_slot0(dir, name, info.file_size);
     uint8_t *slot = raw + 4096 + (size_t)info.max_subscribers * 128; /* publisher slot 0 (format.md §1) */
     uint64_t *stamps = (uint64_t *)(raw + info.stamps_offset);
     for (uint64_t q = 0; q < CAP; q++) /* lap 0: given up (revoked), or one committed claim (helped) */
