@@ -93,6 +93,7 @@ static void exercise(mmbus_channel_t *ch, int readonly, const uint8_t *data, siz
   mmbus_sub_options_init(&so);
   so.start = MMBUS_START_OLDEST;
   if (size > 300 && data[299] & 1) so.name = "fz"; /* durable: resumes a slot of that name if the file has one */
+  if (size > 301 && (data[300] & 7) == 0) so.coalesce_us = 200; /* its windows see the file's head and stamps */
   mmbus_sub_t *sub = NULL;
   if (mmbus_subscribe(ch, &so, &sub) == 0) {
     if (info.key_count) (void)mmbus_sub_ask(sub, 0, info.key_count < 64 ? info.key_count : 64, MMBUS_SNAPSHOT_ALL);
@@ -108,7 +109,7 @@ static void exercise(mmbus_channel_t *ch, int readonly, const uint8_t *data, siz
         memcpy(rec, mmbus_batch_record(&b, (uint32_t)j), info.record_size);
       }
       if (n > 0 && mmbus_ack(sub) < 0) break;
-      if (n == 0) (void)mmbus_wait(sub, 0);
+      if (n == 0) (void)mmbus_wait(sub, so.coalesce_us ? 1 : 0); /* a window is bounded by the wait's 1 ms */
     }
     mmbus_sub_close(sub);
   }

@@ -1314,10 +1314,9 @@ static int holds_publishers_back(const mmbus_sub_t *sub) {
  * deadline if sooner) on a word of its own: neither publishers nor other subscribers wake it, an
  * interruption does. It never lets the ring fill: it looks again after each quarter of the window
  * and ends it once a quarter of the ring waits to be read or a block publisher waits for room that
- * this subscriber holds back; each
- * sleep is also no longer than the ring takes to get there at the rate records came lately (between
- * the last two wake-ups, or since the last, the faster), so a stream too fast for the window is not
- * held back at all. Bounded by the clock. */
+ * this subscriber holds back; each sleep is also no longer than the ring takes to get there at the
+ * rate records came lately (between the last two wake-ups, or since the last, the faster), so a
+ * stream too fast for the window is not held back at all. Bounded by the clock. */
 static int sleep_out_window(mmbus_sub_t *sub, uint64_t until) {
   mmbus_channel_t *ch = sub->ch;
   uint64_t limit = ch->capacity / COALESCE_FILL_SHARE;

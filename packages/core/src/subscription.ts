@@ -37,8 +37,9 @@ export interface SubscribeOptions {
    * microseconds later; records published meanwhile arrive together, in one batch (up to `maxBatch`).
    * A busy stream then costs a fraction of the CPU — one wake-up for many records instead of one for
    * a few — at the price of up to this much latency while it is busy; a record after a quiet spell
-   * longer than this is not delayed, nor are snapshot values, close() or ask()/unask(). Default 0
-   * (off); at most 100,000 (100 ms).
+   * longer than this is not delayed, nor are snapshot values, close() or ask()/unask(), and the
+   * window ends early before the ring could fill (docs/api.md). Default 0 (off); at most 100,000
+   * (100 ms).
    */
   coalesceUs?: number;
 }
