@@ -176,6 +176,15 @@ export interface GatewayStats {
   pendingKeys: number;
 }
 
+/** The request's URL, or null when it cannot be parsed (`GET http://[`: a thrown TypeError would end the process). */
+function requestUrl(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://gateway');
+  } catch {
+    return null;
+  }
+}
+
 export class Gateway {
   readonly dir: string;
   readonly host: string;
@@ -228,7 +237,11 @@ export class Gateway {
     this.http = createServer((req, res) => this.serveHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES * 4 });
     this.http.on('upgrade', (req, socket, head) => {
-      const url = new URL(req.url ?? '/', 'http://gateway');
+      const url = requestUrl(req);
+      if (!url) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+        return;
+      }
       if (url.pathname !== WS_PATH) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
@@ -300,7 +313,12 @@ export class Gateway {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    const path = new URL(req.url ?? '/', 'http://gateway').pathname;
+    const url = requestUrl(req);
+    if (!url) {
+      res.writeHead(400).end();
+      return;
+    }
+    const path = url.pathname;
     // a fixed set of files: the page (static/) and the browser modules (dist/browser/)
     let file: string | null = null;
     if (path === '/' || path === '/index.html') file = join(packageRoot, 'static', 'index.html');

@@ -1,5 +1,6 @@
 // Who gets in and what a client can reach: tokens, origins, the served directory only, malformed requests.
 import { mkdirSync, symlinkSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 
 import { openChannel } from '@mmbus/core';
@@ -73,6 +74,26 @@ describe('access', () => {
     g = await gateway(dir);
     expect(g.host).toBe('127.0.0.1');
     expect(g.url.startsWith('http://127.0.0.1:')).toBe(true);
+  });
+
+  it('a request whose target is no URL (GET http://[) gets 400, plain or as an upgrade, and the gateway goes on', async () => {
+    g = await gateway(dir);
+    const ask = (lines: string[]): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = createConnection({ host: '127.0.0.1', port: g!.port });
+        let got = '';
+        s.on('data', (d) => (got += d.toString()));
+        s.on('end', () => resolve(got));
+        s.on('error', reject);
+        s.write(`${lines.join('\r\n')}\r\n\r\n`);
+      });
+    const host = `Host: 127.0.0.1:${g.port}`;
+    expect(await ask(['GET http://[ HTTP/1.1', host, 'Connection: close'])).toMatch(/^HTTP\/1\.1 400/);
+    const upgrade = ['GET http://[ HTTP/1.1', host, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13'];
+    expect(await ask(upgrade)).toMatch(/^HTTP\/1\.1 400/);
+    const c = await connect(g); // still serving
+    expect(c.closed).toBe(false);
+    c.close();
   });
 
   it('refuses the client above maxClients with 4429', async () => {
