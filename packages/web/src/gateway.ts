@@ -98,7 +98,11 @@ class Watch {
   /** keyed: ASKED | PENDING per key */
   readonly state: Uint8Array;
   asked = 0;
-  pending: number[] = [];
+  /** keyed: keys whose value is to go out, in the order they changed: pending[pendingFrom..] (a read
+   * index, so that a frame taken from a long list does not copy the rest: a client asking every one of
+   * 1 M keys had cost seconds of the event loop) */
+  private pending: number[] = [];
+  private pendingFrom = 0;
   broad = false;
   /** tails: the hub position sent up to; -1 when not tailing */
   tailFrom = -1;
@@ -123,6 +127,19 @@ class Watch {
     if (s & PENDING) return;
     this.state[k] = s | PENDING;
     this.pending.push(k);
+  }
+  get pendingCount(): number {
+    return this.pending.length - this.pendingFrom;
+  }
+  /** The next pending key (pendingCount > 0), no longer pending. */
+  takePending(): number {
+    const k = this.pending[this.pendingFrom++]!;
+    if (this.pendingFrom === this.pending.length) {
+      this.pending = [];
+      this.pendingFrom = 0;
+    }
+    this.state[k]! &= ~PENDING;
+    return k;
   }
 }
 
@@ -175,6 +192,13 @@ export interface GatewayStats {
   /** Keys pending (changed or asked, not sent yet), all clients. */
   pendingKeys: number;
 }
+
+/** A client whose unsent replies pass this many times highWaterBytes (plus a frame) is dropped (CLOSE.NOT_READING)... */
+const NOT_READING_FACTOR = 4;
+/** ...and its socket ended this long after the close frame was queued. */
+const NOT_READING_GRACE_MS = 1000;
+/** Error messages are cut to this many characters (they may quote a request of up to 64 KiB). */
+const MAX_ERROR_CHARS = 300;
 
 /** The request's URL, or null when it cannot be parsed (`GET http://[`: a thrown TypeError would end the process). */
 function requestUrl(req: IncomingMessage): URL | null {
@@ -281,7 +305,7 @@ export class Gateway {
     let pending = 0;
     for (const c of this.connections) {
       buffered += c.ws.bufferedAmount;
-      for (const w of c.watches.values()) pending += w.pending.length;
+      for (const w of c.watches.values()) pending += w.pendingCount;
     }
     return { clients: this.connections.size, channels: this.served.size, skippedFrames: this.skippedTotal, bufferedBytes: buffered, pendingKeys: pending };
   }
@@ -411,18 +435,28 @@ export class Gateway {
   }
 
   private send(c: Connection, m: ServerMessage): void {
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(m, jsonSafe));
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    c.ws.send(JSON.stringify(m, jsonSafe));
+    // replies to requests are not held back like frames (room()): a client that keeps asking and never
+    // reads would make its unsent bytes grow without bound
+    if (c.ws.bufferedAmount > NOT_READING_FACTOR * this.highWater + this.maxFrameBytes) {
+      c.ws.close(CLOSE.NOT_READING, 'the client does not read what it asked for');
+      setTimeout(() => c.ws.terminate(), NOT_READING_GRACE_MS).unref(); // its close frame waits behind the rest
+    }
   }
 
   private sendError(c: Connection, err: unknown, id: RequestId | undefined, channel?: string): void {
     const e = err instanceof MmbusError ? err : fail('MMBUS_E_IO', err instanceof Error ? err.message : String(err));
-    const m: ErrorMessage = { op: 'error', code: e.code, message: e.message };
+    // a message may quote the request: at most a few hundred characters of it go back
+    const message = e.message.length > MAX_ERROR_CHARS ? `${e.message.slice(0, MAX_ERROR_CHARS)}…` : e.message;
+    const m: ErrorMessage = { op: 'error', code: e.code, message };
     if (id !== undefined) m.id = id;
     if (channel !== undefined) m.channel = channel;
     this.send(c, m);
   }
 
   private onMessage(c: Connection, data: Buffer, isBinary: boolean): void {
+    if (c.ws.readyState !== c.ws.OPEN) return; // dropped (NOT_READING): nothing more is answered
     let id: RequestId | undefined;
     let channel: string | undefined;
     try {
@@ -582,6 +616,8 @@ export class Gateway {
 
   /** A client's Watch of a channel resolveChannel() checked (opening the hub when no client has it open). */
   private openWatch(c: Connection, name: string, type: ServedType): Watch {
+    // before a hub is opened for it: a refused watch must not leave one behind (with a subscriber slot)
+    if (c.nextSid > 0xffff) throw fail('MMBUS_E_STATE', 'this connection opened 65535 channels: reconnect');
     let served = this.served.get(name);
     if (served && served.hub.closed) {
       this.served.delete(name);
@@ -595,7 +631,6 @@ export class Gateway {
       this.served.set(name, served);
     }
     const w = new Watch(c.nextSid++, served);
-    if (w.sid > 0xffff) throw fail('MMBUS_E_STATE', 'this connection opened 65535 channels: reconnect');
     c.watches.set(name, w);
     served.watches.add(w);
     const t = served.hub.type;
@@ -780,7 +815,7 @@ export class Gateway {
       for (const w of c.watches.values()) {
         if (w.hub.closed) continue;
         if (!this.room(c, w)) continue;
-        if (w.pending.length) this.sendValues(c, w, now);
+        if (w.pendingCount) this.sendValues(c, w, now);
         if (w.backfillEnd >= 0 && this.room(c, w)) this.sendBackfill(c, w, now);
         if (w.backfillEnd < 0 && w.tailFrom >= 0 && w.tailFrom < w.hub.seen && this.room(c, w)) this.sendTail(c, w, now);
         if (overviewTick && w.overviewAny && this.room(c, w)) this.sendOverview(c, w, now);
@@ -791,7 +826,7 @@ export class Gateway {
   /** Whether a frame may go to this client now; counts the frame it skips otherwise. */
   private room(c: Connection, w: Watch): boolean {
     if (c.ws.bufferedAmount < this.highWater) return true;
-    if (w.pending.length || (w.tailFrom >= 0 && w.tailFrom < w.hub.seen) || w.backfillEnd >= 0 || w.overviewAny) {
+    if (w.pendingCount || (w.tailFrom >= 0 && w.tailFrom < w.hub.seen) || w.backfillEnd >= 0 || w.overviewAny) {
       c.skippedFrames++;
       this.skippedTotal++;
     }
@@ -822,15 +857,12 @@ export class Gateway {
   private sendValues(c: Connection, w: Watch, now: number): void {
     const rb = w.hub.type.recordBytes;
     const perFrame = Math.max(1, Math.floor((this.maxFrameBytes - HEADER_BYTES) / rb));
-    while (w.pending.length && c.ws.bufferedAmount < this.highWater) {
+    while (w.pendingCount && c.ws.bufferedAmount < this.highWater) {
       const keys: number[] = [];
-      let i = 0;
-      for (; i < w.pending.length && keys.length < perFrame; i++) {
-        const k = w.pending[i]!;
-        w.state[k]! &= ~PENDING;
+      while (w.pendingCount && keys.length < perFrame) {
+        const k = w.takePending();
         if (w.state[k]! & ASKED) keys.push(k);
       }
-      w.pending = i >= w.pending.length ? [] : w.pending.slice(i);
       if (keys.length === 0) continue;
       keys.sort((a, b) => a - b); // values in key order within a frame (docs/web.md)
       if (c.format === 'json') {

@@ -96,6 +96,28 @@ describe('access', () => {
     c.close();
   });
 
+  it('a client that keeps asking and never reads is dropped (4408) before its replies pile up; error messages are cut short', async () => {
+    for (let i = 0; i < 40; i++) openChannel(`channel-with-a-long-name-${i}`, PointUpdate, { dir, capacity: 16 }).close();
+    g = await gateway(dir, { highWaterBytes: 1024, maxFrameBytes: 1024 });
+    const other = await connect(g);
+    const greedy = raw(wsUrl(g));
+    await greedy.opened;
+    const long = raw(wsUrl(g));
+    await long.opened;
+    long.ws.send(JSON.stringify({ op: 'x'.repeat(60_000) }));
+    await until(() => long.messages.length > 1, 'the error'); // after hello
+    expect(long.messages[1]).toMatchObject({ op: 'error', code: 'MMBUS_E_INVAL' });
+    expect((long.messages[1] as { message: string }).message.length).toBeLessThanOrEqual(301);
+    long.ws.close();
+    (greedy.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // reads nothing from now on
+    for (let i = 0; i < 5000; i++) greedy.ws.send('{"op":"list"}'); // ~5 KB of channels each: 25 MB of replies
+    await until(() => g!.stats().clients === 1, 'the gateway dropping the client that does not read');
+    expect(other.closed).toBe(false); // the others are served on
+    expect((await other.list()).length).toBe(40);
+    other.close();
+    greedy.ws.terminate();
+  });
+
   it('refuses the client above maxClients with 4429', async () => {
     g = await gateway(dir, { maxClients: 2 });
     const a = await connect(g);

@@ -20,6 +20,8 @@ export const CLOSE = {
   TOO_MANY_CLIENTS: 4429,
   /** Not a known protocol version or format (the query of the WebSocket URL). */
   BAD_REQUEST: 4400,
+  /** The client kept sending requests without reading the replies (more than 4 × highWaterBytes unsent). */
+  NOT_READING: 4408,
   /** The gateway is shutting down (the standard "going away"). */
   GOING_AWAY: 1001,
 } as const;
