@@ -431,7 +431,14 @@ export class Subscription<T extends RecordView> implements AsyncIterable<Batch<T
   }
 
   private runDeferred(): void {
-    while (this.deferred.length) (this.deferred.shift() as () => void)();
+    // by index (shift() per op costs the queue's length each); ops queued meanwhile run too, and an op
+    // that throws leaves the ones after it queued
+    let i = 0;
+    try {
+      while (i < this.deferred.length) (this.deferred[i++] as () => void)();
+    } finally {
+      this.deferred.splice(0, i);
+    }
   }
 
   get closed(): boolean {

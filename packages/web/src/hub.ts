@@ -17,6 +17,9 @@ export interface HubListener {
 /** How long a hub reads a backlog before it lets timers and I/O run, ms. */
 const YIELD_MS = 5;
 
+/** [first, count] runs as key ranges, for one ask()/unask() call. */
+const toRanges = (runs: readonly [number, number][]): { from: number; to: number }[] => runs.map(([from, n]) => ({ from, to: from + n }));
+
 export class Hub {
   readonly name: string;
   readonly type: ServedType;
@@ -110,7 +113,7 @@ export class Hub {
     }
     // the snapshot marks each newly asked key changed: so a value published before the ask took effect
     // (asks wait for the subscription's wait to be interrupted) still reaches every client that watches it
-    for (const [from, n] of ask) this.sub.ask({ from, to: from + n }, { snapshot: true });
+    if (ask.length) this.sub.ask(toRanges(ask), { snapshot: true }); // one call: each is a wait interrupted
   }
 
   /** Keyed: a client subscription stops watching these keys (each watched by it before). */
@@ -130,7 +133,7 @@ export class Hub {
       }
       if (runStart >= 0) unask.push([runStart, first + count - runStart]);
     }
-    for (const [from, n] of unask) this.sub.unask({ from, to: from + n });
+    if (unask.length) this.sub.unask(toRanges(unask));
   }
 
   /** A client needs every record (a tail or an overview) from now on, or no longer (`on` false). */
@@ -157,7 +160,7 @@ export class Hub {
       }
     }
     if (runStart >= 0) unask.push([runStart, this.keyCount - runStart]);
-    for (const [from, n] of unask) this.sub.unask({ from, to: from + n });
+    if (unask.length) this.sub.unask(toRanges(unask));
   }
 
   /** Keyed: the keys changed since the previous call, each once (the caller owns the array). */
