@@ -95,8 +95,9 @@ class Watch {
   readonly sid: number;
   readonly hub: Hub;
   readonly served: Served;
-  /** keyed: ASKED | PENDING per key */
-  readonly state: Uint8Array;
+  /** keyed: ASKED | PENDING per key, from the first ask on (a watch for stats or a tail never has it:
+   * a byte per key of a large channel for each such client added up to hundreds of MiB) */
+  private stateBytes: Uint8Array | null = null;
   asked = 0;
   /** keyed: keys whose value is to go out, in the order they changed: pending[pendingFrom..] (a read
    * index, so that a frame taken from a long list does not copy the rest: a client asking every one of
@@ -120,7 +121,13 @@ class Watch {
     this.sid = sid;
     this.served = served;
     this.hub = served.hub;
-    this.state = new Uint8Array(served.hub.keyCount);
+  }
+  get state(): Uint8Array {
+    return (this.stateBytes ??= new Uint8Array(this.hub.keyCount));
+  }
+  /** Whether any key was ever asked (else no key is ASKED or PENDING, and there is no state to look at) */
+  get everAsked(): boolean {
+    return this.stateBytes !== null;
   }
   markPending(k: number): void {
     const s = this.state[k]!;
@@ -730,6 +737,7 @@ export class Gateway {
   }
 
   private unask(w: Watch, ranges: [number, number][]): void {
+    if (!w.everAsked) return; // nothing to give back
     const gone: [number, number][] = [];
     for (const [first, count] of ranges) {
       let runStart = -1;
