@@ -66,6 +66,12 @@ export interface GatewayOptions {
   maxClients?: number;
   /** How often stats go out, ms. Default 500. */
   statsIntervalMs?: number;
+  /**
+   * How often each client is pinged, ms; one that has not answered the previous ping by the next is
+   * ended (a peer gone without closing: its slot under maxClients and its subscriptions are freed).
+   * Default 30,000.
+   */
+  pingIntervalMs?: number;
 }
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -183,6 +189,8 @@ class Connection {
   nextSid = 1;
   /** frames not sent because the client had not drained */
   skippedFrames = 0;
+  /** answered the last ping (or has not been pinged yet) */
+  alive = true;
   constructor(ws: WebSocket, format: WireFormat) {
     this.ws = ws;
     this.format = format;
@@ -236,6 +244,8 @@ export class Gateway {
   private readonly schemaFiles: readonly string[];
   private tickTimer: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private readonly pingIntervalMs: number;
   private ticks = 0;
   private skippedTotal = 0;
   private readonly decoders = new Map<ServedType, (v: DataView, o: number) => Record<string, unknown>>();
@@ -263,6 +273,7 @@ export class Gateway {
     this.maxFrameBytes = intOption(options.maxFrameBytes, 'maxFrameBytes', 1024, 64 << 20) ?? 256 << 10;
     this.maxClients = intOption(options.maxClients, 'maxClients', 1, 100_000) ?? 1000;
     this.statsIntervalMs = intOption(options.statsIntervalMs, 'statsIntervalMs', 50, 60_000) ?? 500;
+    this.pingIntervalMs = intOption(options.pingIntervalMs, 'pingIntervalMs', 50, 3_600_000) ?? 30_000;
     if (options.types) this.registry.addGenerated(options.types, '@mmbus/messages');
     this.schemaFiles = options.schemas ?? [];
     this.http = createServer((req, res) => this.serveHttp(req, res));
@@ -293,6 +304,7 @@ export class Gateway {
     });
     this.tickTimer = setInterval(() => this.tick(), Math.max(1, Math.round(1000 / this.fps)));
     this.statsTimer = setInterval(() => this.sendStats(), this.statsIntervalMs);
+    this.pingTimer = setInterval(() => this.pingAll(), this.pingIntervalMs);
     return this.url;
   }
 
@@ -320,7 +332,8 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.statsTimer) clearInterval(this.statsTimer);
-    this.tickTimer = this.statsTimer = null;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.tickTimer = this.statsTimer = this.pingTimer = null;
     for (const c of this.connections) {
       this.release(c);
       c.ws.close(CLOSE.GOING_AWAY, 'the gateway is shutting down');
@@ -434,11 +447,24 @@ export class Gateway {
     };
     this.send(c, hello);
     ws.on('message', (data, isBinary) => this.onMessage(c, data as Buffer, isBinary));
+    ws.on('pong', () => (c.alive = true));
     ws.on('close', () => {
       this.release(c);
       this.connections.delete(c);
     });
     ws.on('error', () => ws.terminate());
+  }
+
+  /** Ends the clients that did not answer the previous ping, pings the others (ws's keep-alive). */
+  private pingAll(): void {
+    for (const c of this.connections) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
   }
 
   private send(c: Connection, m: ServerMessage): void {

@@ -118,6 +118,21 @@ describe('access', () => {
     greedy.ws.terminate();
   });
 
+  it('a client that stops answering pings is ended; one that answers stays', async () => {
+    g = await gateway(dir, { pingIntervalMs: 100 });
+    const live = await connect(g);
+    const gone = raw(wsUrl(g));
+    await gone.opened;
+    await until(() => g!.stats().clients === 2, 'both connected');
+    (gone.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // a peer gone without closing: no pong
+    await until(() => g!.stats().clients === 1, 'the gateway ending the silent client');
+    await new Promise((r) => setTimeout(r, 350)); // more pings go by
+    expect(live.closed).toBe(false);
+    expect(g.stats().clients).toBe(1);
+    live.close();
+    gone.ws.terminate();
+  });
+
   it('refuses the client above maxClients with 4429', async () => {
     g = await gateway(dir, { maxClients: 2 });
     const a = await connect(g);
