@@ -10,7 +10,7 @@ import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { checkChannelName, inspectChannel } from '@mmbus/core';
@@ -481,7 +481,8 @@ export class Gateway {
   private sendError(c: Connection, err: unknown, id: RequestId | undefined, channel?: string): void {
     const e = err instanceof MmbusError ? err : fail('MMBUS_E_IO', err instanceof Error ? err.message : String(err));
     // a message may quote the request: at most a few hundred characters of it go back
-    const message = e.message.length > MAX_ERROR_CHARS ? `${e.message.slice(0, MAX_ERROR_CHARS)}…` : e.message;
+    const local = this.local(e.message);
+    const message = local.length > MAX_ERROR_CHARS ? `${local.slice(0, MAX_ERROR_CHARS)}…` : local;
     const m: ErrorMessage = { op: 'error', code: e.code, message };
     if (id !== undefined) m.id = id;
     if (channel !== undefined) m.channel = channel;
@@ -694,6 +695,11 @@ export class Gateway {
     }
   }
 
+  /** A message for a client: the served directory's path stays here (its files are named as in it). */
+  private local(text: string): string {
+    return text.split(`${this.dir}${sep}`).join('').split(this.dir).join('.');
+  }
+
   private listChannels(): ChannelSummary[] {
     let names: string[];
     try {
@@ -723,7 +729,7 @@ export class Gateway {
           insp.close();
         }
       } catch (err) {
-        out.push({ name, schema: '', fingerprint: '', recordSize: 0, capacity: 0, policy: '', keyCount: 0, known: false, error: err instanceof Error ? err.message : String(err) });
+        out.push({ name, schema: '', fingerprint: '', recordSize: 0, capacity: 0, policy: '', keyCount: 0, known: false, error: this.local(err instanceof Error ? err.message : String(err)) });
       }
     }
     return out;

@@ -1,5 +1,5 @@
 // Who gets in and what a client can reach: tokens, origins, the served directory only, malformed requests.
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 
@@ -153,6 +153,7 @@ describe('requests', () => {
     mkdirSync(served);
     openChannel('points', PointUpdate, { dir: served, keys: 10 }).close();
     symlinkSync(join(outside, 'secret.db'), join(served, 'linked.db'));
+    writeFileSync(join(served, 'junk.db'), Buffer.alloc(4096, 7));
     g = await gateway(served);
     const c = raw(wsUrl(g));
     await c.opened;
@@ -171,6 +172,7 @@ describe('requests', () => {
       [{ op: 'stats', id: 12, channel: 'points', on: 'yes' }, 'MMBUS_E_INVAL'],
       [{ op: 'ask', id: { x: 1 }, channel: 'points', keys: 1 }, 'MMBUS_E_INVAL'],
       [[1, 2], 'MMBUS_E_INVAL'],
+      [{ op: 'ask', id: 13, channel: 'junk', keys: 'all' }, 'MMBUS_E_BADFILE'],
     ];
     for (const [req] of cases) c.ws.send(JSON.stringify(req));
     c.ws.send('{not json');
@@ -183,6 +185,7 @@ describe('requests', () => {
     const errors = c.messages.slice(1) as { op: string; code: string; id?: unknown; message: string }[];
     cases.forEach(([req, code], i) => {
       expect(errors[i], JSON.stringify(req)).toMatchObject({ op: 'error', code });
+      expect(errors[i]!.message).not.toContain(served); // where the gateway's files are is not the client's business
       const id = (req as { id?: unknown }).id;
       if (typeof id === 'number') expect(errors[i]!.id).toBe(id);
     });
@@ -191,13 +194,14 @@ describe('requests', () => {
       ['error', 'MMBUS_E_INVAL'],
       ['error', 'MMBUS_E_INVAL'],
     ]);
-    // nothing was opened, the connection still works, and lists only the directory's own channel file
+    // nothing was opened, the connection still works, and lists only the directory's own channel files
     expect(g.stats().channels).toBe(0);
     c.ws.send(JSON.stringify({ op: 'list', id: 100 }));
     await until(() => c.messages.length === 2 + cases.length + 3, 'the list');
     const list = c.messages[c.messages.length - 1] as { op: string; channels: { name: string }[] };
     expect(list.op).toBe('channels');
-    expect(list.channels.map((x) => x.name)).toEqual(['points']);
+    expect(list.channels.map((x) => x.name)).toEqual(['junk', 'points']); // (junk: with its error)
+    expect(JSON.stringify(list)).not.toContain(served);
     expect(c.closed()).toBe(null);
     c.ws.close();
   });
