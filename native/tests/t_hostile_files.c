@@ -85,6 +85,9 @@ static void test_garbage_stamps_and_head(void) {
   mmbus_close(ch);
 }
 
+/* Publisher slot 0 of a raw mapping (format.md §1: after the 4 KiB header and the subscriber table). */
+static uint8_t *pub_slot0(uint8_t *raw, const mmbus_info_t *info) { return raw + 4096 + (size_t)info->max_subscribers * 128; }
+
 /* In a forked forger: holds publisher slot 0's lock byte (format.md §5: the slot's owner looks alive
  * while it does) and maps the file for writing. */
 static uint8_t *hold_publisher_slot0(const char *dir, const char *name, size_t file_size) {
@@ -120,7 +123,7 @@ static void test_forged_publisher(void) {
   pid_t forger = fork_child();
   if (forger == 0) {
     uint8_t *raw = hold_publisher_slot0(dir, "forged", info.file_size);
-    uint8_t *slot = raw + 4096 + (size_t)info.max_subscribers * 128; /* publisher slot 0 (format.md §1) */
+    uint8_t *slot = pub_slot0(raw, &info);
     uint64_t head = *(uint64_t *)(raw + OFF_HEAD);
     *(uint64_t *)(slot + 24) = CAP;  /* pending_n: a whole lap */
     *(uint64_t *)(slot + 16) = head; /* pending */
@@ -178,7 +181,7 @@ static void test_impossible_claim_length(void) {
   mmbus_info_t info = info_of(ch);
   size_t size;
   uint8_t *raw = raw_map(dir, "impossible", &size);
-  uint8_t *slot = raw + 4096 + (size_t)info.max_subscribers * 128; /* publisher slot 0 (format.md §1) */
+  uint8_t *slot = pub_slot0(raw, &info);
   const uint64_t lengths[] = {0, CAP + 1, UINT32_MAX, UINT64_C(1) << 32, UINT64_MAX};
   mmbus_channel_t *pub = open_ch(dir, "impossible", MMBUS_POLICY_BLOCK);
   for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
@@ -217,7 +220,7 @@ static void forge_fence(const char *dir, const char *name, int helped, uint64_t 
   pid_t forger = fork_child();
   if (forger == 0) {
     uint8_t *raw = hold_publisher_slot0(dir, name, info.file_size);
-    uint8_t *slot = raw + 4096 + (size_t)info.max_subscribers * 128; /* publisher slot 0 (format.md §1) */
+    uint8_t *slot = pub_slot0(raw, &info);
     uint64_t *stamps = (uint64_t *)(raw + info.stamps_offset);
     for (uint64_t q = 0; q < CAP; q++) /* lap 0: given up (revoked), or one committed claim (helped) */
       stamps[q] = (q + 1) | (helped ? (q ? UINT64_C(1) << 62 : 0) : UINT64_C(1) << 63);

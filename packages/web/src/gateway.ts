@@ -131,10 +131,6 @@ class Watch {
   get state(): Uint8Array {
     return (this.stateBytes ??= new Uint8Array(this.hub.keyCount));
   }
-  /** Whether any key was ever asked (else no key is ASKED or PENDING, and there is no state to look at) */
-  get everAsked(): boolean {
-    return this.stateBytes !== null;
-  }
   markPending(k: number): void {
     const s = this.state[k]!;
     if (s & PENDING) return;
@@ -769,7 +765,7 @@ export class Gateway {
   }
 
   private unask(w: Watch, ranges: [number, number][]): void {
-    if (!w.everAsked) return; // nothing to give back
+    if (w.asked === 0) return; // nothing to give back (and no state to allocate for it)
     const gone: [number, number][] = [];
     for (const [first, count] of ranges) {
       let runStart = -1;

@@ -32,6 +32,9 @@ function raw(url: string, headers: Record<string, string> = {}) {
   return { ws, messages, opened, closed: () => closed };
 }
 
+/** The client reads nothing from now on (its socket paused): the gateway's replies, pings and all, wait unread. */
+const stopReading = (ws: WebSocket): void => (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+
 describe('access', () => {
   it('with a token: none or a wrong one is refused with close code 4401; the right one is let in', async () => {
     g = await gateway(dir, { token: 's3cret' });
@@ -109,7 +112,7 @@ describe('access', () => {
     expect(long.messages[1]).toMatchObject({ op: 'error', code: 'MMBUS_E_INVAL' });
     expect((long.messages[1] as { message: string }).message.length).toBeLessThanOrEqual(301);
     long.ws.close();
-    (greedy.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // reads nothing from now on
+    stopReading(greedy.ws);
     for (let i = 0; i < 5000; i++) greedy.ws.send('{"op":"list"}'); // ~5 KB of channels each: 25 MB of replies
     await until(() => g!.stats().clients === 1, 'the gateway dropping the client that does not read');
     expect(other.closed).toBe(false); // the others are served on
@@ -124,7 +127,7 @@ describe('access', () => {
     const gone = raw(wsUrl(g));
     await gone.opened;
     await until(() => g!.stats().clients === 2, 'both connected');
-    (gone.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // a peer gone without closing: no pong
+    stopReading(gone.ws); // a peer gone without closing: no pong
     await until(() => g!.stats().clients === 1, 'the gateway ending the silent client');
     await new Promise((r) => setTimeout(r, 350)); // more pings go by
     expect(live.closed).toBe(false);
