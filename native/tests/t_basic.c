@@ -252,7 +252,10 @@ static int take_paced(mmbus_sub_t *sub, paced_t *pc, uint64_t *lost) {
     int n = mmbus_poll(sub, 0, &b);
     CHECK(n >= 0);
     if (lost && n > 0) next = (int64_t)b.seq; /* lost records are skipped, the others come in order */
-    for (int j = 0; j < n; j++) CHECK(((const test_person_t *)mmbus_batch_record(&b, (uint32_t)j))->index == next + j);
+    for (int j = 0; j < n; j++) { /* whole (publisher 0, payload checked), in sequence */
+      const test_person_t *r = mmbus_batch_record(&b, (uint32_t)j);
+      CHECK(person_intact(r) && r->publisher == 0 && r->index == next + j);
+    }
     next += n;
     if (n) {
       CHECK_RC(mmbus_ack(sub), 0);
