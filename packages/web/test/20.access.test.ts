@@ -206,7 +206,11 @@ describe('requests', () => {
     expect(list.channels.map((x) => x.name)).toEqual(['junk', 'points']); // (junk: with its error)
     expect(JSON.stringify(list)).not.toContain(served);
     expect(c.closed()).toBe(null);
-    c.ws.close();
+    // a frame past 4 x the request limit is not read at all: the connection is closed with 1009
+    c.ws.send(JSON.stringify({ op: 'list', id: 101, pad: 'x'.repeat(4 * 64 * 1024) }));
+    await until(() => c.closed() !== null, 'the close');
+    expect(c.closed()!.code).toBe(1009);
+    expect(c.messages.length).toBe(2 + cases.length + 3);
   });
 
   it('a channel that does not describe its records, of a schema the gateway was not given, is refused with MMBUS_E_SCHEMA naming it', async () => {
