@@ -1,20 +1,15 @@
 // ASK over WebSocket: current values first, then changes coalesced per key; unask; tails of plain channels.
 import { openChannel, unlinkChannel } from '@mmbus/core';
 import { Person, PointUpdate, Quality } from '@mmbus/messages';
-import { useScratchDir } from '@mmbus/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { DecodedRecord, StatsMessage } from '../src/browser/client.ts';
 import type { Gateway } from '../src/index.ts';
-import { connect, gateway, sleep, until } from './helpers.ts';
+import { connect, gateway, sleep, until, useGatewayTests } from './helpers.ts';
 
 let dir = '';
-useScratchDir((d) => (dir = d));
+useGatewayTests((d) => (dir = d));
 let g: Gateway | null = null;
-afterEach(async () => {
-  await g?.close();
-  g = null;
-});
 
 const KEYS = 5000;
 const point = (k: number, value: number) => ({ pointId: k, deviceId: Math.floor(k / 100), value, quality: Quality.Good, tag: `p${k}`, timestampNs: BigInt(k) });

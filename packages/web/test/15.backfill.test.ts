@@ -3,20 +3,15 @@
 // unless counted as skipped. Every record's contents are checked.
 import { openChannel } from '@mmbus/core';
 import { Person, PointUpdate, Quality } from '@mmbus/messages';
-import { useScratchDir } from '@mmbus/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { DecodedRecord, FrameInfo } from '../src/browser/client.ts';
 import type { Gateway } from '../src/index.ts';
-import { connect, gateway, until } from './helpers.ts';
+import { connect, gateway, until, useGatewayTests } from './helpers.ts';
 
 let dir = '';
-useScratchDir((d) => (dir = d));
+useGatewayTests((d) => (dir = d));
 let g: Gateway | null = null;
-afterEach(async () => {
-  await g?.close();
-  g = null;
-});
 
 const person = (i: number) => ({ index: BigInt(i), name: `n${i}`, age: i % 100 });
 const personOut = (i: number) => ({ index: BigInt(i), name: `n${i}`, age: i % 100 });

@@ -5,20 +5,15 @@ import { join } from 'node:path';
 
 import { openChannel } from '@mmbus/core';
 import { PointUpdate } from '@mmbus/messages';
-import { useScratchDir } from '@mmbus/test-kit';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { CLOSE, type Gateway } from '../src/index.ts';
-import { connect, gateway, until, wsUrl } from './helpers.ts';
+import { connect, gateway, until, useGatewayTests, wsUrl } from './helpers.ts';
 
 let dir = '';
-useScratchDir((d) => (dir = d));
+useGatewayTests((d) => (dir = d));
 let g: Gateway | null = null;
-afterEach(async () => {
-  await g?.close();
-  g = null;
-});
 
 /** A raw socket that records every message it gets (text parsed, binary as byte counts) and how it closed. */
 function raw(url: string, headers: Record<string, string> = {}) {

@@ -2,20 +2,15 @@
 // bounded amount of memory; it never holds the bus or the other clients back.
 import { openChannel } from '@mmbus/core';
 import { PointUpdate, Quality } from '@mmbus/messages';
-import { useScratchDir } from '@mmbus/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { MmbusWebClient } from '../src/browser/client.ts';
 import type { Gateway } from '../src/index.ts';
-import { connect, gateway, sleep, until } from './helpers.ts';
+import { connect, gateway, sleep, until, useGatewayTests } from './helpers.ts';
 
 let dir = '';
-useScratchDir((d) => (dir = d));
+useGatewayTests((d) => (dir = d));
 let g: Gateway | null = null;
-afterEach(async () => {
-  await g?.close();
-  g = null;
-});
 
 const point = (k: number, value: number) => ({ pointId: k, deviceId: 0, value, quality: Quality.Good, tag: `p${k}` });
 /** The client's socket (ws package) underneath, to stop reading from it as a stalled browser would. */

@@ -7,26 +7,24 @@ import { join, resolve } from 'node:path';
 
 import { openChannel } from '@mmbus/core';
 import { Person } from '@mmbus/messages';
-import { spawnChild, useScratchDir } from '@mmbus/test-kit';
+import { spawnChild } from '@mmbus/test-kit';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { Gateway } from '../src/index.ts';
-import { gateway, REPO, until } from './helpers.ts';
+import { gateway, REPO, until, useGatewayTests } from './helpers.ts';
 
 const CHROMIUM = process.env['MMBUS_CHROMIUM'] ?? '/usr/bin/chromium';
 const COLLECTOR = resolve(REPO, 'examples-cpp/build/collector-host');
 const OUT = resolve(REPO, '.ci/out');
 
 let dir = '';
-useScratchDir((d) => (dir = d));
+useGatewayTests((d) => (dir = d));
 let g: Gateway | null = null;
 let browser: Browser | null = null;
 afterEach(async () => {
   await browser?.close();
   browser = null;
-  await g?.close();
-  g = null;
 });
 
 describe('the page in chromium', () => {
