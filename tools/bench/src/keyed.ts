@@ -6,7 +6,7 @@
 //
 //   npm run bench -w @mmbus/bench -- --only keyed        (as part of the whole bench)
 //   tsx src/keyed.ts [--keys 210000] [--changes 10000000] [--runs 3] [--quick] [--no-write]
-//                    [--part publish|snapshot|ask|c]   (one part alone; the others are left out)
+//                    [--part publish|snapshot|ask|c]   (one part alone; the others are left out, nothing written)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -284,7 +284,9 @@ async function main(): Promise<void> {
       console.log(`  asking 1,000 points while ${CHANGES.toLocaleString('en-US')} changes go by${a.coalesceUs ? ` (coalesceUs ${a.coalesceUs})` : ''}: ${a.delivered.toLocaleString('en-US')} delivered, subscriber CPU ${f(a.subscriberCpuMs)} ms = ${f(a.subscriberNsPerDelivered)} ns per delivered, ${f(a.subscriberNsPerPublished)} ns per published; publisher ${f(a.publisherMs)} ms`);
     }
     if (c) console.log(`  C: ${JSON.stringify(c)}`);
-    if (!opts['no-write']) {
+    if (opts.part !== undefined) {
+      console.log('(one part: tools/bench/results/keyed-latest.json, which holds whole runs, left as it was)');
+    } else if (!opts['no-write']) {
       const out = join(here, '../results');
       mkdirSync(out, { recursive: true });
       writeFileSync(join(out, 'keyed-latest.json'), `${JSON.stringify(results, null, 2)}\n`);
