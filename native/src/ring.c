@@ -237,13 +237,44 @@ static void free_stale_buffers(mmbus_channel_t *ch, key_entry_t *e, int have_loc
   if (locked == 2) chan_unlock(ch);
 }
 
+/* One try at a buffer of e that nobody reads or fills, for record seq: its index (held with `token`),
+ * KEY_LATER when a later record of the key is there already, or KEY_NONE when every spare buffer is
+ * held. A buffer only becomes current through its own holder's flip: one that is current once taken,
+ * the writer before us flipped to and let go, so another is taken. */
+#define KEY_LATER (-1)
+#define KEY_NONE (-2)
+static int key_take(key_entry_t *e, uint64_t seq, uint64_t token) {
+  for (;;) {
+    uint64_t v = ld_acquire(&e->ver);
+    if ((v & KEY_VER_SEQ) >= seq + 1) return KEY_LATER;
+    uint32_t cur = (uint32_t)(v >> KEY_VER_CUR_SHIFT);
+    int got = KEY_NONE;
+    for (uint32_t b = 0; b < KEY_BUFFERS && got < 0; b++) {
+      if (b == cur || ld_relaxed(&e->busy[b])) continue;
+      uint64_t zero = 0;
+      if (cas_seq_cst(&e->busy[b], &zero, token)) got = (int)b;
+    }
+    if (got < 0 || (uint32_t)(ld_acquire(&e->ver) >> KEY_VER_CUR_SHIFT) != (uint32_t)got) return got;
+    st_release(&e->busy[got], 0);
+  }
+}
+
+/* Makes buffer b of e, filled with record seq, the key's current one unless a later record of the key
+ * is there already (`ver` only goes to later sequences), and lets it go. */
+static void key_flip(key_entry_t *e, uint32_t b, uint64_t seq) {
+  uint64_t nv = (seq + 1) | ((uint64_t)b << KEY_VER_CUR_SHIFT), v = ld_acquire(&e->ver);
+  while ((v & KEY_VER_SEQ) < seq + 1)
+    if (cas_seq_cst(&e->ver, &v, nv)) break;
+  st_release(&e->busy[b], 0);
+}
+
 /* Makes record seq (in the ring) the latest of `key` unless a later record of that key is there
- * already: fill a buffer nobody reads (claimed with a CAS), then flip `ver` to it with a CAS that only
- * goes to a later sequence. Readers never wait; a writer that stops can only ever strand the buffer it
- * holds. A helper (completing a stopped owner's claim) may race the owner finishing and the ring moving
- * on, so it checks after copying that the slot was not reused meanwhile (then the owner updated the key
- * before its stamps, and there is nothing to do). 0, or MMBUS_E_BUSY when no buffer came free before
- * the deadline (two stopped writers of this key). */
+ * already: fill a buffer nobody reads (key_take, a CAS), then flip `ver` to it (key_flip, a CAS that
+ * only goes to a later sequence). Readers never wait; a writer that stops can only ever strand the
+ * buffer it holds. A helper (completing a stopped owner's claim) may race the owner finishing and the
+ * ring moving on, so it checks after copying that the slot was not reused meanwhile (then the owner
+ * updated the key before its stamps, and there is nothing to do). 0, or MMBUS_E_BUSY when no buffer
+ * came free before the deadline (two stopped writers of this key). */
 static int key_update(mmbus_channel_t *ch, uint64_t key, uint64_t seq, uint64_t token, int64_t timeout_ms,
                       int helper) {
   key_entry_t *e = key_entry(ch, key);
@@ -253,31 +284,13 @@ static int key_update(mmbus_channel_t *ch, uint64_t key, uint64_t seq, uint64_t 
   uint64_t deadline = 0;
   if (!helper) st_relaxed(&ch->pub->updating, key + 1);
   for (;;) {
-    uint64_t v = ld_acquire(&e->ver);
-    if ((v & KEY_VER_SEQ) >= seq + 1) break; /* a later record of this key won */
-    uint32_t cur = (uint32_t)(v >> KEY_VER_CUR_SHIFT);
-    int got = -1;
-    for (uint32_t b = 0; b < KEY_BUFFERS && got < 0; b++) {
-      if (b == cur || ld_relaxed(&e->busy[b])) continue;
-      uint64_t zero = 0;
-      if (cas_seq_cst(&e->busy[b], &zero, token)) got = (int)b;
-    }
+    int got = key_take(e, seq, token);
+    if (got == KEY_LATER) break;
     if (got >= 0) {
-      /* a buffer only becomes current through its own holder's flip: if it is current now, the one
-       * before us flipped to it and let go: take another */
-      if ((uint32_t)(ld_acquire(&e->ver) >> KEY_VER_CUR_SHIFT) == (uint32_t)got) {
-        st_release(&e->busy[got], 0);
-        continue;
-      }
       memcpy(key_buffer(ch, e, (uint32_t)got), data, ch->record_size);
       fence_acquire();
-      if (!helper || ld_acquire(ch->head) <= seq + ch->capacity) {
-        uint64_t nv = (seq + 1) | ((uint64_t)got << KEY_VER_CUR_SHIFT);
-        v = ld_acquire(&e->ver);
-        while ((v & KEY_VER_SEQ) < seq + 1)
-          if (cas_seq_cst(&e->ver, &v, nv)) break;
-      }
-      st_release(&e->busy[got], 0);
+      if (!helper || ld_acquire(ch->head) <= seq + ch->capacity) key_flip(e, (uint32_t)got, seq);
+      else st_release(&e->busy[got], 0);
       break;
     }
     if (idle_busy(&idle)) continue;
@@ -360,6 +373,26 @@ static inline void prefetch_current_buffer(const mmbus_channel_t *ch, uint64_t k
   for (uint32_t off = 0; off < ch->record_size; off += 64) prefetch_read(b + off);
 }
 
+
+/* Whether record i of the claim at seq has the key after record i - 1's (keys in order, a burst of
+ * every point: their entries lie one after the other) and entries are fetched whole. */
+static inline int key_entry_streams(const mmbus_channel_t *ch, uint64_t seq, uint32_t i) {
+  return i > 0 && ch->key_entry_size <= WHOLE_ENTRY_PREFETCH &&
+         record_key(ch, ring_record(ch, seq + i)) == record_key(ch, ring_record(ch, seq + i - 1)) + 1;
+}
+
+/* The pipeline of a claim's key updates (commit_claim). Keys in random order: the header first, then
+ * the one buffer to fill, which `ver` names (whole entries would cost twice the memory traffic). Keys
+ * in order: the whole entry at once, next to the last one (memory the hardware streams cheaply), and
+ * no load of `ver` for the updates to wait on: measured, 42 -> 34 ns a record in batches of 64. */
+static inline void prefetch_claim_header(mmbus_channel_t *ch, uint64_t seq, uint32_t i) {
+  if (!key_entry_streams(ch, seq, i)) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i)));
+}
+static inline void prefetch_claim_buffer(mmbus_channel_t *ch, uint64_t seq, uint32_t i) {
+  uint64_t key = record_key(ch, ring_record(ch, seq + i));
+  if (key_entry_streams(ch, seq, i)) prefetch_key_entry(ch, key);
+  else prefetch_key_buffer(ch, key);
+}
 
 /* The keys of a claim's records (before anything of it is decided): all in range? */
 static int check_keys(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
@@ -934,33 +967,77 @@ static inline int decide_commit(mmbus_channel_t *ch, pub_slot_t *p, uint64_t seq
   return cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING);
 }
 
+/* A key buffer that mmbus_publish filled before its commit: the entry (NULL: none) and the buffer. */
+typedef struct key_hold {
+  key_entry_t *entry;
+  uint32_t buffer;
+} key_hold_t;
+
+static const key_hold_t NO_HOLD = {NULL, 0};
+
+/* mmbus_publish's record, keyed (its key checked): into a key buffer as soon as its claim is made,
+ * before the ring's copy and the decision. Taking the buffer is a locked instruction, which waits for
+ * every store before it: here only the claim's few, not a ring record's, so one record's commit
+ * drains its stores once (at the flip) instead of twice. With no buffer free at once, none is held
+ * and commit_claim's key_update does it all. */
+static key_hold_t key_fill_early(mmbus_channel_t *ch, const void *rec, uint64_t seq) {
+  uint64_t key = record_key(ch, rec);
+  key_entry_t *e = key_entry(ch, key);
+  st_relaxed(&ch->pub->updating, key + 1); /* before the take: a dead owner's buffer is found by it */
+  int got = key_take(e, seq, key_token(ch, seq, 0));
+  if (got < 0) {
+    st_relaxed(&ch->pub->updating, 0);
+    return NO_HOLD;
+  }
+  memcpy(key_buffer(ch, e, (uint32_t)got), rec, ch->record_size);
+  key_hold_t h = {e, (uint32_t)got};
+  return h;
+}
+
+/* The buffer key_fill_early took, unused: the claim was not committed. */
+static void key_let_go(mmbus_channel_t *ch, const key_hold_t *held) {
+  if (!held->entry) return;
+  st_release(&held->entry->busy[held->buffer], 0);
+  st_relaxed(&ch->pub->updating, 0);
+}
+
 /* Commits [seq, seq + n). The decision first (decide_commit, on this handle's own slot, a line no
  * reader touches), then (keyed) every record's key, then the later records' stamps, then the first
  * stamp, which makes the whole claim visible at once. A claim that others gave up cannot be committed
  * late: the decision fails. A decided claim always ends committed: if its owner stops or dies, others
- * complete it. */
-static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c) {
+ * complete it. `held`: the key buffer key_fill_early filled with a one-record claim's record, if any. */
+static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c, const key_hold_t *held) {
   uint64_t seq = c->seq;
   pub_slot_t *p = ch->pub;
-  if (unlikely(ld_relaxed(&p->revoked) == seq + 1)) return given_up(ch, c);
+  if (unlikely(ld_relaxed(&p->revoked) == seq + 1)) {
+    key_let_go(ch, held);
+    return given_up(ch, c);
+  }
   if (ch->keys) {
     if (c->n == 1) prefetch_key_stream(ch, record_key(ch, ring_record(ch, seq))); /* while we decide */
     int rc = check_keys(ch, seq, c->n);
     if (rc) {
+      key_let_go(ch, held);
       abandon_own(ch, seq, c->n);
       return rc;
     }
   }
-  if (unlikely(!decide_commit(ch, p, seq))) return given_up(ch, c);
-  if (ch->keys) {
+  if (unlikely(!decide_commit(ch, p, seq))) {
+    key_let_go(ch, held);
+    return given_up(ch, c);
+  }
+  if (held->entry) {
+    key_flip(held->entry, held->buffer, seq);
+    st_relaxed(&p->updating, 0);
+  } else if (ch->keys) {
     /* a pipeline: headers 2 * KEY_AHEAD records ahead, then (their `ver` there by then) the buffer to
      * fill KEY_AHEAD records ahead, so the update of record i finds its lines in cache */
     uint32_t n = c->n;
-    for (uint32_t i = 0; i < n && i < 2 * KEY_AHEAD; i++) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i)));
-    for (uint32_t i = 0; i < n && i < KEY_AHEAD; i++) prefetch_key_buffer(ch, record_key(ch, ring_record(ch, seq + i)));
+    for (uint32_t i = 0; i < n && i < 2 * KEY_AHEAD; i++) prefetch_claim_header(ch, seq, i);
+    for (uint32_t i = 0; i < n && i < KEY_AHEAD; i++) prefetch_claim_buffer(ch, seq, i);
     for (uint32_t i = 0; i < n; i++) {
-      if (i + 2 * KEY_AHEAD < n) prefetch_key(ch, record_key(ch, ring_record(ch, seq + i + 2 * KEY_AHEAD)));
-      if (i + KEY_AHEAD < n) prefetch_key_buffer(ch, record_key(ch, ring_record(ch, seq + i + KEY_AHEAD)));
+      if (i + 2 * KEY_AHEAD < n) prefetch_claim_header(ch, seq, i + 2 * KEY_AHEAD);
+      if (i + KEY_AHEAD < n) prefetch_claim_buffer(ch, seq, i + KEY_AHEAD);
       int rc = key_update(ch, record_key(ch, ring_record(ch, seq + i)), seq + i, key_token(ch, seq + i, 0),
                           ch->block_timeout_ms, 0);
       if (rc) return rc; /* decided: the others complete it (docs/format.md §8.8) */
@@ -995,7 +1072,7 @@ int mmbus_commit(mmbus_channel_t *ch, const mmbus_claim_t *c) {
     st_release(&ch->pub->pending, MMBUS_NO_CLAIM);
     return rc;
   }
-  return outcome(ch, commit_claim(ch, c));
+  return outcome(ch, commit_claim(ch, c, &NO_HOLD));
 }
 
 int mmbus_claim_abort(mmbus_channel_t *ch, const mmbus_claim_t *c) {
@@ -1023,8 +1100,9 @@ int mmbus_publish(mmbus_channel_t *ch, const void *rec, size_t size) {
   mmbus_claim_t c;
   int rc = claim_impl(ch, 1, -1, &c);
   if (rc) return outcome(ch, rc);
+  key_hold_t held = ch->keys ? key_fill_early(ch, rec, c.seq) : NO_HOLD;
   memcpy(mmbus_claim_record(&c, 0), rec, ch->record_size);
-  return outcome(ch, commit_claim(ch, &c));
+  return outcome(ch, commit_claim(ch, &c, &held));
 }
 
 int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n) {
@@ -1044,7 +1122,7 @@ int mmbus_publish_batch(mmbus_channel_t *ch, const void *recs, size_t n) {
   int rc = claim_impl(ch, (uint32_t)n, -1, &c);
   if (rc) return outcome(ch, rc);
   for (uint32_t i = 0; i < c.n; i++) memcpy(mmbus_claim_record(&c, i), src + (size_t)i * ch->record_size, ch->record_size);
-  return outcome(ch, commit_claim(ch, &c));
+  return outcome(ch, commit_claim(ch, &c, &NO_HOLD));
 }
 
 /* ---- subscribers ----------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "mp.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #define KEYS 512u
@@ -816,6 +817,90 @@ static void test_durable_interrupted(const char *dir) {
  * same; a dead writer's buffer is taken back; with both spare buffers held by live writers an update
  * says so in bounded time and is finished once one lets go. Simulated exactly: the busy words are set
  * the way stopped or dead writers leave them (docs/format.md §11). */
+/* ---- a one-record publish given up while it copies ----------------------------------------------- */
+
+/* mmbus_publish's record lies across two pages, its key on the first, the rest on one not readable yet:
+ * the first copy after the claim faults, and the handler holds the publisher there (as a stop would)
+ * past the unblock time-out, then lets the copy go on. */
+static uint8_t *unreadable_page;
+static size_t page_bytes;
+static void hold_then_allow(int sig) {
+  (void)sig;
+  usleep(1000000); /* the unblock time-out of open_k is 200 ms */
+  mprotect(unreadable_page, page_bytes, PROT_READ | PROT_WRITE);
+}
+
+static void publisher_held_mid_publish(const char *dir) {
+  mmbus_channel_t *ch = open_k(dir, "k-given-up", MMBUS_POLICY_BLOCK, 64);
+  kpoint_t p;
+  fill_kpoint(&p, 5, 1, 1);
+  if (mmbus_publish(ch, &p, sizeof p)) _exit(10);
+  page_bytes = (size_t)sysconf(_SC_PAGESIZE);
+  uint8_t *two = mmap(NULL, 2 * page_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (two == MAP_FAILED) _exit(11);
+  kpoint_t *across = (kpoint_t *)(two + page_bytes - 64);
+  fill_kpoint(across, 5, 1, 2);
+  unreadable_page = two + page_bytes;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = hold_then_allow;
+  if (sigaction(SIGSEGV, &sa, NULL) || mprotect(unreadable_page, page_bytes, PROT_NONE)) _exit(12);
+  int rc = mmbus_publish(ch, across, sizeof *across);
+  if (rc != MMBUS_E_REVOKED) {
+    fprintf(stderr, "held publish: %s (%s), not MMBUS_E_REVOKED\n", mmbus_errname(rc), mmbus_errmsg());
+    _exit(13);
+  }
+  fill_kpoint(&p, 5, 1, 3);
+  if (mmbus_publish(ch, &p, sizeof p)) _exit(14);
+  mmbus_close(ch);
+  _exit(0);
+}
+
+/* A one-record publish that others give up (its owner held mid-copy): MMBUS_E_REVOKED to it, nothing
+ * of it in the ring or the table, and no key buffer left held by it. */
+static void test_publish_given_up(const char *dir) {
+  mmbus_channel_t *ch = open_k(dir, "k-given-up", MMBUS_POLICY_BLOCK, 64);
+  mmbus_info_t info;
+  CHECK_OK(mmbus_info(ch, &info));
+  mmbus_sub_t *sub;
+  CHECK_OK(mmbus_subscribe(ch, NULL, &sub));
+  pid_t child = fork_child();
+  if (child == 0) publisher_held_mid_publish(dir);
+  int64_t got[4], n_got = 0;
+  int code = -1;
+  for (;;) {
+    mmbus_batch_t b;
+    int n = mmbus_poll(sub, 0, &b);
+    CHECK(n >= 0);
+    for (int i = 0; i < n; i++) {
+      const kpoint_t *r = mmbus_batch_record(&b, (uint32_t)i);
+      CHECK(r->key == 5 && r->publisher == 1 && kpoint_intact(r) && n_got < 4);
+      got[n_got++] = r->version;
+    }
+    if (n > 0) {
+      CHECK(mmbus_ack(sub) == 0);
+      continue;
+    }
+    if (code >= 0) break;
+    int st;
+    if (waitpid(child, &st, WNOHANG) == child) code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    else {
+      int rc = mmbus_wait(sub, 20);
+      CHECK(rc == 0 || rc == MMBUS_E_TIMEOUT);
+    }
+  }
+  CHECK(code == 0);
+  CHECK(n_got == 2 && got[0] == 1 && got[1] == 3); /* the given-up record never arrived */
+  kpoint_t v;
+  CHECK_OK(mmbus_latest(ch, 5, &v, sizeof v, NULL));
+  CHECK(v.version == 3 && kpoint_intact(&v));
+  const uint64_t *entry = (const uint64_t *)((const uint8_t *)mmbus_base(ch) + info.keys_offset + 5 * info.key_entry_size);
+  for (int w = 1; w <= 3; w++) CHECK(__atomic_load_n(&entry[w], __ATOMIC_ACQUIRE) == 0); /* none left held */
+  CHECK(mmbus_verify(ch, NULL, 0) == 0);
+  CHECK_OK(mmbus_sub_close(sub));
+  CHECK_OK(mmbus_close(ch));
+}
+
 static void test_stranded_buffer(const char *dir) {
   mmbus_options_t o;
   mmbus_options_init(&o);
@@ -885,6 +970,7 @@ int main(void) {
   const char *dir = make_test_dir();
   test_api(dir);
   test_stranded_buffer(dir);
+  test_publish_given_up(dir);
   test_join_during_claim(dir);
   test_damaged_table(dir);
   test_durable(dir);

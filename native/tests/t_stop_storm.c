@@ -3,7 +3,9 @@
  * through mmbus_publish). So claims are given up by the others at every point of their life, and some
  * commits race the giving-up. Each publisher notes what its commits returned; the subscriber checks
  * every record and that exactly the claims whose commit succeeded arrived, each whole and once, and
- * none whose commit failed with MMBUS_E_REVOKED: a commit and a giving-up never both win. */
+ * none whose commit failed with MMBUS_E_REVOKED: a commit and a giving-up never both win. Keyed, the
+ * records change 4 keys: at the end every key's latest value is the last record of it delivered (never
+ * one of a given-up claim) and no key buffer is left held. */
 #include "helpers.h"
 
 #include <sys/mman.h>
@@ -13,6 +15,8 @@
 #define MAX_CLAIM 16
 #define UNBLOCK_MS 10
 #define MAX_CLAIMS (1 << 14)
+#define KEYS 4 /* keyed storms: few, so that publishers race on each */
+#define KEY_OFFSET (offsetof(test_person_t, pad) + sizeof(claim_tag_t))
 
 enum { NONE = 0, COMMITTED = 1, REVOKED = 2 };
 
@@ -31,11 +35,17 @@ typedef struct shared {
 } shared_t;
 
 static int32_t stops_wanted;
+static int keyed; /* the storm's channel is keyed (set before the children are forked) */
 
 static mmbus_channel_t *open_ch(const char *dir) {
   mmbus_options_t o = person_channel_options(MMBUS_POLICY_BLOCK, CAP);
   o.unblock_timeout_ms = UNBLOCK_MS;
   o.block_timeout_ms = 60000; /* a stopped subscriber is not part of this test: never time out */
+  if (keyed) {
+    o.key_count = KEYS;
+    o.key_offset = (uint32_t)KEY_OFFSET;
+    o.key_size = 1;
+  }
   mmbus_channel_t *ch = NULL;
   CHECK_OK(mmbus_open(dir, "storm", &o, &ch));
   return ch;
@@ -45,6 +55,7 @@ static void fill(test_person_t *p, int64_t index, int id, int64_t claim, uint32_
   fill_person(p, index, id);
   claim_tag_t t = {claim, (int32_t)size, (int32_t)pos};
   memcpy(p->pad, &t, sizeof t);
+  p->pad[sizeof t] = (uint8_t)(index % KEYS); /* the key (read only by keyed channels) */
 }
 
 static void publisher(const char *dir, int id, shared_t *sh) {
@@ -97,7 +108,8 @@ static void stopper(pid_t *pubs, shared_t *sh) {
 }
 
 /* cas_only: the file as libraries without BARRIER_DECIDES create it (every commit decided by the CAS) */
-static void storm(int cas_only) {
+static void storm(int cas_only, int keyed_channel) {
+  keyed = keyed_channel;
   const char *dir = make_test_dir();
   shared_t *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   CHECK(sh != MAP_FAILED);
@@ -121,6 +133,8 @@ static void storm(int cas_only) {
   memset(received, 0, sizeof received);
   int64_t last_claim[PUBLISHERS], records = 0, bad = 0, lost_overwritten = 0;
   for (int i = 0; i < PUBLISHERS; i++) last_claim[i] = -1;
+  static test_person_t last_of_key[KEYS]; /* keyed: the last record of each key delivered */
+  int64_t delivered_of_key[KEYS] = {0};
   int open_pub = -1; /* a claim being received: the next record must be its next one */
   claim_tag_t open_tag = {0, 0, 0};
   int64_t open_base = 0;
@@ -160,6 +174,8 @@ static void storm(int cas_only) {
         open_tag = t;
         open_base = p->index;
       }
+      last_of_key[p->pad[sizeof t] % KEYS] = *p;
+      delivered_of_key[p->pad[sizeof t] % KEYS]++;
       if (open_tag.pos == open_tag.size - 1) {
         received[id][t.claim] = 1;
         last_claim[id] = t.claim;
@@ -205,14 +221,22 @@ static void storm(int cas_only) {
         if (received[i][c]) revoked_but_arrived++;
       }
     }
-  printf("stop storm (%s): %lld claims committed, %lld given up by the others; %lld records checked: missing "
+  printf("stop storm (%s%s): %lld claims committed, %lld given up by the others; %lld records checked: missing "
          "%lld, given up yet delivered %lld, bad %lld, lost %llu, overwritten %lld\n",
-         info.barrier_decides ? "decided by store + barrier" : "decided by CAS", (long long)committed,
+         info.barrier_decides ? "decided by store + barrier" : "decided by CAS", keyed ? ", keyed" : "", (long long)committed,
          (long long)revoked, (long long)records, (long long)missing, (long long)revoked_but_arrived, (long long)bad,
          (unsigned long long)mmbus_sub_lost(sub), (long long)lost_overwritten);
   CHECK(missing == 0 && revoked_but_arrived == 0 && bad == 0 && records == expected);
   CHECK(mmbus_sub_lost(sub) == 0 && lost_overwritten == 0);
   CHECK(revoked > 0); /* the storm did give claims up (else this test proved nothing) */
+  for (uint32_t k = 0; keyed && k < KEYS; k++) {
+    test_person_t v;
+    CHECK(delivered_of_key[k] > 0);
+    CHECK_OK(mmbus_latest(ch, k, &v, sizeof v, NULL));
+    CHECK(memcmp(&v, &last_of_key[k], sizeof v) == 0); /* the last delivered, not one given up */
+    const uint64_t *entry = (const uint64_t *)((const uint8_t *)mmbus_base(ch) + info.keys_offset + k * info.key_entry_size);
+    for (int w = 1; w <= 3; w++) CHECK(__atomic_load_n(&entry[w], __ATOMIC_ACQUIRE) == 0); /* nothing left held */
+  }
   mmbus_sub_close(sub);
   mmbus_close(ch);
   munmap(sh, sizeof *sh);
@@ -222,8 +246,10 @@ int main(void) {
   test_deadline(300);
   stops_wanted = (int32_t)(env_int("MMBUS_TEST_RECORDS", 2000000) / 10000); /* 200: about 3 s a run */
   if (stops_wanted < 20) stops_wanted = 20;
-  storm(0);
-  storm(1);
+  storm(0, 0);
+  storm(1, 0);
+  storm(0, 1);
+  storm(1, 1);
   puts("t_stop_storm: ok");
   return 0;
 }
