@@ -28,9 +28,11 @@
 #define fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define compiler_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST) /* orders this thread's code, emits nothing */
 
-/* Branch hints, prefetch (for writing, for reading), count of trailing zero bits, printf-style checking. */
+/* Branch hints, code kept out of line, prefetch (for writing, for reading), count of trailing zero
+ * bits, printf-style checking. */
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
 #define prefetch_write(p) __builtin_prefetch((p), 1, 3) /* prefetch_exclusive below when the CPU can */
 #define prefetch_read(p) __builtin_prefetch((p), 0, 3)
 #define ctz64(v) __builtin_ctzll(v)

@@ -967,6 +967,22 @@ static inline int decide_commit(mmbus_channel_t *ch, pub_slot_t *p, uint64_t seq
   return cas_seq_cst(&p->pending, &expect, seq | PENDING_COMMITTING);
 }
 
+/* Every record's key of the decided claim [seq, seq + n), by its owner: a pipeline, headers 2 * KEY_AHEAD
+ * records ahead, then (their `ver` there by then) the buffer to fill KEY_AHEAD records ahead, so the
+ * update of record i finds its lines in cache. Out of line: plain channels' commits stay small. */
+static NOINLINE int update_claim_keys(mmbus_channel_t *ch, uint64_t seq, uint32_t n) {
+  for (uint32_t i = 0; i < n && i < 2 * KEY_AHEAD; i++) prefetch_claim_header(ch, seq, i);
+  for (uint32_t i = 0; i < n && i < KEY_AHEAD; i++) prefetch_claim_buffer(ch, seq, i);
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + 2 * KEY_AHEAD < n) prefetch_claim_header(ch, seq, i + 2 * KEY_AHEAD);
+    if (i + KEY_AHEAD < n) prefetch_claim_buffer(ch, seq, i + KEY_AHEAD);
+    int rc = key_update(ch, record_key(ch, ring_record(ch, seq + i)), seq + i, key_token(ch, seq + i, 0),
+                        ch->block_timeout_ms, 0);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 /* A key buffer that mmbus_publish filled before its commit: the entry (NULL: none) and the buffer. */
 typedef struct key_hold {
   key_entry_t *entry;
@@ -1030,18 +1046,8 @@ static inline int commit_claim(mmbus_channel_t *ch, const mmbus_claim_t *c, cons
     key_flip(held->entry, held->buffer, seq);
     st_relaxed(&p->updating, 0);
   } else if (ch->keys) {
-    /* a pipeline: headers 2 * KEY_AHEAD records ahead, then (their `ver` there by then) the buffer to
-     * fill KEY_AHEAD records ahead, so the update of record i finds its lines in cache */
-    uint32_t n = c->n;
-    for (uint32_t i = 0; i < n && i < 2 * KEY_AHEAD; i++) prefetch_claim_header(ch, seq, i);
-    for (uint32_t i = 0; i < n && i < KEY_AHEAD; i++) prefetch_claim_buffer(ch, seq, i);
-    for (uint32_t i = 0; i < n; i++) {
-      if (i + 2 * KEY_AHEAD < n) prefetch_claim_header(ch, seq, i + 2 * KEY_AHEAD);
-      if (i + KEY_AHEAD < n) prefetch_claim_buffer(ch, seq, i + KEY_AHEAD);
-      int rc = key_update(ch, record_key(ch, ring_record(ch, seq + i)), seq + i, key_token(ch, seq + i, 0),
-                          ch->block_timeout_ms, 0);
-      if (rc) return rc; /* decided: the others complete it (docs/format.md §8.8) */
-    }
+    int rc = update_claim_keys(ch, seq, c->n);
+    if (rc) return rc; /* decided: the others complete it (docs/format.md §8.8) */
   }
   for (uint32_t i = c->n; i-- > 1;) st_release(stamp_of(ch, seq + i), (seq + i + 1) | STAMP_CONT);
   st_release(stamp_of(ch, seq), seq + 1);
